@@ -1,0 +1,50 @@
+package messaging
+
+import (
+	"errors"
+)
+
+// Packet is one frame's payload received by a [Transport], handed to the
+// gossip loop. The payload is the encoded envelope without the length
+// prefix; it is never larger than the transport's maximum frame size.
+type Packet struct {
+	// Payload is the frame body. The receiver owns it.
+	Payload []byte
+	// Remote is the network address the frame came from. It is
+	// informational only (a TCP peer's ephemeral port, for example): the
+	// sender's identity is the one in the decoded envelope.
+	Remote string
+}
+
+// Transport moves frames between gossip nodes. Implementations are safe for
+// concurrent use. Send never blocks the caller: a frame that cannot be queued
+// is dropped and counted.
+type Transport interface {
+	// Send queues payload for delivery to addr ("host:port"). It returns
+	// ErrQueueFull when the peer's queue is full, ErrFrameTooLarge when the
+	// payload exceeds the maximum frame size and ErrClosed after Close. The
+	// transport owns payload after the call.
+	Send(addr string, payload []byte) error
+	// Packets returns the channel on which received frames arrive. It is
+	// closed by Close.
+	Packets() <-chan Packet
+	// LocalAddr returns the address the transport listens on, with the
+	// port actually bound.
+	LocalAddr() string
+	// Close stops listening, drops queued frames, closes every connection
+	// and waits for the transport's goroutines. It is idempotent.
+	Close() error
+}
+
+// Errors returned by transports and the codec. Callers branch on them with
+// errors.Is.
+var (
+	// ErrFrameTooLarge is returned when a frame is larger than the
+	// configured maximum frame size, on send or on receive.
+	ErrFrameTooLarge = errors.New("frame too large")
+	// ErrQueueFull is returned by Send when the destination's bounded
+	// queue is full; the frame is dropped.
+	ErrQueueFull = errors.New("send queue full")
+	// ErrClosed is returned by Send after the transport is closed.
+	ErrClosed = errors.New("transport closed")
+)
