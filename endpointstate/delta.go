@@ -1,0 +1,68 @@
+package endpointstate
+
+// Delta carries the part of one endpoint's state that the receiver lacks:
+// the application states above the version the receiver asked from, in
+// ascending version order, with the heartbeat. A Reset delta carries the
+// whole state and replaces the receiver's copy.
+type Delta struct {
+	// Endpoint is the node ID the delta is about.
+	Endpoint string
+	// Generation is the endpoint's generation.
+	Generation int64
+	// HeartBeat is the heartbeat version carried, or 0 when the delta
+	// carries no heartbeat (a delta cut short to fit a message carries the
+	// heartbeat only if it is no newer than the last state included).
+	HeartBeat int64
+	// GCVersion is the sender's tombstone-collection version for the
+	// endpoint.
+	GCVersion int64
+	// Reset marks a delta holding the endpoint's complete state; the
+	// receiver replaces its copy with it.
+	Reset bool
+	// States are the application states (tombstones included) in
+	// ascending version order.
+	States []KeyValue
+}
+
+// MaxVersion is the highest version the delta carries: after applying it
+// the receiver knows the endpoint at least up to this version.
+func (d *Delta) MaxVersion() int64 {
+	m := max(d.HeartBeat, d.GCVersion)
+	for i := range d.States {
+		m = max(m, d.States[i].Version)
+	}
+	return m
+}
+
+// SizeBound returns an upper bound on the encoded size of d in bytes.
+func (d *Delta) SizeBound() int {
+	n := deltaOverhead(d.Endpoint)
+	for i := range d.States {
+		n += kvSizeBound(&d.States[i])
+	}
+	return n
+}
+
+func deltaOverhead(endpoint string) int {
+	return arrayOverhead + strOverhead + len(endpoint) + 3*intBound + boolBound + arrayOverhead
+}
+
+func kvSizeBound(kv *KeyValue) int {
+	return arrayOverhead + 2*strOverhead + len(kv.Key) + len(kv.Value) + intBound + boolBound
+}
+
+// StateSizeBound is the largest encoded size of a Reset delta for an
+// endpoint within l: a message must be able to hold one, so the frame limit
+// must be at least this (plus the envelope).
+func (l Limits) StateSizeBound() int {
+	live := l.MaxBytes + l.MaxKeys*(arrayOverhead+2*strOverhead+intBound+boolBound)
+	tombstones := l.MaxKeys * (arrayOverhead + 2*strOverhead + l.MaxKeyLength + intBound + boolBound)
+	return arrayOverhead + strOverhead + l.MaxKeyLength + 3*intBound + boolBound + arrayOverhead + live + tombstones
+}
+
+// Clone returns a deep copy of d.
+func (d *Delta) Clone() Delta {
+	c := *d
+	c.States = append([]KeyValue(nil), d.States...)
+	return c
+}

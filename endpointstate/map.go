@@ -1,0 +1,128 @@
+package endpointstate
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// Map holds the state of every endpoint a node knows, its own included,
+// keyed by node ID. The zero value is not usable; use [NewMap]. Not safe for
+// concurrent use.
+type Map struct {
+	states map[string]*EndpointState
+}
+
+// NewMap returns an empty map.
+func NewMap() *Map {
+	return &Map{states: map[string]*EndpointState{}}
+}
+
+// Get returns the state of endpoint, or nil. The state is the map's own:
+// callers that keep or change it must Clone it.
+func (m *Map) Get(endpoint string) *EndpointState {
+	return m.states[endpoint]
+}
+
+// Put sets the state of endpoint, replacing any previous one.
+func (m *Map) Put(endpoint string, s *EndpointState) {
+	m.states[endpoint] = s
+}
+
+// Remove forgets endpoint.
+func (m *Map) Remove(endpoint string) {
+	delete(m.states, endpoint)
+}
+
+// Len returns the number of endpoints.
+func (m *Map) Len() int { return len(m.states) }
+
+// Endpoints returns every endpoint ID in ascending order.
+func (m *Map) Endpoints() []string {
+	return slices.Sorted(maps.Keys(m.states))
+}
+
+// Digests returns one digest per endpoint, in ascending endpoint order.
+func (m *Map) Digests() []Digest {
+	out := make([]Digest, 0, len(m.states))
+	for _, ep := range m.Endpoints() {
+		s := m.states[ep]
+		out = append(out, Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
+	}
+	return out
+}
+
+// Clone returns a deep copy.
+func (m *Map) Clone() *Map {
+	c := &Map{states: make(map[string]*EndpointState, len(m.states))}
+	for ep, s := range m.states {
+		c.states[ep] = s.Clone()
+	}
+	return c
+}
+
+// Equal reports whether both maps hold the same endpoints with equal
+// replicated state (see [EndpointState.Equal]).
+func (m *Map) Equal(o *Map) bool {
+	if len(m.states) != len(o.states) {
+		return false
+	}
+	for ep, s := range m.states {
+		os, ok := o.states[ep]
+		if !ok || !s.Equal(os) {
+			return false
+		}
+	}
+	return true
+}
+
+// CollectGarbage drops every tombstone seen here at least grace before now
+// and raises the owning state's GCVersion to cover it. It returns how many
+// tombstones were dropped.
+func (m *Map) CollectGarbage(now time.Time, grace time.Duration) int {
+	n := 0
+	for _, ep := range m.Endpoints() {
+		n += m.states[ep].collectGarbage(now, grace)
+	}
+	return n
+}
+
+func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
+	n := 0
+	for key, since := range s.tombstoneSince {
+		if now.Sub(since) < grace {
+			continue
+		}
+		if v, ok := s.States[key]; ok && v.Deleted {
+			s.GCVersion = max(s.GCVersion, v.Version)
+			delete(s.States, key)
+			n++
+		}
+		delete(s.tombstoneSince, key)
+	}
+	return n
+}
+
+// TrimTombstones drops the oldest tombstones (lowest versions) until at
+// most keep remain, raising GCVersion to cover them. The owner uses it to
+// bound its state when keys are deleted faster than the grace period
+// collects them. It returns how many were dropped.
+func (s *EndpointState) TrimTombstones(keep int) int {
+	var tombs []KeyValue
+	for k, v := range s.States {
+		if v.Deleted {
+			tombs = append(tombs, KeyValue{Key: k, VersionedValue: v})
+		}
+	}
+	if len(tombs) <= keep {
+		return 0
+	}
+	sortByVersion(tombs)
+	drop := tombs[:len(tombs)-keep]
+	for _, kv := range drop {
+		s.GCVersion = max(s.GCVersion, kv.Version)
+		delete(s.States, kv.Key)
+		delete(s.tombstoneSince, kv.Key)
+	}
+	return len(drop)
+}

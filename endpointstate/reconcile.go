@@ -1,0 +1,408 @@
+package endpointstate
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// MaxGenerationDrift is how far ahead of the receiver's clock a generation
+// may be, in seconds (one year, as in Cassandra and ScyllaDB).
+const MaxGenerationDrift = 365 * 24 * 60 * 60
+
+// Want names an endpoint whose state should be sent to a peer: every
+// application state above FromVersion, or the whole state (a reset) when
+// FromVersion is 0.
+type Want struct {
+	// Endpoint is the node ID.
+	Endpoint string
+	// FromVersion is the version above which states are sent; 0 means the
+	// whole state.
+	FromVersion int64
+}
+
+// Examine compares a peer's SYN digests with the local map (Cassandra's
+// examineGossiper) and returns the digests to request from the peer and
+// the states to send it. Each request's MaxVersion is the version above
+// which states are wanted (0: everything). Endpoints known locally but
+// absent from the digests are sent whole. Duplicate digests count once.
+// Both results are in a deterministic order: requests as the digests came,
+// wants by endpoint.
+func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
+	seen := make(map[string]struct{}, len(remote))
+	for _, d := range remote {
+		if _, dup := seen[d.Endpoint]; dup {
+			continue
+		}
+		seen[d.Endpoint] = struct{}{}
+		local := m.states[d.Endpoint]
+		if local == nil || d.Generation > local.HeartBeat.Generation {
+			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
+			continue
+		}
+		if d.Generation < local.HeartBeat.Generation {
+			wants = append(wants, Want{Endpoint: d.Endpoint})
+			continue
+		}
+		lv := local.MaxVersion()
+		switch {
+		case d.MaxVersion > lv:
+			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: lv})
+		case d.MaxVersion < lv:
+			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: local.fromVersion(d.MaxVersion)})
+		}
+	}
+	for _, ep := range m.Endpoints() {
+		if _, ok := seen[ep]; !ok {
+			wants = append(wants, Want{Endpoint: ep})
+		}
+	}
+	slices.SortFunc(wants, func(a, b Want) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
+	return requests, wants
+}
+
+// fromVersion is the version to send from for a peer that knows the state
+// up to v: v itself, or 0 (a reset) when tombstones the peer may not have
+// seen were collected here.
+func (s *EndpointState) fromVersion(v int64) int64 {
+	if s.GCVersion > v {
+		return 0
+	}
+	return v
+}
+
+// WantsFor turns a peer's requests (the digests of its ACK) into the states
+// to send back in an ACK2. Unlike Cassandra, the generation is checked: a
+// request for an older generation gets the whole current state, a request
+// for a newer one gets nothing.
+func (m *Map) WantsFor(requests []Digest) []Want {
+	var wants []Want
+	seen := make(map[string]struct{}, len(requests))
+	for _, r := range requests {
+		if _, dup := seen[r.Endpoint]; dup {
+			continue
+		}
+		seen[r.Endpoint] = struct{}{}
+		local := m.states[r.Endpoint]
+		switch {
+		case local == nil || r.Generation > local.HeartBeat.Generation:
+		case r.Generation < local.HeartBeat.Generation || r.MaxVersion <= 0:
+			wants = append(wants, Want{Endpoint: r.Endpoint})
+		case local.MaxVersion() > r.MaxVersion:
+			wants = append(wants, Want{Endpoint: r.Endpoint, FromVersion: local.fromVersion(r.MaxVersion)})
+		}
+	}
+	return wants
+}
+
+// BuildDeltas turns wants into deltas whose total SizeBound is at most
+// budget bytes. The most out-of-date endpoints (the largest gap between the
+// local max version and FromVersion; whole states first) go first, ties by
+// endpoint. An incremental delta that does not fit may be cut short, keeping
+// the lowest versions, so the receiver's max version never claims what it
+// did not get; a whole state is sent only complete. complete is false when
+// something was left for later rounds.
+func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
+	type item struct {
+		want  Want
+		state *EndpointState
+		gap   int64
+	}
+	items := make([]item, 0, len(wants))
+	for _, w := range wants {
+		s := m.states[w.Endpoint]
+		if s == nil {
+			continue
+		}
+		gap := s.MaxVersion() - w.FromVersion
+		if w.FromVersion == 0 {
+			gap = 1<<63 - 1
+		}
+		if gap <= 0 {
+			continue
+		}
+		items = append(items, item{want: w, state: s, gap: gap})
+	}
+	slices.SortFunc(items, func(a, b item) int {
+		if c := cmp.Compare(b.gap, a.gap); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
+	})
+	complete = true
+	for _, it := range items {
+		d := it.state.delta(it.want)
+		if size := d.SizeBound(); size <= budget {
+			budget -= size
+			deltas = append(deltas, d)
+			continue
+		}
+		complete = false
+		if d.Reset {
+			continue
+		}
+		if cut, ok := d.cut(budget); ok {
+			budget -= cut.SizeBound()
+			deltas = append(deltas, cut)
+		}
+	}
+	return deltas, complete
+}
+
+// delta builds the delta for w from s.
+func (s *EndpointState) delta(w Want) Delta {
+	d := Delta{
+		Endpoint:   w.Endpoint,
+		Generation: s.HeartBeat.Generation,
+		GCVersion:  s.GCVersion,
+		Reset:      w.FromVersion == 0,
+		States:     s.entriesAbove(w.FromVersion),
+	}
+	if d.Reset || s.HeartBeat.Version > w.FromVersion || len(d.States) > 0 {
+		d.HeartBeat = s.HeartBeat.Version
+	}
+	return d
+}
+
+// cut returns the longest prefix of an incremental delta that fits budget,
+// carrying the heartbeat only if it is no newer than the last state kept.
+// ok is false when not even one state fits.
+func (d *Delta) cut(budget int) (Delta, bool) {
+	room := budget - deltaOverhead(d.Endpoint)
+	n := 0
+	for n < len(d.States) {
+		size := kvSizeBound(&d.States[n])
+		if size > room {
+			break
+		}
+		room -= size
+		n++
+	}
+	if n == 0 {
+		return Delta{}, false
+	}
+	c := *d
+	c.States = d.States[:n:n]
+	if last := c.States[n-1].Version; c.HeartBeat > last {
+		c.HeartBeat = 0
+	}
+	return c, true
+}
+
+// ChangeKind says what an applied delta changed.
+type ChangeKind uint8
+
+// Kinds of [Change].
+const (
+	// ChangeJoined: a new endpoint. Generation is set.
+	ChangeJoined ChangeKind = iota + 1
+	// ChangeRestarted: a higher generation replaced the endpoint's state.
+	// OldGeneration and Generation are set.
+	ChangeRestarted
+	// ChangeHeartBeat: the endpoint's heartbeat advanced (Generation, and
+	// New.Version = the new heartbeat version). A failure detector counts
+	// these as arrivals.
+	ChangeHeartBeat
+	// ChangeValue: Key now has New.Value (Old is the previous live value,
+	// zero if there was none).
+	ChangeValue
+	// ChangeDeleted: Key was deleted (Old is the last live value).
+	ChangeDeleted
+)
+
+// String returns the kind's name.
+func (k ChangeKind) String() string {
+	switch k {
+	case ChangeJoined:
+		return "joined"
+	case ChangeRestarted:
+		return "restarted"
+	case ChangeHeartBeat:
+		return "heartbeat"
+	case ChangeValue:
+		return "value"
+	case ChangeDeleted:
+		return "deleted"
+	}
+	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
+}
+
+// Change is one effect of [Map.Apply].
+type Change struct {
+	// Kind says what changed.
+	Kind ChangeKind
+	// Endpoint is the node ID the change is about.
+	Endpoint string
+	// Key is the application-state key (value and delete changes).
+	Key string
+	// Old and New are the key's previous and new values (value and delete
+	// changes); for heartbeat changes New.Version is the new heartbeat.
+	Old, New VersionedValue
+	// Generation is the endpoint's generation after the change;
+	// OldGeneration the one before (restarts).
+	Generation, OldGeneration int64
+}
+
+// ApplyOptions are the receiver-side inputs of [Map.Apply].
+type ApplyOptions struct {
+	// Now is the receiver's wall clock: it bounds generations and stamps
+	// tombstones for collection.
+	Now time.Time
+	// Limits every delta must satisfy.
+	Limits Limits
+	// Skip, when set, names endpoints whose deltas are ignored: the local
+	// node (only it speaks for itself) and quarantined endpoints.
+	Skip func(endpoint string) bool
+}
+
+// Apply applies deltas received from a peer and returns what changed, in
+// order. It first checks every delta against the limits: if any fails,
+// nothing is applied and the error says why. A delta whose generation is
+// more than [MaxGenerationDrift] ahead of Now is skipped and reported in the
+// returned error (wrapping [ErrGenerationTooFar]) while the others apply.
+// Rules per delta (Cassandra's applyStateLocally):
+//   - an unknown endpoint or a higher generation: the whole state is
+//     replaced, provided the delta is a reset (an incremental delta about a
+//     state we do not have is stale and ignored);
+//   - a lower generation: ignored;
+//   - the same generation: a reset with a higher max version replaces the
+//     state; otherwise each key is taken only if its version is strictly
+//     higher than ours, and the heartbeat only if it advanced.
+func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
+	for i := range deltas {
+		if err := opts.Limits.CheckDelta(&deltas[i]); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+	}
+	var changes []Change
+	var errs []error
+	limit := opts.Now.Unix() + MaxGenerationDrift
+	for i := range deltas {
+		d := &deltas[i]
+		if opts.Skip != nil && opts.Skip(d.Endpoint) {
+			continue
+		}
+		if d.Generation > limit {
+			errs = append(errs, fmt.Errorf("apply %q: %w: generation %d, clock %d",
+				d.Endpoint, ErrGenerationTooFar, d.Generation, opts.Now.Unix()))
+			continue
+		}
+		changes = m.applyOne(d, opts.Now, changes)
+	}
+	return changes, errors.Join(errs...)
+}
+
+func (m *Map) applyOne(d *Delta, now time.Time, changes []Change) []Change {
+	local := m.states[d.Endpoint]
+	switch {
+	case local == nil:
+		if !d.Reset {
+			return changes
+		}
+		s := stateFromDelta(d, now)
+		m.states[d.Endpoint] = s
+		changes = append(changes, Change{Kind: ChangeJoined, Endpoint: d.Endpoint, Generation: d.Generation})
+		return diff(changes, d.Endpoint, NewEndpointState(d.Generation), s)
+	case d.Generation > local.HeartBeat.Generation:
+		if !d.Reset {
+			return changes
+		}
+		s := stateFromDelta(d, now)
+		m.states[d.Endpoint] = s
+		changes = append(changes, Change{Kind: ChangeRestarted, Endpoint: d.Endpoint,
+			Generation: d.Generation, OldGeneration: local.HeartBeat.Generation})
+		return diff(changes, d.Endpoint, local, s)
+	case d.Generation < local.HeartBeat.Generation:
+		return changes
+	case d.Reset:
+		if d.MaxVersion() <= local.MaxVersion() {
+			return changes
+		}
+		s := stateFromDelta(d, now)
+		s.HeartBeat.Version = max(s.HeartBeat.Version, local.HeartBeat.Version)
+		m.states[d.Endpoint] = s
+		changes = heartbeatChange(changes, d, local)
+		return diff(changes, d.Endpoint, local, s)
+	}
+	return local.merge(d, now, changes)
+}
+
+// merge applies an incremental delta of the same generation.
+func (s *EndpointState) merge(d *Delta, now time.Time, changes []Change) []Change {
+	changes = heartbeatChange(changes, d, s)
+	if d.HeartBeat > s.HeartBeat.Version {
+		s.HeartBeat.Version = d.HeartBeat
+	}
+	s.GCVersion = max(s.GCVersion, d.GCVersion)
+	for _, kv := range d.States {
+		old, had := s.States[kv.Key]
+		if had && kv.Version <= old.Version {
+			continue
+		}
+		s.put(kv.Key, kv.VersionedValue, now)
+		changes = appendKeyChange(changes, d.Endpoint, kv.Key, old, had, kv.VersionedValue, d.Generation)
+	}
+	return changes
+}
+
+func heartbeatChange(changes []Change, d *Delta, local *EndpointState) []Change {
+	if d.HeartBeat > local.HeartBeat.Version {
+		changes = append(changes, Change{Kind: ChangeHeartBeat, Endpoint: d.Endpoint,
+			Generation: d.Generation, New: VersionedValue{Version: d.HeartBeat}})
+	}
+	return changes
+}
+
+func stateFromDelta(d *Delta, now time.Time) *EndpointState {
+	s := NewEndpointState(d.Generation)
+	s.HeartBeat.Version = d.HeartBeat
+	s.GCVersion = d.GCVersion
+	for _, kv := range d.States {
+		if old, ok := s.States[kv.Key]; ok && old.Version >= kv.Version {
+			continue
+		}
+		s.put(kv.Key, kv.VersionedValue, now)
+	}
+	return s
+}
+
+// diff appends the value and delete changes that turn old into new, in the
+// order of the new versions (deletions of vanished keys last, by key).
+func diff(changes []Change, endpoint string, old, new *EndpointState) []Change {
+	for _, kv := range new.entriesAbove(0) {
+		prev, had := old.States[kv.Key]
+		if had && prev == kv.VersionedValue {
+			continue
+		}
+		changes = appendKeyChange(changes, endpoint, kv.Key, prev, had, kv.VersionedValue, new.HeartBeat.Generation)
+	}
+	for _, key := range old.SortedKeys() {
+		prev := old.States[key]
+		if _, still := new.States[key]; still || prev.Deleted {
+			continue
+		}
+		changes = append(changes, Change{Kind: ChangeDeleted, Endpoint: endpoint, Key: key,
+			Old: prev, Generation: new.HeartBeat.Generation})
+	}
+	return changes
+}
+
+// appendKeyChange reports a key moving from old (had: present) to new, if
+// the live value visibly changed.
+func appendKeyChange(changes []Change, endpoint, key string, old VersionedValue, had bool, new VersionedValue, gen int64) []Change {
+	wasLive := had && !old.Deleted
+	if !wasLive {
+		old = VersionedValue{}
+	}
+	switch {
+	case new.Deleted && wasLive:
+		return append(changes, Change{Kind: ChangeDeleted, Endpoint: endpoint, Key: key, Old: old, New: new, Generation: gen})
+	case new.Deleted:
+		return changes
+	case wasLive && old.Value == new.Value:
+		return changes
+	}
+	return append(changes, Change{Kind: ChangeValue, Endpoint: endpoint, Key: key, Old: old, New: new, Generation: gen})
+}

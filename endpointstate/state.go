@@ -1,0 +1,229 @@
+package endpointstate
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// HeartBeatState is Cassandra's (generation, version) pair. Generation is
+// set when a node starts and grows with every restart; Version is bumped
+// every gossip round from the node's [VersionCounter].
+type HeartBeatState struct {
+	// Generation is the node's start time in wall-clock seconds, strictly
+	// increasing across restarts. Always > 0 for a real state.
+	Generation int64
+	// Version is the heartbeat's version within the generation.
+	Version int64
+}
+
+// VersionedValue is one application state: a value and the version the
+// owner gave it. A tombstone (Deleted true, empty Value) records a delete.
+type VersionedValue struct {
+	// Value is the application value. It may hold arbitrary bytes.
+	Value string
+	// Version orders the values of one endpoint within a generation.
+	Version int64
+	// Deleted marks a tombstone: the key was deleted at Version.
+	Deleted bool
+}
+
+// KeyValue is one application state with its key, as carried in a [Delta].
+type KeyValue struct {
+	// Key is the application state's key, valid UTF-8.
+	Key string
+	VersionedValue
+}
+
+// VersionCounter hands out the versions of one node: heartbeat bumps and
+// every application-state change share it, as in Cassandra, so a node's max
+// version orders everything it has said. The zero value starts at 1. Not
+// safe for concurrent use.
+type VersionCounter struct {
+	last int64
+}
+
+// Next returns a version higher than every version returned before.
+func (c *VersionCounter) Next() int64 {
+	c.last++
+	return c.last
+}
+
+// Last returns the most recent version handed out (0 if none).
+func (c *VersionCounter) Last() int64 { return c.last }
+
+// Reserved application-state keys, set by hearsay itself. Keys starting
+// with [ReservedPrefix] cannot be set by applications.
+const (
+	// ReservedPrefix starts every key hearsay reserves for itself.
+	ReservedPrefix = "hearsay."
+	// KeyAddress holds the "host:port" gossip address peers reach the
+	// node at.
+	KeyAddress = "hearsay.addr"
+	// KeyStatus holds the node's lifecycle status: one of the Status
+	// constants.
+	KeyStatus = "hearsay.status"
+)
+
+// Status values of [KeyStatus].
+const (
+	// StatusNormal is a running node.
+	StatusNormal = "normal"
+	// StatusShutdown is a node that announced a graceful shutdown.
+	StatusShutdown = "shutdown"
+	// StatusLeft is a node that left the cluster for good, or was
+	// removed or assassinated by an operator; it expires after a while.
+	StatusLeft = "left"
+)
+
+// EndpointState is everything known about one endpoint: its heartbeat, its
+// application states (tombstones included) and the version up to which
+// tombstones have been garbage-collected. Not safe for concurrent use.
+type EndpointState struct {
+	// HeartBeat is the endpoint's generation and heartbeat version.
+	HeartBeat HeartBeatState
+	// States maps application-state keys to their latest value or
+	// tombstone. Never nil in a state built by this package.
+	States map[string]VersionedValue
+	// GCVersion is the highest version of a tombstone dropped from States
+	// (0 when none was).
+	GCVersion int64
+
+	// tombstoneSince records, locally, when each tombstone was first seen
+	// here; it decides when the tombstone may be collected. Never sent.
+	tombstoneSince map[string]time.Time
+}
+
+// NewEndpointState returns an empty state of the given generation.
+func NewEndpointState(generation int64) *EndpointState {
+	return &EndpointState{
+		HeartBeat: HeartBeatState{Generation: generation},
+		States:    map[string]VersionedValue{},
+	}
+}
+
+// MaxVersion is the highest version in the state: the heartbeat's, any
+// application state's, or GCVersion. It is what a [Digest] carries.
+func (s *EndpointState) MaxVersion() int64 {
+	m := max(s.HeartBeat.Version, s.GCVersion)
+	for _, v := range s.States {
+		m = max(m, v.Version)
+	}
+	return m
+}
+
+// Get returns the live value of key; ok is false for an absent or deleted
+// key.
+func (s *EndpointState) Get(key string) (value string, ok bool) {
+	v, found := s.States[key]
+	if !found || v.Deleted {
+		return "", false
+	}
+	return v.Value, true
+}
+
+// Address returns the endpoint's gossip address ([KeyAddress]), or "".
+func (s *EndpointState) Address() string {
+	v, _ := s.Get(KeyAddress)
+	return v
+}
+
+// Status returns the endpoint's lifecycle status ([KeyStatus]), or "".
+func (s *EndpointState) Status() string {
+	v, _ := s.Get(KeyStatus)
+	return v
+}
+
+// Set records value for key at version, as the owner does for its own
+// state.
+func (s *EndpointState) Set(key, value string, version int64) {
+	s.put(key, VersionedValue{Value: value, Version: version}, time.Time{})
+}
+
+// Delete records a tombstone for key at version, seen at now.
+func (s *EndpointState) Delete(key string, version int64, now time.Time) {
+	s.put(key, VersionedValue{Version: version, Deleted: true}, now)
+}
+
+func (s *EndpointState) put(key string, v VersionedValue, now time.Time) {
+	s.States[key] = v
+	if v.Deleted {
+		if s.tombstoneSince == nil {
+			s.tombstoneSince = map[string]time.Time{}
+		}
+		s.tombstoneSince[key] = now
+	} else if s.tombstoneSince != nil {
+		delete(s.tombstoneSince, key)
+	}
+}
+
+// LiveKeys returns the number of keys that are not tombstones and the
+// total bytes of their keys and values.
+func (s *EndpointState) LiveKeys() (keys, bytes int) {
+	for k, v := range s.States {
+		if !v.Deleted {
+			keys++
+			bytes += len(k) + len(v.Value)
+		}
+	}
+	return keys, bytes
+}
+
+// Clone returns a deep copy, local bookkeeping included.
+func (s *EndpointState) Clone() *EndpointState {
+	c := &EndpointState{
+		HeartBeat: s.HeartBeat,
+		States:    maps.Clone(s.States),
+		GCVersion: s.GCVersion,
+	}
+	if c.States == nil {
+		c.States = map[string]VersionedValue{}
+	}
+	if len(s.tombstoneSince) > 0 {
+		c.tombstoneSince = maps.Clone(s.tombstoneSince)
+	}
+	return c
+}
+
+// Equal reports whether two states hold the same replicated data:
+// heartbeat, application states and GCVersion. Local bookkeeping is
+// ignored.
+func (s *EndpointState) Equal(o *EndpointState) bool {
+	return s.HeartBeat == o.HeartBeat && s.GCVersion == o.GCVersion && maps.Equal(s.States, o.States)
+}
+
+// SortedKeys returns the keys of States in ascending order.
+func (s *EndpointState) SortedKeys() []string {
+	return slices.Sorted(maps.Keys(s.States))
+}
+
+// entriesAbove returns the application states with version > v, in
+// ascending version order (ties, which one counter prevents, by key).
+func (s *EndpointState) entriesAbove(v int64) []KeyValue {
+	var out []KeyValue
+	for k, val := range s.States {
+		if val.Version > v {
+			out = append(out, KeyValue{Key: k, VersionedValue: val})
+		}
+	}
+	sortByVersion(out)
+	return out
+}
+
+func sortByVersion(kvs []KeyValue) {
+	slices.SortFunc(kvs, func(a, b KeyValue) int {
+		if a.Version != b.Version {
+			if a.Version < b.Version {
+				return -1
+			}
+			return 1
+		}
+		if a.Key < b.Key {
+			return -1
+		}
+		if a.Key > b.Key {
+			return 1
+		}
+		return 0
+	})
+}
