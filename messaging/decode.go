@@ -1,0 +1,271 @@
+package messaging
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+)
+
+// Decode decodes one envelope from payload (a frame's body). It checks the
+// size first, then every count against the bytes left before allocating,
+// then every digest and delta against the codec's limits. Any problem is an
+// error wrapping [ErrFrameTooLarge], [ErrVersion], [ErrUnknownType] or
+// [ErrMalformed]; Decode never panics on any input.
+func (c *Codec) Decode(payload []byte) (*Envelope, error) {
+	if len(payload) > c.maxFrame {
+		return nil, fmt.Errorf("decode: %w: %d bytes, limit %d", ErrFrameTooLarge, len(payload), c.maxFrame)
+	}
+	br := bytes.NewReader(payload)
+	r := &reader{dec: msgpack.NewDecoder(br), br: br, limits: c.limits}
+	e, err := r.envelope()
+	if err != nil {
+		return nil, err
+	}
+	if br.Len() != 0 {
+		return nil, fmt.Errorf("decode %s: %w: %d trailing bytes", e.Message.Type(), ErrMalformed, br.Len())
+	}
+	return e, nil
+}
+
+// reader decodes with bounds checks; the first error sticks.
+type reader struct {
+	dec    *msgpack.Decoder
+	br     *bytes.Reader
+	limits endpointstate.Limits
+	err    error
+}
+
+func (r *reader) fail(format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+	}
+}
+
+// failWith records err, which stays matchable with errors.Is, as
+// malformed.
+func (r *reader) failWith(err error, format string, args ...any) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%w: %s: %w", ErrMalformed, fmt.Sprintf(format, args...), err)
+	}
+}
+
+// arrayLen reads an array header with at least min elements and no more
+// than the bytes left (every element takes at least one byte).
+func (r *reader) arrayLen(what string, min int) int {
+	if r.err != nil {
+		return 0
+	}
+	n, err := r.dec.DecodeArrayLen()
+	switch {
+	case err != nil:
+		r.fail("%s: %v", what, err)
+	case n < min:
+		r.fail("%s: %d fields, want at least %d", what, n, min)
+	case n > r.br.Len():
+		r.fail("%s: count %d exceeds the %d bytes left", what, n, r.br.Len())
+	default:
+		return n
+	}
+	return 0
+}
+
+// skip skips the n extra fields a newer peer may have appended.
+func (r *reader) skip(n int) {
+	for range n {
+		if r.err != nil {
+			return
+		}
+		if err := r.dec.Skip(); err != nil {
+			r.fail("skip field: %v", err)
+		}
+	}
+}
+
+func (r *reader) str(what string, max int) string {
+	if r.err != nil {
+		return ""
+	}
+	s, err := r.dec.DecodeString()
+	switch {
+	case err != nil:
+		r.fail("%s: %v", what, err)
+	case len(s) > max:
+		r.fail("%s: %d bytes, limit %d", what, len(s), max)
+	default:
+		return s
+	}
+	return ""
+}
+
+func (r *reader) int(what string) int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := r.dec.DecodeInt64()
+	if err != nil {
+		r.fail("%s: %v", what, err)
+	}
+	return v
+}
+
+func (r *reader) uint(what string) uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, err := r.dec.DecodeUint64()
+	if err != nil {
+		r.fail("%s: %v", what, err)
+	}
+	return v
+}
+
+func (r *reader) bool(what string) bool {
+	if r.err != nil {
+		return false
+	}
+	v, err := r.dec.DecodeBool()
+	if err != nil {
+		r.fail("%s: %v", what, err)
+	}
+	return v
+}
+
+func (r *reader) envelope() (*Envelope, error) {
+	n := r.arrayLen("envelope", 6)
+	version := r.uint("version")
+	if r.err == nil && version != uint64(ProtocolVersion) {
+		return nil, fmt.Errorf("decode: %w: %d (this node speaks %d)", ErrVersion, version, ProtocolVersion)
+	}
+	e := &Envelope{Version: uint8(version)}
+	e.Cluster = r.str("cluster", r.limits.MaxKeyLength)
+	e.From = r.str("sender id", r.limits.MaxKeyLength)
+	e.Addr = r.str("sender address", MaxAddrLength)
+	t := Type(r.uint("type"))
+	if r.err == nil {
+		if err := r.limits.CheckEndpoint(e.From); err != nil {
+			return nil, fmt.Errorf("decode: %w: sender: %w", ErrMalformed, err)
+		}
+	}
+	e.Message = r.body(t)
+	r.skip(n - 6)
+	if r.err != nil {
+		return nil, fmt.Errorf("decode %s: %w", t, r.err)
+	}
+	return e, nil
+}
+
+func (r *reader) body(t Type) Message {
+	if r.err != nil {
+		return nil
+	}
+	var m Message
+	var fields int
+	switch t {
+	case TypeSyn:
+		fields = r.arrayLen("syn", 1)
+		m = &Syn{Digests: r.digests()}
+		fields--
+	case TypeAck:
+		fields = r.arrayLen("ack", 2)
+		m = &Ack{Requests: r.digests(), Deltas: r.deltas()}
+		fields -= 2
+	case TypeAck2:
+		fields = r.arrayLen("ack2", 1)
+		m = &Ack2{Deltas: r.deltas()}
+		fields--
+	case TypeShutdown:
+		fields = r.arrayLen("shutdown", 1)
+		m = &Shutdown{State: r.delta()}
+		fields--
+	case TypeEcho:
+		fields = r.arrayLen("echo", 1)
+		m = &Echo{Nonce: r.uint("nonce")}
+		fields--
+	case TypeEchoReply:
+		fields = r.arrayLen("echo reply", 1)
+		m = &EchoReply{Nonce: r.uint("nonce")}
+		fields--
+	case TypeShadowSyn:
+		fields = r.arrayLen("shadow syn", 0)
+		m = &ShadowSyn{}
+	case TypeShadowAck:
+		fields = r.arrayLen("shadow ack", 1)
+		m = &ShadowAck{Deltas: r.deltas()}
+		fields--
+	default:
+		r.err = fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
+		return nil
+	}
+	r.skip(fields)
+	return m
+}
+
+func (r *reader) digests() []endpointstate.Digest {
+	n := r.arrayLen("digests", 0)
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	out := make([]endpointstate.Digest, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		f := r.arrayLen("digest", 3)
+		d := endpointstate.Digest{
+			Endpoint:   r.str("digest endpoint", r.limits.MaxKeyLength),
+			Generation: r.int("digest generation"),
+			MaxVersion: r.int("digest version"),
+		}
+		r.skip(f - 3)
+		if r.err == nil {
+			if err := r.limits.CheckDigest(d); err != nil {
+				r.failWith(err, "digest %d", i)
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+func (r *reader) deltas() []endpointstate.Delta {
+	n := r.arrayLen("deltas", 0)
+	if r.err != nil || n == 0 {
+		return nil
+	}
+	out := make([]endpointstate.Delta, 0, n)
+	for i := 0; i < n && r.err == nil; i++ {
+		out = append(out, r.delta())
+	}
+	return out
+}
+
+func (r *reader) delta() endpointstate.Delta {
+	f := r.arrayLen("delta", 6)
+	d := endpointstate.Delta{
+		Endpoint:   r.str("delta endpoint", r.limits.MaxKeyLength),
+		Generation: r.int("delta generation"),
+		HeartBeat:  r.int("delta heartbeat"),
+		GCVersion:  r.int("delta gc version"),
+		Reset:      r.bool("delta reset"),
+	}
+	n := r.arrayLen("delta states", 0)
+	if n > 0 && r.err == nil {
+		d.States = make([]endpointstate.KeyValue, 0, n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		kf := r.arrayLen("state", 4)
+		kv := endpointstate.KeyValue{Key: r.str("key", r.limits.MaxKeyLength)}
+		kv.Value = r.str("value", r.limits.MaxValueSize)
+		kv.Version = r.int("version")
+		kv.Deleted = r.bool("deleted")
+		r.skip(kf - 4)
+		d.States = append(d.States, kv)
+	}
+	r.skip(f - 6)
+	if r.err == nil {
+		if err := r.limits.CheckDelta(&d); err != nil {
+			r.failWith(err, "delta")
+		}
+	}
+	return d
+}
