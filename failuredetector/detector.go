@@ -1,0 +1,237 @@
+package failuredetector
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// Detector is a phi-accrual failure detector for many endpoints: it keeps
+// one ArrivalWindow and one last-arrival time per endpoint, turns silence
+// into phi with the configured Model, and decides conviction with the
+// threshold and the local-pause guard. It is Cassandra's FailureDetector
+// without the clock, the listeners and the logging.
+//
+// A Detector is not safe for concurrent use: the gossip loop owns it, and
+// readers on other goroutines should get a Snapshot published by that loop.
+// Every method takes the time it needs as an argument and never reads the
+// clock; the times must come from one monotonic source.
+type Detector struct {
+	cfg   Config
+	peers map[string]*peer
+
+	// Local-pause guard state (see Interpret).
+	lastInterpret time.Time // time of the previous Interpret call
+	interpreted   bool      // whether lastInterpret is set
+	pausedAt      time.Time // when the last local pause was detected
+	paused        bool      // whether pausedAt is set
+}
+
+// peer is what the Detector knows about one endpoint.
+type peer struct {
+	window ArrivalWindow
+	last   time.Time // last accepted heartbeat arrival
+}
+
+// EndpointStats is a read-only view of one endpoint, for display and
+// export (nodetool failuredetector, metrics, JSON).
+type EndpointStats struct {
+	// Endpoint is the endpoint's name, as passed to Report.
+	Endpoint string
+	// Phi is the endpoint's phi at the snapshot time, clamped with
+	// ClampPhi to [0, MaxPhi] so that it is always finite.
+	Phi float64
+	// Mean is the mean of the intervals in the window, rounded to 1 ns.
+	Mean time.Duration
+	// StdDev is the population standard deviation of the intervals in the
+	// window, rounded to 1 ns, before the MinStdDev floor is applied.
+	StdDev time.Duration
+	// Samples is the number of intervals in the window, synthetic bootstrap
+	// intervals included.
+	Samples int
+	// LastArrival is the time of the last accepted heartbeat.
+	LastArrival time.Time
+}
+
+// NewDetector returns a Detector with no endpoints, or an error naming
+// every invalid field of cfg (see Config.Validate).
+func NewDetector(cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("failuredetector: new detector: %w", err)
+	}
+	return &Detector{cfg: cfg, peers: make(map[string]*peer)}, nil
+}
+
+// Config returns the configuration the Detector was built with.
+func (d *Detector) Config() Config {
+	return d.cfg
+}
+
+// Report records a heartbeat from endpoint arriving at at. In gossip terms
+// that is the moment a newer heartbeat version of the endpoint is applied,
+// whichever peer it came from.
+//
+// The first report of an endpoint (or the first after Remove) starts its
+// window: Exponential pushes InitialInterval as a synthetic interval; Normal
+// and Akka install the two-interval bootstrap history described on
+// Config.InitialInterval. A later report adds the interval since the
+// previous one, if the model learns it:
+//
+//   - Exponential learns intervals up to MaxInterval;
+//   - Normal and Akka learn an interval only if the endpoint was still
+//     considered available when the heartbeat arrived, that is if its phi
+//     at at, before the interval is added, is below PhiConvictThreshold, so
+//     the first heartbeat after an outage does not distort the statistics.
+//
+// The last-arrival time moves to at either way. A report at or before the
+// endpoint's last arrival (a duplicate or out-of-order report) carries no
+// timing information and is ignored entirely.
+func (d *Detector) Report(endpoint string, at time.Time) {
+	p, ok := d.peers[endpoint]
+	if !ok {
+		p = &peer{window: ArrivalWindow{size: d.cfg.WindowSize}, last: at}
+		d.bootstrap(&p.window)
+		d.peers[endpoint] = p
+		return
+	}
+	interval := at.Sub(p.last)
+	if interval <= 0 {
+		return
+	}
+	if d.learns(p, interval) {
+		p.window.Add(interval)
+	}
+	p.last = at
+}
+
+// bootstrap fills a new window with the model's synthetic history.
+func (d *Detector) bootstrap(w *ArrivalWindow) {
+	if d.cfg.Model == Exponential {
+		w.Add(d.cfg.InitialInterval)
+		return
+	}
+	m := d.cfg.InitialInterval / 2
+	w.Add(m - m/4)
+	w.Add(m + m/4)
+}
+
+// learns reports whether the model adds interval, which ends now, to p's
+// window.
+func (d *Detector) learns(p *peer, interval time.Duration) bool {
+	if d.cfg.Model == Exponential {
+		return interval <= d.cfg.MaxInterval
+	}
+	return d.phiAfter(p, interval) < d.cfg.PhiConvictThreshold
+}
+
+// Phi returns endpoint's phi at now: how suspicious its silence since the
+// last heartbeat is, under the configured Model. It is 0 for an endpoint
+// that was never reported (or was removed) and when now is not after the
+// last arrival. It is never NaN or negative, and may be +Inf (use ClampPhi
+// before exporting it).
+func (d *Detector) Phi(endpoint string, now time.Time) float64 {
+	p, ok := d.peers[endpoint]
+	if !ok {
+		return 0
+	}
+	return d.phiAfter(p, now.Sub(p.last))
+}
+
+// phiAfter returns p's phi after t of silence.
+func (d *Detector) phiAfter(p *peer, t time.Duration) float64 {
+	silence := float64(max(t, 0))
+	mean := p.window.Mean()
+	switch d.cfg.Model {
+	case Exponential:
+		return phiExponential(silence, mean)
+	case Normal:
+		return phiNormal(silence, d.mu(mean), d.sigma(&p.window))
+	case Akka:
+		return phiAkka(silence, d.mu(mean), d.sigma(&p.window))
+	default:
+		return 0
+	}
+}
+
+// mu is the mean of the normal models: the window mean plus AcceptablePause.
+func (d *Detector) mu(mean float64) float64 {
+	return mean + float64(d.cfg.AcceptablePause)
+}
+
+// sigma is the standard deviation of the normal models: the window's, but
+// at least MinStdDev.
+func (d *Detector) sigma(w *ArrivalWindow) float64 {
+	return math.Max(w.StdDev(), float64(d.cfg.MinStdDev))
+}
+
+// Interpret reports whether endpoint should be convicted at now: whether its
+// phi is above PhiConvictThreshold. It is false for an unknown endpoint.
+//
+// Interpret also applies Cassandra's local-pause guard. Every call, for any
+// endpoint, remembers now. If more than MaxLocalPause passed since the
+// previous call, the local process was most likely paused (a long GC, a
+// suspended VM): the silence it sees is its own, so Interpret records the
+// pause and convicts nobody until MaxLocalPause has passed since it. The
+// first call ever has no previous call and detects no pause. Unlike
+// Cassandra, calls for unknown endpoints count as calls too, since a pause
+// is a property of the local loop. A MaxLocalPause of 0 disables the guard.
+func (d *Detector) Interpret(endpoint string, now time.Time) bool {
+	if d.localPause(now) {
+		return false
+	}
+	p, ok := d.peers[endpoint]
+	if !ok {
+		return false
+	}
+	return d.phiAfter(p, now.Sub(p.last)) > d.cfg.PhiConvictThreshold
+}
+
+// localPause updates the pause guard with a call at now and reports
+// whether convictions are suppressed.
+func (d *Detector) localPause(now time.Time) bool {
+	limit := d.cfg.MaxLocalPause
+	if limit <= 0 {
+		return false
+	}
+	if d.interpreted && now.Sub(d.lastInterpret) > limit {
+		d.pausedAt, d.paused = now, true
+	}
+	d.lastInterpret, d.interpreted = now, true
+	return d.paused && now.Sub(d.pausedAt) < limit
+}
+
+// Remove forgets endpoint: its window and last arrival. Its next Report
+// starts afresh, as for a new endpoint. Removing an unknown endpoint does
+// nothing.
+func (d *Detector) Remove(endpoint string) {
+	delete(d.peers, endpoint)
+}
+
+// Snapshot returns the state of every known endpoint at now, sorted by
+// endpoint, with phi clamped to [0, MaxPhi]. It does not change the
+// Detector (in particular it does not count as an Interpret call).
+func (d *Detector) Snapshot(now time.Time) []EndpointStats {
+	out := make([]EndpointStats, 0, len(d.peers))
+	for name, p := range d.peers {
+		out = append(out, EndpointStats{
+			Endpoint:    name,
+			Phi:         ClampPhi(d.phiAfter(p, now.Sub(p.last))),
+			Mean:        nanos(p.window.Mean()),
+			StdDev:      nanos(p.window.StdDev()),
+			Samples:     p.window.Len(),
+			LastArrival: p.last,
+		})
+	}
+	slices.SortFunc(out, func(a, b EndpointStats) int {
+		return cmp.Compare(a.Endpoint, b.Endpoint)
+	})
+	return out
+}
+
+// nanos rounds a statistic in float64 nanoseconds to a Duration. Window
+// statistics are at most 2^53 ns, well inside the range of Duration.
+func nanos(ns float64) time.Duration {
+	return time.Duration(math.Round(ns))
+}

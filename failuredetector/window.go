@@ -1,0 +1,126 @@
+package failuredetector
+
+import (
+	"math"
+	"time"
+)
+
+const (
+	// defaultWindowSize is the window size of DefaultConfig and of the zero
+	// ArrivalWindow, as in Cassandra and Akka.
+	defaultWindowSize = 1000
+
+	// maxWindowSize bounds the window so that the exact sums below fit:
+	// 2^20 samples of at most 2^53 ns give Σx < 2^73 and Σx² < 2^126.
+	maxWindowSize = 1 << 20
+
+	// maxSample is the longest interval a window stores, 2^53 ns (about 104
+	// days). Longer intervals are stored as maxSample. Every stored value is
+	// therefore exactly representable as a float64.
+	maxSample = 1 << 53
+)
+
+// ArrivalWindow is a bounded sliding window of heartbeat inter-arrival
+// intervals, Cassandra's ArrivalWindow and Akka's HeartbeatHistory. Once it
+// holds its capacity, each Add evicts the oldest interval.
+//
+// # Exact statistics
+//
+// The window keeps the intervals as integer nanoseconds, together with their
+// running sum Σx and sum of squares Σx² in 128-bit integers. Adding and
+// evicting are exact integer operations, so the sums never drift, however
+// many millions of intervals pass through the window, and Add is O(1) with no
+// periodic recomputation. The population variance is computed from
+//
+//	Var = (n·Σx² − (Σx)²) / n²
+//
+// with the numerator evaluated exactly in 192-bit arithmetic. By the
+// Cauchy–Schwarz inequality that numerator is never negative, so the
+// variance is never negative and the standard deviation never NaN, without
+// any clamping. Mean and Variance are each within a few units in the last
+// place of the true value of the stored intervals. This avoids the three
+// usual traps: int64 overflow of Σx² in nanoseconds, catastrophic
+// cancellation of Σx²/n − mean² in float64, and the slow drift of a
+// floating-point Welford update with removal.
+//
+// Intervals are clamped to [0, 2^53 ns] (2^53 ns is about 104 days) and the
+// capacity to [1, 2^20]; these bounds keep the sums inside 128 bits.
+//
+// Statistics are float64 nanoseconds (square nanoseconds for Variance) so
+// that the phi arithmetic keeps sub-nanosecond precision.
+//
+// The zero value is an empty window with capacity 1000. An ArrivalWindow is
+// not safe for concurrent use.
+type ArrivalWindow struct {
+	samples []uint64 // ring buffer; grows by append until len == size
+	size    int      // capacity, in [1, maxWindowSize] once set
+	oldest  int      // index of the oldest sample once the buffer is full
+	sum     uint128  // Σx over samples
+	sumSq   uint128  // Σx² over samples
+}
+
+// NewArrivalWindow returns an empty window that holds at most size
+// intervals. A size below 1 is taken as 1 and a size above 2^20 as 2^20.
+// Memory for the intervals is allocated as they arrive, up to 8 bytes per
+// interval.
+func NewArrivalWindow(size int) *ArrivalWindow {
+	return &ArrivalWindow{size: min(max(size, 1), maxWindowSize)}
+}
+
+// Add records one inter-arrival interval, evicting the oldest one if the
+// window is full. A negative interval is recorded as 0 and one longer than
+// 2^53 ns as 2^53 ns. Add is O(1) and does not allocate once the window has
+// been full once.
+func (w *ArrivalWindow) Add(interval time.Duration) {
+	if w.size == 0 {
+		w.size = defaultWindowSize
+	}
+	x := uint64(min(max(interval, 0), maxSample))
+	if len(w.samples) < w.size {
+		w.samples = append(w.samples, x)
+	} else {
+		old := w.samples[w.oldest]
+		w.sum = w.sum.sub(uint128{lo: old})
+		w.sumSq = w.sumSq.sub(square64(old))
+		w.samples[w.oldest] = x
+		w.oldest++
+		if w.oldest == len(w.samples) {
+			w.oldest = 0
+		}
+	}
+	w.sum = w.sum.add(uint128{lo: x})
+	w.sumSq = w.sumSq.add(square64(x))
+}
+
+// Len returns the number of intervals in the window.
+func (w *ArrivalWindow) Len() int {
+	return len(w.samples)
+}
+
+// Mean returns the mean interval in nanoseconds, or 0 for an empty window.
+func (w *ArrivalWindow) Mean() float64 {
+	n := len(w.samples)
+	if n == 0 {
+		return 0
+	}
+	return float64(w.sum.float() / float64(n))
+}
+
+// Variance returns the population variance (divided by n, as in Akka) of the
+// intervals in square nanoseconds, or 0 for an empty window. It is never
+// negative.
+func (w *ArrivalWindow) Variance() float64 {
+	n := uint64(len(w.samples))
+	if n == 0 {
+		return 0
+	}
+	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
+	nf := float64(n)
+	return float64(num.float() / float64(nf*nf))
+}
+
+// StdDev returns the population standard deviation of the intervals in
+// nanoseconds, or 0 for an empty window.
+func (w *ArrivalWindow) StdDev() float64 {
+	return math.Sqrt(w.Variance())
+}
