@@ -24,6 +24,12 @@ type Transport interface {
 	// ErrQueueFull when the peer's queue is full, ErrFrameTooLarge when the
 	// payload exceeds the maximum frame size and ErrClosed after Close. The
 	// transport owns payload after the call.
+	//
+	// It returns ErrEmptyFrame for an empty payload, and may return
+	// ErrUnreachable when the transport already knows that the peer cannot
+	// be reached.
+	// A nil error means the frame was accepted, not delivered: delivery is
+	// best effort, and a frame lost later is counted, not reported.
 	Send(addr string, payload []byte) error
 	// Packets returns the channel on which received frames arrive. It is
 	// closed by Close.
@@ -47,4 +53,9 @@ var (
 	ErrQueueFull = errors.New("send queue full")
 	// ErrClosed is returned by Send after the transport is closed.
 	ErrClosed = errors.New("transport closed")
+	// ErrUnreachable is returned by Send when the transport already knows
+	// that the destination cannot be reached: a TCP peer whose last dial or
+	// write failed and that is waiting out its reconnect backoff, or an
+	// in-memory address nobody listens on. The frame is dropped.
+	ErrUnreachable = errors.New("peer unreachable")
 )

@@ -1,0 +1,129 @@
+package messaging
+
+import (
+	"errors"
+	"sync/atomic"
+)
+
+// Stats is a snapshot of a transport's counters, returned by [TCP.Stats] and
+// [MemTransport.Stats]. Every frame handed to Send ends up in exactly one of
+// SentFrames or a Dropped* counter of the sender; every frame that reaches a
+// receiver ends up in its ReceivedFrames or DroppedInboxFull. The counters
+// only grow; they are read independently, so a snapshot taken while frames
+// move may be a few frames out of balance.
+type Stats struct {
+	// SentFrames counts frames written to the network (TCP: flushed to the
+	// socket; memory: handed to the destination).
+	SentFrames uint64
+	// SentBytes counts the payload bytes of SentFrames, without headers.
+	SentBytes uint64
+	// ReceivedFrames counts frames delivered on the Packets channel.
+	ReceivedFrames uint64
+	// ReceivedBytes counts the payload bytes of ReceivedFrames.
+	ReceivedBytes uint64
+
+	// DroppedQueueFull counts Sends refused because the peer's outbound
+	// queue was full ([ErrQueueFull]).
+	DroppedQueueFull uint64
+	// DroppedTooLarge counts frames over the maximum frame size: Sends
+	// refused with [ErrFrameTooLarge], and incoming frames whose length
+	// prefix is over the limit (their connection is closed).
+	DroppedTooLarge uint64
+	// DroppedSendError counts frames lost on the way out: the dial or the
+	// write failed, the peer was backing off after such a failure
+	// ([ErrUnreachable]), or, in memory, the destination is unknown or a
+	// fault (partition, block, loss) swallowed the frame.
+	DroppedSendError uint64
+	// DroppedInboxFull counts received frames dropped because nobody
+	// drained the Packets channel fast enough.
+	DroppedInboxFull uint64
+	// DroppedClosed counts Sends after Close ([ErrClosed]) and frames still
+	// queued when Close ran.
+	DroppedClosed uint64
+	// DroppedMalformed counts frames that were not valid frames: empty
+	// payloads passed to Send ([ErrEmptyFrame]), and incoming frames that
+	// were empty or cut short by the end of their connection.
+	DroppedMalformed uint64
+}
+
+// Drop reasons, the keys of [Stats.Drops].
+const (
+	dropQueueFull = "queue_full"
+	dropTooLarge  = "too_large"
+	dropSendError = "send_error"
+	dropInboxFull = "inbox_full"
+	dropClosed    = "closed"
+	dropMalformed = "malformed"
+)
+
+// Drops returns the drop counters keyed by reason, for metrics export:
+// "queue_full", "too_large", "send_error", "inbox_full", "closed" and
+// "malformed". Every key is present, zero or not.
+func (s Stats) Drops() map[string]uint64 {
+	return map[string]uint64{
+		dropQueueFull: s.DroppedQueueFull,
+		dropTooLarge:  s.DroppedTooLarge,
+		dropSendError: s.DroppedSendError,
+		dropInboxFull: s.DroppedInboxFull,
+		dropClosed:    s.DroppedClosed,
+		dropMalformed: s.DroppedMalformed,
+	}
+}
+
+// Dropped returns the sum of all drop counters.
+func (s Stats) Dropped() uint64 {
+	return s.DroppedQueueFull + s.DroppedTooLarge + s.DroppedSendError +
+		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed
+}
+
+// counters is the live, concurrently updated form of [Stats]. Its fields are
+// atomics, so it needs no lock; the zero value is ready to use.
+type counters struct {
+	sentFrames, sentBytes         atomic.Uint64
+	receivedFrames, receivedBytes atomic.Uint64
+
+	droppedQueueFull atomic.Uint64
+	droppedTooLarge  atomic.Uint64
+	droppedSendError atomic.Uint64
+	droppedInboxFull atomic.Uint64
+	droppedClosed    atomic.Uint64
+	droppedMalformed atomic.Uint64
+}
+
+// sent records n frames of size bytes in total written to the network.
+func (c *counters) sent(n, size int) {
+	c.sentFrames.Add(uint64(n))
+	c.sentBytes.Add(uint64(size))
+}
+
+// received records one frame of size bytes delivered on the Packets channel.
+func (c *counters) received(size int) {
+	c.receivedFrames.Add(1)
+	c.receivedBytes.Add(uint64(size))
+}
+
+// countRejected records a payload that Send refused for its size: err is
+// the error of checkFrameSize.
+func (c *counters) countRejected(err error) {
+	if errors.Is(err, ErrEmptyFrame) {
+		c.droppedMalformed.Add(1)
+	} else {
+		c.droppedTooLarge.Add(1)
+	}
+}
+
+// snapshot returns a plain copy of the counters.
+func (c *counters) snapshot() Stats {
+	return Stats{
+		SentFrames:       c.sentFrames.Load(),
+		SentBytes:        c.sentBytes.Load(),
+		ReceivedFrames:   c.receivedFrames.Load(),
+		ReceivedBytes:    c.receivedBytes.Load(),
+		DroppedQueueFull: c.droppedQueueFull.Load(),
+		DroppedTooLarge:  c.droppedTooLarge.Load(),
+		DroppedSendError: c.droppedSendError.Load(),
+		DroppedInboxFull: c.droppedInboxFull.Load(),
+		DroppedClosed:    c.droppedClosed.Load(),
+		DroppedMalformed: c.droppedMalformed.Load(),
+	}
+}

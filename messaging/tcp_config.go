@@ -1,0 +1,145 @@
+package messaging
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// TCPConfig configures a [TCP] transport. Start from [DefaultTCPConfig] and
+// set BindAddr. A zero numeric or duration field takes its default, so
+// TCPConfig{BindAddr: "127.0.0.1:0"} is also valid; negative values are
+// rejected by [TCPConfig.Validate].
+type TCPConfig struct {
+	// BindAddr is the "host:port" to listen on, for example "0.0.0.0:7000",
+	// "127.0.0.1:0" or "[::1]:0". Port 0 picks a free port; [TCP.LocalAddr]
+	// reports it. Required.
+	BindAddr string
+	// MaxFrameSize is the largest payload, in bytes, that is sent or
+	// accepted. Default [DefaultMaxFrameSize] (1 MiB); at most 4 GiB - 1.
+	// Peers must agree on it: a frame over the receiver's limit closes the
+	// connection.
+	MaxFrameSize int
+	// QueueSize is the number of frames queued per destination before Send
+	// returns [ErrQueueFull]. Default 128.
+	QueueSize int
+	// InboxSize is the capacity, in frames, of the Packets channel; frames
+	// received while it is full are dropped. Default 1024.
+	InboxSize int
+	// DialTimeout bounds one connection attempt. Default 1s.
+	DialTimeout time.Duration
+	// WriteTimeout bounds one frame write; a peer that does not read for
+	// this long loses its connection. Default 2s.
+	WriteTimeout time.Duration
+	// IdleTimeout closes an inbound connection that sends no frame for this
+	// long (it is the read deadline), and closes an outbound connection,
+	// with its queue and goroutine, that has had nothing to send for this
+	// long. Default 60s.
+	IdleTimeout time.Duration
+	// BackoffMin is the base delay before redialling a peer after the first
+	// dial or write failure. Default 50ms.
+	BackoffMin time.Duration
+	// BackoffMax caps the base delay, which doubles with each consecutive
+	// failure. Each wait is drawn uniformly from [base/2, base]. Default 5s;
+	// must not be below BackoffMin.
+	BackoffMax time.Duration
+	// Logger receives connection-level events (dial failures, closed
+	// connections, protocol violations) at debug and warn level, never one
+	// line per frame. Default [zerolog.Nop]; the zero Logger discards too.
+	Logger zerolog.Logger
+}
+
+// Defaults of [TCPConfig].
+const (
+	defaultQueueSize    = 128
+	defaultInboxSize    = 1024
+	defaultDialTimeout  = time.Second
+	defaultWriteTimeout = 2 * time.Second
+	defaultIdleTimeout  = 60 * time.Second
+	defaultBackoffMin   = 50 * time.Millisecond
+	defaultBackoffMax   = 5 * time.Second
+)
+
+// DefaultTCPConfig returns a configuration with every field at its default
+// and BindAddr empty: the caller must set BindAddr.
+func DefaultTCPConfig() TCPConfig {
+	return TCPConfig{
+		MaxFrameSize: DefaultMaxFrameSize,
+		QueueSize:    defaultQueueSize,    // about two seconds of gossip rounds to one peer, with room for bursts
+		InboxSize:    defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
+		DialTimeout:  defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
+		WriteTimeout: defaultWriteTimeout, // a peer stalled this long is as good as down
+		IdleTimeout:  defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
+		BackoffMin:   defaultBackoffMin,   // a restarting peer is back quickly
+		BackoffMax:   defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
+		Logger:       zerolog.Nop(),
+	}
+}
+
+// Validate reports every problem with the configuration at once, joined with
+// [errors.Join]. It does not modify c.
+func (c TCPConfig) Validate() error {
+	var errs []error
+	bad := func(field string, value any, rule string) {
+		errs = append(errs, fmt.Errorf("messaging: TCPConfig.%s = %v: %s", field, value, rule))
+	}
+	if c.BindAddr == "" {
+		bad("BindAddr", `""`, `required, for example "127.0.0.1:7000"`)
+	} else if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
+		bad("BindAddr", fmt.Sprintf("%q", c.BindAddr), fmt.Sprintf(`must be "host:port": %v`, err))
+	}
+	if c.MaxFrameSize < 0 || int64(c.MaxFrameSize) > math.MaxUint32 {
+		bad("MaxFrameSize", c.MaxFrameSize, "must be between 1 and 4294967295 bytes, or 0 for the default")
+	}
+	for _, f := range []struct {
+		name  string
+		value int
+	}{{"QueueSize", c.QueueSize}, {"InboxSize", c.InboxSize}} {
+		if f.value < 0 {
+			bad(f.name, f.value, "must be positive, or 0 for the default")
+		}
+	}
+	for _, f := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"DialTimeout", c.DialTimeout}, {"WriteTimeout", c.WriteTimeout},
+		{"IdleTimeout", c.IdleTimeout}, {"BackoffMin", c.BackoffMin}, {"BackoffMax", c.BackoffMax},
+	} {
+		if f.value < 0 {
+			bad(f.name, f.value, "must be positive, or 0 for the default")
+		}
+	}
+	if d := c.withDefaults(); d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMax < d.BackoffMin {
+		bad("BackoffMax", d.BackoffMax, fmt.Sprintf("must not be below BackoffMin (%v)", d.BackoffMin))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c TCPConfig) withDefaults() TCPConfig {
+	def := DefaultTCPConfig()
+	setInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setInt(&c.MaxFrameSize, def.MaxFrameSize)
+	setInt(&c.QueueSize, def.QueueSize)
+	setInt(&c.InboxSize, def.InboxSize)
+	setDur(&c.DialTimeout, def.DialTimeout)
+	setDur(&c.WriteTimeout, def.WriteTimeout)
+	setDur(&c.IdleTimeout, def.IdleTimeout)
+	setDur(&c.BackoffMin, def.BackoffMin)
+	setDur(&c.BackoffMax, def.BackoffMax)
+	return c
+}
