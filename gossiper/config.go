@@ -1,0 +1,171 @@
+package gossiper
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/messaging"
+	"github.com/hearsay-io/hearsay/seeds"
+)
+
+// Config configures a [Gossiper] and its core [Node]. Start from
+// [DefaultConfig]; set at least ID (and Seeds or SeedProvider to join a
+// cluster).
+type Config struct {
+	// ID is the node's stable identity (not its address): 1..256 bytes of
+	// UTF-8. Required.
+	ID string
+	// BindAddr is the TCP address to listen on for gossip. Default
+	// "127.0.0.1:7000"; port 0 picks a free port.
+	BindAddr string
+	// AdvertiseAddr is the address peers reach this node at. Default: the
+	// address actually bound (which must then not be 0.0.0.0 or ::).
+	AdvertiseAddr string
+	// ClusterName must be equal on every node; messages from other
+	// clusters are dropped and counted. Default "hearsay".
+	ClusterName string
+	// Interval between gossip rounds. Default 1s; range 1ms..1m.
+	Interval time.Duration
+	// FailureDetector configures phi accrual. Default
+	// failuredetector.DefaultConfigFor(Interval).
+	FailureDetector failuredetector.Config
+	// Seeds are "host:port" addresses of nodes to contact first. May be
+	// empty (a single-node cluster, or seeds from SeedProvider).
+	Seeds []string
+	// SeedProvider, when set, is asked for seeds in the background every
+	// SeedRefreshInterval; its answers replace Seeds.
+	SeedProvider seeds.Provider
+	// SeedRefreshInterval is how often SeedProvider is asked. Default 30s.
+	SeedRefreshInterval time.Duration
+	// Generation is this incarnation's generation. Default 0: wall-clock
+	// seconds at start, or, with GenerationFile, one more than the last
+	// persisted value if the clock went back.
+	Generation int64
+	// GenerationFile, when set, persists the generation so it strictly
+	// increases across restarts even if the clock goes back.
+	GenerationFile string
+	// InitialStates are application states published from the first
+	// round on.
+	InitialStates map[string]string
+	// QuarantineDuration is how long gossip about a removed endpoint is
+	// ignored. Default 60s (Cassandra's QUARANTINE_DELAY).
+	QuarantineDuration time.Duration
+	// RemoveDownAfter removes an endpoint that has been down this long.
+	// Default 72h; 0 never removes down endpoints.
+	RemoveDownAfter time.Duration
+	// LeftExpiry removes an endpoint this long after it left (or was
+	// removed or assassinated). Default 72h (Cassandra's 3 days).
+	LeftExpiry time.Duration
+	// TombstoneGrace is how long a deleted key's tombstone is kept before
+	// it is garbage-collected. Default 1h.
+	TombstoneGrace time.Duration
+	// ShadowTimeout bounds the start-up shadow round (asking the seeds for
+	// the cluster state before announcing). Default 10s; 0 skips it.
+	ShadowTimeout time.Duration
+	// Limits bound what each endpoint may publish. Default
+	// endpointstate.DefaultLimits().
+	Limits endpointstate.Limits
+	// MaxFrameSize is the largest message in bytes. Default 1 MiB; it must
+	// hold one full endpoint state (Limits.StateSizeBound) plus envelope.
+	MaxFrameSize int
+	// EventBuffer is each subscription's channel capacity; events that do
+	// not fit are dropped and counted. Default 1024.
+	EventBuffer int
+	// Logger receives the runtime's logs. Default: disabled.
+	Logger zerolog.Logger
+	// Transport, when set, is used instead of a TCP transport on BindAddr
+	// (tests use messaging.MemNetwork). The Gossiper closes it on Stop.
+	Transport messaging.Transport
+	// RandSeed seeds peer selection. Default 0: a random seed.
+	RandSeed uint64
+}
+
+// DefaultConfig returns a safe configuration for a 1 s interval on
+// loopback. ID must still be set.
+func DefaultConfig() Config {
+	return Config{
+		BindAddr:            "127.0.0.1:7000",
+		ClusterName:         "hearsay",
+		Interval:            time.Second,
+		FailureDetector:     failuredetector.DefaultConfig(),
+		SeedRefreshInterval: 30 * time.Second,
+		QuarantineDuration:  60 * time.Second,
+		RemoveDownAfter:     72 * time.Hour,
+		LeftExpiry:          72 * time.Hour,
+		TombstoneGrace:      time.Hour,
+		ShadowTimeout:       10 * time.Second,
+		Limits:              endpointstate.DefaultLimits(),
+		MaxFrameSize:        messaging.DefaultMaxFrameSize,
+		EventBuffer:         1024,
+		Logger:              zerolog.Nop(),
+	}
+}
+
+// Validate reports every field out of range, without changing c.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: %w", err))
+	} else if err := c.Limits.CheckEndpoint(c.ID); err != nil {
+		bad("ID %q: %v", c.ID, err)
+	}
+	if c.Transport == nil {
+		if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
+			bad("BindAddr %q: %v", c.BindAddr, err)
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
+			bad("AdvertiseAddr %q: %v", c.AdvertiseAddr, err)
+		}
+	}
+	if c.ClusterName == "" || len(c.ClusterName) > c.Limits.MaxKeyLength {
+		bad("ClusterName %q: want 1..%d bytes", c.ClusterName, c.Limits.MaxKeyLength)
+	}
+	if c.Interval < time.Millisecond || c.Interval > time.Minute {
+		bad("Interval %v: want 1ms..1m", c.Interval)
+	}
+	if err := c.FailureDetector.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("config: FailureDetector: %w", err))
+	}
+	for _, s := range c.Seeds {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			bad("seed %q: %v", s, err)
+		}
+	}
+	if c.SeedProvider != nil && c.SeedRefreshInterval <= 0 {
+		bad("SeedRefreshInterval %v: want > 0", c.SeedRefreshInterval)
+	}
+	if c.Generation < 0 {
+		bad("Generation %d: want >= 0", c.Generation)
+	}
+	for k, v := range c.InitialStates {
+		if err := c.Limits.CheckUserKey(k); err != nil {
+			bad("InitialStates: %v", err)
+		} else if err := c.Limits.CheckValue(v); err != nil {
+			bad("InitialStates[%q]: %v", k, err)
+		}
+	}
+	for name, d := range map[string]time.Duration{"QuarantineDuration": c.QuarantineDuration, "LeftExpiry": c.LeftExpiry, "TombstoneGrace": c.TombstoneGrace} {
+		if d <= 0 {
+			bad("%s %v: want > 0", name, d)
+		}
+	}
+	if c.RemoveDownAfter < 0 || c.ShadowTimeout < 0 {
+		bad("RemoveDownAfter %v, ShadowTimeout %v: want >= 0", c.RemoveDownAfter, c.ShadowTimeout)
+	}
+	if need := c.Limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, c.AdvertiseAddr+c.BindAddr); c.MaxFrameSize < need {
+		bad("MaxFrameSize %d: must hold one full endpoint state within Limits, at least %d", c.MaxFrameSize, need)
+	}
+	if c.EventBuffer < 1 {
+		bad("EventBuffer %d: want >= 1", c.EventBuffer)
+	}
+	return errors.Join(errs...)
+}

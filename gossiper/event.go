@@ -1,0 +1,87 @@
+package gossiper
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind says what happened to an endpoint.
+type EventKind uint8
+
+// Event kinds, in the order they usually happen to an endpoint.
+const (
+	// EventJoin: a new endpoint appeared (learned through gossip).
+	EventJoin EventKind = iota + 1
+	// EventAlive: an endpoint answered our echo and is up.
+	EventAlive
+	// EventDead: an endpoint is down (convicted by the failure detector,
+	// announced its shutdown, or left).
+	EventDead
+	// EventChange: one application state of an endpoint changed (Key, Old,
+	// New; Deleted for a delete).
+	EventChange
+	// EventRestart: an endpoint came back with a higher generation; its
+	// whole state was replaced.
+	EventRestart
+	// EventRemove: an endpoint was removed from membership (down too
+	// long, left and expired, or removed by an operator) and quarantined.
+	EventRemove
+)
+
+// String returns the kind's name: "join", "alive", "dead", "change",
+// "restart" or "remove".
+func (k EventKind) String() string {
+	switch k {
+	case EventJoin:
+		return "join"
+	case EventAlive:
+		return "alive"
+	case EventDead:
+		return "dead"
+	case EventChange:
+		return "change"
+	case EventRestart:
+		return "restart"
+	case EventRemove:
+		return "remove"
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
+}
+
+// ParseEventKind parses a name returned by String.
+func ParseEventKind(s string) (EventKind, error) {
+	for k := EventJoin; k <= EventRemove; k++ {
+		if k.String() == s {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown event kind %q (want join, alive, dead, change, restart or remove)", s)
+}
+
+// Event is something that happened to an endpoint, as seen by this node.
+type Event struct {
+	// Kind says what happened.
+	Kind EventKind
+	// Endpoint is the node ID concerned.
+	Endpoint string
+	// Time is when this node saw it happen.
+	Time time.Time
+	// Generation is the endpoint's generation after the event.
+	Generation int64
+	// OldGeneration is the generation before a restart.
+	OldGeneration int64 `json:",omitempty"`
+	// Key, Old and New describe a change: the key, its previous value
+	// ("" if none) and its new value ("" when Deleted).
+	Key string `json:",omitempty"`
+	// Old is the previous value of Key.
+	Old string `json:",omitempty"`
+	// New is the new value of Key.
+	New string `json:",omitempty"`
+	// Deleted is true when Key was deleted.
+	Deleted bool `json:",omitempty"`
+	// Reason explains a dead or remove event: "convicted", "shutdown",
+	// "left", "expired", "removed" or "assassinated".
+	Reason string `json:",omitempty"`
+	// Phi is the failure detector's phi at a conviction (finite).
+	Phi float64 `json:",omitempty"`
+}

@@ -1,0 +1,53 @@
+package gossiper
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// NextGeneration returns the generation for a node starting now and
+// persists it in path: the wall-clock seconds, or one more than the value
+// persisted by the previous start if the clock went back (Cassandra's
+// rule), so generations strictly increase across restarts. The file is
+// replaced atomically.
+func NextGeneration(path string, now time.Time) (int64, error) {
+	gen := now.Unix()
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		prev, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if perr != nil || prev < 0 {
+			return 0, fmt.Errorf("generation file %s: %q is not a generation", path, strings.TrimSpace(string(b)))
+		}
+		gen = max(gen, prev+1)
+	case !os.IsNotExist(err):
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".generation-*")
+	if err != nil {
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := fmt.Fprintf(tmp, "%d\n", gen); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return 0, fmt.Errorf("generation file: %w", err)
+	}
+	return gen, nil
+}

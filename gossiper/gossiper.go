@@ -1,0 +1,322 @@
+package gossiper
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/messaging"
+	"github.com/hearsay-io/hearsay/seeds"
+)
+
+// Gossiper runs a [Node] over a real clock and a [messaging.Transport]:
+// one goroutine owns the node and is the only one to touch it; transport
+// goroutines only hand it frames; readers get immutable snapshots; events
+// go to subscribers through buffered channels. All methods are safe for
+// concurrent use.
+type Gossiper struct {
+	cfg   Config
+	log   zerolog.Logger
+	codec *messaging.Codec
+
+	// mu guards the lifecycle fields below.
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	transport messaging.Transport
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // the loop and the seed watcher
+	handlers  sync.WaitGroup // goroutines started by On
+
+	// core is the protocol state; set by Start before the loop starts,
+	// then touched only by the loop goroutine.
+	core *Node
+	cmds chan command
+	done chan struct{} // closed when the loop exits
+
+	snap  atomic.Pointer[snapshot]
+	subs  subscribers
+	stats counters
+}
+
+// command is work run on the loop goroutine.
+type command struct {
+	fn    func(now time.Time) (Output, error)
+	reply chan error
+}
+
+// New checks cfg and returns a Gossiper ready to Start.
+func New(cfg Config) (*Gossiper, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	codec, err := messaging.NewCodec(cfg.MaxFrameSize, cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gossiper{
+		cfg: cfg, log: cfg.Logger.With().Str("node", cfg.ID).Logger(), codec: codec,
+		cmds: make(chan command), done: make(chan struct{}),
+	}
+	g.snap.Store(&snapshot{})
+	return g, nil
+}
+
+// LocalID returns the node ID.
+func (g *Gossiper) LocalID() string { return g.cfg.ID }
+
+// Addr returns the gossip address the node advertises ("" before Start).
+func (g *Gossiper) Addr() string { return g.snap.Load().addr }
+
+// Start binds the transport, runs the shadow round against the seeds and
+// starts gossiping. It returns once the node gossips, or with an error:
+// ErrIDInUse if another live node has this ID, ctx's error if ctx ends
+// first (the Gossiper is then stopped). The Gossiper keeps running after
+// ctx ends; stop it with Stop.
+func (g *Gossiper) Start(ctx context.Context) error {
+	g.mu.Lock()
+	if g.started || g.stopped {
+		g.mu.Unlock()
+		return errors.New("gossiper: Start called twice")
+	}
+	g.started = true
+	node, err := g.prepare()
+	if err != nil {
+		g.stopped = true
+		g.mu.Unlock()
+		return err
+	}
+	g.core = node
+	loopCtx, cancel := context.WithCancel(context.Background())
+	g.cancel = cancel
+	ready := make(chan error, 1)
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		g.run(loopCtx, ready)
+	}()
+	if g.cfg.SeedProvider != nil {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			g.watchSeeds(loopCtx)
+		}()
+	}
+	g.mu.Unlock()
+
+	select {
+	case err = <-ready:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		g.halt(false)
+		return fmt.Errorf("gossiper %s: start: %w", g.cfg.ID, err)
+	}
+	g.log.Info().Str("addr", node.Addr()).Int64("generation", node.Generation()).Msg("gossiper started")
+	return nil
+}
+
+// prepare binds the transport and builds the core. Called with mu held.
+func (g *Gossiper) prepare() (*Node, error) {
+	tr := g.cfg.Transport
+	if tr == nil {
+		tcfg := messaging.DefaultTCPConfig()
+		tcfg.BindAddr, tcfg.MaxFrameSize, tcfg.Logger = g.cfg.BindAddr, g.cfg.MaxFrameSize, g.log
+		t, err := messaging.NewTCP(tcfg)
+		if err != nil {
+			return nil, fmt.Errorf("gossiper %s: %w", g.cfg.ID, err)
+		}
+		tr = t
+	}
+	g.transport = tr
+	addr := g.cfg.AdvertiseAddr
+	if addr == "" {
+		addr = tr.LocalAddr()
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+				tr.Close()
+				return nil, fmt.Errorf("gossiper %s: bound to %s: set AdvertiseAddr to an address peers can reach", g.cfg.ID, addr)
+			}
+		}
+	}
+	gen, err := g.generation()
+	if err != nil {
+		tr.Close()
+		return nil, err
+	}
+	node, err := NewNode(g.cfg, addr, gen, newRand(g.cfg.RandSeed))
+	if err != nil {
+		tr.Close()
+		return nil, err
+	}
+	return node, nil
+}
+
+func (g *Gossiper) generation() (int64, error) {
+	switch {
+	case g.cfg.Generation > 0:
+		return g.cfg.Generation, nil
+	case g.cfg.GenerationFile != "":
+		return NextGeneration(g.cfg.GenerationFile, time.Now())
+	}
+	return time.Now().Unix(), nil
+}
+
+func newRand(seed uint64) *rand.Rand {
+	if seed == 0 {
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		seed = binary.LittleEndian.Uint64(b[:])
+	}
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// Stop announces a graceful shutdown to every live peer (they mark this
+// node down at once), waits briefly for the announcement to leave, then
+// stops every goroutine and closes the transport. It is idempotent; ctx
+// bounds the wait for the announcement.
+func (g *Gossiper) Stop(ctx context.Context) error {
+	g.mu.Lock()
+	running := g.started && !g.stopped
+	g.mu.Unlock()
+	if running {
+		if err := g.do(func(now time.Time) (Output, error) { return g.node().Shutdown(now), nil }); err == nil {
+			g.log.Info().Msg("announced shutdown")
+			t := time.NewTimer(min(2*g.cfg.Interval, time.Second))
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+	}
+	g.halt(true)
+	return nil
+}
+
+// halt stops the loop and the transport without announcing anything (what
+// a crash looks like to peers when announce is false).
+func (g *Gossiper) halt(closeSubs bool) {
+	g.mu.Lock()
+	if g.stopped && g.cancel == nil {
+		g.mu.Unlock()
+		return
+	}
+	g.stopped = true
+	cancel, tr := g.cancel, g.transport
+	g.cancel = nil
+	g.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	g.wg.Wait()
+	if tr != nil {
+		tr.Close()
+	}
+	if closeSubs {
+		g.subs.closeAll()
+		g.handlers.Wait()
+	}
+}
+
+// node returns the core; only the loop goroutine may call it.
+func (g *Gossiper) node() *Node { return g.core }
+
+// do runs fn on the loop and waits for it.
+func (g *Gossiper) do(fn func(now time.Time) (Output, error)) error {
+	g.mu.Lock()
+	started, stopped := g.started, g.stopped
+	g.mu.Unlock()
+	switch {
+	case stopped:
+		return ErrStopped
+	case !started:
+		return ErrNotStarted
+	}
+	c := command{fn: fn, reply: make(chan error, 1)}
+	select {
+	case g.cmds <- c:
+	case <-g.done:
+		return ErrStopped
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-g.done:
+		return ErrStopped
+	}
+}
+
+// SetState publishes key=value as a local application state. It fails for
+// a reserved or invalid key, a value over the limits (errors wrap
+// endpointstate's ErrKeyTooLong, ErrValueTooLarge, ErrTooManyKeys,
+// ErrStateTooLarge or ErrInvalidKey), or when the gossiper is not running.
+func (g *Gossiper) SetState(key, value string) error {
+	return g.do(func(now time.Time) (Output, error) { return g.node().SetState(now, key, value) })
+}
+
+// DeleteState deletes a local application state.
+func (g *Gossiper) DeleteState(key string) error {
+	return g.do(func(now time.Time) (Output, error) { return g.node().DeleteState(now, key) })
+}
+
+// Remove announces a down member as left (Cassandra's removenode); see
+// [Node.Remove].
+func (g *Gossiper) Remove(id string) error {
+	return g.do(func(now time.Time) (Output, error) { return g.node().Remove(now, id) })
+}
+
+// Assassinate forces a member out, alive or not (Cassandra's assassinate);
+// see [Node.Assassinate].
+func (g *Gossiper) Assassinate(id string) error {
+	return g.do(func(now time.Time) (Output, error) { return g.node().Assassinate(now, id) })
+}
+
+// Members returns every known endpoint, the local node included, sorted by
+// ID, as of the last round or membership change. It never blocks the loop.
+func (g *Gossiper) Members() []Member {
+	return cloneMembers(g.snap.Load().members)
+}
+
+// Member returns the member with the given ID.
+func (g *Gossiper) Member(id string) (Member, bool) {
+	for _, m := range g.snap.Load().members {
+		if m.ID == id {
+			return cloneMembers([]Member{m})[0], true
+		}
+	}
+	return Member{}, false
+}
+
+// FailureDetector returns per-peer detector statistics as of the last
+// round.
+func (g *Gossiper) FailureDetector() []failuredetector.EndpointStats {
+	return append([]failuredetector.EndpointStats(nil), g.snap.Load().fd...)
+}
+
+// Seeds returns the seed addresses in use.
+func (g *Gossiper) Seeds() []string { return append([]string(nil), g.snap.Load().seeds...) }
+
+func (g *Gossiper) watchSeeds(ctx context.Context) {
+	_ = seeds.Watch(ctx, g.cfg.SeedProvider, g.cfg.SeedRefreshInterval, func(list []string) {
+		g.stats.seedUpdates.Add(1)
+		err := g.do(func(time.Time) (Output, error) {
+			g.node().SetSeeds(list)
+			return Output{}, nil
+		})
+		if err == nil {
+			g.log.Debug().Strs("seeds", list).Msg("seed list updated")
+		}
+	})
+}

@@ -1,0 +1,128 @@
+package gossiper
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// Step handles one message received at now. Messages from another cluster,
+// from the node itself, or arriving in the wrong phase are dropped (with a
+// warning for the first two).
+func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
+	var out Output
+	if env == nil || env.Message == nil {
+		return out
+	}
+	if env.Cluster != n.cfg.ClusterName {
+		n.counters.ClusterMismatch++
+		out.Warnings = append(out.Warnings, fmt.Errorf("dropped %s from %q at %s: cluster %q, ours %q",
+			env.Message.Type(), env.From, env.Addr, env.Cluster, n.cfg.ClusterName))
+		return out
+	}
+	if env.From == n.id {
+		if r, ok := env.Message.(*messaging.EchoReply); ok && n.phase == phaseShadow {
+			n.handleShadowProbeReply(env, r, &out)
+			return out
+		}
+		n.counters.Rejected++
+		out.Warnings = append(out.Warnings, fmt.Errorf("dropped %s from %s claiming our own id %q", env.Message.Type(), env.Addr, n.id))
+		return out
+	}
+	switch m := env.Message.(type) {
+	case *messaging.ShadowSyn:
+		n.handleShadowSyn(env, &out)
+	case *messaging.ShadowAck:
+		if n.phase == phaseShadow {
+			n.handleShadowAck(now, env, m, &out)
+		}
+	}
+	if n.phase != phaseRunning {
+		return out
+	}
+	n.directContact(now, env.From, &out)
+	switch m := env.Message.(type) {
+	case *messaging.Syn:
+		n.handleSyn(now, env, m, &out)
+	case *messaging.Ack:
+		n.handleAck(now, env, m, &out)
+	case *messaging.Ack2:
+		n.applyDeltas(now, m.Deltas, &out)
+	case *messaging.Shutdown:
+		n.handleShutdown(now, env, m, &out)
+	case *messaging.Echo:
+		out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce})
+	case *messaging.EchoReply:
+		n.handleEchoReply(now, env.From, m.Nonce, &out)
+	}
+	return out
+}
+
+// handleSyn answers with an Ack: requests for what the sender knows better,
+// deltas for what it lacks, cut to one frame.
+func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.Syn, out *Output) {
+	digests := syn.Digests[:0:0]
+	for _, d := range syn.Digests {
+		if d.Endpoint == n.id || !n.quarantined(d.Endpoint, now) {
+			digests = append(digests, d)
+		}
+	}
+	requests, wants := n.states.Examine(digests)
+	wants = n.dropQuarantined(wants, now)
+	budget := n.cfg.MaxFrameSize - n.overhead
+	for _, r := range requests {
+		budget -= r.SizeBound()
+	}
+	deltas, complete := n.states.BuildDeltas(wants, budget)
+	if !complete {
+		n.counters.AcksTruncated++
+	}
+	out.send(env.Addr, &messaging.Ack{Requests: requests, Deltas: deltas})
+}
+
+// handleAck applies the Ack's deltas and answers its requests with an Ack2.
+func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.Ack, out *Output) {
+	n.applyDeltas(now, ack.Deltas, out)
+	wants := n.dropQuarantined(n.states.WantsFor(ack.Requests), now)
+	deltas, complete := n.states.BuildDeltas(wants, n.cfg.MaxFrameSize-n.overhead)
+	if !complete {
+		n.counters.AcksTruncated++
+	}
+	out.send(env.Addr, &messaging.Ack2{Deltas: deltas})
+}
+
+func (n *Node) dropQuarantined(wants []endpointstate.Want, now time.Time) []endpointstate.Want {
+	out := wants[:0]
+	for _, w := range wants {
+		if !n.quarantined(w.Endpoint, now) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// handleShutdown applies a peer's announced final state and marks it down
+// at once. Its status stays "shutdown" for this generation, so gossip of the
+// same generation cannot bring it back; only a restart can.
+func (n *Node) handleShutdown(now time.Time, env *messaging.Envelope, m *messaging.Shutdown, out *Output) {
+	if m.State.Endpoint != env.From {
+		n.counters.Rejected++
+		out.Warnings = append(out.Warnings, fmt.Errorf("dropped shutdown from %q about %q", env.From, m.State.Endpoint))
+		return
+	}
+	n.applyDeltas(now, []endpointstate.Delta{m.State}, out)
+	if s := n.states.Get(env.From); s != nil && s.HeartBeat.Generation == m.State.Generation {
+		n.markDown(env.From, now, "shutdown", 0, out)
+	}
+}
+
+// directContact is called for every message from a known peer: a peer we
+// think is down that talks to us directly gets an echo, the proof that
+// marks it up.
+func (n *Node) directContact(now time.Time, from string, out *Output) {
+	if p := n.peers[from]; p != nil && !p.alive {
+		n.maybeEcho(from, now, out)
+	}
+}

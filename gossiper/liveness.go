@@ -1,0 +1,203 @@
+package gossiper
+
+import (
+	"errors"
+	"time"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// applyDeltas applies deltas from the network and turns their changes into
+// events, failure-detector arrivals and liveness transitions.
+func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Output) {
+	if len(deltas) == 0 {
+		return
+	}
+	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
+		Now: now, Limits: n.cfg.Limits,
+		Skip: func(ep string) bool { return ep == n.id || n.quarantined(ep, now) },
+	})
+	if err != nil {
+		n.counters.Rejected++
+		out.Warnings = append(out.Warnings, err)
+	}
+	for _, c := range changes {
+		n.onChange(now, c, out)
+	}
+	// Liveness follows the status each endpoint ended with.
+	seen := map[string]bool{}
+	for _, c := range changes {
+		if !seen[c.Endpoint] {
+			seen[c.Endpoint] = true
+			n.settle(now, c.Endpoint, out)
+		}
+	}
+}
+
+func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
+	switch c.Kind {
+	case endpointstate.ChangeJoined:
+		n.peers[c.Endpoint] = &peer{downSince: now}
+		n.fd.Report(c.Endpoint, now)
+		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
+	case endpointstate.ChangeRestarted:
+		n.counters.Restarts++
+		p := n.peer(c.Endpoint, now)
+		p.leftSince = time.Time{}
+		n.fd.Remove(c.Endpoint)
+		n.fd.Report(c.Endpoint, now)
+		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
+	case endpointstate.ChangeHeartBeat:
+		n.fd.Report(c.Endpoint, now)
+	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
+		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
+			Key: c.Key, Old: c.Old.Value, New: c.New.Value, Deleted: c.Kind == endpointstate.ChangeDeleted})
+	}
+}
+
+func (n *Node) peer(ep string, now time.Time) *peer {
+	p := n.peers[ep]
+	if p == nil {
+		p = &peer{downSince: now}
+		n.peers[ep] = p
+	}
+	return p
+}
+
+// settle brings an endpoint's liveness in line with its state after
+// gossip about it was applied: left and shut-down endpoints go down, and a
+// normal endpoint that is down gets an echo (it is marked up only when it
+// answers itself, never on hearsay).
+func (n *Node) settle(now time.Time, ep string, out *Output) {
+	s, p := n.states.Get(ep), n.peers[ep]
+	if s == nil || p == nil {
+		return
+	}
+	switch s.Status() {
+	case endpointstate.StatusLeft:
+		n.markLeft(ep, now, "left", out)
+	case endpointstate.StatusShutdown:
+		n.markDown(ep, now, "shutdown", 0, out)
+	default:
+		if !p.alive {
+			n.maybeEcho(ep, now, out)
+		}
+	}
+}
+
+// maybeEcho sends an echo to a down peer, at most one per interval.
+func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
+	p, s := n.peers[ep], n.states.Get(ep)
+	if n.phase != phaseRunning || p == nil || s == nil || s.Status() == endpointstate.StatusLeft || s.Status() == endpointstate.StatusShutdown {
+		return
+	}
+	if p.echoNonce != 0 && now.Sub(p.echoSentAt) < n.cfg.Interval {
+		return
+	}
+	n.nonce++
+	p.echoNonce, p.echoSentAt = n.nonce, now
+	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
+}
+
+func (n *Node) handleEchoReply(now time.Time, from string, nonce uint64, out *Output) {
+	p, s := n.peers[from], n.states.Get(from)
+	if p == nil || s == nil || nonce == 0 || p.echoNonce != nonce {
+		return
+	}
+	p.echoNonce = 0
+	if p.alive || s.Status() != endpointstate.StatusNormal {
+		return
+	}
+	p.alive, p.downSince = true, time.Time{}
+	n.fd.Report(from, now)
+	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
+}
+
+// markDown marks a peer down; an event fires only if it was up.
+func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, out *Output) {
+	p := n.peers[ep]
+	if p == nil || !p.alive {
+		return
+	}
+	p.alive, p.downSince, p.echoNonce = false, now, 0
+	s := n.states.Get(ep)
+	out.event(now, Event{Kind: EventDead, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason, Phi: failuredetector.ClampPhi(phi)})
+}
+
+// markLeft records that a peer left; it is removed after LeftExpiry.
+func (n *Node) markLeft(ep string, now time.Time, reason string, out *Output) {
+	p := n.peer(ep, now)
+	n.markDown(ep, now, reason, 0, out)
+	if p.leftSince.IsZero() {
+		p.leftSince = now
+	}
+}
+
+// remove forgets an endpoint and quarantines it so stale gossip cannot
+// bring it back (Cassandra's evictFromMembership).
+func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
+	s := n.states.Get(ep)
+	if s == nil {
+		return
+	}
+	out.event(now, Event{Kind: EventRemove, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason})
+	n.states.Remove(ep)
+	n.fd.Remove(ep)
+	delete(n.peers, ep)
+	n.quarantine[ep] = now.Add(n.cfg.QuarantineDuration)
+}
+
+// Remove is the operator's removenode: a member that is down is announced
+// as left (under a generation one higher than its own, so the announcement
+// beats its last state everywhere); every node then removes it after
+// LeftExpiry. A member that is up is refused with ErrMemberAlive.
+func (n *Node) Remove(now time.Time, id string) (Output, error) {
+	if p := n.peers[id]; p != nil && p.alive {
+		return Output{}, ErrMemberAlive
+	}
+	return n.forgeLeft(now, id, "removed", false)
+}
+
+// Assassinate is the operator's assassinate: like Remove, but without
+// checking liveness, and also for an ID this node does not know (it is
+// announced left with a generation a minute ahead of the clock, as
+// Cassandra does). A live member assassinated keeps running but is seen as
+// left until it restarts with a new generation.
+func (n *Node) Assassinate(now time.Time, id string) (Output, error) {
+	return n.forgeLeft(now, id, "assassinated", true)
+}
+
+func (n *Node) forgeLeft(now time.Time, id, reason string, unknownOK bool) (Output, error) {
+	var out Output
+	switch {
+	case n.phase != phaseRunning:
+		return out, ErrNotStarted
+	case id == n.id:
+		return out, ErrSelf
+	}
+	if err := n.cfg.Limits.CheckEndpoint(id); err != nil {
+		return out, err
+	}
+	old := n.states.Get(id)
+	if old == nil && !unknownOK {
+		return out, ErrUnknownMember
+	}
+	gen := now.Unix() + 60
+	addr := ""
+	if old != nil {
+		gen, addr = old.HeartBeat.Generation+1, old.Address()
+	}
+	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: 3, Reset: true, States: []endpointstate.KeyValue{
+		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: 1}},
+		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: 2}},
+	}}
+	delete(n.quarantine, id)
+	n.applyDeltas(now, []endpointstate.Delta{delta}, &out)
+	if out.Warnings != nil {
+		return out, errors.Join(out.Warnings...)
+	}
+	n.markLeft(id, now, reason, &out)
+	return out, nil
+}

@@ -1,0 +1,78 @@
+package gossiper
+
+import (
+	"time"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// SetState publishes key=value as the local node's application state under
+// a fresh version. It fails, changing nothing, for a reserved or invalid
+// key or a value beyond the limits.
+func (n *Node) SetState(now time.Time, key, value string) (Output, error) {
+	var out Output
+	if n.phase == phaseStopped {
+		return out, ErrStopped
+	}
+	s := n.self()
+	if err := n.cfg.Limits.CheckUserKey(key); err != nil {
+		return out, err
+	}
+	if err := n.cfg.Limits.CheckSet(s, key, value); err != nil {
+		return out, err
+	}
+	old, had := s.Get(key)
+	if had && old == value {
+		return out, nil
+	}
+	s.Set(key, value, n.versions.Next())
+	out.event(now, Event{Kind: EventChange, Endpoint: n.id, Generation: n.gen, Key: key, Old: old, New: value})
+	return out, nil
+}
+
+// DeleteState deletes a local application state (a tombstone under a
+// fresh version). Deleting an absent key does nothing.
+func (n *Node) DeleteState(now time.Time, key string) (Output, error) {
+	var out Output
+	if n.phase == phaseStopped {
+		return out, ErrStopped
+	}
+	if err := n.cfg.Limits.CheckUserKey(key); err != nil {
+		return out, err
+	}
+	s := n.self()
+	old, had := s.Get(key)
+	if !had {
+		return out, nil
+	}
+	s.Delete(key, n.versions.Next(), now)
+	s.TrimTombstones(n.cfg.Limits.MaxKeys)
+	out.event(now, Event{Kind: EventChange, Endpoint: n.id, Generation: n.gen, Key: key, Old: old, Deleted: true})
+	return out, nil
+}
+
+// Shutdown announces a graceful shutdown: the local status becomes
+// "shutdown" and a Shutdown message carrying the full local state goes to
+// every live peer, which marks this node down at once. The node then stops
+// gossiping and answering.
+func (n *Node) Shutdown(now time.Time) Output {
+	var out Output
+	if n.phase != phaseRunning {
+		n.phase = phaseStopped
+		return out
+	}
+	n.phase = phaseStopped
+	s := n.self()
+	s.Set(endpointstate.KeyStatus, endpointstate.StatusShutdown, n.versions.Next())
+	s.HeartBeat.Version = n.versions.Next()
+	deltas, _ := n.states.BuildDeltas([]endpointstate.Want{{Endpoint: n.id}}, n.cfg.MaxFrameSize-n.overhead)
+	if len(deltas) != 1 {
+		return out
+	}
+	live, _ := n.targets()
+	for _, ep := range live {
+		out.send(n.addrOf(ep), &messaging.Shutdown{State: deltas[0]})
+	}
+	return out
+}

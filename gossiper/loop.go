@@ -1,0 +1,153 @@
+package gossiper
+
+import (
+	"context"
+	"time"
+
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// snapshot is what readers see: published by the loop after each round and
+// after each step that changed membership or state. Never modified after
+// publication.
+type snapshot struct {
+	addr     string
+	members  []Member
+	fd       []failuredetector.EndpointStats
+	seeds    []string
+	counters Counters
+}
+
+// run is the loop: the only goroutine that touches the core. It ticks
+// every interval, steps every received frame and runs commands.
+func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
+	defer close(g.done)
+	n := g.core
+	packets := g.transport.Packets()
+	g.apply(time.Now(), n.Start(time.Now()))
+	g.publish(time.Now())
+	signal := func(err error) {
+		if ready != nil && (err != nil || n.Running()) {
+			ready <- err
+			ready = nil
+		}
+	}
+	signal(nil)
+	ticker := time.NewTicker(g.cfg.Interval)
+	defer ticker.Stop()
+	for {
+		var out Output
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			now := time.Now()
+			out = n.Tick(now)
+			g.apply(now, out)
+			g.publish(now)
+		case p, ok := <-packets:
+			if !ok {
+				return
+			}
+			now := time.Now()
+			out = g.step(now, p)
+			if len(out.Events) > 0 || !n.Running() {
+				g.publish(now)
+			}
+		case c := <-g.cmds:
+			now := time.Now()
+			var err error
+			out, err = c.fn(now)
+			g.apply(now, out)
+			g.publish(now)
+			c.reply <- err
+		}
+		if out.Fatal != nil {
+			signal(out.Fatal)
+			g.log.Error().Err(out.Fatal).Msg("gossiper cannot go on")
+			return
+		}
+		signal(nil)
+	}
+}
+
+// step decodes and handles one frame.
+func (g *Gossiper) step(now time.Time, p messaging.Packet) Output {
+	env, err := g.codec.Decode(p.Payload)
+	if err != nil {
+		g.stats.decodeErrors.Add(1)
+		g.log.Warn().Err(err).Str("remote", p.Remote).Msg("dropped undecodable frame")
+		return Output{}
+	}
+	g.stats.received(env.Message.Type(), len(p.Payload))
+	out := g.core.Step(now, env)
+	g.apply(now, out)
+	return out
+}
+
+// apply acts on the core's output: sends messages, logs warnings, hands
+// events to subscribers.
+func (g *Gossiper) apply(now time.Time, out Output) {
+	for _, w := range out.Warnings {
+		g.log.Warn().Err(w).Msg("gossip input rejected")
+	}
+	for _, m := range out.Messages {
+		g.send(m)
+	}
+	for _, e := range out.Events {
+		g.logEvent(e)
+		g.subs.publish(e, &g.stats.eventsDropped)
+	}
+}
+
+func (g *Gossiper) send(m Outgoing) {
+	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: g.cfg.ClusterName,
+		From: g.cfg.ID, Addr: g.core.Addr(), Message: m.Message}
+	b, err := g.codec.Encode(env)
+	if err != nil {
+		g.stats.sendErrors.Add(1)
+		g.log.Error().Err(err).Str("to", m.To).Msg("cannot encode message")
+		return
+	}
+	if err := g.transport.Send(m.To, b); err != nil {
+		g.stats.sendErrors.Add(1)
+		g.log.Debug().Err(err).Str("to", m.To).Stringer("type", m.Message.Type()).Msg("send dropped")
+		return
+	}
+	g.stats.sent(m.Message.Type(), len(b))
+}
+
+func (g *Gossiper) logEvent(e Event) {
+	ev := g.log.Debug()
+	switch e.Kind {
+	case EventAlive, EventDead, EventRestart, EventRemove, EventJoin:
+		ev = g.log.Info()
+	}
+	ev.Str("endpoint", e.Endpoint).Stringer("event", e.Kind).Int64("generation", e.Generation).
+		Str("key", e.Key).Str("reason", e.Reason).Msg("membership event")
+}
+
+// publish stores a fresh snapshot for readers.
+func (g *Gossiper) publish(now time.Time) {
+	n := g.core
+	g.snap.Store(&snapshot{
+		addr:     n.Addr(),
+		members:  n.Members(now),
+		fd:       n.FailureDetector(now),
+		seeds:    n.Seeds(),
+		counters: n.Counters(),
+	})
+}
+
+func cloneMembers(ms []Member) []Member {
+	out := make([]Member, len(ms))
+	for i, m := range ms {
+		out[i] = m
+		out[i].States = make(map[string]Value, len(m.States))
+		for k, v := range m.States {
+			out[i].States[k] = v
+		}
+	}
+	return out
+}

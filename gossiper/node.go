@@ -1,0 +1,269 @@
+package gossiper
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// Errors returned by the core and the runtime. Callers branch on them with
+// errors.Is.
+var (
+	// ErrIDInUse is returned by Start when the shadow round finds another
+	// live node with this node's ID.
+	ErrIDInUse = errors.New("node id already in use by a live node")
+	// ErrUnknownMember is returned for an operation on an ID nobody knows.
+	ErrUnknownMember = errors.New("unknown member")
+	// ErrMemberAlive is returned by Remove for a member that is up; use
+	// Assassinate to force it.
+	ErrMemberAlive = errors.New("member is alive")
+	// ErrSelf is returned for an operator action aimed at the local node.
+	ErrSelf = errors.New("operation not allowed on the local node")
+	// ErrStopped is returned after Stop or a graceful shutdown.
+	ErrStopped = errors.New("gossiper stopped")
+	// ErrNotStarted is returned before Start.
+	ErrNotStarted = errors.New("gossiper not started")
+)
+
+// Outgoing is a message the caller must send.
+type Outgoing struct {
+	// To is the destination address ("host:port").
+	To string
+	// Message is the payload; the caller wraps it in an envelope.
+	Message messaging.Message
+}
+
+// Output is what one step of the core produced: messages for the network,
+// events for subscribers, and problems for the log.
+type Output struct {
+	// Messages to send, in order.
+	Messages []Outgoing
+	// Events that happened, in order.
+	Events []Event
+	// Warnings are problems with input (a foreign cluster, a rejected
+	// delta) for the caller to log; nothing was applied from that input.
+	Warnings []error
+	// Fatal is set when the node cannot go on (its ID is in use).
+	Fatal error
+}
+
+// Counters are the core's running totals, for metrics.
+type Counters struct {
+	// Rounds is the number of gossip rounds run.
+	Rounds uint64
+	// Convictions counts endpoints convicted by the failure detector.
+	Convictions uint64
+	// Restarts counts endpoints seen coming back with a higher generation.
+	Restarts uint64
+	// ClusterMismatch counts messages dropped for a foreign cluster name.
+	ClusterMismatch uint64
+	// Rejected counts messages (or parts) rejected as invalid.
+	Rejected uint64
+	// AcksTruncated counts Acks and Ack2s cut to fit the frame limit.
+	AcksTruncated uint64
+}
+
+type phase uint8
+
+const (
+	phaseNew phase = iota
+	phaseShadow
+	phaseRunning
+	phaseStopped
+)
+
+// peer is what the core tracks about a remote endpoint's liveness.
+type peer struct {
+	alive bool
+	// downSince is when the peer was last marked down (or first seen).
+	downSince time.Time
+	// leftSince is when the peer was seen leaving; zero otherwise.
+	leftSince time.Time
+	// echoNonce is the outstanding echo's nonce, 0 if none.
+	echoNonce  uint64
+	echoSentAt time.Time
+}
+
+// Node is hearsay's protocol core: a deterministic state machine stepped by
+// [Node.Tick] (time passes) and [Node.Step] (a message arrived), returning
+// the messages to send and the events that happened. It never sends,
+// sleeps, logs or starts goroutines; time and randomness are injected.
+// A Node is not safe for concurrent use: one goroutine owns it (the
+// [Gossiper]'s loop, or a simulator).
+type Node struct {
+	cfg   Config
+	id    string
+	addr  string
+	gen   int64
+	rng   *rand.Rand
+	phase phase
+
+	versions   endpointstate.VersionCounter
+	states     *endpointstate.Map
+	fd         *failuredetector.Detector
+	peers      map[string]*peer
+	seeds      []string
+	quarantine map[string]time.Time
+
+	shadow   shadowRound
+	nonce    uint64
+	overhead int
+	counters Counters
+}
+
+// NewNode returns a core for cfg, advertising addr, in generation gen,
+// drawing its randomness from rng. cfg must be valid; gen > 0.
+func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if gen <= 0 {
+		return nil, fmt.Errorf("node: generation %d, want > 0", gen)
+	}
+	fd, err := failuredetector.NewDetector(cfg.FailureDetector)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n := &Node{
+		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
+		states:     endpointstate.NewMap(),
+		fd:         fd,
+		peers:      map[string]*peer{},
+		quarantine: map[string]time.Time{},
+		overhead:   messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
+	}
+	n.SetSeeds(cfg.Seeds)
+	n.resetLocalState()
+	return n, nil
+}
+
+// resetLocalState (re)builds the local endpoint state for n.gen: address,
+// status and the initial application states.
+func (n *Node) resetLocalState() {
+	n.versions = endpointstate.VersionCounter{}
+	s := endpointstate.NewEndpointState(n.gen)
+	s.Set(endpointstate.KeyAddress, n.addr, n.versions.Next())
+	s.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, n.versions.Next())
+	for _, k := range sortedKeys(n.cfg.InitialStates) {
+		s.Set(k, n.cfg.InitialStates[k], n.versions.Next())
+	}
+	s.HeartBeat.Version = n.versions.Next()
+	n.states.Put(n.id, s)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// ID returns the local node ID.
+func (n *Node) ID() string { return n.id }
+
+// Addr returns the address the node advertises.
+func (n *Node) Addr() string { return n.addr }
+
+// Generation returns the local generation (it may have been raised by the
+// shadow round past a previous incarnation's).
+func (n *Node) Generation() int64 { return n.gen }
+
+// Running reports whether the node finished its shadow round and gossips.
+func (n *Node) Running() bool { return n.phase == phaseRunning }
+
+// Stopped reports whether the node announced its shutdown.
+func (n *Node) Stopped() bool { return n.phase == phaseStopped }
+
+// Counters returns the core's running totals.
+func (n *Node) Counters() Counters { return n.counters }
+
+// SetSeeds replaces the seed list (addresses), dropping the node's own
+// address and duplicates.
+func (n *Node) SetSeeds(addrs []string) {
+	var out []string
+	for _, a := range addrs {
+		if a != "" && a != n.addr && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	n.seeds = out
+}
+
+// Seeds returns the current seed addresses.
+func (n *Node) Seeds() []string { return slices.Clone(n.seeds) }
+
+// Members returns a snapshot of every known endpoint, the local node
+// included, sorted by ID; phi is evaluated at now.
+func (n *Node) Members(now time.Time) []Member {
+	out := make([]Member, 0, n.states.Len())
+	for _, ep := range n.states.Endpoints() {
+		out = append(out, n.member(ep, now))
+	}
+	return out
+}
+
+func (n *Node) member(ep string, now time.Time) Member {
+	s := n.states.Get(ep)
+	m := Member{
+		ID: ep, Address: s.Address(), Generation: s.HeartBeat.Generation,
+		HeartBeat: s.HeartBeat.Version, States: memberStates(s), Self: ep == n.id,
+	}
+	switch {
+	case m.Self:
+		m.Status = StatusUp
+	case s.Status() == endpointstate.StatusLeft:
+		m.Status = StatusLeft
+	case n.peers[ep] != nil && n.peers[ep].alive:
+		m.Status = StatusUp
+	default:
+		m.Status = StatusDown
+	}
+	if !m.Self {
+		m.Phi = failuredetector.ClampPhi(n.fd.Phi(ep, now))
+	}
+	return m
+}
+
+// FailureDetector returns per-endpoint detector statistics at now.
+func (n *Node) FailureDetector(now time.Time) []failuredetector.EndpointStats {
+	return n.fd.Snapshot(now)
+}
+
+// State returns a copy of the state of endpoint ep, or nil.
+func (n *Node) State(ep string) *endpointstate.EndpointState {
+	if s := n.states.Get(ep); s != nil {
+		return s.Clone()
+	}
+	return nil
+}
+
+// Digests returns the digests of everything known, sorted by endpoint.
+func (n *Node) Digests() []endpointstate.Digest { return n.states.Digests() }
+
+func (n *Node) self() *endpointstate.EndpointState { return n.states.Get(n.id) }
+
+func (n *Node) quarantined(ep string, now time.Time) bool {
+	until, ok := n.quarantine[ep]
+	return ok && now.Before(until)
+}
+
+// event appends an event stamped with now.
+func (o *Output) event(now time.Time, e Event) {
+	e.Time = now
+	o.Events = append(o.Events, e)
+}
+
+func (o *Output) send(to string, m messaging.Message) {
+	if to != "" {
+		o.Messages = append(o.Messages, Outgoing{To: to, Message: m})
+	}
+}

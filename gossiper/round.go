@@ -1,0 +1,163 @@
+package gossiper
+
+import (
+	"time"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// Start begins the node's life at now: with seeds and a ShadowTimeout it
+// first runs the shadow round (see [Node.Running]); otherwise it gossips
+// from the next Tick.
+func (n *Node) Start(now time.Time) Output {
+	var out Output
+	if n.phase != phaseNew {
+		return out
+	}
+	if n.cfg.ShadowTimeout > 0 && len(n.seeds) > 0 {
+		n.beginShadow(now, &out)
+		return out
+	}
+	n.phase = phaseRunning
+	return out
+}
+
+// Tick advances the node to now. While running, each call is one gossip
+// round (Cassandra's GossipTask): bump the heartbeat, send a Syn to a random
+// live peer, maybe to an unreachable one and maybe to a seed, then check
+// every peer's liveness. Call it every Config.Interval.
+func (n *Node) Tick(now time.Time) Output {
+	var out Output
+	switch n.phase {
+	case phaseShadow:
+		n.tickShadow(now, &out)
+	case phaseRunning:
+		n.round(now, &out)
+	}
+	return out
+}
+
+func (n *Node) round(now time.Time, out *Output) {
+	n.counters.Rounds++
+	n.self().HeartBeat.Version = n.versions.Next()
+	n.states.CollectGarbage(now, n.cfg.TombstoneGrace)
+	n.gossip(now, out)
+	n.checkStatus(now, out)
+}
+
+// gossip sends this round's Syns.
+func (n *Node) gossip(now time.Time, out *Output) {
+	syn := &messaging.Syn{Digests: n.synDigests(now)}
+	live, unreachable := n.targets()
+	sentToSeed := false
+	if len(live) > 0 {
+		to := n.addrOf(live[n.rng.IntN(len(live))])
+		out.send(to, syn)
+		sentToSeed = n.isSeed(to)
+	}
+	if l, u := len(live), len(unreachable); u > 0 && n.rng.Float64() < float64(u)/float64(l+1) {
+		out.send(n.addrOf(unreachable[n.rng.IntN(u)]), syn)
+	}
+	if !sentToSeed || len(live) < len(n.seeds) {
+		n.maybeGossipToSeed(len(live), len(unreachable), syn, out)
+	}
+}
+
+// maybeGossipToSeed is Cassandra's rule: with no live peer, always a seed;
+// otherwise a seed with probability seeds/(live+unreachable).
+func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, out *Output) {
+	if len(n.seeds) == 0 {
+		return
+	}
+	if live == 0 || n.rng.Float64() <= float64(len(n.seeds))/float64(live+unreachable) {
+		out.send(n.seeds[n.rng.IntN(len(n.seeds))], syn)
+	}
+}
+
+// synDigests returns the digests of everything known except quarantined
+// endpoints, shuffled, the local node's first, cut to fit one frame.
+func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
+	all := n.states.Digests()
+	out := make([]endpointstate.Digest, 0, len(all))
+	for _, d := range all {
+		if d.Endpoint == n.id {
+			out = append([]endpointstate.Digest{d}, out...)
+		} else if !n.quarantined(d.Endpoint, now) {
+			out = append(out, d)
+		}
+	}
+	rest := out[1:]
+	n.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	budget := n.cfg.MaxFrameSize - n.overhead
+	for i, d := range out {
+		if budget -= d.SizeBound(); budget < 0 {
+			return out[:i]
+		}
+	}
+	return out
+}
+
+// targets returns the live peers and the unreachable ones worth gossiping
+// to (down, not left, with an address), both sorted by ID.
+func (n *Node) targets() (live, unreachable []string) {
+	for _, ep := range n.states.Endpoints() {
+		p := n.peers[ep]
+		if p == nil || n.addrOf(ep) == "" {
+			continue
+		}
+		switch {
+		case p.alive:
+			live = append(live, ep)
+		case n.states.Get(ep).Status() != endpointstate.StatusLeft:
+			unreachable = append(unreachable, ep)
+		}
+	}
+	return live, unreachable
+}
+
+func (n *Node) addrOf(ep string) string {
+	if s := n.states.Get(ep); s != nil {
+		return s.Address()
+	}
+	return ""
+}
+
+func (n *Node) isSeed(addr string) bool {
+	for _, s := range n.seeds {
+		if s == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// checkStatus is Cassandra's doStatusCheck: convict live peers whose phi
+// crossed the threshold, remove peers down or left for too long, and end
+// expired quarantines.
+func (n *Node) checkStatus(now time.Time, out *Output) {
+	for _, ep := range n.states.Endpoints() {
+		p := n.peers[ep]
+		if p == nil {
+			continue
+		}
+		if p.alive && n.fd.Interpret(ep, now) {
+			n.counters.Convictions++
+			phi := n.fd.Phi(ep, now)
+			n.markDown(ep, now, "convicted", phi, out)
+		}
+		switch {
+		case !p.leftSince.IsZero():
+			if now.Sub(p.leftSince) >= n.cfg.LeftExpiry {
+				n.remove(ep, now, "expired", out)
+			}
+		case !p.alive && n.cfg.RemoveDownAfter > 0 && now.Sub(p.downSince) >= n.cfg.RemoveDownAfter:
+			n.remove(ep, now, "expired", out)
+		}
+	}
+	for ep, until := range n.quarantine {
+		if !now.Before(until) {
+			delete(n.quarantine, ep)
+		}
+	}
+}
