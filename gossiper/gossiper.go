@@ -187,11 +187,21 @@ func newRand(seed uint64) *rand.Rand {
 // stops every goroutine and closes the transport. It is idempotent; ctx
 // bounds the wait for the announcement.
 func (g *Gossiper) Stop(ctx context.Context) error {
+	return g.exit(ctx, (*Node).Shutdown)
+}
+
+// Leave announces that this node leaves the cluster for good (peers show
+// it as left and forget it after LeftExpiry), then stops like Stop.
+func (g *Gossiper) Leave(ctx context.Context) error {
+	return g.exit(ctx, (*Node).Leave)
+}
+
+func (g *Gossiper) exit(ctx context.Context, announce func(*Node, time.Time) Output) error {
 	g.mu.Lock()
 	running := g.started && !g.stopped
 	g.mu.Unlock()
 	if running {
-		if err := g.do(func(now time.Time) (Output, error) { return g.node().Shutdown(now), nil }); err == nil {
+		if err := g.do(func(now time.Time) (Output, error) { return announce(g.node(), now), nil }); err == nil {
 			g.log.Info().Msg("announced shutdown")
 			t := time.NewTimer(min(2*g.cfg.Interval, time.Second))
 			select {

@@ -57,6 +57,17 @@ func (n *Node) DeleteState(now time.Time, key string) (Output, error) {
 // every live peer, which marks this node down at once. The node then stops
 // gossiping and answering.
 func (n *Node) Shutdown(now time.Time) Output {
+	return n.announceExit(now, endpointstate.StatusShutdown)
+}
+
+// Leave announces that the node leaves the cluster for good: like
+// Shutdown, but with status "left", so peers keep it as left and remove it
+// after LeftExpiry instead of waiting for it to come back.
+func (n *Node) Leave(now time.Time) Output {
+	return n.announceExit(now, endpointstate.StatusLeft)
+}
+
+func (n *Node) announceExit(now time.Time, status string) Output {
 	var out Output
 	if n.phase != phaseRunning {
 		n.phase = phaseStopped
@@ -64,7 +75,7 @@ func (n *Node) Shutdown(now time.Time) Output {
 	}
 	n.phase = phaseStopped
 	s := n.self()
-	s.Set(endpointstate.KeyStatus, endpointstate.StatusShutdown, n.versions.Next())
+	s.Set(endpointstate.KeyStatus, status, n.versions.Next())
 	s.HeartBeat.Version = n.versions.Next()
 	deltas, _ := n.states.BuildDeltas([]endpointstate.Want{{Endpoint: n.id}}, n.cfg.MaxFrameSize-n.overhead)
 	if len(deltas) != 1 {

@@ -1,0 +1,138 @@
+package gossiper
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearsay-io/hearsay/failuredetector"
+)
+
+// tcpConfig is a test configuration on 127.0.0.1 with a short interval.
+func tcpConfig(id string, seeds []string, interval time.Duration) Config {
+	cfg := DefaultConfig()
+	cfg.ID = id
+	cfg.BindAddr = "127.0.0.1:0"
+	cfg.Interval = interval
+	cfg.FailureDetector = failuredetector.DefaultConfigFor(interval)
+	cfg.Seeds = seeds
+	cfg.ShadowTimeout = 10 * interval
+	return cfg
+}
+
+func startTCP(t *testing.T, cfg Config) *Gossiper {
+	t.Helper()
+	g, err := New(cfg)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, g.Start(ctx))
+	t.Cleanup(func() { _ = g.Stop(context.Background()) })
+	return g
+}
+
+// statusOf returns id's status as seen by g ("" if unknown).
+func statusOf(g *Gossiper, id string) Status {
+	m, ok := g.Member(id)
+	if !ok {
+		return ""
+	}
+	return m.Status
+}
+
+// everyone reports whether every live gossiper in gs sees id with status
+// want.
+func everyone(gs []*Gossiper, skip int, id string, want Status) bool {
+	for i, g := range gs {
+		if i == skip || g == nil {
+			continue
+		}
+		if statusOf(g, id) != want {
+			return false
+		}
+	}
+	return true
+}
+
+// TestTenNodesOverTCP is the end-to-end scenario in one process:
+// ten gossipers on 127.0.0.1 with real TCP.
+func TestTenNodesOverTCP(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	const n = 10
+	gs := make([]*Gossiper, n)
+	gs[0] = startTCP(t, tcpConfig("node-0", nil, interval))
+	seed := gs[0].Addr()
+	for i := 1; i < n; i++ {
+		gs[i] = startTCP(t, tcpConfig(fmt.Sprintf("node-%d", i), []string{seed}, interval))
+	}
+
+	// All see each other, up.
+	require.Eventually(t, func() bool {
+		for i := range gs {
+			if !everyone(gs, -1, fmt.Sprintf("node-%d", i), StatusUp) {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond, "all ten must see each other up")
+
+	// SetState on one is visible on all.
+	require.NoError(t, gs[3].SetState("role", "db"))
+	require.Eventually(t, func() bool {
+		for _, g := range gs {
+			m, ok := g.Member("node-3")
+			if !ok || m.States["role"].Value != "db" {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond)
+
+	// Kill one without a shutdown message: the phi detector convicts it.
+	restarts := gs[1].Subscribe(EventRestart)
+	victim := gs[7]
+	victimAddr := victim.Addr()
+	victim.halt(true)
+	gs[7] = nil
+	require.Eventually(t, func() bool { return everyone(gs, 7, "node-7", StatusDown) }, 20*time.Second, 20*time.Millisecond,
+		"a killed node must be convicted everywhere")
+
+	// Restart it (same address, higher generation): OnRestart, then up.
+	cfg := tcpConfig("node-7", []string{seed}, interval)
+	cfg.BindAddr = victimAddr
+	gs[7] = startTCP(t, cfg)
+	require.Eventually(t, func() bool { return everyone(gs, -1, "node-7", StatusUp) }, 20*time.Second, 20*time.Millisecond)
+	select {
+	case e := <-restarts.C:
+		assert.Equal(t, "node-7", e.Endpoint)
+		assert.Greater(t, e.Generation, e.OldGeneration)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no restart event")
+	}
+
+	// A graceful Stop is seen as down at once: every peer gets the
+	// Shutdown announcement itself (reason "shutdown"), none waits for the
+	// failure detector (reason "convicted").
+	var deaths []*Subscription
+	for i, g := range gs {
+		if i != 5 {
+			deaths = append(deaths, g.Subscribe(EventDead))
+		}
+	}
+	require.NoError(t, gs[5].Stop(context.Background()))
+	gs[5] = nil
+	for _, sub := range deaths {
+		select {
+		case e := <-sub.C:
+			assert.Equal(t, "node-5", e.Endpoint)
+			assert.Equal(t, "shutdown", e.Reason)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no dead event after a graceful stop")
+		}
+	}
+	assert.True(t, everyone(gs, 5, "node-5", StatusDown))
+}
