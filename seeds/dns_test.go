@@ -70,7 +70,7 @@ func TestDNSSRV(t *testing.T) {
 		dnstest.SRV{Target: "node-0.hearsay.ns.svc.cluster.local", Port: 7000, Priority: 10, Weight: 50},
 		dnstest.SRV{Target: "node-1.hearsay.ns.svc.cluster.local.", Port: 7001, Priority: 20},
 		dnstest.SRV{Target: "gone.hearsay.ns.svc.cluster.local", Port: 7002}, // NXDOMAIN: skipped
-		dnstest.SRV{Target: ".", Port: 7003},                                   // "no service here": skipped
+		dnstest.SRV{Target: ".", Port: 7003},                                 // "no service here": skipped
 	)
 	srv.SetA("node-0.hearsay.ns.svc.cluster.local", "127.0.0.1")
 	srv.SetA("node-1.hearsay.ns.svc.cluster.local", "127.0.0.2")

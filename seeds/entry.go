@@ -47,6 +47,9 @@ func parseEntry(s string, defaultPort int) (entry, error) {
 		e.port = uint16(defaultPort)
 	}
 	if a, err := netip.ParseAddr(host); err == nil {
+		if err := checkLabel(strings.ReplaceAll(a.Zone(), ".", "-")); a.Zone() != "" && err != nil {
+			return entry{}, fmt.Errorf("zone %q: %w", a.Zone(), err)
+		}
 		e.addr = a.Unmap()
 		return e, nil
 	}
@@ -65,6 +68,9 @@ func parseEntry(s string, defaultPort int) (entry, error) {
 func splitEntry(s string) (host, port string, hasPort bool, err error) {
 	if s == "" {
 		return "", "", false, errors.New("empty entry")
+	}
+	if strings.Contains(s, "://") {
+		return "", "", false, errors.New("a URL is not a seed; write host:port")
 	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		return s[1 : len(s)-1], "", false, nil
