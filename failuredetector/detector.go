@@ -128,9 +128,9 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 
 // Phi returns endpoint's phi at now: how suspicious its silence since the
 // last heartbeat is, under the configured Model. It is 0 for an endpoint
-// that was never reported (or was removed) and when now is not after the
-// last arrival. It is never NaN or negative, and may be +Inf (use ClampPhi
-// before exporting it).
+// that was never reported (or was removed); a now before the last arrival
+// counts as no silence at all. It is never NaN or negative, and may be +Inf
+// (use ClampPhi before exporting it).
 func (d *Detector) Phi(endpoint string, now time.Time) float64 {
 	p, ok := d.peers[endpoint]
 	if !ok {

@@ -77,17 +77,17 @@ func (u uint192) sub(v uint192) uint192 {
 // float returns u rounded to the nearest float64 (ties to even). It takes
 // the top 64 significant bits, folds every lower bit into a sticky bit so
 // that the single rounding of the uint64 → float64 conversion is correct,
-// and scales the result back with math.Ldexp.
+// and scales the result back by an exact power of two.
 func (u uint192) float() float64 {
 	switch {
 	case u.w2 != 0:
 		s := uint(bits.LeadingZeros64(u.w2))
 		top, rest := shiftTop(u.w2, u.w1, u.w0, s)
-		return math.Ldexp(float64(top|rest), 128-int(s))
+		return float64(top|rest) * pow2(128-int(s))
 	case u.w1 != 0:
 		s := uint(bits.LeadingZeros64(u.w1))
 		top, rest := shiftTop(u.w1, u.w0, 0, s)
-		return math.Ldexp(float64(top|rest), 64-int(s))
+		return float64(top|rest) * pow2(64-int(s))
 	default:
 		return float64(u.w0)
 	}
@@ -102,4 +102,10 @@ func shiftTop(a, b, c uint64, s uint) (top, sticky uint64) {
 		sticky = 1
 	}
 	return top, sticky
+}
+
+// pow2 returns 2^e for 0 ≤ e ≤ 128, built from its bit pattern (cheaper than
+// math.Ldexp, and exact).
+func pow2(e int) float64 {
+	return math.Float64frombits(uint64(1023+e) << 52)
 }

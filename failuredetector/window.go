@@ -30,7 +30,8 @@ const (
 // running sum Σx and sum of squares Σx² in 128-bit integers. Adding and
 // evicting are exact integer operations, so the sums never drift, however
 // many millions of intervals pass through the window, and Add is O(1) with no
-// periodic recomputation. The population variance is computed from
+// periodic recomputation. Add derives the mean and variance from the sums
+// once, so reading them is free. The population variance is computed from
 //
 //	Var = (n·Σx² − (Σx)²) / n²
 //
@@ -57,6 +58,10 @@ type ArrivalWindow struct {
 	oldest  int      // index of the oldest sample once the buffer is full
 	sum     uint128  // Σx over samples
 	sumSq   uint128  // Σx² over samples
+
+	// Derived from the sums after every Add, so that reading them (once
+	// per phi) costs nothing.
+	mean, variance, stdDev float64
 }
 
 // NewArrivalWindow returns an empty window that holds at most size
@@ -90,6 +95,18 @@ func (w *ArrivalWindow) Add(interval time.Duration) {
 	}
 	w.sum = w.sum.add(uint128{lo: x})
 	w.sumSq = w.sumSq.add(square64(x))
+	w.refresh()
+}
+
+// refresh recomputes the mean, variance and standard deviation from the
+// exact sums.
+func (w *ArrivalWindow) refresh() {
+	n := uint64(len(w.samples))
+	nf := float64(n)
+	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
+	w.mean = float64(w.sum.float() / nf)
+	w.variance = float64(num.float() / float64(nf*nf))
+	w.stdDev = math.Sqrt(w.variance)
 }
 
 // Len returns the number of intervals in the window.
@@ -99,28 +116,18 @@ func (w *ArrivalWindow) Len() int {
 
 // Mean returns the mean interval in nanoseconds, or 0 for an empty window.
 func (w *ArrivalWindow) Mean() float64 {
-	n := len(w.samples)
-	if n == 0 {
-		return 0
-	}
-	return float64(w.sum.float() / float64(n))
+	return w.mean
 }
 
 // Variance returns the population variance (divided by n, as in Akka) of the
 // intervals in square nanoseconds, or 0 for an empty window. It is never
 // negative.
 func (w *ArrivalWindow) Variance() float64 {
-	n := uint64(len(w.samples))
-	if n == 0 {
-		return 0
-	}
-	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
-	nf := float64(n)
-	return float64(num.float() / float64(nf*nf))
+	return w.variance
 }
 
 // StdDev returns the population standard deviation of the intervals in
 // nanoseconds, or 0 for an empty window.
 func (w *ArrivalWindow) StdDev() float64 {
-	return math.Sqrt(w.Variance())
+	return w.stdDev
 }
