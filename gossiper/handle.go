@@ -23,9 +23,19 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 		return out
 	}
 	if env.From == n.id {
-		if r, ok := env.Message.(*messaging.EchoReply); ok && n.phase == phaseShadow {
-			n.handleShadowProbeReply(env, r, &out)
-			return out
+		// Only the shadow round's probe may carry our own ID: a starting
+		// twin asks, a running node answers, and the twin refuses to start.
+		switch m := env.Message.(type) {
+		case *messaging.Echo:
+			if n.phase == phaseRunning {
+				out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen})
+				return out
+			}
+		case *messaging.EchoReply:
+			if n.phase == phaseShadow {
+				n.handleShadowProbeReply(env, m, &out)
+				return out
+			}
 		}
 		n.counters.Rejected++
 		out.Warnings = append(out.Warnings, fmt.Errorf("dropped %s from %s claiming our own id %q", env.Message.Type(), env.Addr, n.id))
@@ -53,9 +63,9 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 	case *messaging.Shutdown:
 		n.handleShutdown(now, env, m, &out)
 	case *messaging.Echo:
-		out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce})
+		out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen})
 	case *messaging.EchoReply:
-		n.handleEchoReply(now, env.From, m.Nonce, &out)
+		n.handleEchoReply(now, env.From, m, &out)
 	}
 	return out
 }

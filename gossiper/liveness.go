@@ -101,13 +101,15 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
 }
 
-func (n *Node) handleEchoReply(now time.Time, from string, nonce uint64, out *Output) {
+// handleEchoReply marks a peer up when it answers our echo itself, from the
+// incarnation we know (a newer one is marked up once its state arrives).
+func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoReply, out *Output) {
 	p, s := n.peers[from], n.states.Get(from)
-	if p == nil || s == nil || nonce == 0 || p.echoNonce != nonce {
+	if p == nil || s == nil || r.Nonce == 0 || p.echoNonce != r.Nonce {
 		return
 	}
 	p.echoNonce = 0
-	if p.alive || s.Status() != endpointstate.StatusNormal {
+	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
 	p.alive, p.downSince = true, time.Time{}

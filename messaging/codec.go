@@ -107,8 +107,9 @@ func encodeBody(w *writer, m Message) error {
 		w.arrayLen(1)
 		w.uint(m.Nonce)
 	case *EchoReply:
-		w.arrayLen(1)
+		w.arrayLen(2)
 		w.uint(m.Nonce)
+		w.int(m.Generation)
 	case *ShadowSyn:
 		w.arrayLen(0)
 	case *ShadowAck:

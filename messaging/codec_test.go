@@ -48,7 +48,7 @@ func goldenMessages() []Message {
 		&Ack2{Deltas: []endpointstate.Delta{d}},
 		&Shutdown{State: d},
 		&Echo{Nonce: 7},
-		&EchoReply{Nonce: 7},
+		&EchoReply{Nonce: 7, Generation: 1764244800},
 		&ShadowSyn{},
 		&ShadowAck{Deltas: []endpointstate.Delta{d}},
 	}

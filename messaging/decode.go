@@ -185,9 +185,9 @@ func (r *reader) body(t Type) Message {
 		m = &Echo{Nonce: r.uint("nonce")}
 		fields--
 	case TypeEchoReply:
-		fields = r.arrayLen("echo reply", 1)
-		m = &EchoReply{Nonce: r.uint("nonce")}
-		fields--
+		fields = r.arrayLen("echo reply", 2)
+		m = &EchoReply{Nonce: r.uint("nonce"), Generation: r.int("generation")}
+		fields -= 2
 	case TypeShadowSyn:
 		fields = r.arrayLen("shadow syn", 0)
 		m = &ShadowSyn{}

@@ -102,6 +102,10 @@ type Echo struct {
 type EchoReply struct {
 	// Nonce is the Echo's.
 	Nonce uint64
+	// Generation is the replying node's generation: a reply from a newer
+	// incarnation than the one the asker knows does not mark the old one
+	// up.
+	Generation int64
 }
 
 // ShadowSyn asks a seed for the full cluster state, for a node that has not
