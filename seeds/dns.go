@@ -135,19 +135,19 @@ func (c DNSConfig) Validate() error {
 	var errs []error
 	switch {
 	case c.Name == "":
-		errs = append(errs, errors.New("Name is empty"))
+		errs = append(errs, errors.New("field Name is empty"))
 	default:
 		if _, err := netip.ParseAddr(c.Name); err == nil {
-			errs = append(errs, fmt.Errorf("Name %q is an IP address, not a DNS name (use Static for addresses)", c.Name))
+			errs = append(errs, fmt.Errorf("field Name %q is an IP address, not a DNS name (use Static for addresses)", c.Name))
 		} else if err := checkHostname(c.Name); err != nil {
-			errs = append(errs, fmt.Errorf("Name %q: %w", c.Name, err))
+			errs = append(errs, fmt.Errorf("field Name %q: %w", c.Name, err))
 		}
 	}
 	if c.SRV && c.Port != 0 {
-		errs = append(errs, fmt.Errorf("Port %d: must be 0 with SRV (ports come from the records)", c.Port))
+		errs = append(errs, fmt.Errorf("field Port %d: must be 0 with SRV (ports come from the records)", c.Port))
 	}
 	if !c.SRV {
-		if err := checkPortRange("Port", c.Port, false); err != nil {
+		if err := checkPortRange("field Port", c.Port, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -159,24 +159,24 @@ func (c DNSConfig) Validate() error {
 func (c DNSConfig) checkResolver() []error {
 	var errs []error
 	if _, err := serverAddr(c.Server); err != nil {
-		errs = append(errs, fmt.Errorf("Server %q: %w", c.Server, err))
+		errs = append(errs, fmt.Errorf("field Server %q: %w", c.Server, err))
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"Timeout", c.Timeout}, {"BackoffMin", c.BackoffMin}, {"BackoffMax", c.BackoffMax}} {
 		if d.v != 0 && (d.v < time.Millisecond || d.v > maxDNSDuration) {
-			errs = append(errs, fmt.Errorf("%s %s is out of range 1ms-1m (0 = default)", d.name, d.v))
+			errs = append(errs, fmt.Errorf("field %s %s is out of range 1ms-1m (0 = default)", d.name, d.v))
 		}
 	}
 	if c.Attempts < 0 || c.Attempts > maxDNSAttempts {
-		errs = append(errs, fmt.Errorf("Attempts %d is out of range 1-%d (0 = default)", c.Attempts, maxDNSAttempts))
+		errs = append(errs, fmt.Errorf("field Attempts %d is out of range 1-%d (0 = default)", c.Attempts, maxDNSAttempts))
 	}
 	if d := c.withDefaults(); d.BackoffMin > d.BackoffMax {
-		errs = append(errs, fmt.Errorf("BackoffMin %s is more than BackoffMax %s", d.BackoffMin, d.BackoffMax))
+		errs = append(errs, fmt.Errorf("field BackoffMin %s is more than BackoffMax %s", d.BackoffMin, d.BackoffMax))
 	}
 	if c.Family < FamilyAny || c.Family > FamilyIPv6 {
-		errs = append(errs, fmt.Errorf("Family %d is not FamilyAny, FamilyIPv4 or FamilyIPv6", int(c.Family)))
+		errs = append(errs, fmt.Errorf("field Family %d is not FamilyAny, FamilyIPv4 or FamilyIPv6", int(c.Family)))
 	}
 	return errs
 }

@@ -50,7 +50,7 @@ func (c WatcherConfig) Validate() error {
 		v    time.Duration
 	}{{"Interval", c.Interval}, {"Timeout", c.Timeout}} {
 		if d.v != 0 && (d.v < minWatchDuration || d.v > maxWatchDuration) {
-			errs = append(errs, fmt.Errorf("%s %s is out of range 1ms-24h (0 = default)", d.name, d.v))
+			errs = append(errs, fmt.Errorf("field %s %s is out of range 1ms-24h (0 = default)", d.name, d.v))
 		}
 	}
 	return errors.Join(errs...)
