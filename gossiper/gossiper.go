@@ -84,6 +84,7 @@ func (g *Gossiper) Addr() string { return g.snap.Load().addr }
 // first (the Gossiper is then stopped). The Gossiper keeps running after
 // ctx ends; stop it with Stop.
 func (g *Gossiper) Start(ctx context.Context) error {
+	initial := g.initialSeeds(ctx)
 	g.mu.Lock()
 	if g.started || g.stopped {
 		g.mu.Unlock()
@@ -96,6 +97,7 @@ func (g *Gossiper) Start(ctx context.Context) error {
 		g.mu.Unlock()
 		return err
 	}
+	node.SetSeeds(initial)
 	g.core = node
 	loopCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
@@ -161,6 +163,24 @@ func (g *Gossiper) prepare() (*Node, error) {
 		return nil, err
 	}
 	return node, nil
+}
+
+// initialSeeds returns the seeds for the shadow round: Config.Seeds, or
+// the provider's first answer (asked here, before the loop exists, within
+// ShadowTimeout). A provider that fails leaves the node to start alone; the
+// background watcher keeps asking.
+func (g *Gossiper) initialSeeds(ctx context.Context) []string {
+	if g.cfg.SeedProvider == nil {
+		return g.cfg.Seeds
+	}
+	ctx, cancel := context.WithTimeout(ctx, max(g.cfg.ShadowTimeout, g.cfg.Interval))
+	defer cancel()
+	list, err := g.cfg.SeedProvider.Seeds(ctx)
+	if err != nil || len(list) == 0 {
+		g.log.Warn().Err(err).Msg("seed provider gave no seeds at start; starting alone and retrying in the background")
+		return g.cfg.Seeds
+	}
+	return list
 }
 
 func (g *Gossiper) generation() (int64, error) {
