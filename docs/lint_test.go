@@ -1,0 +1,225 @@
+package docs
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// pureFiles lists the protocol core: every non-test Go file of these
+// directories, plus the named core files of gossiper. They must stay
+// deterministic (design.md, "The one idea").
+var (
+	pureDirs         = []string{"endpointstate", "failuredetector"}
+	pureGossiper     = []string{"node.go", "round.go", "handle.go", "liveness.go", "local.go", "shadow.go", "event.go", "member.go"}
+	pureMessaging    = []string{"message.go", "codec.go", "decode.go"}
+	forbiddenImports = []string{"net", "os", "log", "sync", "sync/atomic", "io/ioutil", "os/exec", "github.com/rs/zerolog", "github.com/hearsay-io/hearsay/seeds"}
+	forbiddenTime    = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick"}
+	// randConstructors are the only package-level math/rand functions a
+	// pure file may call: building an injected source is fine, drawing
+	// from the global one is not.
+	randConstructors = []string{"New", "NewPCG", "NewChaCha8", "NewSource", "NewZipf"}
+)
+
+func root(t *testing.T) string {
+	t.Helper()
+	abs, err := filepath.Abs("..")
+	require.NoError(t, err)
+	return abs
+}
+
+func pureFileList(t *testing.T) []string {
+	r := root(t)
+	var files []string
+	for _, d := range pureDirs {
+		matches, err := filepath.Glob(filepath.Join(r, d, "*.go"))
+		require.NoError(t, err)
+		files = append(files, matches...)
+	}
+	for _, f := range pureGossiper {
+		files = append(files, filepath.Join(r, "gossiper", f))
+	}
+	for _, f := range pureMessaging {
+		files = append(files, filepath.Join(r, "messaging", f))
+	}
+	out := files[:0]
+	for _, f := range files {
+		if !strings.HasSuffix(f, "_test.go") {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// TestPurity fails if a pure file starts a goroutine, imports the network,
+// the OS, sync or a logger, reads the clock, or draws from the global
+// random source.
+func TestPurity(t *testing.T) {
+	files := pureFileList(t)
+	require.Greater(t, len(files), 15)
+	for _, path := range files {
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		require.NoError(t, err, path)
+		rel, _ := filepath.Rel(root(t), path)
+		for _, problem := range impurities(fset, f) {
+			t.Errorf("%s: %s", rel, problem)
+		}
+	}
+}
+
+// impurities returns what makes f impure.
+func impurities(fset *token.FileSet, f *ast.File) []string {
+	var problems []string
+	names := map[string]string{} // local name -> import path
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		if slices.Contains(forbiddenImports, path) {
+			problems = append(problems, "imports "+path)
+		}
+		name := path[strings.LastIndex(path, "/")+1:]
+		if path == "math/rand/v2" {
+			name = "rand"
+		}
+		if imp.Name != nil {
+			name = imp.Name.Name
+		}
+		names[name] = path
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.GoStmt:
+			problems = append(problems, fset.Position(n.Pos()).String()+": go statement")
+		case *ast.SelectorExpr:
+			pkg, ok := n.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			switch names[pkg.Name] {
+			case "time":
+				if slices.Contains(forbiddenTime, n.Sel.Name) {
+					problems = append(problems, fset.Position(n.Pos()).String()+": time."+n.Sel.Name)
+				}
+			case "math/rand", "math/rand/v2":
+				if !slices.Contains(randConstructors, n.Sel.Name) && ast.IsExported(n.Sel.Name) && !isType(n.Sel.Name) {
+					problems = append(problems, fset.Position(n.Pos()).String()+": global rand."+n.Sel.Name)
+				}
+			}
+		}
+		return true
+	})
+	return problems
+}
+
+func isType(name string) bool {
+	return slices.Contains([]string{"Rand", "Source", "PCG", "ChaCha8", "Zipf"}, name)
+}
+
+// TestPurityCheckCatches proves the lint can fail: an impure snippet is
+// flagged on every count.
+func TestPurityCheckCatches(t *testing.T) {
+	src := `package x
+import (
+	"math/rand/v2"
+	"net"
+	"time"
+)
+var _ = net.IPv4len
+func f() {
+	go f()
+	_ = time.Now()
+	_ = rand.IntN(3)
+	_ = rand.New(rand.NewPCG(1, 2))
+}`
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "x.go", src, 0)
+	require.NoError(t, err)
+	problems := impurities(fset, f)
+	assert.Len(t, problems, 4, "%v", problems)
+}
+
+// TestExportedNamesDocumented fails for an exported top-level name without
+// a doc comment, in every non-test file of the module.
+func TestExportedNamesDocumented(t *testing.T) {
+	r := root(t)
+	count := 0
+	err := filepath.WalkDir(r, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+		if err != nil {
+			return err
+		}
+		if f.Name.Name == "main" {
+			return nil
+		}
+		rel, _ := filepath.Rel(r, path)
+		for _, decl := range f.Decls {
+			count++
+			for _, name := range undocumented(decl) {
+				t.Errorf("%s: exported %s has no doc comment", rel, name)
+			}
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, count, 100)
+}
+
+func undocumented(decl ast.Decl) []string {
+	var out []string
+	switch d := decl.(type) {
+	case *ast.FuncDecl:
+		if d.Name.IsExported() && d.Doc == nil && (d.Recv == nil || receiverExported(d.Recv)) {
+			out = append(out, d.Name.Name)
+		}
+	case *ast.GenDecl:
+		for _, spec := range d.Specs {
+			switch s := spec.(type) {
+			case *ast.TypeSpec:
+				if s.Name.IsExported() && d.Doc == nil && s.Doc == nil {
+					out = append(out, s.Name.Name)
+				}
+			case *ast.ValueSpec:
+				for _, n := range s.Names {
+					if n.IsExported() && d.Doc == nil && s.Doc == nil && s.Comment == nil {
+						out = append(out, n.Name)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func receiverExported(recv *ast.FieldList) bool {
+	if len(recv.List) == 0 {
+		return false
+	}
+	typ := recv.List[0].Type
+	if star, ok := typ.(*ast.StarExpr); ok {
+		typ = star.X
+	}
+	if idx, ok := typ.(*ast.IndexExpr); ok {
+		typ = idx.X
+	}
+	id, ok := typ.(*ast.Ident)
+	return ok && id.IsExported()
+}
