@@ -32,12 +32,16 @@ type Want struct {
 // wants by endpoint.
 func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	seen := make(map[string]struct{}, len(remote))
+	matched := 0
 	for _, d := range remote {
 		if _, dup := seen[d.Endpoint]; dup {
 			continue
 		}
 		seen[d.Endpoint] = struct{}{}
 		local := m.states[d.Endpoint]
+		if local != nil {
+			matched++
+		}
 		if local == nil || d.Generation > local.HeartBeat.Generation {
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
 			continue
@@ -54,9 +58,11 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: local.fromVersion(d.MaxVersion)})
 		}
 	}
-	for _, ep := range m.Endpoints() {
-		if _, ok := seen[ep]; !ok {
-			wants = append(wants, Want{Endpoint: ep})
+	if matched < len(m.states) {
+		for ep := range m.states {
+			if _, ok := seen[ep]; !ok {
+				wants = append(wants, Want{Endpoint: ep})
+			}
 		}
 	}
 	slices.SortFunc(wants, func(a, b Want) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
