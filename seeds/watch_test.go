@@ -99,6 +99,8 @@ func TestWatchPicksUpDNSChanges(t *testing.T) {
 	srv.SetSRV(name, dnstest.SRV{Target: "node-0.hearsay.test", Port: 7000}, dnstest.SRV{Target: "node-1.hearsay.test", Port: 7000})
 	srv.SetA("node-0.hearsay.test", "127.0.0.1")
 	srv.SetA("node-1.hearsay.test", "127.0.0.2")
+	srv.SetA("node-2.hearsay.test", "127.0.0.3") // where the redeploy will put them
+	srv.SetA("node-3.hearsay.test", "127.0.0.4")
 	cfg := fastDNS(srv, name, 0)
 	cfg.SRV = true
 	d := newDNSProvider(t, cfg)
@@ -110,11 +112,10 @@ func TestWatchPicksUpDNSChanges(t *testing.T) {
 	run(t, w.Run)
 	u.waitForList(t, []string{"127.0.0.1:7000", "127.0.0.2:7000"})
 
-	// A redeploy: the pods come back with new addresses and a new port.
+	// A redeploy: the pods come back with new addresses and a new port, in
+	// one change of the zone, so that no poll sees half of it.
 	before := w.Stats().Lookups
-	srv.SetSRV(name, dnstest.SRV{Target: "node-0.hearsay.test", Port: 7100}, dnstest.SRV{Target: "node-1.hearsay.test", Port: 7100})
-	srv.SetA("node-0.hearsay.test", "127.0.0.3")
-	srv.SetA("node-1.hearsay.test", "127.0.0.4")
+	srv.SetSRV(name, dnstest.SRV{Target: "node-2.hearsay.test", Port: 7100}, dnstest.SRV{Target: "node-3.hearsay.test", Port: 7100})
 	at := u.waitForList(t, []string{"127.0.0.3:7100", "127.0.0.4:7100"})
 	assert.LessOrEqual(t, at, before+1, "picked up within one refresh: by the poll after the one in flight")
 	assert.Equal(t, []string{"127.0.0.3:7100", "127.0.0.4:7100"}, w.Seeds())
