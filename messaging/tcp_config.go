@@ -69,7 +69,7 @@ const (
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
 		MaxFrameSize: DefaultMaxFrameSize,
-		QueueSize:    defaultQueueSize,    // about two seconds of gossip rounds to one peer, with room for bursts
+		QueueSize:    defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
 		InboxSize:    defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
 		DialTimeout:  defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
 		WriteTimeout: defaultWriteTimeout, // a peer stalled this long is as good as down
