@@ -180,7 +180,7 @@ func (g *Gossiper) initialSeeds(ctx context.Context) []string {
 		g.log.Warn().Err(err).Msg("seed provider gave no seeds at start; starting alone and retrying in the background")
 		return g.cfg.Seeds
 	}
-	return list
+	return seeds.Exclude(list, g.cfg.AdvertiseAddr, g.cfg.BindAddr)
 }
 
 func (g *Gossiper) generation() (int64, error) {
@@ -339,14 +339,23 @@ func (g *Gossiper) FailureDetector() []failuredetector.EndpointStats {
 func (g *Gossiper) Seeds() []string { return append([]string(nil), g.snap.Load().seeds...) }
 
 func (g *Gossiper) watchSeeds(ctx context.Context) {
-	_ = seeds.Watch(ctx, g.cfg.SeedProvider, g.cfg.SeedRefreshInterval, func(list []string) {
+	wcfg := seeds.DefaultWatcherConfig()
+	wcfg.Interval, wcfg.Logger = g.cfg.SeedRefreshInterval, g.log
+	wcfg.Timeout = min(wcfg.Timeout, g.cfg.SeedRefreshInterval)
+	w, err := seeds.NewWatcher(g.cfg.SeedProvider, wcfg, func(list []string) {
 		g.stats.seedUpdates.Add(1)
+		list = seeds.Exclude(list, g.Addr())
 		err := g.do(func(time.Time) (Output, error) {
 			g.node().SetSeeds(list)
 			return Output{}, nil
 		})
 		if err == nil {
-			g.log.Debug().Strs("seeds", list).Msg("seed list updated")
+			g.log.Info().Strs("seeds", list).Msg("seed list updated")
 		}
 	})
+	if err != nil {
+		g.log.Error().Err(err).Msg("cannot watch seeds")
+		return
+	}
+	_ = w.Run(ctx)
 }
