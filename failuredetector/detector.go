@@ -88,6 +88,9 @@ func (d *Detector) Config() Config {
 // The last-arrival time moves to at either way. A report at or before the
 // endpoint's last arrival (a duplicate or out-of-order report) carries no
 // timing information and is ignored entirely.
+//
+// The first report of an endpoint allocates its window, which then grows to
+// WindowSize intervals; once it is full, Report does not allocate.
 func (d *Detector) Report(endpoint string, at time.Time) {
 	p, ok := d.peers[endpoint]
 	if !ok {
@@ -122,6 +125,11 @@ func (d *Detector) bootstrap(w *ArrivalWindow) {
 func (d *Detector) learns(p *peer, interval time.Duration) bool {
 	if d.cfg.Model == Exponential {
 		return interval <= d.cfg.MaxInterval
+	}
+	// Up to μ′ both normal models give phi ≤ log10 2 ≈ 0.301, so the usual
+	// heartbeat, on time, is learned without evaluating phi.
+	if float64(interval) <= d.mu(p.window.Mean()) && d.cfg.PhiConvictThreshold >= 0.5 {
+		return true
 	}
 	return d.phiAfter(p, interval) < d.cfg.PhiConvictThreshold
 }

@@ -1,6 +1,7 @@
 package failuredetector
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -184,11 +185,19 @@ func TestNormalAndAkkaReports(t *testing.T) {
 
 // TestAkkaAvailabilityRule checks at which point Akka's learning rule stops
 // recording: an interval is learned only if phi at its arrival, computed
-// before adding it, is below the threshold.
+// before adding it, is below the threshold. A threshold below log10 2 puts
+// that point before μ′.
 func TestAkkaAvailabilityRule(t *testing.T) {
-	for _, model := range []Model{Normal, Akka} {
-		t.Run(model.String(), func(t *testing.T) {
-			d := newDetector(t, func(c *Config) { c.Model = model })
+	for _, tc := range []struct {
+		model     Model
+		threshold float64
+	}{{Normal, 8}, {Akka, 8}, {Normal, 0.2}, {Akka, 0.2}, {Akka, 0.5}} {
+		model := tc.model
+		t.Run(fmt.Sprintf("%v/threshold %g", model, tc.threshold), func(t *testing.T) {
+			d := newDetector(t, func(c *Config) {
+				c.Model = model
+				c.PhiConvictThreshold = tc.threshold
+			})
 			d.Report("a", at(0))
 			// Find the first whole millisecond at which phi reaches the
 			// threshold, with a fresh bootstrap history.

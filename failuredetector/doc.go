@@ -75,8 +75,8 @@
 // # Edge cases
 //
 // A report at or before an endpoint's last arrival is ignored. Phi is 0 for
-// an unknown endpoint, never NaN or negative, and may be +Inf; [Snapshot]
-// and [ClampPhi] cap it at [MaxPhi] for anything that leaves the process.
-//
-// [Snapshot]: Detector.Snapshot
+// an unknown endpoint, never NaN or negative, and may be +Inf;
+// [Detector.Snapshot] and [ClampPhi] cap it at [MaxPhi] for anything that
+// leaves the process. A [Detector] is not safe for concurrent use: the gossip
+// loop owns it.
 package failuredetector

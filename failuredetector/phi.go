@@ -34,7 +34,8 @@ func ClampPhi(phi float64) float64 {
 // returns NaN or a negative value; all are non-decreasing in t. Products
 // are wrapped in explicit float64 conversions, which the Go specification
 // guarantees are rounded, so no platform fuses them into FMA instructions
-// and results are bit-identical across architectures.
+// and results are bit-identical across architectures. log10 is computed as
+// ln / ln 10, which is cheaper than math.Log10 and as accurate.
 
 // phiExponential is Cassandra's phi: −log10 of the probability that an
 // exponentially distributed interval with the given mean exceeds t,
@@ -82,7 +83,7 @@ func phiNormal(t, mu, sigma float64) float64 {
 	case z <= 0:
 		phi = -math.Log1p(-unit.CDF(z)) / math.Ln10
 	case z < normalTailZ:
-		phi = -math.Log10(unit.CDF(-z))
+		phi = -math.Log(unit.CDF(-z)) / math.Ln10
 	default:
 		phi = -logNormalSurvivalTail(z) / math.Ln10
 	}
@@ -135,9 +136,9 @@ func phiAkka(t, mu, sigma float64) float64 {
 	e := math.Exp(-float64(y * float64(1.5976+float64(0.070566*float64(y*y)))))
 	var phi float64
 	if t > mu {
-		phi = -math.Log10(e / (1 + e))
+		phi = -math.Log(e/(1+e)) / math.Ln10
 	} else {
-		phi = -math.Log10(1 - 1/(1+e))
+		phi = -math.Log(1-1/(1+e)) / math.Ln10
 	}
 	return nonNegative(phi)
 }

@@ -134,30 +134,38 @@ func TestArrivalWindowExtremes(t *testing.T) {
 	assert.InEpsilon(t, wantVar, w.Variance(), 1e-15)
 }
 
-// TestArrivalWindowMatchesTwoPass streams 10 million seeded random intervals
-// through windows and compares the running statistics with a two-pass
-// computation over the window's current contents at checkpoints. The
-// distributions include the case that breaks naive running sums: a large
-// mean with a tiny spread.
+// TestArrivalWindowMatchesTwoPass streams millions of seeded random
+// intervals through windows and compares the running statistics with a
+// two-pass computation over the window's current contents at checkpoints,
+// including checkpoints where the window straddles two regimes. The regimes
+// include the cases that break naive running sums and floating-point
+// updates with removal: a large mean with a tiny spread, and tiny values
+// following huge ones.
 func TestArrivalWindowMatchesTwoPass(t *testing.T) {
-	const total = 10_000_000
+	type regime func(r *rand.Rand) time.Duration
+	steady := func(r *rand.Rand) time.Duration { // 1 s ± 1 µs
+		return time.Second + time.Duration(r.Int64N(2001)) - 1000
+	}
+	uniform := func(r *rand.Rand) time.Duration { // 0–10 s
+		return time.Duration(r.Int64N(int64(10 * time.Second)))
+	}
+	logUniform := func(r *rand.Rand) time.Duration { // 1 ns–2^53 ns
+		return time.Duration(math.Exp2(r.Float64() * 53))
+	}
+	month := func(r *rand.Rand) time.Duration { // 30 days ± 1 ns
+		return 30*24*time.Hour + time.Duration(r.Int64N(3)) - 1
+	}
+	tiny := func(r *rand.Rand) time.Duration { // 0–9 ns
+		return time.Duration(r.Int64N(10))
+	}
 	tests := []struct {
-		name   string
-		size   int
-		sample func(r *rand.Rand) time.Duration
+		name    string
+		size    int
+		samples int // per regime
+		regimes []regime
 	}{
-		{"1s ± 1µs, window 1000", 1000, func(r *rand.Rand) time.Duration {
-			return time.Second + time.Duration(r.Int64N(2001)) - 1000
-		}},
-		{"uniform 0–10 s, window 1000", 1000, func(r *rand.Rand) time.Duration {
-			return time.Duration(r.Int64N(int64(10 * time.Second)))
-		}},
-		{"log-uniform 1 ns–2^53 ns, window 2^20", 1 << 20, func(r *rand.Rand) time.Duration {
-			return time.Duration(math.Exp2(r.Float64() * 53))
-		}},
-		{"30 days ± 1 ns, window 2^20", 1 << 20, func(r *rand.Rand) time.Duration {
-			return 30*24*time.Hour + time.Duration(r.Int64N(3)) - 1
-		}},
+		{"10 million samples, window 1000", 1000, 2_000_000, []regime{steady, uniform, logUniform, month, tiny}},
+		{"2 million samples, window 2^20", 1 << 20, 1_000_000, []regime{logUniform, month}},
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,24 +174,29 @@ func TestArrivalWindowMatchesTwoPass(t *testing.T) {
 			w := NewArrivalWindow(tc.size)
 			ring := make([]time.Duration, 0, tc.size) // what the window should hold
 			next := 0
-			n := total / len(tests)
-			for k := 1; k <= n; k++ {
-				d := tc.sample(r)
-				w.Add(d)
-				if len(ring) < tc.size {
-					ring = append(ring, d)
-				} else {
-					ring[next] = d
-					next = (next + 1) % tc.size
+			for j, sample := range tc.regimes {
+				for k := 1; k <= tc.samples; k++ {
+					d := sample(r)
+					w.Add(d)
+					if len(ring) < tc.size {
+						ring = append(ring, d)
+					} else {
+						ring[next] = d
+						next = (next + 1) % tc.size
+					}
+					if k != tc.size/2 && k%(tc.samples/4) != 0 {
+						continue
+					}
+					mean, variance := twoPass(ring)
+					require.Equal(t, len(ring), w.Len())
+					assert.InEpsilon(t, mean, w.Mean(), 1e-9, "mean, regime %d, sample %d", j, k)
+					if variance == 0 {
+						assert.Zero(t, w.Variance(), "regime %d, sample %d", j, k)
+					} else {
+						assert.InEpsilon(t, variance, w.Variance(), 1e-9, "variance, regime %d, sample %d", j, k)
+						assert.InEpsilon(t, math.Sqrt(variance), w.StdDev(), 1e-9, "stddev, regime %d, sample %d", j, k)
+					}
 				}
-				if k%(n/4) != 0 {
-					continue
-				}
-				mean, variance := twoPass(ring)
-				require.Equal(t, len(ring), w.Len())
-				assert.InEpsilon(t, mean, w.Mean(), 1e-9, "mean after %d samples", k)
-				assert.InEpsilon(t, variance, w.Variance(), 1e-9, "variance after %d samples", k)
-				assert.GreaterOrEqual(t, w.Variance(), 0.0)
 			}
 		})
 	}
