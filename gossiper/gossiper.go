@@ -341,7 +341,6 @@ func (g *Gossiper) Seeds() []string { return append([]string(nil), g.snap.Load()
 func (g *Gossiper) watchSeeds(ctx context.Context) {
 	wcfg := seeds.DefaultWatcherConfig()
 	wcfg.Interval, wcfg.Logger = g.cfg.SeedRefreshInterval, g.log
-	wcfg.Timeout = min(wcfg.Timeout, g.cfg.SeedRefreshInterval)
 	w, err := seeds.NewWatcher(g.cfg.SeedProvider, wcfg, func(list []string) {
 		g.stats.seedUpdates.Add(1)
 		list = seeds.Exclude(list, g.Addr())
