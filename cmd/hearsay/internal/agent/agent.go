@@ -1,0 +1,213 @@
+// Package agent is the "hearsay agent" subcommand: a gossip node built from
+// flags and a configuration file, with an admin HTTP API (JSON, server-sent
+// events, Prometheus metrics). It holds no protocol logic: it wires a
+// [gossiper.Gossiper] to its configuration, its seed sources and HTTP.
+package agent
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/hearsay-io/hearsay/gossiper"
+)
+
+// Agent is a gossip node with its admin HTTP API. Build it with New, then
+// Run it (or Start and Stop it). Its methods are safe for concurrent use.
+type Agent struct {
+	opts    Options
+	log     zerolog.Logger
+	cfg     gossiper.Config
+	sources []seedSource
+
+	// Set by Start before the API serves, then only read.
+	g        *gossiper.Gossiper
+	registry *prometheus.Registry
+	ln       net.Listener // nil when the API is disabled
+	srv      *http.Server
+	served   chan error // receives Serve's error once
+
+	running   atomic.Bool   // the gossiper runs: /healthz answers ok
+	stopping  chan struct{} // closed when the agent begins to stop
+	stopOnce  sync.Once
+	left      chan struct{} // closed once POST /v1/leave has left
+	leaveOnce sync.Once
+}
+
+// New checks the options and returns an agent ready to Start. Errors are
+// *UsageError.
+func New(o Options, log zerolog.Logger) (*Agent, error) {
+	cfg, sources, err := o.gossiperConfig(log)
+	if err != nil {
+		return nil, err
+	}
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	cfg.RandSeed = binary.LittleEndian.Uint64(b[:]) | 1
+	return &Agent{
+		opts: o, log: log, cfg: cfg, sources: sources,
+		stopping: make(chan struct{}), left: make(chan struct{}),
+	}, nil
+}
+
+// Run starts the agent, runs it until ctx ends (SIGINT or SIGTERM in the
+// binary) or a client makes it leave, then stops it gracefully: peers are
+// told at once that the node is down.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+		a.log.Info().Msg("shutting down")
+	case <-a.left:
+		a.log.Info().Msg("left the cluster, exiting")
+	case err = <-a.served:
+		err = fmt.Errorf("admin API: %w", err)
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return errors.Join(err, a.Stop(stopCtx))
+}
+
+// Start binds the admin API, resolves the seeds once, and starts the
+// gossiper; it returns once the node gossips. The API answers (with 503 from
+// /healthz) while the gossiper runs its shadow round.
+func (a *Agent) Start(ctx context.Context) error {
+	if a.opts.HTTP != "" {
+		ln, err := net.Listen("tcp", a.opts.HTTP)
+		if err != nil {
+			return fmt.Errorf("admin API: %w", err)
+		}
+		a.ln = ln
+	}
+	a.cfg.Seeds = a.resolveSeeds(ctx)
+	g, err := gossiper.New(a.cfg)
+	if err != nil {
+		a.closeListener()
+		return err
+	}
+	a.g = g
+	reg, err := newRegistry(a)
+	if err != nil {
+		a.closeListener()
+		return err
+	}
+	a.registry = reg
+	a.serve()
+	a.log.Info().Uint64("rand_seed", a.cfg.RandSeed).Strs("seeds", a.cfg.Seeds).
+		Str("data_dir", a.opts.DataDir).Msg("starting")
+	if err := g.Start(ctx); err != nil {
+		a.shutdownHTTP(context.Background())
+		return err
+	}
+	a.running.Store(true)
+	m, _ := g.Member(g.LocalID())
+	a.log.Info().Str("gossip", g.Addr()).Str("http", a.HTTPAddr()).Int64("generation", m.Generation).
+		Msg("agent ready")
+	return nil
+}
+
+// resolveSeeds asks the seed sources once, so that the shadow round has
+// seeds to ask; the gossiper keeps asking them in the background.
+func (a *Agent) resolveSeeds(ctx context.Context) []string {
+	if a.cfg.SeedProvider == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	list, err := a.cfg.SeedProvider.Seeds(ctx)
+	if err != nil {
+		a.log.Warn().Err(err).Msg("no seeds yet; starting alone and asking again every --seed-refresh")
+		return nil
+	}
+	return list
+}
+
+func (a *Agent) serve() {
+	a.served = make(chan error, 1)
+	if a.ln == nil {
+		return
+	}
+	a.srv = &http.Server{
+		Handler:           a.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          log.New(a.log.With().Str("component", "http").Logger(), "", 0),
+	}
+	go func() {
+		if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+			a.served <- err
+		}
+	}()
+}
+
+func (a *Agent) closeListener() {
+	if a.ln != nil {
+		a.ln.Close()
+	}
+}
+
+// HTTPAddr returns the address the admin API listens on ("" when
+// disabled).
+func (a *Agent) HTTPAddr() string {
+	if a.ln == nil {
+		return ""
+	}
+	return a.ln.Addr().String()
+}
+
+// Gossiper returns the agent's gossiper (nil before Start).
+func (a *Agent) Gossiper() *gossiper.Gossiper { return a.g }
+
+// Stop announces the shutdown to the cluster, stops the gossiper, ends the
+// event streams and shuts the API down. It is idempotent; ctx bounds it.
+func (a *Agent) Stop(ctx context.Context) error {
+	a.beginStop()
+	var err error
+	if a.g != nil {
+		err = a.g.Stop(ctx)
+	}
+	a.shutdownHTTP(ctx)
+	return err
+}
+
+func (a *Agent) beginStop() {
+	a.stopOnce.Do(func() {
+		a.running.Store(false)
+		close(a.stopping)
+	})
+}
+
+func (a *Agent) shutdownHTTP(ctx context.Context) {
+	a.beginStop()
+	if a.srv == nil {
+		a.closeListener()
+		return
+	}
+	if err := a.srv.Shutdown(ctx); err != nil {
+		a.log.Warn().Err(err).Msg("admin API shutdown")
+		a.srv.Close()
+	}
+}
+
+// leaveCluster announces that the node leaves for good, stops the
+// gossiper, and tells Run to exit.
+func (a *Agent) leaveCluster(ctx context.Context) error {
+	a.running.Store(false)
+	err := a.g.Leave(ctx)
+	a.leaveOnce.Do(func() { close(a.left) })
+	return err
+}

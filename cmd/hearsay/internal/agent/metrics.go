@@ -1,0 +1,153 @@
+package agent
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/hearsay-io/hearsay/gossiper"
+)
+
+// newRegistry returns the agent's own metrics registry: the gossiper's
+// counters, read at every scrape, plus the Go runtime and process metrics.
+func newRegistry(a *Agent) (*prometheus.Registry, error) {
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		newCollector(a.g, a.sources),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// collector exports gossiper.Stats and the membership as Prometheus
+// metrics, computed at scrape time.
+type collector struct {
+	g       *gossiper.Gossiper
+	sources []seedSource
+
+	members, phi, generation                            *prometheus.Desc
+	rounds, convictions, restarts, truncated            *prometheus.Desc
+	sent, received, sentBytes, receivedBytes, sizes     *prometheus.Desc
+	dropped, sendErrors, eventsDropped                  *prometheus.Desc
+	seedLookups, seedFailures, seedUpdates, seedsActive *prometheus.Desc
+}
+
+func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("hearsay_"+name, help, labels, nil)
+	}
+	return &collector{
+		g: g, sources: sources,
+		members:       d("members", "Known endpoints (the local node included) by status: up, down or left.", "status"),
+		phi:           d("peer_phi", "Failure-detector phi of each peer (capped at 1000).", "endpoint"),
+		generation:    d("generation", "Generation of the local node."),
+		rounds:        d("gossip_rounds_total", "Gossip rounds run."),
+		convictions:   d("convictions_total", "Peers convicted (marked down) by the failure detector."),
+		restarts:      d("restarts_total", "Peers seen restarting with a higher generation."),
+		truncated:     d("acks_truncated_total", "Acks and Ack2s cut to fit the frame size limit."),
+		sent:          d("messages_sent_total", "Messages sent, by type.", "type"),
+		received:      d("messages_received_total", "Messages received, by type.", "type"),
+		sentBytes:     d("message_bytes_sent_total", "Encoded bytes of messages sent, by type.", "type"),
+		receivedBytes: d("message_bytes_received_total", "Encoded bytes of messages received, by type.", "type"),
+		sizes:         d("message_size_bytes", "Sizes of the messages sent, by type.", "type"),
+		dropped:       d("frames_dropped_total", "Frames dropped, by reason: the transport's reasons, decode_error, cluster_mismatch and rejected.", "reason"),
+		sendErrors:    d("send_errors_total", "Messages that could not be encoded or queued."),
+		eventsDropped: d("events_dropped_total", "Membership events lost to full subscriber buffers."),
+		seedLookups:   d("seed_lookups_total", "Lookups made by the seed sources."),
+		seedFailures:  d("seed_lookup_failures_total", "Seed lookups that gave no fresh answer."),
+		seedUpdates:   d("seed_updates_total", "New seed lists handed to the gossiper."),
+		seedsActive:   d("seeds", "Seed addresses in use."),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.members, c.phi, c.generation, c.rounds, c.convictions,
+		c.restarts, c.truncated, c.sent, c.received, c.sentBytes, c.receivedBytes, c.sizes, c.dropped,
+		c.sendErrors, c.eventsDropped, c.seedLookups, c.seedFailures, c.seedUpdates, c.seedsActive} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	c.collectMembers(gauge)
+	s := c.g.Stats()
+	counter(c.rounds, s.Core.Rounds)
+	counter(c.convictions, s.Core.Convictions)
+	counter(c.restarts, s.Core.Restarts)
+	counter(c.truncated, s.Core.AcksTruncated)
+	for _, t := range slices.Sorted(maps.Keys(s.Messages)) {
+		m := s.Messages[t]
+		counter(c.sent, m.Sent, t)
+		counter(c.received, m.Received, t)
+		counter(c.sentBytes, m.SentBytes, t)
+		counter(c.receivedBytes, m.ReceivedBytes, t)
+		ch <- sizeHistogram(c.sizes, m.Sizes, t)
+	}
+	drops := s.Transport.Drops()
+	drops["decode_error"] = s.DecodeErrors
+	drops["cluster_mismatch"] = s.Core.ClusterMismatch
+	drops["rejected"] = s.Core.Rejected
+	for _, reason := range slices.Sorted(maps.Keys(drops)) {
+		counter(c.dropped, drops[reason], reason)
+	}
+	counter(c.sendErrors, s.SendErrors)
+	counter(c.eventsDropped, s.EventsDropped)
+	var lookups, failures uint64
+	for _, src := range c.sources {
+		st := src.Stats()
+		lookups += st.Lookups
+		failures += st.Failures
+	}
+	counter(c.seedLookups, lookups)
+	counter(c.seedFailures, failures)
+	counter(c.seedUpdates, s.SeedUpdates)
+	gauge(c.seedsActive, float64(len(c.g.Seeds())))
+}
+
+func (c *collector) collectMembers(gauge func(*prometheus.Desc, float64, ...string)) {
+	count := map[gossiper.Status]int{gossiper.StatusUp: 0, gossiper.StatusDown: 0, gossiper.StatusLeft: 0}
+	for _, m := range c.g.Members() {
+		count[m.Status]++
+		if m.Self {
+			gauge(c.generation, float64(m.Generation))
+		} else {
+			gauge(c.phi, m.Phi, m.ID)
+		}
+	}
+	for _, st := range slices.Sorted(maps.Keys(count)) {
+		gauge(c.members, float64(count[st]), string(st))
+	}
+}
+
+// sizeHistogram converts a gossiper histogram (a count per bucket) into a
+// Prometheus one (cumulative counts per upper bound).
+func sizeHistogram(d *prometheus.Desc, h gossiper.Histogram, labels ...string) prometheus.Metric {
+	bounds := gossiper.SizeBuckets()
+	buckets := make(map[float64]uint64, len(bounds))
+	var cum uint64
+	for i, b := range bounds {
+		if i < len(h.Counts) {
+			cum += h.Counts[i]
+		}
+		buckets[float64(b)] = cum
+	}
+	if len(h.Counts) > len(bounds) {
+		cum += h.Counts[len(bounds)]
+	}
+	return prometheus.MustNewConstHistogram(d, cum, float64(h.Sum), buckets, labels...)
+}

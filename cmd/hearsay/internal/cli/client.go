@@ -1,0 +1,156 @@
+// Package cli holds the client subcommands of hearsay (members, info, set,
+// delete, watch, leave): each talks to one agent's admin HTTP API and
+// prints what it answers.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/api"
+	"github.com/hearsay-io/hearsay/gossiper"
+)
+
+// Client calls one agent's admin API. It is safe for concurrent use.
+type Client struct {
+	base  string // "http://host:port"
+	token string
+	hc    *http.Client
+}
+
+// NewClient returns a client for the agent at addr ("host:port" or an
+// http:// or https:// URL), sending token as a bearer token when set.
+// timeout bounds each request but event streams (0: none).
+func NewClient(addr, token string, timeout time.Duration) (*Client, error) {
+	base := addr
+	if !strings.Contains(addr, "://") {
+		base = "http://" + addr
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("invalid agent address %q: want host:port or http://host:port", addr)
+	}
+	return &Client{base: strings.TrimRight(base, "/"), token: token, hc: &http.Client{Timeout: timeout}}, nil
+}
+
+// APIError is an error answer from the agent.
+type APIError struct {
+	// Status is the HTTP status code.
+	Status int
+	// Message is the agent's {"error": ...} message, or the body.
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+}
+
+// do sends a request and decodes a 2xx JSON answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	resp, err := c.send(ctx, c.hc, method, path, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// send sends a request and returns a 2xx response, or an error (an
+// *APIError for an error answer).
+func (c *Client) send(ctx context.Context, hc *http.Client, method, path string, body io.Reader) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the agent at %s: %w", c.base, unwrapURLError(err))
+	}
+	if resp.StatusCode/100 == 2 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var e api.Error
+	msg := strings.TrimSpace(string(b))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		msg = e.Error
+	}
+	return nil, &APIError{Status: resp.StatusCode, Message: msg}
+}
+
+func unwrapURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
+// Members returns every endpoint the agent knows.
+func (c *Client) Members(ctx context.Context) ([]gossiper.Member, error) {
+	var ms []gossiper.Member
+	return ms, c.do(ctx, http.MethodGet, api.PathMembers, nil, &ms)
+}
+
+// Set sets key to value on the agent's node.
+func (c *Client) Set(ctx context.Context, key, value string) (api.State, error) {
+	var s api.State
+	return s, c.do(ctx, http.MethodPut, api.PathState+url.PathEscape(key), strings.NewReader(value), &s)
+}
+
+// Delete deletes key on the agent's node.
+func (c *Client) Delete(ctx context.Context, key string) error {
+	return c.do(ctx, http.MethodDelete, api.PathState+url.PathEscape(key), nil, nil)
+}
+
+// Leave makes the agent leave the cluster and exit.
+func (c *Client) Leave(ctx context.Context) (api.Left, error) {
+	var l api.Left
+	return l, c.do(ctx, http.MethodPost, api.PathLeave, nil, &l)
+}
+
+// Events follows the agent's event stream (kinds: "" for all, or a comma
+// list), calling fn for each event until ctx ends (nil error) or the
+// stream does (an error).
+func (c *Client) Events(ctx context.Context, kinds string, fn func(api.Event)) error {
+	path := api.PathEvents
+	if kinds != "" {
+		path += "?kinds=" + url.QueryEscape(kinds)
+	}
+	resp, err := c.send(ctx, &http.Client{Transport: c.hc.Transport}, http.MethodGet, path, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	err = ReadEvents(resp.Body, func(name string, data []byte) error {
+		var e api.Event
+		if err := json.Unmarshal(data, &e); err != nil {
+			return fmt.Errorf("event %q: %w", name, err)
+		}
+		fn(e)
+		return nil
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("the agent closed the event stream")
+	}
+	return err
+}
