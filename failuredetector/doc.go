@@ -15,7 +15,10 @@
 // The package is pure: it starts no goroutines, reads no clock, does no I/O
 // and does not log. Every instant is an argument, so the gossip loop passes
 // its monotonic clock and the simulator passes virtual time, and the same
-// calls always give the same results, bit for bit, on every platform.
+// calls always give the same results, bit for bit. The window statistics and
+// the Exponential phi are bit-identical across architectures too; Normal and
+// Akka go through math.Exp, math.Log and math.Erfc, whose last bits may
+// differ between architectures.
 //
 // # Accrual detection
 //

@@ -33,9 +33,10 @@ func ClampPhi(phi float64) float64 {
 // of t, the time since the last arrival, all in float64 nanoseconds. None
 // returns NaN or a negative value; all are non-decreasing in t. Products
 // are wrapped in explicit float64 conversions, which the Go specification
-// guarantees are rounded, so no platform fuses them into FMA instructions
-// and results are bit-identical across architectures. log10 is computed as
-// ln / ln 10, which is cheaper than math.Log10 and as accurate.
+// guarantees are rounded, so no platform fuses them into FMA instructions:
+// phiExponential is bit-identical across architectures, and the others are
+// as identical as math.Exp, math.Log and math.Erfc are. log10 is computed
+// as ln / ln 10, which is cheaper than math.Log10 and as accurate.
 
 // phiExponential is Cassandra's phi: −log10 of the probability that an
 // exponentially distributed interval with the given mean exceeds t,
