@@ -2,8 +2,8 @@ package gossiper
 
 import (
 	"context"
-	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -69,8 +69,9 @@ func TestSeedsFromDNSSurviveReplacement(t *testing.T) {
 	require.NoError(t, s1.Stop(context.Background()))
 	require.NoError(t, s2.Stop(context.Background()))
 	require.Eventually(t, func() bool {
-		want := fmt.Sprint([]string{s3.Addr(), s4.Addr()})
-		return fmt.Sprint(m1.Seeds()) == want && fmt.Sprint(m2.Seeds()) == want
+		want := []string{s3.Addr(), s4.Addr()}
+		slices.Sort(want)
+		return slices.Equal(m1.Seeds(), want) && slices.Equal(m2.Seeds(), want)
 	}, 10*time.Second, 20*time.Millisecond, "members pick up the new seeds")
 
 	// A new node finds the cluster through the updated records.
