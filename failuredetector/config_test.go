@@ -175,8 +175,7 @@ func TestValidate(t *testing.T) {
 			}
 			require.Error(t, newErr)
 			assert.Nil(t, d)
-			assert.ErrorContains(t, newErr, "failuredetector: new detector")
-			assert.ErrorContains(t, newErr, tc.want[0])
+			assert.Equal(t, err.Error(), newErr.Error())
 		})
 	}
 }

@@ -2,7 +2,6 @@ package failuredetector
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -55,11 +54,13 @@ type EndpointStats struct {
 	LastArrival time.Time
 }
 
-// NewDetector returns a Detector with no endpoints, or an error naming
-// every invalid field of cfg (see Config.Validate).
+// NewDetector returns a Detector with no endpoints, or the error of
+// cfg.Validate, unwrapped: each of its lines already names the package, the
+// field, its value and the rule, and stays readable when a caller's own
+// Validate joins it with others.
 func NewDetector(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("failuredetector: new detector: %w", err)
+		return nil, err
 	}
 	return &Detector{cfg: cfg, peers: make(map[string]*peer)}, nil
 }
