@@ -201,11 +201,9 @@ func TestPhiMonotoneAndFinite(t *testing.T) {
 					prev = 0 // the dense band restarts the walk
 				}
 				got := m.phi(1e9+z*1e8, 1e9, 1e8)
-				require.False(t, math.IsNaN(got), "z=%g", z)
-				require.GreaterOrEqual(t, got, 0.0, "z=%g", z)
-				require.GreaterOrEqual(t, got, prev, "z=%g", z)
-				if z <= m.finiteUpTo {
-					require.False(t, math.IsInf(got, 0), "z=%g", z)
+				// Plain comparisons: this loop runs 10^5 times per model.
+				if math.IsNaN(got) || got < 0 || got < prev || (z <= m.finiteUpTo && math.IsInf(got, 0)) {
+					require.Failf(t, "phi out of bounds", "z=%g: phi %g after %g", z, got, prev)
 				}
 				prev, prevZ = got, z
 			}
