@@ -82,8 +82,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	return errors.Join(err, a.Stop(stopCtx))
 }
 
-// Start binds the admin API, resolves the seeds once, and starts the
-// gossiper; it returns once the node gossips. The API answers (with 503 from
+// Start binds the admin API and starts the gossiper (which asks the seed
+// sources once for its shadow round); it returns once the node gossips. The API answers (with 503 from
 // /healthz) while the gossiper runs its shadow round.
 func (a *Agent) Start(ctx context.Context) error {
 	if a.opts.HTTP != "" {
@@ -93,7 +93,6 @@ func (a *Agent) Start(ctx context.Context) error {
 		}
 		a.ln = ln
 	}
-	a.cfg.Seeds = a.resolveSeeds(ctx)
 	g, err := gossiper.New(a.cfg)
 	if err != nil {
 		a.closeListener()
@@ -107,7 +106,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	a.registry = reg
 	a.serve()
-	a.log.Info().Uint64("rand_seed", a.cfg.RandSeed).Strs("seeds", a.cfg.Seeds).
+	a.log.Info().Uint64("rand_seed", a.cfg.RandSeed).Int("seed_sources", len(a.sources)).
 		Str("data_dir", a.opts.DataDir).Msg("starting")
 	if err := g.Start(ctx); err != nil {
 		a.shutdownHTTP(context.Background())
@@ -118,22 +117,6 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.log.Info().Str("gossip", g.Addr()).Str("http", a.HTTPAddr()).Int64("generation", m.Generation).
 		Msg("agent ready")
 	return nil
-}
-
-// resolveSeeds asks the seed sources once, so that the shadow round has
-// seeds to ask; the gossiper keeps asking them in the background.
-func (a *Agent) resolveSeeds(ctx context.Context) []string {
-	if a.cfg.SeedProvider == nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	list, err := a.cfg.SeedProvider.Seeds(ctx)
-	if err != nil {
-		a.log.Warn().Err(err).Msg("no seeds yet; starting alone and asking again every --seed-refresh")
-		return nil
-	}
-	return list
 }
 
 func (a *Agent) serve() {
