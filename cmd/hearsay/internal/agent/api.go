@@ -96,7 +96,7 @@ func (a *Agent) putState(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeError(w, http.StatusRequestEntityTooLarge, "set %q: value too large: more than %d bytes", key, limit)
+			writeError(w, http.StatusRequestEntityTooLarge, "key %q: value too large: more than %d bytes", key, limit)
 			return
 		}
 		writeError(w, http.StatusBadRequest, "set %q: reading the value: %v", key, err)

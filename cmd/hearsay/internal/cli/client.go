@@ -48,6 +48,7 @@ type APIError struct {
 	Message string
 }
 
+// Error returns "<status> <text>: <message>".
 func (e *APIError) Error() string {
 	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }

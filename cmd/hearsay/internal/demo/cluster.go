@@ -103,10 +103,15 @@ func (c *cluster) add(ctx context.Context, id, seed string) (*node, error) {
 // nothing, not even the shutdown announcement, which is dropped.
 func (c *cluster) crash(ctx context.Context, n *node) {
 	n.tr.Cut()
+	c.markDown(n)
+	_ = n.g.Stop(ctx)
+}
+
+// markDown takes n out of the running nodes.
+func (c *cluster) markDown(n *node) {
 	c.mu.Lock()
 	n.down = true
 	c.mu.Unlock()
-	_ = n.g.Stop(ctx)
 }
 
 // restart starts a crashed node again at its address, in a higher

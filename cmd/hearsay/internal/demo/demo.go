@@ -2,7 +2,8 @@
 // process, on real TCP sockets on 127.0.0.1, that converges, spreads
 // application state, loses a node to a crash, convicts it with the phi
 // failure detector and takes it back after a restart, while a live table
-// shows what the nodes see. It ends with a summary of what it measured.
+// shows what the nodes see, and ends with a graceful shutdown and a summary
+// of what it measured.
 package demo
 
 import (
@@ -72,6 +73,10 @@ type Summary struct {
 	// steady-state window (sums over nodes); ByType splits Messages.
 	Rounds, Messages, Bytes uint64
 	ByType                  map[string]uint64
+	// Stopped is the node shut down gracefully at the end, and
+	// ShutdownSeen the time until every peer saw it down.
+	Stopped      string
+	ShutdownSeen time.Duration
 	// Interrupted is set when the run was cut short.
 	Interrupted bool
 }
@@ -86,10 +91,15 @@ type demo struct {
 	sum     Summary
 	phase   string
 	phaseNo int
+	// churning is set once state has spread; churned and churns count
+	// the load changes since.
+	churning bool
+	churned  time.Time
+	churns   int
 }
 
 // phases is the number of phases the screen counts.
-const phases = 5
+const phases = 6
 
 // Run runs the demo until it ends or ctx is cancelled (the summary then
 // holds what was measured so far, and Interrupted). It returns an error
@@ -128,7 +138,13 @@ func (d *demo) run(ctx context.Context) error {
 			return err
 		}
 	}
-	return d.steady(ctx)
+	if err := d.steady(ctx, d.o.Duration-time.Since(d.start)-hold/2); err != nil {
+		return err
+	}
+	if err := d.shutdown(ctx); err != nil {
+		return err
+	}
+	return d.wait(ctx, hold/2, nil)
 }
 
 // enter starts a phase: the screen shows its title.
@@ -190,6 +206,7 @@ func (d *demo) spread(ctx context.Context) error {
 	}
 	d.sum.Propagation = time.Since(at)
 	d.scr.result(fmt.Sprintf("%s set load=0.97; every node had it %s later (%s)", n.id, seconds(d.sum.Propagation), d.rounds(d.sum.Propagation)))
+	d.churning = true
 	return nil
 }
 
@@ -246,6 +263,9 @@ func (d *demo) recover(ctx context.Context) error {
 	if err := n.g.SetState("role", "worker"); err != nil {
 		return err
 	}
+	if err := n.g.SetState("load", "0.01"); err != nil {
+		return err
+	}
 	up := func() bool { up, of := d.c.seenUp(n.id, n.gen); return up == of }
 	if err := d.wait(ctx, d.deadline(), up); err != nil {
 		return fmt.Errorf("recovery: %w", err)
@@ -256,11 +276,11 @@ func (d *demo) recover(ctx context.Context) error {
 	return nil
 }
 
-// steady measures the traffic of the healthy cluster until the demo's
-// duration is up (at least 20 rounds).
-func (d *demo) steady(ctx context.Context) error {
-	d.enter("steady state: measuring traffic")
-	window := max(d.o.Duration-time.Since(d.start), 20*d.o.Interval)
+// steady measures the traffic of the healthy cluster for window (at least
+// 20 rounds).
+func (d *demo) steady(ctx context.Context, window time.Duration) error {
+	d.enter(fmt.Sprintf("steady state, one state change every %s: measuring traffic", churnEvery))
+	window = max(window, 20*d.o.Interval)
 	before := d.c.traffic()
 	err := d.wait(ctx, window, nil)
 	after := d.c.traffic()
@@ -273,7 +293,38 @@ func (d *demo) steady(ctx context.Context) error {
 			d.sum.ByType[t] = dv
 		}
 	}
+	if err == nil && d.sum.Rounds > 0 {
+		d.scr.result(fmt.Sprintf("%.2f messages, %.0f bytes sent per node per round",
+			float64(d.sum.Messages)/float64(d.sum.Rounds), float64(d.sum.Bytes)/float64(d.sum.Rounds)))
+	}
 	return err
+}
+
+// shutdown stops the second-to-last node gracefully: it announces its
+// shutdown, and its peers mark it down at once instead of waiting for the
+// failure detector.
+func (d *demo) shutdown(ctx context.Context) error {
+	all := d.c.all()
+	n := all[len(all)-2]
+	d.sum.Stopped = n.id
+	d.enter(fmt.Sprintf("%s shuts down gracefully: it tells its peers, no need to wait for phi", n.id))
+	at := time.Now()
+	stopped := make(chan struct{})
+	d.c.markDown(n)
+	go func() {
+		defer close(stopped)
+		_ = n.g.Stop(ctx)
+	}()
+	down := func() bool { up, _ := d.c.seenUp(n.id, 0); return up == 0 }
+	err := d.wait(ctx, d.deadline(), down)
+	seen := time.Since(at)
+	<-stopped
+	if err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	d.sum.ShutdownSeen = seen
+	d.scr.result(fmt.Sprintf("every peer saw %s down %s after it announced its shutdown", n.id, seconds(d.sum.ShutdownSeen)))
+	return nil
 }
 
 // deadline bounds every phase that waits for the cluster.
@@ -290,6 +341,7 @@ func (d *demo) wait(ctx context.Context, limit time.Duration, done func() bool) 
 	end := time.Now().Add(limit)
 	for {
 		d.scr.tick()
+		d.churn()
 		if done != nil && done() {
 			return nil
 		}
@@ -307,12 +359,38 @@ func (d *demo) wait(ctx context.Context, limit time.Duration, done func() bool) 
 	}
 }
 
+// churnEvery is how often a node changes its load once state is spread.
+const churnEvery = 2 * time.Second
+
+// churn makes the next running node publish a new load every churnEvery,
+// so that the screen shows state changes spreading.
+func (d *demo) churn() {
+	if !d.churning || time.Since(d.churned) < churnEvery {
+		return
+	}
+	d.churned = time.Now()
+	nodes := d.c.running()
+	if len(nodes) == 0 {
+		return
+	}
+	d.churns++
+	n := nodes[d.churns%len(nodes)]
+	_ = n.g.SetState("load", fmt.Sprintf("0.%02d", d.churns*37%100))
+}
+
 // rounds formats a duration as a number of gossip rounds.
 func (d *demo) rounds(t time.Duration) string {
 	return fmt.Sprintf("%.1f rounds", float64(t)/float64(d.o.Interval))
 }
 
-func seconds(t time.Duration) string { return fmt.Sprintf("%.2fs", t.Seconds()) }
+// seconds formats a measured duration: milliseconds below a second,
+// seconds with two decimals above.
+func seconds(t time.Duration) string {
+	if t < time.Second {
+		return t.Round(time.Millisecond).String()
+	}
+	return fmt.Sprintf("%.2fs", t.Seconds())
+}
 
 // spanOf returns the smallest and largest time and phi of convictions.
 func spanOf(cs map[string]Conviction) (lo, hi time.Duration, phiLo, phiHi float64) {

@@ -49,15 +49,17 @@ func TestRun(t *testing.T) {
 	assert.Positive(t, sum.ByType["syn"])
 
 	text := out.String()
-	for _, want := range []string{"Phase 1/5", "Phase 3/5: node-3 crashes", "phi of node-3 as seen by",
-		"Phase 5/5", "Membership as seen by node-1", "DN      node-3"} {
+	assert.Equal(t, "node-2", sum.Stopped)
+	assert.Positive(t, sum.ShutdownSeen)
+	for _, want := range []string{"Phase 1/6", "Phase 3/6: node-3 crashes", "phi of node-3 as seen by",
+		"Phase 6/6: node-2 shuts down gracefully", "Membership as seen by node-1", "DN      node-3", "DN      node-2"} {
 		assert.Contains(t, text, want)
 	}
 	assert.NotContains(t, text, "\x1b[", "no ANSI sequences off a terminal")
 
 	var b strings.Builder
 	sum.Write(&b)
-	for _, want := range []string{"convergence:", "state propagation:", "crash detection:", "recovery:", "traffic:"} {
+	for _, want := range []string{"convergence", "state change", "crash detection", "recovery", "traffic", "graceful shutdown"} {
 		assert.Contains(t, b.String(), want)
 	}
 	assert.NotContains(t, b.String(), "not measured")
@@ -88,7 +90,7 @@ func TestRunInterrupted(t *testing.T) {
 	assert.Zero(t, sum.Recovery)
 	var b strings.Builder
 	sum.Write(&b)
-	assert.Contains(t, b.String(), "recovery:           not measured (interrupted)")
+	assert.Contains(t, b.String(), "  recovery           not measured (interrupted)\n")
 }
 
 // cancelAfter cancels when marker is written.

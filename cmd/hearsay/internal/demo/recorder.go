@@ -57,10 +57,17 @@ func (r *recorder) event(observer string, e gossiper.Event) {
 			r.convicted[observer] = Conviction{After: e.Time.Sub(r.cutAt), Phi: e.Phi}
 		}
 	}
+	if observer == e.Endpoint {
+		return // its own changes
+	}
 	line := fmt.Sprintf("%s  %-7s %s sees %s", e.Time.Format("15:04:05.000"), e.Kind, observer, e.Endpoint)
 	switch e.Kind {
 	case gossiper.EventChange:
-		line += fmt.Sprintf(": %s=%s", e.Key, e.New)
+		if e.Deleted {
+			line += fmt.Sprintf(": %s deleted", e.Key)
+		} else {
+			line += fmt.Sprintf(": %s=%s", e.Key, e.New)
+		}
 	case gossiper.EventDead:
 		line += " (" + e.Reason
 		if e.Reason == "convicted" {
