@@ -81,54 +81,46 @@ func (o Options) seedSources(log zerolog.Logger) ([]seedSource, error) {
 	dns.Logger = log.With().Str("component", "seeds").Logger()
 	var out []seedSource
 	var errs []error
-	bad := func(flag, val string, err error) {
-		errs = append(errs, fmt.Errorf("invalid value %q for --%s: %w", val, flag, err))
+	add := func(flag, val string, s seedSource, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("invalid value %q for --%s: %w", val, flag, err))
+			return
+		}
+		out = append(out, s)
 	}
 	if len(o.Seeds) > 0 {
 		s, err := seeds.NewStatic(o.Seeds, port, seeds.WithDNSConfig(dns))
-		if err != nil {
-			bad("seeds", strings.Join(o.Seeds, ","), err)
-		} else {
-			out = append(out, s)
-		}
+		add("seeds", strings.Join(o.Seeds, ","), s, err)
 	}
 	if o.SeedDNS != "" {
-		name, p, err := seeds.ParseNamePort(o.SeedDNS, port)
-		if err == nil {
-			c := dns
-			c.Name, c.Port = name, p
-			var d *seeds.DNS
-			if d, err = seeds.NewDNS(c); err == nil {
-				out = append(out, d)
-			}
-		}
-		if err != nil {
-			bad("seed-dns", o.SeedDNS, err)
-		}
+		d, err := dnsSource(dns, o.SeedDNS, port)
+		add("seed-dns", o.SeedDNS, d, err)
 	}
 	if o.SeedSRV != "" {
 		c := dns
 		c.Name, c.SRV = o.SeedSRV, true
 		d, err := seeds.NewDNS(c)
-		if err != nil {
-			bad("seed-srv", o.SeedSRV, err)
-		} else {
-			out = append(out, d)
-		}
+		add("seed-srv", o.SeedSRV, d, err)
 	}
 	if o.SeedFile != "" {
 		f, err := seeds.NewFile(o.SeedFile, port, seeds.WithDNSConfig(dns))
-		if err != nil {
-			bad("seed-file", o.SeedFile, err)
-		} else {
-			out = append(out, f)
-		}
+		add("seed-file", o.SeedFile, f, err)
 	}
-	if o.DNSServer != "" && o.SeedDNS == "" && o.SeedSRV == "" && len(o.Seeds) == 0 && o.SeedFile == "" {
+	if o.DNSServer != "" && len(out)+len(errs) == 0 {
 		errs = append(errs, errors.New("--dns-server needs a seed source (--seed-dns, --seed-srv, --seeds or --seed-file)"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, &UsageError{Err: err}
 	}
 	return out, nil
+}
+
+// dnsSource returns an A/AAAA provider for a NAME[:PORT] argument.
+func dnsSource(cfg seeds.DNSConfig, arg string, defaultPort int) (*seeds.DNS, error) {
+	name, port, err := seeds.ParseNamePort(arg, defaultPort)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Name, cfg.Port = name, port
+	return seeds.NewDNS(cfg)
 }
