@@ -66,6 +66,10 @@ func New(o Options, log zerolog.Logger) (*Agent, error) {
 // told at once that the node is down.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			a.log.Info().Msg("interrupted while starting")
+			return nil
+		}
 		return err
 	}
 	var err error
@@ -87,6 +91,9 @@ func (a *Agent) Run(ctx context.Context) error {
 // /healthz) while the gossiper runs its shadow round.
 func (a *Agent) Start(ctx context.Context) error {
 	if a.opts.HTTP != "" {
+		if a.opts.HTTPToken == "" && !isLoopback(a.opts.HTTP) {
+			a.log.Warn().Str("http", a.opts.HTTP).Msg("the admin API is reachable from the network without --http-token")
+		}
 		ln, err := net.Listen("tcp", a.opts.HTTP)
 		if err != nil {
 			return fmt.Errorf("admin API: %w", err)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -83,6 +84,9 @@ func (a *Agent) getMember(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, m)
 }
 
+// bodyTimeout bounds the reading of a request body.
+const bodyTimeout = 10 * time.Second
+
 // putState sets a local application state to the request body. The body is
 // read through a MaxBytesReader one byte past the value limit, so an
 // oversize value is refused without reading it all.
@@ -93,6 +97,7 @@ func (a *Agent) putState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := a.cfg.Limits.MaxValueSize
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(bodyTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {

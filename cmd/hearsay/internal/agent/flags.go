@@ -86,7 +86,7 @@ func (p *parser) defineNetwork() {
 	p.add("http", func() string { return o.HTTP }, o.setHTTP,
 		"admin HTTP API `address`; empty disables it; loopback only unless --http-allow-remote")
 	p.boolean("http-allow-remote", &o.HTTPAllowRemote, "allow --http on a non-loopback address (set --http-token too)")
-	p.str("http-token", &o.HTTPToken, "bearer `token` required on every API endpoint but /healthz")
+	p.str("http-token", &o.HTTPToken, "bearer `token` required on every API endpoint but /healthz (default $HEARSAY_HTTP_TOKEN)")
 }
 
 func (p *parser) defineSeeds() {

@@ -71,6 +71,9 @@ type Env struct {
 	// StateHome is the user's state directory ($XDG_STATE_HOME or
 	// ~/.local/state); data directories default to StateHome/hearsay/<id>.
 	StateHome string
+	// HTTPToken is the default of --http-token ($HEARSAY_HTTP_TOKEN), so
+	// that the token need not show in the process list.
+	HTTPToken string
 }
 
 // HostEnv returns the Env of this process.
@@ -82,7 +85,7 @@ func HostEnv() Env {
 			state = filepath.Join(home, ".local", "state")
 		}
 	}
-	return Env{Hostname: host, StateHome: state}
+	return Env{Hostname: host, StateHome: state, HTTPToken: os.Getenv("HEARSAY_HTTP_TOKEN")}
 }
 
 // DefaultOptions returns the defaults of every flag but --id and
@@ -163,6 +166,9 @@ func (o *Options) complete(env Env) error {
 			return usageErrorf("--data-dir is required (no $XDG_STATE_HOME or home directory)")
 		}
 		o.DataDir = filepath.Join(env.StateHome, "hearsay", safeDirName(o.ID))
+	}
+	if o.HTTPToken == "" {
+		o.HTTPToken = env.HTTPToken
 	}
 	if o.HTTP != "" && !o.HTTPAllowRemote && !isLoopback(o.HTTP) {
 		return usageErrorf("invalid value %q for --http: not a loopback address; the API can change state and make the node leave, so pass --http-allow-remote (and set --http-token) to expose it", o.HTTP)

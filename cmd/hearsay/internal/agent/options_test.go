@@ -158,6 +158,17 @@ func TestParseOptionsHelp(t *testing.T) {
 	}
 }
 
+func TestParseOptionsTokenFromEnv(t *testing.T) {
+	env := testEnv()
+	env.HTTPToken = "from-env"
+	o, err := ParseOptions(nil, env, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "from-env", o.HTTPToken)
+	o, err = ParseOptions([]string{"--http-token", "flag"}, env, nil)
+	require.NoError(t, err)
+	assert.Equal(t, "flag", o.HTTPToken)
+}
+
 func TestParseOptionsNeedsID(t *testing.T) {
 	_, err := ParseOptions(nil, Env{}, nil)
 	require.ErrorContains(t, err, "--id is required")
