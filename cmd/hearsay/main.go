@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	name, rest := args[0], args[1:]
 	switch name {
 	case "agent":
-		return agent.Main(ctx, rest, agent.HostEnv(), stdout, stderr)
+		return agent.Main(ctx, rest, agent.HostEnv(), stderr)
 	case "demo":
 		return demo.Main(ctx, rest, stdout, stderr, term.IsTerminal(stdout))
 	case "help", "-h", "-help", "--help":

@@ -15,8 +15,8 @@ import (
 // Main runs "hearsay agent" with args (the flags after the subcommand)
 // until ctx ends, and returns the exit status: 0 after a graceful shutdown
 // or leave, 1 when the agent fails, 2 for a bad flag or configuration.
-func Main(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
-	o, err := ParseOptions(args, env, stdout)
+func Main(ctx context.Context, args []string, env Env, stderr io.Writer) int {
+	o, err := ParseOptions(args, env, stderr)
 	if errors.Is(err, ErrHelp) {
 		return 0
 	}

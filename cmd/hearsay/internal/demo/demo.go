@@ -118,10 +118,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	d.start = time.Now()
 	d.scr.begin()
 	err := d.run(ctx)
+	d.scr.end()
 	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	d.c.stop(stopCtx)
-	d.scr.end()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		d.sum.Interrupted, err = true, nil
 	}
