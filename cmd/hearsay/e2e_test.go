@@ -118,6 +118,7 @@ func startProc(t, owner *testing.T, id, bind, httpAddr, dataDir string, extra ..
 	}()
 	owner.Cleanup(func() {
 		p.kill(owner)
+		assert.NotContains(owner, p.stderr.String(), "DATA RACE", id)
 		if owner.Failed() {
 			owner.Logf("%s (pid %d) stderr:\n%s", id, p.cmd.Process.Pid, p.stderr.String())
 		}

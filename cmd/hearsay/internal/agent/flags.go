@@ -95,9 +95,9 @@ func (p *parser) defineSeeds() {
 		"comma-separated seed `list` of host[:port] (repeatable)")
 	p.str("seed-dns", &o.SeedDNS, "resolve seeds from the A/AAAA records of `NAME[:PORT]`")
 	p.str("seed-srv", &o.SeedSRV, "resolve seeds from the SRV records of `NAME`")
-	p.str("dns-server", &o.DNSServer, "DNS server `HOST:PORT` for --seed-dns and --seed-srv (default: the system resolver)")
+	p.str("dns-server", &o.DNSServer, "DNS server to ask for --seed-dns and --seed-srv, `HOST:PORT` (default: the system resolver)")
 	p.str("seed-file", &o.SeedFile, "read seeds from this `file`, one per line, re-read on every refresh")
-	p.duration("seed-refresh", &o.SeedRefresh, "how often seed sources are asked again")
+	p.duration("seed-refresh", &o.SeedRefresh, "`interval` between two lookups of the seed sources")
 }
 
 func (p *parser) defineGossip() {
@@ -234,7 +234,15 @@ func (p *parser) duration(name string, dst *time.Duration, usage string) {
 }
 
 func (p *parser) boolean(name string, dst *bool, usage string) {
-	v := p.add(name, func() string { return strconv.FormatBool(*dst) }, func(s string) error {
+	// An unset boolean shows as "" so that the help does not print
+	// "(default false)".
+	show := func() string {
+		if *dst {
+			return "true"
+		}
+		return ""
+	}
+	v := p.add(name, show, func(s string) error {
 		b, err := strconv.ParseBool(s)
 		if err != nil {
 			return errors.New("want true or false")
