@@ -139,7 +139,7 @@ func TestCrashConvictedAndRestart(t *testing.T) {
 	}
 	require.Positive(t, h.until(30, h.converged))
 	h.until(20, func() bool { return false }) // let the detectors learn
-	h.down[addrFor(3)] = true                  // n2 crashes
+	h.down[addrFor(3)] = true                 // n2 crashes
 	rounds := h.until(60, func() bool {
 		return h.node("n0").member("n2", h.now).Status == StatusDown && h.node("n1").member("n2", h.now).Status == StatusDown
 	})
