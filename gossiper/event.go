@@ -48,6 +48,18 @@ func (k EventKind) String() string {
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
+// MarshalText encodes the kind as its name, so events read well in JSON.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText parses a name written by MarshalText.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	v, err := ParseEventKind(string(b))
+	if err == nil {
+		*k = v
+	}
+	return err
+}
+
 // ParseEventKind parses a name returned by String.
 func ParseEventKind(s string) (EventKind, error) {
 	for k := EventJoin; k <= EventRemove; k++ {
@@ -61,27 +73,27 @@ func ParseEventKind(s string) (EventKind, error) {
 // Event is something that happened to an endpoint, as seen by this node.
 type Event struct {
 	// Kind says what happened.
-	Kind EventKind
+	Kind EventKind `json:"kind"`
 	// Endpoint is the node ID concerned.
-	Endpoint string
+	Endpoint string `json:"endpoint"`
 	// Time is when this node saw it happen.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// Generation is the endpoint's generation after the event.
-	Generation int64
+	Generation int64 `json:"generation"`
 	// OldGeneration is the generation before a restart.
-	OldGeneration int64 `json:",omitempty"`
+	OldGeneration int64 `json:"old_generation,omitempty"`
 	// Key, Old and New describe a change: the key, its previous value
 	// ("" if none) and its new value ("" when Deleted).
-	Key string `json:",omitempty"`
+	Key string `json:"key,omitempty"`
 	// Old is the previous value of Key.
-	Old string `json:",omitempty"`
+	Old string `json:"old,omitempty"`
 	// New is the new value of Key.
-	New string `json:",omitempty"`
+	New string `json:"new,omitempty"`
 	// Deleted is true when Key was deleted.
-	Deleted bool `json:",omitempty"`
+	Deleted bool `json:"deleted,omitempty"`
 	// Reason explains a dead or remove event: "convicted", "shutdown",
 	// "left", "expired", "removed" or "assassinated".
-	Reason string `json:",omitempty"`
+	Reason string `json:"reason,omitempty"`
 	// Phi is the failure detector's phi at a conviction (finite).
-	Phi float64 `json:",omitempty"`
+	Phi float64 `json:"phi,omitempty"`
 }

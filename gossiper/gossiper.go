@@ -44,6 +44,7 @@ type Gossiper struct {
 	cmds chan command
 	done chan struct{} // closed when the loop exits
 
+	fatal atomic.Pointer[error] // why the loop gave up, if it did
 	snap  atomic.Pointer[snapshot]
 	subs  subscribers
 	stats counters
@@ -70,6 +71,19 @@ func New(cfg Config) (*Gossiper, error) {
 	}
 	g.snap.Store(&snapshot{})
 	return g, nil
+}
+
+// Done returns a channel closed when the gossip loop has exited: after
+// Stop or Leave, or on its own when the node cannot go on (see Err). It is
+// never closed if Start did not run the loop.
+func (g *Gossiper) Done() <-chan struct{} { return g.done }
+
+// Err returns why the loop exited on its own (ErrIDInUse), or nil.
+func (g *Gossiper) Err() error {
+	if e := g.fatal.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // LocalID returns the node ID.
@@ -349,7 +363,7 @@ func (g *Gossiper) watchSeeds(ctx context.Context) {
 			return Output{}, nil
 		})
 		if err == nil {
-			g.log.Info().Strs("seeds", list).Msg("seed list updated")
+			g.log.Debug().Strs("seeds", list).Msg("seed list updated")
 		}
 	})
 	if err != nil {

@@ -64,6 +64,7 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 			c.reply <- err
 		}
 		if out.Fatal != nil {
+			g.fatal.Store(&out.Fatal)
 			signal(out.Fatal)
 			g.log.Error().Err(out.Fatal).Msg("gossiper cannot go on")
 			return
@@ -120,12 +121,17 @@ func (g *Gossiper) send(m Outgoing) {
 
 func (g *Gossiper) logEvent(e Event) {
 	ev := g.log.Debug()
-	switch e.Kind {
-	case EventAlive, EventDead, EventRestart, EventRemove, EventJoin:
+	if e.Kind != EventChange {
 		ev = g.log.Info()
 	}
-	ev.Str("endpoint", e.Endpoint).Stringer("event", e.Kind).Int64("generation", e.Generation).
-		Str("key", e.Key).Str("reason", e.Reason).Msg("membership event")
+	ev = ev.Str("endpoint", e.Endpoint).Stringer("event", e.Kind).Int64("generation", e.Generation)
+	if e.Key != "" {
+		ev = ev.Str("key", e.Key)
+	}
+	if e.Reason != "" {
+		ev = ev.Str("reason", e.Reason)
+	}
+	ev.Msg("membership event")
 }
 
 // publish stores a fresh snapshot for readers.

@@ -2,6 +2,7 @@ package gossiper
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -191,4 +192,29 @@ func TestNextGeneration(t *testing.T) {
 	g3, err := NextGeneration(path, now.Add(time.Hour))
 	require.NoError(t, err)
 	assert.EqualValues(t, 1_003_600, g3)
+}
+
+func TestEventJSON(t *testing.T) {
+	e := Event{Kind: EventDead, Endpoint: "n1", Time: time.Unix(0, 0).UTC(), Generation: 7, Reason: "shutdown"}
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"kind":"dead","endpoint":"n1","time":"1970-01-01T00:00:00Z","generation":7,"reason":"shutdown"}`, string(b))
+	var back Event
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, e, back)
+}
+
+func TestDoneAfterStop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := messaging.NewMemNetwork()
+		g := memGossiper(t, net, 0, "mem-0:7000")
+		select {
+		case <-g.Done():
+			t.Fatal("done before stop")
+		default:
+		}
+		require.NoError(t, g.Stop(context.Background()))
+		<-g.Done()
+		assert.NoError(t, g.Err())
+	})
 }
