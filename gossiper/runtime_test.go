@@ -218,3 +218,35 @@ func TestDoneAfterStop(t *testing.T) {
 		assert.NoError(t, g.Err())
 	})
 }
+
+// TestRuntimeRejectsBadInput: garbage frames and messages from another
+// cluster are counted and change nothing.
+func TestRuntimeRejectsBadInput(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := messaging.NewMemNetwork()
+		g := memGossiper(t, net, 0, "mem-0:7000")
+		attacker, err := net.Listen("mem-9:7000", 16)
+		require.NoError(t, err)
+		before := g.Members()
+
+		require.NoError(t, attacker.Send("mem-0:7000", []byte{0x96, 0x01, 0xff}))
+		codec, err := messaging.NewCodec(messaging.DefaultMaxFrameSize, endpointstate.DefaultLimits())
+		require.NoError(t, err)
+		foreign, err := codec.Encode(&messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: "other", From: "x", Addr: "mem-9:7000",
+			Message: &messaging.Ack2{Deltas: []endpointstate.Delta{{Endpoint: "x", Generation: 1, Reset: true}}}})
+		require.NoError(t, err)
+		require.NoError(t, attacker.Send("mem-0:7000", foreign))
+		time.Sleep(2 * time.Second)
+
+		st := g.Stats()
+		assert.EqualValues(t, 1, st.DecodeErrors)
+		assert.EqualValues(t, 1, st.Core.ClusterMismatch)
+		after := g.Members()
+		require.Len(t, after, len(before))
+		assert.Equal(t, before[0].States, after[0].States)
+		_, known := g.Member("x")
+		assert.False(t, known)
+		require.NoError(t, attacker.Close())
+		require.NoError(t, g.Stop(context.Background()))
+	})
+}
