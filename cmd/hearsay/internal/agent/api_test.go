@@ -241,8 +241,8 @@ func (s sse) until(t *testing.T, ok func(api.Event) bool) api.Event {
 	for range 1000 {
 		name, data := s.next(t)
 		e := decode[api.Event](t, data)
-		require.Equal(t, name, e.Kind)
-		require.Contains(t, []string{"alive", "change"}, e.Kind, "filtered by ?kinds")
+		require.Equal(t, name, e.Kind.String())
+		require.Contains(t, []gossiper.EventKind{gossiper.EventAlive, gossiper.EventChange}, e.Kind, "filtered by ?kinds")
 		if ok(e) {
 			return e
 		}
@@ -275,13 +275,13 @@ func TestEventsAndFailureDetector(t *testing.T) {
 	b := startAgent(t, "node-b", func(o *Options) { o.Seeds = []string{a.g.Addr()} })
 
 	// node-b's own states arrive (change events), and it is echoed (alive).
-	e := stream.until(t, func(e api.Event) bool { return e.Kind == "alive" })
-	assert.Equal(t, api.Event{Kind: "alive", Endpoint: "node-b", Time: e.Time, Generation: e.Generation}, e)
+	e := stream.until(t, func(e api.Event) bool { return e.Kind == gossiper.EventAlive })
+	assert.Equal(t, api.Event{Kind: gossiper.EventAlive, Endpoint: "node-b", Time: e.Time, Generation: e.Generation}, e)
 	assert.Positive(t, e.Generation)
 
 	require.NoError(t, b.g.SetState("zone", "eu"))
 	e = stream.until(t, func(e api.Event) bool { return e.Key == "zone" })
-	assert.Equal(t, api.Event{Kind: "change", Endpoint: "node-b", Time: e.Time, Generation: e.Generation, Key: "zone", New: "eu"}, e)
+	assert.Equal(t, api.Event{Kind: gossiper.EventChange, Endpoint: "node-b", Time: e.Time, Generation: e.Generation, Key: "zone", New: "eu"}, e)
 
 	code, body := a.call(t, "GET", "/v1/failure-detector", "")
 	require.Equal(t, http.StatusOK, code)
@@ -310,16 +310,16 @@ func TestEventsEndWhenAgentStops(t *testing.T) {
 func TestWriteEvent(t *testing.T) {
 	var b strings.Builder
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	require.NoError(t, writeEvent(&b, api.NewEvent(gossiper.Event{
+	require.NoError(t, writeEvent(&b, gossiper.Event{
 		Kind: gossiper.EventDead, Endpoint: "n3", Time: at, Generation: 7, Reason: "convicted", Phi: 8.5,
-	})))
+	}))
 	assert.Equal(t, "event: dead\n"+
 		`data: {"kind":"dead","endpoint":"n3","time":"2025-01-02T03:04:05Z","generation":7,"reason":"convicted","phi":8.5}`+"\n\n", b.String())
 
 	b.Reset()
-	require.NoError(t, writeEvent(&b, api.NewEvent(gossiper.Event{
+	require.NoError(t, writeEvent(&b, gossiper.Event{
 		Kind: gossiper.EventChange, Endpoint: "n1", Time: at, Generation: 7, Key: "k", Old: "a", New: "line1\nline2",
-	})))
+	}))
 	assert.Equal(t, 3, strings.Count(b.String(), "\n"), "a value with a newline stays on one data line")
 }
 

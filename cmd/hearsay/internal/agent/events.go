@@ -49,7 +49,7 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
 				fmt.Fprintf(w, ": %d events dropped (client too slow)\n\n", d-dropped)
 				dropped = d
 			}
-			if writeEvent(w, api.NewEvent(e)) != nil {
+			if writeEvent(w, e) != nil {
 				return
 			}
 		case <-tick.C:

@@ -2,10 +2,10 @@
 // shared by the agent that serves them and the client subcommands that read
 // them. docs/http-api.md documents every endpoint.
 //
-// Members are served as [gossiper.Member] values, whose JSON tags already
-// are the API's field names; this package adds what the gossiper does not
-// define in JSON form: events, failure-detector statistics, state writes and
-// errors.
+// Members and events are served as [gossiper.Member] and [gossiper.Event]
+// values, whose JSON tags already are the API's field names; this package
+// adds what the gossiper does not define in JSON form: failure-detector
+// statistics, state writes and errors.
 package api
 
 import (
@@ -51,42 +51,8 @@ type Left struct {
 }
 
 // Event is one membership event, the data line of a server-sent event of
-// GET /v1/events. It is [gossiper.Event] with lower-case JSON names.
-type Event struct {
-	// Kind is join, alive, dead, change, restart or remove.
-	Kind string `json:"kind"`
-	// Endpoint is the node ID the event is about.
-	Endpoint string `json:"endpoint"`
-	// Time is when the serving node saw it happen.
-	Time time.Time `json:"time"`
-	// Generation is the endpoint's generation after the event.
-	Generation int64 `json:"generation"`
-	// OldGeneration is the generation before a restart.
-	OldGeneration int64 `json:"old_generation,omitempty"`
-	// Key is the application state a change event is about.
-	Key string `json:"key,omitempty"`
-	// Old is the previous value of Key.
-	Old string `json:"old,omitempty"`
-	// New is the new value of Key ("" when Deleted).
-	New string `json:"new,omitempty"`
-	// Deleted is true when Key was deleted.
-	Deleted bool `json:"deleted,omitempty"`
-	// Reason explains a dead or remove event: convicted, shutdown, left,
-	// expired, removed or assassinated.
-	Reason string `json:"reason,omitempty"`
-	// Phi is the failure detector's phi at a conviction.
-	Phi float64 `json:"phi,omitempty"`
-}
-
-// NewEvent converts a gossiper event to its API form.
-func NewEvent(e gossiper.Event) Event {
-	return Event{
-		Kind: e.Kind.String(), Endpoint: e.Endpoint, Time: e.Time,
-		Generation: e.Generation, OldGeneration: e.OldGeneration,
-		Key: e.Key, Old: e.Old, New: e.New, Deleted: e.Deleted,
-		Reason: e.Reason, Phi: e.Phi,
-	}
-}
+// GET /v1/events: [gossiper.Event], whose JSON names are the API's.
+type Event = gossiper.Event
 
 // Detector is one peer's failure-detector statistics, an element of the
 // answer to GET /v1/failure-detector.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/api"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/term"
+	"github.com/hearsay-io/hearsay/gossiper"
 )
 
 // Env is what the client subcommands read and write.
@@ -151,11 +152,11 @@ func printEvent(w io.Writer, e api.Event, asJSON, color bool) {
 	}
 	kind := fmt.Sprintf("%-7s", e.Kind)
 	switch e.Kind {
-	case "alive":
+	case gossiper.EventAlive:
 		kind = term.Paint(kind, term.Green, color)
-	case "dead", "remove":
+	case gossiper.EventDead, gossiper.EventRemove:
 		kind = term.Paint(kind, term.Red, color)
-	case "restart", "join":
+	case gossiper.EventRestart, gossiper.EventJoin:
 		kind = term.Paint(kind, term.Yellow, color)
 	}
 	fmt.Fprintf(w, "%s  %s  %s  %s\n", e.Time.Local().Format("15:04:05.000"), kind, e.Endpoint, eventDetail(e))
@@ -163,21 +164,21 @@ func printEvent(w io.Writer, e api.Event, asJSON, color bool) {
 
 func eventDetail(e api.Event) string {
 	switch e.Kind {
-	case "join":
+	case gossiper.EventJoin:
 		return fmt.Sprintf("generation %d", e.Generation)
-	case "restart":
+	case gossiper.EventRestart:
 		return fmt.Sprintf("generation %d -> %d", e.OldGeneration, e.Generation)
-	case "change":
+	case gossiper.EventChange:
 		if e.Deleted {
 			return fmt.Sprintf("deleted %s (was %s)", e.Key, showValue(e.Old))
 		}
 		return fmt.Sprintf("%s = %s (was %s)", e.Key, showValue(e.New), showValue(e.Old))
-	case "dead":
+	case gossiper.EventDead:
 		if e.Reason == "convicted" {
 			return fmt.Sprintf("reason=%s phi=%.2f", e.Reason, e.Phi)
 		}
 		return "reason=" + e.Reason
-	case "remove":
+	case gossiper.EventRemove:
 		return "reason=" + e.Reason
 	}
 	return ""
