@@ -10,8 +10,7 @@ type Delta struct {
 	// Generation is the endpoint's generation.
 	Generation int64
 	// HeartBeat is the heartbeat version carried, or 0 when the delta
-	// carries no heartbeat (a delta cut short to fit a message carries the
-	// heartbeat only if it is no newer than the last state included).
+	// carries none (it had not moved past FromVersion and no state did).
 	HeartBeat int64
 	// GCVersion is the sender's tombstone-collection version for the
 	// endpoint.
@@ -19,6 +18,10 @@ type Delta struct {
 	// Reset marks a delta holding the endpoint's complete state; the
 	// receiver replaces its copy with it.
 	Reset bool
+	// FromVersion is the version the delta starts above (0 for a reset):
+	// a receiver whose max version is below it would be left with a gap,
+	// so it ignores the delta.
+	FromVersion int64
 	// States are the application states (tombstones included) in
 	// ascending version order.
 	States []KeyValue
@@ -44,7 +47,7 @@ func (d *Delta) SizeBound() int {
 }
 
 func deltaOverhead(endpoint string) int {
-	return arrayOverhead + strOverhead + len(endpoint) + 3*intBound + boolBound + arrayOverhead
+	return arrayOverhead + strOverhead + len(endpoint) + 4*intBound + boolBound + arrayOverhead
 }
 
 func kvSizeBound(kv *KeyValue) int {
@@ -57,7 +60,7 @@ func kvSizeBound(kv *KeyValue) int {
 func (l Limits) StateSizeBound() int {
 	live := l.MaxBytes + l.MaxKeys*(arrayOverhead+2*strOverhead+intBound+boolBound)
 	tombstones := l.MaxKeys * (arrayOverhead + 2*strOverhead + l.MaxKeyLength + intBound + boolBound)
-	return arrayOverhead + strOverhead + l.MaxKeyLength + 3*intBound + boolBound + arrayOverhead + live + tombstones
+	return deltaOverhead(string(make([]byte, l.MaxKeyLength))) + live + tombstones
 }
 
 // Clone returns a deep copy of d.

@@ -153,9 +153,9 @@ func (l Limits) CheckDelta(d *Delta) error {
 	if err := l.CheckEndpoint(d.Endpoint); err != nil {
 		return err
 	}
-	if d.Generation <= 0 || d.HeartBeat < 0 || d.GCVersion < 0 {
-		return fmt.Errorf("%w: endpoint %q generation %d heartbeat %d gc %d",
-			ErrInvalidVersion, d.Endpoint, d.Generation, d.HeartBeat, d.GCVersion)
+	if d.Generation <= 0 || d.HeartBeat < 0 || d.GCVersion < 0 || d.FromVersion < 0 || d.Reset && d.FromVersion != 0 {
+		return fmt.Errorf("%w: endpoint %q generation %d heartbeat %d gc %d from %d reset %v",
+			ErrInvalidVersion, d.Endpoint, d.Generation, d.HeartBeat, d.GCVersion, d.FromVersion, d.Reset)
 	}
 	if len(d.States) > 2*l.MaxKeys {
 		return fmt.Errorf("%w: endpoint %q delta has %d entries, limit %d", ErrTooManyKeys, d.Endpoint, len(d.States), 2*l.MaxKeys)

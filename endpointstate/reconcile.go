@@ -106,10 +106,10 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // BuildDeltas turns wants into deltas whose total SizeBound is at most
 // budget bytes. The most out-of-date endpoints (the largest gap between the
 // local max version and FromVersion; whole states first) go first, ties by
-// endpoint. An incremental delta that does not fit may be cut short, keeping
-// the lowest versions, so the receiver's max version never claims what it
-// did not get; a whole state is sent only complete. complete is false when
-// something was left for later rounds.
+// endpoint. A delta that does not fit whole is left for a later message
+// (deltas are never cut: a receiver must get every version above
+// FromVersion at once), and smaller ones after it may still fit. complete
+// is false when something was left out.
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
 	type item struct {
 		want  Want
@@ -143,15 +143,8 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		if size := d.SizeBound(); size <= budget {
 			budget -= size
 			deltas = append(deltas, d)
-			continue
-		}
-		complete = false
-		if d.Reset {
-			continue
-		}
-		if cut, ok := d.cut(budget); ok {
-			budget -= cut.SizeBound()
-			deltas = append(deltas, cut)
+		} else {
+			complete = false
 		}
 	}
 	return deltas, complete
@@ -160,41 +153,17 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 // delta builds the delta for w from s.
 func (s *EndpointState) delta(w Want) Delta {
 	d := Delta{
-		Endpoint:   w.Endpoint,
-		Generation: s.HeartBeat.Generation,
-		GCVersion:  s.GCVersion,
-		Reset:      w.FromVersion == 0,
-		States:     s.entriesAbove(w.FromVersion),
+		Endpoint:    w.Endpoint,
+		Generation:  s.HeartBeat.Generation,
+		GCVersion:   s.GCVersion,
+		Reset:       w.FromVersion == 0,
+		FromVersion: w.FromVersion,
+		States:      s.entriesAbove(w.FromVersion),
 	}
 	if d.Reset || s.HeartBeat.Version > w.FromVersion || len(d.States) > 0 {
 		d.HeartBeat = s.HeartBeat.Version
 	}
 	return d
-}
-
-// cut returns the longest prefix of an incremental delta that fits budget,
-// carrying the heartbeat only if it is no newer than the last state kept.
-// ok is false when not even one state fits.
-func (d *Delta) cut(budget int) (Delta, bool) {
-	room := budget - deltaOverhead(d.Endpoint)
-	n := 0
-	for n < len(d.States) {
-		size := kvSizeBound(&d.States[n])
-		if size > room {
-			break
-		}
-		room -= size
-		n++
-	}
-	if n == 0 {
-		return Delta{}, false
-	}
-	c := *d
-	c.States = d.States[:n:n]
-	if last := c.States[n-1].Version; c.HeartBeat > last {
-		c.HeartBeat = 0
-	}
-	return c, true
 }
 
 // ChangeKind says what an applied delta changed.
@@ -274,8 +243,14 @@ type ApplyOptions struct {
 //     state we do not have is stale and ignored);
 //   - a lower generation: ignored;
 //   - the same generation: a reset with a higher max version replaces the
-//     state; otherwise each key is taken only if its version is strictly
-//     higher than ours, and the heartbeat only if it advanced.
+//     state; an incremental delta starting above our max version (it would
+//     leave a gap) is ignored; otherwise each key is taken only if its
+//     version is strictly higher than ours (and, for a key we do not hold,
+//     above our GCVersion: its delete was collected here), and the
+//     heartbeat only if it advanced.
+//
+// Every applied state then keeps at most Limits.MaxKeys tombstones, the
+// oldest being collected, so a state received always fits a reset delta.
 func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 	for i := range deltas {
 		if err := opts.Limits.CheckDelta(&deltas[i]); err != nil {
@@ -296,6 +271,9 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			continue
 		}
 		changes = m.applyOne(d, opts.Now, changes)
+		if s := m.states[d.Endpoint]; s != nil {
+			s.TrimTombstones(opts.Limits.MaxKeys)
+		}
 	}
 	return changes, errors.Join(errs...)
 }
@@ -332,6 +310,9 @@ func (m *Map) applyOne(d *Delta, now time.Time, changes []Change) []Change {
 		changes = heartbeatChange(changes, d, local)
 		return diff(changes, d.Endpoint, local, s)
 	}
+	if d.FromVersion > local.MaxVersion() {
+		return changes
+	}
 	return local.merge(d, now, changes)
 }
 
@@ -344,7 +325,7 @@ func (s *EndpointState) merge(d *Delta, now time.Time, changes []Change) []Chang
 	s.GCVersion = max(s.GCVersion, d.GCVersion)
 	for _, kv := range d.States {
 		old, had := s.States[kv.Key]
-		if had && kv.Version <= old.Version {
+		if had && kv.Version <= old.Version || !had && kv.Version <= s.GCVersion {
 			continue
 		}
 		s.put(kv.Key, kv.VersionedValue, now)

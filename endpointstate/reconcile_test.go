@@ -1,6 +1,7 @@
 package endpointstate
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -238,29 +239,66 @@ func TestBuildDeltasRespectsBudget(t *testing.T) {
 	require.True(t, complete)
 	require.Len(t, all, 3)
 	assert.Equal(t, []string{"c", "a", "b"}, []string{all[0].Endpoint, all[1].Endpoint, all[2].Endpoint}, "whole states first, then by staleness")
+	assert.EqualValues(t, 5, all[1].FromVersion)
 
-	budget := all[0].SizeBound() + deltaOverhead("a") + kvSizeBound(&all[1].States[0]) + 1
+	// Room for c and b but not a: a is left whole for later, never cut,
+	// and the smaller b still goes.
+	require.Greater(t, all[1].SizeBound(), all[2].SizeBound())
+	budget := all[0].SizeBound() + all[2].SizeBound()
 	part, complete := m.BuildDeltas(wants, budget)
 	require.False(t, complete)
-	total := 0
-	for i := range part {
-		total += part[i].SizeBound()
-	}
-	assert.LessOrEqual(t, total, budget)
 	require.Len(t, part, 2)
-	cut := part[1]
-	assert.Equal(t, "a", cut.Endpoint)
-	require.Len(t, cut.States, 1)
-	assert.EqualValues(t, 10, cut.MaxVersion(), "a cut delta must not claim the heartbeat beyond what it carries")
-	assert.Zero(t, cut.HeartBeat)
+	assert.Equal(t, "c", part[0].Endpoint)
+	assert.Equal(t, "b", part[1].Endpoint)
+	assert.Equal(t, all[2], part[1], "deltas are whole")
+}
 
-	// Applying the cut delta then asking again completes the state.
-	recv := NewMap()
-	recv.Put("a", state(1, 5, nil))
-	_, err := recv.Apply([]Delta{cut}, opts())
+// TestApplyIgnoresDeltaWithGap: an incremental delta that starts above the
+// receiver's max version would leave versions missing; it is ignored.
+func TestApplyIgnoresDeltaWithGap(t *testing.T) {
+	m := NewMap()
+	m.Put("a", state(1, 15, nil))
+	gap := Delta{Endpoint: "a", Generation: 1, HeartBeat: 26, FromVersion: 20, States: []KeyValue{kv("k", "v", 24)}}
+	ch, err := m.Apply([]Delta{gap}, opts())
 	require.NoError(t, err)
-	req, _ := recv.Examine(m.Digests())
-	assert.Contains(t, req, Digest{"a", 1, 10})
+	assert.Empty(t, ch)
+	assert.EqualValues(t, 15, m.Get("a").MaxVersion())
+	ok := gap
+	ok.FromVersion = 15
+	ch, err = m.Apply([]Delta{ok}, opts())
+	require.NoError(t, err)
+	assert.NotEmpty(t, ch)
+}
+
+// TestReceiverTrimsTombstones: a receiver keeps at most MaxKeys
+// tombstones per endpoint, so its reset deltas always pass the limits.
+func TestReceiverTrimsTombstones(t *testing.T) {
+	l := Limits{MaxKeyLength: 16, MaxValueSize: 16, MaxKeys: 4, MaxBytes: 64}
+	src := NewEndpointState(1)
+	var v int64
+	for i := range 6 {
+		v++
+		src.Delete(fmt.Sprintf("k%d", i), v, t0)
+	}
+	src.HeartBeat.Version = v + 1
+	d := Delta{Endpoint: "a", Generation: 1, HeartBeat: src.HeartBeat.Version, Reset: true, States: src.entriesAbove(0)}
+	d.States = d.States[:4] // what a trimmed owner would send...
+	m := NewMap()
+	m.Put("a", state(1, 0, nil))
+	_, err := m.Apply([]Delta{d}, ApplyOptions{Now: t0, Limits: l})
+	require.NoError(t, err)
+	for i := 4; i < 6; i++ { // ...then more deletes arrive incrementally
+		inc := Delta{Endpoint: "a", Generation: 1, HeartBeat: 7 + int64(i), FromVersion: m.Get("a").MaxVersion(),
+			States: []KeyValue{{Key: fmt.Sprintf("k%d", i), VersionedValue: VersionedValue{Version: 7 + int64(i), Deleted: true}}}}
+		_, err := m.Apply([]Delta{inc}, ApplyOptions{Now: t0, Limits: l})
+		require.NoError(t, err)
+	}
+	got := m.Get("a")
+	assert.LessOrEqual(t, len(got.States), l.MaxKeys)
+	assert.Positive(t, got.GCVersion)
+	out, _ := m.BuildDeltas([]Want{{Endpoint: "a"}}, 1<<20)
+	require.Len(t, out, 1)
+	assert.NoError(t, l.CheckDelta(&out[0]))
 }
 
 func TestReapplyIsNoOp(t *testing.T) {

@@ -32,7 +32,7 @@
 // quarantines.
 //
 // A Syn is answered with an Ack (requests and deltas, built by
-// [github.com/hearsay-io/hearsay/endpointstate.Map.Examine] and cut to one
+// [github.com/hearsay-io/hearsay/endpointstate.Map.Examine] and bounded by one
 // frame, most out-of-date endpoints first), and the Ack with an Ack2.
 // Every applied heartbeat advance is an arrival for the failure detector.
 //

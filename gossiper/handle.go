@@ -71,7 +71,7 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 }
 
 // handleSyn answers with an Ack: requests for what the sender knows better,
-// deltas for what it lacks, cut to one frame.
+// deltas for what it lacks, within one frame.
 func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.Syn, out *Output) {
 	digests := syn.Digests[:0:0]
 	for _, d := range syn.Digests {

@@ -65,7 +65,8 @@ type Counters struct {
 	ClusterMismatch uint64
 	// Rejected counts messages (or parts) rejected as invalid.
 	Rejected uint64
-	// AcksTruncated counts Acks and Ack2s cut to fit the frame limit.
+	// AcksTruncated counts Acks and Ack2s that left deltas for later rounds
+	// to stay within the frame limit.
 	AcksTruncated uint64
 }
 

@@ -176,7 +176,7 @@ func (w *writer) deltas(ds []endpointstate.Delta) {
 }
 
 func (w *writer) delta(d *endpointstate.Delta) {
-	w.arrayLen(6)
+	w.arrayLen(7)
 	w.str(d.Endpoint)
 	w.int(d.Generation)
 	w.int(d.HeartBeat)
@@ -190,4 +190,5 @@ func (w *writer) delta(d *endpointstate.Delta) {
 		w.int(kv.Version)
 		w.bool(kv.Deleted)
 	}
+	w.int(d.FromVersion)
 }

@@ -131,13 +131,17 @@ func TestDecodeBadInput(t *testing.T) {
 		{"too few envelope fields", raw(t, 1, "prod", "n"), ErrMalformed},
 		{"empty sender", raw(t, 1, "prod", "", "a:1", 1, []any{[]any{}}), ErrMalformed},
 		{"oversized count", hugeArray, ErrMalformed},
-		{"invalid utf8 key", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"\xff\xfe", "v", 1, false}}}}}), endpointstate.ErrInvalidKey},
+		{"invalid utf8 key", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"\xff\xfe", "v", 1, false}}, 0}}}), endpointstate.ErrInvalidKey},
 		{"invalid utf8 digest endpoint", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{digest("\xc3\x28", 1, 1)}}), endpointstate.ErrInvalidEndpoint},
-		{"negative version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"k", "v", -4, false}}}}}), endpointstate.ErrInvalidVersion},
+		{"negative version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"k", "v", -4, false}}, 0}}}), endpointstate.ErrInvalidVersion},
 		{"negative digest version", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{digest("e", 1, -1)}}), endpointstate.ErrInvalidVersion},
 		{"wrong field type", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", "one", 1}}}), ErrMalformed},
-		{"oversized value", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"k", strings.Repeat("v", 64<<10+1), 1, false}}}}}), ErrMalformed},
+		{"oversized value", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"k", strings.Repeat("v", 64<<10+1), 1, false}}, 0}}}), ErrMalformed},
 		{"frame too large", make([]byte, DefaultMaxFrameSize+1), ErrFrameTooLarge},
+		{"reset with a from version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{}, 5}}}), endpointstate.ErrInvalidVersion},
+		{"delta without from version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{}}}}), ErrMalformed},
+		{"deeply nested appended field", deepNesting(t), ErrMalformed},
+		{"delta count amplification", countAmplification(t), ErrMalformed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,11 +153,44 @@ func TestDecodeBadInput(t *testing.T) {
 	}
 }
 
+// deepNesting is an envelope whose appended field nests arrays a million
+// deep: skipping it must not recurse that far.
+func deepNesting(t *testing.T) []byte {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	require.NoError(t, enc.EncodeArrayLen(7))
+	for _, v := range []any{1, "c", "x", "a:1", int(TypeShadowSyn), []any{}} {
+		require.NoError(t, enc.Encode(v))
+	}
+	for buf.Len() < DefaultMaxFrameSize-1 {
+		buf.WriteByte(0x91)
+	}
+	buf.WriteByte(0xc0)
+	return buf.Bytes()
+}
+
+// countAmplification claims as many deltas as there are bytes left: each
+// delta takes at least 9 bytes, so the count is refused before allocating.
+func countAmplification(t *testing.T) []byte {
+	var buf bytes.Buffer
+	enc := msgpack.NewEncoder(&buf)
+	require.NoError(t, enc.EncodeArrayLen(6))
+	for _, v := range []any{1, "c", "x", "a:1", int(TypeAck2)} {
+		require.NoError(t, enc.Encode(v))
+	}
+	require.NoError(t, enc.EncodeArrayLen(1))
+	require.NoError(t, enc.EncodeArrayLen(DefaultMaxFrameSize-64))
+	for buf.Len() < DefaultMaxFrameSize {
+		buf.WriteByte(0xc0)
+	}
+	return buf.Bytes()[:DefaultMaxFrameSize]
+}
+
 // TestDecodeSkipsAppendedFields: a newer peer may append fields to any
 // array; this version ignores them.
 func TestDecodeSkipsAppendedFields(t *testing.T) {
 	c := testCodec(t)
-	p := raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", 5, 9, "extra"}}, "extra"}, map[string]int{"x": 1})
+	p := raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", 5, 9, "extra"}}, "extra"}, map[string]any{"x": []any{1, []any{2}}})
 	e, err := c.Decode(p)
 	require.NoError(t, err)
 	assert.Equal(t, &Syn{Digests: []endpointstate.Digest{{Endpoint: "e", Generation: 5, MaxVersion: 9}}}, e.Message)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 )
@@ -52,9 +53,21 @@ func (r *reader) failWith(err error, format string, args ...any) {
 	}
 }
 
-// arrayLen reads an array header with at least min elements and no more
-// than the bytes left (every element takes at least one byte).
-func (r *reader) arrayLen(what string, min int) int {
+// Smallest encodings, in bytes, of the repeated elements: a count larger
+// than the bytes left divided by these is rejected before anything is
+// allocated.
+const (
+	minDigestSize = 5 // fixarray, 1-byte id, two fixints
+	minDeltaSize  = 9 // fixarray, 1-byte id, four fixints, bool, fixarray
+	minStateSize  = 6 // fixarray, 1-byte key, empty value, fixint, bool
+	// maxSkipDepth bounds the nesting of fields a newer peer may append;
+	// deeper input is malformed (it would cost stack, not information).
+	maxSkipDepth = 4
+)
+
+// arrayLen reads an array header with at least min elements, each at least
+// elemSize bytes, that fit in the bytes left.
+func (r *reader) arrayLen(what string, min, elemSize int) int {
 	if r.err != nil {
 		return 0
 	}
@@ -64,8 +77,8 @@ func (r *reader) arrayLen(what string, min int) int {
 		r.fail("%s: %v", what, err)
 	case n < min:
 		r.fail("%s: %d fields, want at least %d", what, n, min)
-	case n > r.br.Len():
-		r.fail("%s: count %d exceeds the %d bytes left", what, n, r.br.Len())
+	case n > r.br.Len()/elemSize:
+		r.fail("%s: count %d does not fit the %d bytes left", what, n, r.br.Len())
 	default:
 		return n
 	}
@@ -78,9 +91,41 @@ func (r *reader) skip(n int) {
 		if r.err != nil {
 			return
 		}
+		r.skipValue(0)
+	}
+}
+
+// skipValue skips one value, descending at most maxSkipDepth levels into
+// arrays and maps.
+func (r *reader) skipValue(depth int) {
+	c, err := r.dec.PeekCode()
+	if err != nil {
+		r.fail("skip field: %v", err)
+		return
+	}
+	var n int
+	switch {
+	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
+		n, err = r.dec.DecodeArrayLen()
+	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
+		n, err = r.dec.DecodeMapLen()
+		n *= 2
+	default:
 		if err := r.dec.Skip(); err != nil {
 			r.fail("skip field: %v", err)
 		}
+		return
+	}
+	switch {
+	case err != nil:
+		r.fail("skip field: %v", err)
+	case depth >= maxSkipDepth:
+		r.fail("skip field: nested deeper than %d", maxSkipDepth)
+	case n < 0 || n > r.br.Len():
+		r.fail("skip field: count %d exceeds the %d bytes left", n, r.br.Len())
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		r.skipValue(depth + 1)
 	}
 }
 
@@ -134,7 +179,7 @@ func (r *reader) bool(what string) bool {
 }
 
 func (r *reader) envelope() (*Envelope, error) {
-	n := r.arrayLen("envelope", 6)
+	n := r.arrayLen("envelope", 6, 1)
 	version := r.uint("version")
 	if r.err == nil && version != uint64(ProtocolVersion) {
 		return nil, fmt.Errorf("decode: %w: %d (this node speaks %d)", ErrVersion, version, ProtocolVersion)
@@ -165,34 +210,34 @@ func (r *reader) body(t Type) Message {
 	var fields int
 	switch t {
 	case TypeSyn:
-		fields = r.arrayLen("syn", 1)
+		fields = r.arrayLen("syn", 1, 1)
 		m = &Syn{Digests: r.digests()}
 		fields--
 	case TypeAck:
-		fields = r.arrayLen("ack", 2)
+		fields = r.arrayLen("ack", 2, 1)
 		m = &Ack{Requests: r.digests(), Deltas: r.deltas()}
 		fields -= 2
 	case TypeAck2:
-		fields = r.arrayLen("ack2", 1)
+		fields = r.arrayLen("ack2", 1, 1)
 		m = &Ack2{Deltas: r.deltas()}
 		fields--
 	case TypeShutdown:
-		fields = r.arrayLen("shutdown", 1)
+		fields = r.arrayLen("shutdown", 1, 1)
 		m = &Shutdown{State: r.delta()}
 		fields--
 	case TypeEcho:
-		fields = r.arrayLen("echo", 1)
+		fields = r.arrayLen("echo", 1, 1)
 		m = &Echo{Nonce: r.uint("nonce")}
 		fields--
 	case TypeEchoReply:
-		fields = r.arrayLen("echo reply", 2)
+		fields = r.arrayLen("echo reply", 2, 1)
 		m = &EchoReply{Nonce: r.uint("nonce"), Generation: r.int("generation")}
 		fields -= 2
 	case TypeShadowSyn:
-		fields = r.arrayLen("shadow syn", 0)
+		fields = r.arrayLen("shadow syn", 0, 1)
 		m = &ShadowSyn{}
 	case TypeShadowAck:
-		fields = r.arrayLen("shadow ack", 1)
+		fields = r.arrayLen("shadow ack", 1, 1)
 		m = &ShadowAck{Deltas: r.deltas()}
 		fields--
 	default:
@@ -204,13 +249,13 @@ func (r *reader) body(t Type) Message {
 }
 
 func (r *reader) digests() []endpointstate.Digest {
-	n := r.arrayLen("digests", 0)
+	n := r.arrayLen("digests", 0, minDigestSize)
 	if r.err != nil || n == 0 {
 		return nil
 	}
 	out := make([]endpointstate.Digest, 0, n)
 	for i := 0; i < n && r.err == nil; i++ {
-		f := r.arrayLen("digest", 3)
+		f := r.arrayLen("digest", 3, 1)
 		d := endpointstate.Digest{
 			Endpoint:   r.str("digest endpoint", r.limits.MaxKeyLength),
 			Generation: r.int("digest generation"),
@@ -228,7 +273,7 @@ func (r *reader) digests() []endpointstate.Digest {
 }
 
 func (r *reader) deltas() []endpointstate.Delta {
-	n := r.arrayLen("deltas", 0)
+	n := r.arrayLen("deltas", 0, minDeltaSize)
 	if r.err != nil || n == 0 {
 		return nil
 	}
@@ -240,7 +285,7 @@ func (r *reader) deltas() []endpointstate.Delta {
 }
 
 func (r *reader) delta() endpointstate.Delta {
-	f := r.arrayLen("delta", 6)
+	f := r.arrayLen("delta", 7, 1)
 	d := endpointstate.Delta{
 		Endpoint:   r.str("delta endpoint", r.limits.MaxKeyLength),
 		Generation: r.int("delta generation"),
@@ -248,12 +293,15 @@ func (r *reader) delta() endpointstate.Delta {
 		GCVersion:  r.int("delta gc version"),
 		Reset:      r.bool("delta reset"),
 	}
-	n := r.arrayLen("delta states", 0)
+	n := r.arrayLen("delta states", 0, minStateSize)
+	if n > 2*r.limits.MaxKeys {
+		r.fail("delta %q: %d states, limit %d", d.Endpoint, n, 2*r.limits.MaxKeys)
+	}
 	if n > 0 && r.err == nil {
 		d.States = make([]endpointstate.KeyValue, 0, n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
-		kf := r.arrayLen("state", 4)
+		kf := r.arrayLen("state", 4, 1)
 		kv := endpointstate.KeyValue{Key: r.str("key", r.limits.MaxKeyLength)}
 		kv.Value = r.str("value", r.limits.MaxValueSize)
 		kv.Version = r.int("version")
@@ -261,7 +309,8 @@ func (r *reader) delta() endpointstate.Delta {
 		r.skip(kf - 4)
 		d.States = append(d.States, kv)
 	}
-	r.skip(f - 6)
+	d.FromVersion = r.int("delta from version")
+	r.skip(f - 7)
 	if r.err == nil {
 		if err := r.limits.CheckDelta(&d); err != nil {
 			r.failWith(err, "delta")

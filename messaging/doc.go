@@ -23,7 +23,7 @@
 //	frame    = length:uint32be payload
 //	payload  = [version, cluster, from, addr, type, body]
 //	digest   = [endpoint, generation, max_version]
-//	delta    = [endpoint, generation, heartbeat, gc_version, reset, [state...]]
+//	delta    = [endpoint, generation, heartbeat, gc_version, reset, [state...], from_version]
 //	state    = [key, value, version, deleted]
 //
 // docs/protocol.md documents every field and shows a real Syn byte by byte.
