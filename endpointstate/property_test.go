@@ -47,7 +47,7 @@ type sim struct {
 }
 
 func (s *sim) applyOpts(n *simNode) ApplyOptions {
-	return ApplyOptions{Now: s.now, Limits: DefaultLimits(), Skip: func(ep string) bool { return ep == n.id }}
+	return ApplyOptions{Now: s.now, Limits: DefaultLimits(), Skip: func(ep string, _ int64) bool { return ep == n.id }}
 }
 
 // apply applies deltas at node n and checks the per-application

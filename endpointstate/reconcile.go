@@ -227,9 +227,10 @@ type ApplyOptions struct {
 	Now time.Time
 	// Limits every delta must satisfy.
 	Limits Limits
-	// Skip, when set, names endpoints whose deltas are ignored: the local
-	// node (only it speaks for itself) and quarantined endpoints.
-	Skip func(endpoint string) bool
+	// Skip, when set, names deltas to ignore by endpoint and generation:
+	// the local node's (only it speaks for itself) and those of removed
+	// endpoints in quarantine.
+	Skip func(endpoint string, generation int64) bool
 }
 
 // Apply applies deltas received from a peer and returns what changed, in
@@ -262,7 +263,7 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 	limit := opts.Now.Unix() + MaxGenerationDrift
 	for i := range deltas {
 		d := &deltas[i]
-		if opts.Skip != nil && opts.Skip(d.Endpoint) {
+		if opts.Skip != nil && opts.Skip(d.Endpoint, d.Generation) {
 			continue
 		}
 		if d.Generation > limit {

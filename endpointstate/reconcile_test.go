@@ -187,7 +187,7 @@ func TestApplyRules(t *testing.T) {
 	t.Run("skip", func(t *testing.T) {
 		m := NewMap()
 		o := opts()
-		o.Skip = func(ep string) bool { return ep == "self" }
+		o.Skip = func(ep string, _ int64) bool { return ep == "self" }
 		_, err := m.Apply([]Delta{{Endpoint: "self", Generation: 1, Reset: true}}, o)
 		require.NoError(t, err)
 		assert.Zero(t, m.Len())

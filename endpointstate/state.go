@@ -3,6 +3,7 @@ package endpointstate
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -63,6 +64,10 @@ const (
 	// KeyStatus holds the node's lifecycle status: one of the Status
 	// constants.
 	KeyStatus = "hearsay.status"
+	// KeyExpires holds, with StatusLeft, the wall-clock time (Unix
+	// seconds, decimal) at which every node forgets the endpoint. It is
+	// absolute, so all nodes agree on it whenever they learned of it.
+	KeyExpires = "hearsay.expires"
 )
 
 // Status values of [KeyStatus].
@@ -132,6 +137,20 @@ func (s *EndpointState) Address() string {
 func (s *EndpointState) Status() string {
 	v, _ := s.Get(KeyStatus)
 	return v
+}
+
+// Expires returns the absolute expiry of a left endpoint ([KeyExpires])
+// and whether it has a valid one.
+func (s *EndpointState) Expires() (time.Time, bool) {
+	v, ok := s.Get(KeyExpires)
+	if !ok {
+		return time.Time{}, false
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(sec, 0), true
 }
 
 // Set records value for key at version, as the owner does for its own

@@ -53,14 +53,20 @@ type Config struct {
 	// InitialStates are application states published from the first
 	// round on.
 	InitialStates map[string]string
-	// QuarantineDuration is how long gossip about a removed endpoint is
-	// ignored. Default 60s (Cassandra's QUARANTINE_DELAY).
+	// QuarantineDuration is how long, after removing an endpoint, gossip
+	// about it at the removed generation or an older one is ignored (a
+	// restart, with a newer generation, is accepted at once). Default 60s
+	// (Cassandra's QUARANTINE_DELAY).
 	QuarantineDuration time.Duration
-	// RemoveDownAfter removes an endpoint that has been down this long.
-	// Default 72h; 0 never removes down endpoints.
+	// RemoveDownAfter: an endpoint whose heartbeat this node has not seen
+	// advance for this long (it is down, and nobody relays news of it) is
+	// announced as left, expiring LeftExpiry later. Default 72h; 0 never.
 	RemoveDownAfter time.Duration
-	// LeftExpiry removes an endpoint this long after it left (or was
-	// removed or assassinated). Default 72h (Cassandra's 3 days).
+	// LeftExpiry is how long a left endpoint (after Leave, Remove,
+	// Assassinate or RemoveDownAfter) is kept, so nodes that were away
+	// learn it left; the announcement carries the absolute expiry, so
+	// every node removes it at the same time. Default 72h (Cassandra's 3
+	// days).
 	LeftExpiry time.Duration
 	// TombstoneGrace is how long a deleted key's tombstone is kept before
 	// it is garbage-collected. Default 1h.
@@ -146,11 +152,21 @@ func (c Config) Validate() error {
 	if c.Generation < 0 {
 		bad("Generation %d: want >= 0", c.Generation)
 	}
-	for k, v := range c.InitialStates {
-		if err := c.Limits.CheckUserKey(k); err != nil {
-			bad("InitialStates: %v", err)
-		} else if err := c.Limits.CheckValue(v); err != nil {
-			bad("InitialStates[%q]: %v", k, err)
+	if c.Limits.Validate() == nil {
+		// Counted as the node will hold them: with its own address and
+		// status.
+		initial := endpointstate.NewEndpointState(1)
+		initial.Set(endpointstate.KeyAddress, c.AdvertiseAddr+c.BindAddr, 1)
+		initial.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, 2)
+		for i, k := range sortedKeys(c.InitialStates) {
+			v := c.InitialStates[k]
+			if err := c.Limits.CheckUserKey(k); err != nil {
+				bad("InitialStates: %v", err)
+			} else if err := c.Limits.CheckSet(initial, k, v); err != nil {
+				bad("InitialStates[%q]: %v", k, err)
+			} else {
+				initial.Set(k, v, int64(i+3))
+			}
 		}
 	}
 	for name, d := range map[string]time.Duration{"QuarantineDuration": c.QuarantineDuration, "LeftExpiry": c.LeftExpiry, "TombstoneGrace": c.TombstoneGrace} {

@@ -132,6 +132,8 @@ func (g *Gossiper) Start(ctx context.Context) error {
 
 	select {
 	case err = <-ready:
+	case <-g.done:
+		err = ErrStopped // stopped while still in its shadow round
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
@@ -255,6 +257,10 @@ func (g *Gossiper) halt(closeSubs bool) {
 	g.mu.Lock()
 	if g.stopped && g.cancel == nil {
 		g.mu.Unlock()
+		if closeSubs {
+			g.subs.closeAll()
+			g.handlers.Wait()
+		}
 		return
 	}
 	g.stopped = true

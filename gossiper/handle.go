@@ -23,9 +23,18 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 		return out
 	}
 	if env.From == n.id {
-		// Only the shadow round's probe may carry our own ID: a starting
-		// twin asks, a running node answers, and the twin refuses to start.
+		// Only the shadow round may carry our own ID: a starting twin asks
+		// for the state (the twin of a seed asks the seed itself) and
+		// probes; a running node answers, and the twin refuses to start.
 		switch m := env.Message.(type) {
+		case *messaging.ShadowSyn:
+			n.handleShadowSyn(env, &out)
+			return out
+		case *messaging.ShadowAck:
+			if n.phase == phaseShadow {
+				n.handleShadowAck(now, env, m, &out)
+				return out
+			}
 		case *messaging.Echo:
 			if n.phase == phaseRunning {
 				out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen})
@@ -75,7 +84,7 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.Syn, out *Output) {
 	digests := syn.Digests[:0:0]
 	for _, d := range syn.Digests {
-		if d.Endpoint == n.id || !n.quarantined(d.Endpoint, now) {
+		if d.Endpoint == n.id || !n.quarantined(d.Endpoint, d.Generation, now) {
 			digests = append(digests, d)
 		}
 	}
@@ -106,7 +115,7 @@ func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.
 func (n *Node) dropQuarantined(wants []endpointstate.Want, now time.Time) []endpointstate.Want {
 	out := wants[:0]
 	for _, w := range wants {
-		if !n.quarantined(w.Endpoint, now) {
+		if s := n.states.Get(w.Endpoint); s == nil || !n.quarantined(w.Endpoint, s.HeartBeat.Generation, now) {
 			out = append(out, w)
 		}
 	}

@@ -2,6 +2,7 @@ package gossiper
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -17,7 +18,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	}
 	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
 		Now: now, Limits: n.cfg.Limits,
-		Skip: func(ep string) bool { return ep == n.id || n.quarantined(ep, now) },
+		Skip: func(ep string, gen int64) bool { return ep == n.id || n.quarantined(ep, gen, now) },
 	})
 	if err != nil {
 		n.counters.Rejected++
@@ -39,17 +40,20 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
-		n.peers[c.Endpoint] = &peer{downSince: now}
+		n.peers[c.Endpoint] = &peer{lastBeat: now}
 		n.fd.Report(c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 	case endpointstate.ChangeRestarted:
 		n.counters.Restarts++
 		p := n.peer(c.Endpoint, now)
-		p.leftSince = time.Time{}
+		// A new incarnation must prove itself with an echo: down, silently
+		// (no dead event), until it answers (Cassandra's markAlive).
+		p.alive, p.echoNonce, p.leftSince, p.lastBeat = false, 0, time.Time{}, now
 		n.fd.Remove(c.Endpoint)
 		n.fd.Report(c.Endpoint, now)
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
+		n.peer(c.Endpoint, now).lastBeat = now
 		n.fd.Report(c.Endpoint, now)
 	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
@@ -60,7 +64,7 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 func (n *Node) peer(ep string, now time.Time) *peer {
 	p := n.peers[ep]
 	if p == nil {
-		p = &peer{downSince: now}
+		p = &peer{lastBeat: now}
 		n.peers[ep] = p
 	}
 	return p
@@ -112,7 +116,7 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
-	p.alive, p.downSince = true, time.Time{}
+	p.alive, p.lastBeat = true, now
 	n.fd.Report(from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
 }
@@ -123,12 +127,12 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 	if p == nil || !p.alive {
 		return
 	}
-	p.alive, p.downSince, p.echoNonce = false, now, 0
+	p.alive, p.echoNonce = false, 0
 	s := n.states.Get(ep)
 	out.event(now, Event{Kind: EventDead, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason, Phi: failuredetector.ClampPhi(phi)})
 }
 
-// markLeft records that a peer left; it is removed after LeftExpiry.
+// markLeft records that a peer left; it is removed at its expiry.
 func (n *Node) markLeft(ep string, now time.Time, reason string, out *Output) {
 	p := n.peer(ep, now)
 	n.markDown(ep, now, reason, 0, out)
@@ -148,18 +152,26 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	n.states.Remove(ep)
 	n.fd.Remove(ep)
 	delete(n.peers, ep)
-	n.quarantine[ep] = now.Add(n.cfg.QuarantineDuration)
+	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
 
 // Remove is the operator's removenode: a member that is down is announced
 // as left (under a generation one higher than its own, so the announcement
-// beats its last state everywhere); every node then removes it after
-// LeftExpiry. A member that is up is refused with ErrMemberAlive.
+// beats its last state everywhere), with an absolute expiry LeftExpiry
+// from now at which every node removes it. A member that is up is refused
+// with ErrMemberAlive.
 func (n *Node) Remove(now time.Time, id string) (Output, error) {
+	if err := n.checkTarget(id); err != nil {
+		return Output{}, err
+	}
+	if n.states.Get(id) == nil {
+		return Output{}, ErrUnknownMember
+	}
 	if p := n.peers[id]; p != nil && p.alive {
 		return Output{}, ErrMemberAlive
 	}
-	return n.forgeLeft(now, id, "removed", false)
+	var out Output
+	return out, n.announceLeft(now, id, "removed", &out)
 }
 
 // Assassinate is the operator's assassinate: like Remove, but without
@@ -168,38 +180,47 @@ func (n *Node) Remove(now time.Time, id string) (Output, error) {
 // Cassandra does). A live member assassinated keeps running but is seen as
 // left until it restarts with a new generation.
 func (n *Node) Assassinate(now time.Time, id string) (Output, error) {
-	return n.forgeLeft(now, id, "assassinated", true)
+	if err := n.checkTarget(id); err != nil {
+		return Output{}, err
+	}
+	var out Output
+	return out, n.announceLeft(now, id, "assassinated", &out)
 }
 
-func (n *Node) forgeLeft(now time.Time, id, reason string, unknownOK bool) (Output, error) {
-	var out Output
+func (n *Node) checkTarget(id string) error {
 	switch {
 	case n.phase != phaseRunning:
-		return out, ErrNotStarted
+		return ErrNotStarted
 	case id == n.id:
-		return out, ErrSelf
+		return ErrSelf
 	}
-	if err := n.cfg.Limits.CheckEndpoint(id); err != nil {
-		return out, err
-	}
-	old := n.states.Get(id)
-	if old == nil && !unknownOK {
-		return out, ErrUnknownMember
-	}
+	return n.cfg.Limits.CheckEndpoint(id)
+}
+
+// announceLeft replaces id's state, locally and then everywhere through
+// gossip, by one of a higher generation saying it left, expiring
+// LeftExpiry from now. reason goes into the dead event if id was up.
+func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error {
 	gen := now.Unix() + 60
 	addr := ""
-	if old != nil {
+	if old := n.states.Get(id); old != nil {
 		gen, addr = old.HeartBeat.Generation+1, old.Address()
 	}
-	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: 3, Reset: true, States: []endpointstate.KeyValue{
+	expires := strconv.FormatInt(now.Add(n.cfg.LeftExpiry).Unix(), 10)
+	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: 4, Reset: true, States: []endpointstate.KeyValue{
 		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: 1}},
 		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: 2}},
+		{Key: endpointstate.KeyExpires, VersionedValue: endpointstate.VersionedValue{Value: expires, Version: 3}},
 	}}
-	delete(n.quarantine, id)
-	n.applyDeltas(now, []endpointstate.Delta{delta}, &out)
-	if out.Warnings != nil {
-		return out, errors.Join(out.Warnings...)
+	delete(n.removed, id)
+	n.markDown(id, now, reason, 0, out)
+	var applied Output
+	n.applyDeltas(now, []endpointstate.Delta{delta}, &applied)
+	out.Messages = append(out.Messages, applied.Messages...)
+	out.Events = append(out.Events, applied.Events...)
+	if applied.Warnings != nil {
+		out.Warnings = append(out.Warnings, applied.Warnings...)
+		return errors.Join(applied.Warnings...)
 	}
-	n.markLeft(id, now, reason, &out)
-	return out, nil
+	return nil
 }

@@ -1,6 +1,7 @@
 package gossiper
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -76,6 +77,9 @@ func (n *Node) announceExit(now time.Time, status string) Output {
 	n.phase = phaseStopped
 	s := n.self()
 	s.Set(endpointstate.KeyStatus, status, n.versions.Next())
+	if status == endpointstate.StatusLeft {
+		s.Set(endpointstate.KeyExpires, strconv.FormatInt(now.Add(n.cfg.LeftExpiry).Unix(), 10), n.versions.Next())
+	}
 	s.HeartBeat.Version = n.versions.Next()
 	deltas, _ := n.states.BuildDeltas([]endpointstate.Want{{Endpoint: n.id}}, n.cfg.MaxFrameSize-n.overhead)
 	if len(deltas) != 1 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -82,8 +83,9 @@ const (
 // peer is what the core tracks about a remote endpoint's liveness.
 type peer struct {
 	alive bool
-	// downSince is when the peer was last marked down (or first seen).
-	downSince time.Time
+	// lastBeat is when this node last saw the peer's heartbeat advance
+	// (or first learned of it, or heard its echo reply).
+	lastBeat time.Time
 	// leftSince is when the peer was seen leaving; zero otherwise.
 	leftSince time.Time
 	// echoNonce is the outstanding echo's nonce, 0 if none.
@@ -105,12 +107,16 @@ type Node struct {
 	rng   *rand.Rand
 	phase phase
 
-	versions   endpointstate.VersionCounter
-	states     *endpointstate.Map
-	fd         *failuredetector.Detector
-	peers      map[string]*peer
-	seeds      []string
-	quarantine map[string]time.Time
+	versions endpointstate.VersionCounter
+	states   *endpointstate.Map
+	fd       *failuredetector.Detector
+	peers    map[string]*peer
+	seeds    []string
+	// removed remembers, for QuarantineDuration, the generation of each
+	// endpoint removed here: gossip about it at that generation or an older
+	// one is ignored, so in-flight gossip cannot bring it back, while a
+	// restart (a newer generation) is welcome at once.
+	removed map[string]removal
 
 	shadow   shadowRound
 	nonce    uint64
@@ -133,11 +139,11 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	}
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
-		states:     endpointstate.NewMap(),
-		fd:         fd,
-		peers:      map[string]*peer{},
-		quarantine: map[string]time.Time{},
-		overhead:   messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
+		states:   endpointstate.NewMap(),
+		fd:       fd,
+		peers:    map[string]*peer{},
+		removed:  map[string]removal{},
+		overhead: messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 	}
 	n.SetSeeds(cfg.Seeds)
 	n.resetLocalState()
@@ -145,14 +151,25 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 }
 
 // resetLocalState (re)builds the local endpoint state for n.gen: address,
-// status and the initial application states.
+// status and the application states, taken from the current local state
+// when there is one (a generation bump in the shadow round keeps what the
+// application set), else from InitialStates.
 func (n *Node) resetLocalState() {
+	states := n.cfg.InitialStates
+	if prev := n.states.Get(n.id); prev != nil {
+		states = map[string]string{}
+		for k, v := range prev.States {
+			if !v.Deleted && !strings.HasPrefix(k, endpointstate.ReservedPrefix) {
+				states[k] = v.Value
+			}
+		}
+	}
 	n.versions = endpointstate.VersionCounter{}
 	s := endpointstate.NewEndpointState(n.gen)
 	s.Set(endpointstate.KeyAddress, n.addr, n.versions.Next())
 	s.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, n.versions.Next())
-	for _, k := range sortedKeys(n.cfg.InitialStates) {
-		s.Set(k, n.cfg.InitialStates[k], n.versions.Next())
+	for _, k := range sortedKeys(states) {
+		s.Set(k, states[k], n.versions.Next())
 	}
 	s.HeartBeat.Version = n.versions.Next()
 	n.states.Put(n.id, s)
@@ -252,9 +269,18 @@ func (n *Node) Digests() []endpointstate.Digest { return n.states.Digests() }
 
 func (n *Node) self() *endpointstate.EndpointState { return n.states.Get(n.id) }
 
-func (n *Node) quarantined(ep string, now time.Time) bool {
-	until, ok := n.quarantine[ep]
-	return ok && now.Before(until)
+// removal is what a node remembers of an endpoint it removed.
+type removal struct {
+	generation int64
+	until      time.Time
+}
+
+// quarantined reports whether gossip about ep at generation gen is to be
+// ignored: ep was removed here at that generation or a newer one, less than
+// QuarantineDuration ago.
+func (n *Node) quarantined(ep string, gen int64, now time.Time) bool {
+	r, ok := n.removed[ep]
+	return ok && gen <= r.generation && now.Before(r.until)
 }
 
 // event appends an event stamped with now.

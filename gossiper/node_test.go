@@ -29,7 +29,7 @@ func selectionNode(t *testing.T, live, unreachable int, seeds []string, seed uin
 		s.Set(endpointstate.KeyAddress, addrFor(10+i), 1)
 		s.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, 2)
 		n.states.Put(id, s)
-		n.peers[id] = &peer{alive: i < live, downSince: epoch}
+		n.peers[id] = &peer{alive: i < live, lastBeat: epoch}
 	}
 	return n
 }
@@ -191,6 +191,7 @@ func TestRemovalAndQuarantine(t *testing.T) {
 	cfg := func(id string, seeds ...string) Config {
 		c := coreConfig(id, seeds...)
 		c.RemoveDownAfter = 30 * time.Second
+		c.LeftExpiry = 20 * time.Second
 		c.QuarantineDuration = 20 * time.Second
 		return c
 	}
@@ -199,12 +200,14 @@ func TestRemovalAndQuarantine(t *testing.T) {
 	h.add(cfg("n2", addrFor(1)))
 	require.Positive(t, h.until(30, h.converged))
 	h.down[addrFor(3)] = true
+	crash := h.now
 	require.Positive(t, h.until(120, func() bool { return h.node("n0").State("n2") == nil }), "removed after being down")
 	removed := h.eventsOf("n0", EventRemove, "n2")
 	require.Len(t, removed, 1)
 	dead := h.eventsOf("n0", EventDead, "n2")
 	require.Len(t, dead, 1)
-	assert.GreaterOrEqual(t, removed[0].Time.Sub(dead[0].Time), 30*time.Second)
+	assert.GreaterOrEqual(t, removed[0].Time.Sub(crash), 50*time.Second, "silent for RemoveDownAfter, then left for LeftExpiry")
+	assert.Equal(t, "expired", removed[0].Reason)
 
 	// While quarantined, gossip about n2 is ignored: feed n0 n2's last
 	// state directly.
@@ -214,8 +217,7 @@ func TestRemovalAndQuarantine(t *testing.T) {
 	out := n0.Step(h.now, &messaging.Envelope{Version: 1, Cluster: "hearsay", From: "n1", Addr: addrFor(2), Message: &messaging.Ack2{Deltas: deltas}})
 	assert.Empty(t, out.Events)
 	assert.Nil(t, n0.State("n2"), "quarantine keeps it out")
-	// After the quarantine, the node can come back (it restarts).
-	h.until(25, func() bool { return false })
+	// A restart (a newer generation) is welcome at once.
 	h.addAt(addrFor(3), cfg("n2", addrFor(1)), h.now.Unix())
 	require.Positive(t, h.until(30, h.converged))
 }

@@ -83,7 +83,7 @@ func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
 	for _, d := range all {
 		if d.Endpoint == n.id {
 			out = append([]endpointstate.Digest{d}, out...)
-		} else if !n.quarantined(d.Endpoint, now) {
+		} else if !n.quarantined(d.Endpoint, d.Generation, now) {
 			out = append(out, d)
 		}
 	}
@@ -116,6 +116,15 @@ func (n *Node) targets() (live, unreachable []string) {
 	return live, unreachable
 }
 
+// leftExpiry is when a left peer is removed: the absolute expiry its state
+// carries, or LeftExpiry after this node saw it leave if it carries none.
+func (n *Node) leftExpiry(ep string, p *peer) time.Time {
+	if at, ok := n.states.Get(ep).Expires(); ok {
+		return at
+	}
+	return p.leftSince.Add(n.cfg.LeftExpiry)
+}
+
 func (n *Node) addrOf(ep string) string {
 	if s := n.states.Get(ep); s != nil {
 		return s.Address()
@@ -133,7 +142,8 @@ func (n *Node) isSeed(addr string) bool {
 }
 
 // checkStatus is Cassandra's doStatusCheck: convict live peers whose phi
-// crossed the threshold, remove peers down or left for too long, and end
+// crossed the threshold; announce as left the peers whose heartbeat has
+// not moved for RemoveDownAfter; remove left peers whose expiry passed; end
 // expired quarantines.
 func (n *Node) checkStatus(now time.Time, out *Output) {
 	for _, ep := range n.states.Endpoints() {
@@ -148,16 +158,18 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 		}
 		switch {
 		case !p.leftSince.IsZero():
-			if now.Sub(p.leftSince) >= n.cfg.LeftExpiry {
+			if !now.Before(n.leftExpiry(ep, p)) {
 				n.remove(ep, now, "expired", out)
 			}
-		case !p.alive && n.cfg.RemoveDownAfter > 0 && now.Sub(p.downSince) >= n.cfg.RemoveDownAfter:
-			n.remove(ep, now, "expired", out)
+		case !p.alive && n.cfg.RemoveDownAfter > 0 && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
+			// Silent for that long, as this node sees it: tell everyone it
+			// left, with an absolute expiry all nodes share.
+			_ = n.announceLeft(now, ep, "expired", out)
 		}
 	}
-	for ep, until := range n.quarantine {
-		if !now.Before(until) {
-			delete(n.quarantine, ep)
+	for ep, r := range n.removed {
+		if !now.Before(r.until) {
+			delete(n.removed, ep)
 		}
 	}
 }

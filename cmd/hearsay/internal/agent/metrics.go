@@ -51,7 +51,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		rounds:        d("gossip_rounds_total", "Gossip rounds run."),
 		convictions:   d("convictions_total", "Peers convicted (marked down) by the failure detector."),
 		restarts:      d("restarts_total", "Peers seen restarting with a higher generation."),
-		truncated:     d("acks_truncated_total", "Acks and Ack2s cut to fit the frame size limit."),
+		truncated:     d("acks_truncated_total", "Acks and Ack2s that left deltas for later rounds to fit the frame size limit."),
 		sent:          d("messages_sent_total", "Messages sent, by type.", "type"),
 		received:      d("messages_received_total", "Messages received, by type.", "type"),
 		sentBytes:     d("message_bytes_sent_total", "Encoded bytes of messages sent, by type.", "type"),
