@@ -97,7 +97,8 @@ func (g *Gossiper) Subscribe(kinds ...EventKind) *Subscription {
 
 // On calls fn, on a goroutine of its own, for every event of kind, until
 // the returned cancel function is called or the Gossiper stops. fn runs
-// outside the gossip loop; a slow fn only makes its own events drop.
+// outside the gossip loop; a slow fn only makes its own events drop. cancel
+// waits for fn's goroutine to end, so fn must not call it.
 func (g *Gossiper) On(kind EventKind, fn func(Event)) (cancel func()) {
 	sub := g.Subscribe(kind)
 	done := make(chan struct{})
