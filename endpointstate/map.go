@@ -108,6 +108,9 @@ func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
 // bound its state when keys are deleted faster than the grace period
 // collects them. It returns how many were dropped.
 func (s *EndpointState) TrimTombstones(keep int) int {
+	if len(s.States) <= keep {
+		return 0 // no more tombstones than keys
+	}
 	var tombs []KeyValue
 	for k, v := range s.States {
 		if v.Deleted {

@@ -258,7 +258,7 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			return nil, fmt.Errorf("apply: %w", err)
 		}
 	}
-	var changes []Change
+	changes := make([]Change, 0, len(deltas))
 	var errs []error
 	limit := opts.Now.Unix() + MaxGenerationDrift
 	for i := range deltas {
