@@ -54,13 +54,18 @@ func kvSizeBound(kv *KeyValue) int {
 	return arrayOverhead + 2*strOverhead + len(kv.Key) + len(kv.Value) + intBound + boolBound
 }
 
+// maxReservedValue bounds the values of reserved keys (an address, a
+// status, a time).
+const maxReservedValue = 512
+
 // StateSizeBound is the largest encoded size of a Reset delta for an
 // endpoint within l: a message must be able to hold one, so the frame limit
 // must be at least this (plus the envelope).
 func (l Limits) StateSizeBound() int {
 	live := l.MaxBytes + l.MaxKeys*(arrayOverhead+2*strOverhead+intBound+boolBound)
 	tombstones := l.MaxKeys * (arrayOverhead + 2*strOverhead + l.MaxKeyLength + intBound + boolBound)
-	return deltaOverhead(string(make([]byte, l.MaxKeyLength))) + live + tombstones
+	reserved := ReservedKeys * (arrayOverhead + 2*strOverhead + len(ReservedPrefix) + 16 + maxReservedValue + intBound + boolBound)
+	return deltaOverhead(string(make([]byte, l.MaxKeyLength))) + live + tombstones + reserved
 }
 
 // Clone returns a deep copy of d.

@@ -45,9 +45,9 @@ type Limits struct {
 	// MaxValueSize is the largest value in bytes. Default 64 KiB;
 	// range 0..16 MiB.
 	MaxValueSize int
-	// MaxKeys is the most live keys per endpoint (reserved keys included);
-	// tombstones may add as many again before the oldest are collected.
-	// Default 256; range 1..65535.
+	// MaxKeys is the most live application keys per endpoint (hearsay's
+	// own reserved keys come on top); tombstones may add as many again
+	// before the oldest are collected. Default 256; range 1..65535.
 	MaxKeys int
 	// MaxBytes is the most bytes of live keys plus values per endpoint.
 	// Default 256 KiB; range MaxValueSize..64 MiB.
@@ -157,8 +157,8 @@ func (l Limits) CheckDelta(d *Delta) error {
 		return fmt.Errorf("%w: endpoint %q generation %d heartbeat %d gc %d from %d reset %v",
 			ErrInvalidVersion, d.Endpoint, d.Generation, d.HeartBeat, d.GCVersion, d.FromVersion, d.Reset)
 	}
-	if len(d.States) > 2*l.MaxKeys {
-		return fmt.Errorf("%w: endpoint %q delta has %d entries, limit %d", ErrTooManyKeys, d.Endpoint, len(d.States), 2*l.MaxKeys)
+	if len(d.States) > l.MaxEntries() {
+		return fmt.Errorf("%w: endpoint %q delta has %d entries, limit %d", ErrTooManyKeys, d.Endpoint, len(d.States), l.MaxEntries())
 	}
 	live := 0
 	for i := range d.States {
@@ -172,7 +172,7 @@ func (l Limits) CheckDelta(d *Delta) error {
 		if kv.Version <= 0 {
 			return fmt.Errorf("%w: endpoint %q key %q version %d", ErrInvalidVersion, d.Endpoint, kv.Key, kv.Version)
 		}
-		if !kv.Deleted {
+		if !kv.Deleted && !strings.HasPrefix(kv.Key, ReservedPrefix) {
 			live++
 		}
 	}
@@ -181,6 +181,10 @@ func (l Limits) CheckDelta(d *Delta) error {
 	}
 	return nil
 }
+
+// MaxEntries is the most entries an endpoint state holds: MaxKeys live
+// application keys, as many tombstones, and the reserved keys.
+func (l Limits) MaxEntries() int { return 2*l.MaxKeys + ReservedKeys }
 
 // CheckDigest checks a digest received from the network.
 func (l Limits) CheckDigest(d Digest) error {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,9 @@ const (
 	// KeyStatus holds the node's lifecycle status: one of the Status
 	// constants.
 	KeyStatus = "hearsay.status"
+	// ReservedKeys is how many reserved keys a state can hold; they come
+	// on top of Limits.MaxKeys.
+	ReservedKeys = 3
 	// KeyExpires holds, with StatusLeft, the wall-clock time (Unix
 	// seconds, decimal) at which every node forgets the endpoint. It is
 	// absolute, so all nodes agree on it whenever they learned of it.
@@ -176,11 +180,12 @@ func (s *EndpointState) put(key string, v VersionedValue, now time.Time) {
 	}
 }
 
-// LiveKeys returns the number of keys that are not tombstones and the
-// total bytes of their keys and values.
+// LiveKeys returns the number of application keys (not tombstones, not
+// hearsay's reserved keys) and the total bytes of their keys and values:
+// what Limits.MaxKeys and Limits.MaxBytes bound.
 func (s *EndpointState) LiveKeys() (keys, bytes int) {
 	for k, v := range s.States {
-		if !v.Deleted {
+		if !v.Deleted && !strings.HasPrefix(k, ReservedPrefix) {
 			keys++
 			bytes += len(k) + len(v.Value)
 		}

@@ -27,27 +27,37 @@ func NextGeneration(path string, now time.Time) (int64, error) {
 	case !os.IsNotExist(err):
 		return 0, fmt.Errorf("generation file: %w", err)
 	}
+	if err := SaveGeneration(path, gen); err != nil {
+		return 0, err
+	}
+	return gen, nil
+}
+
+// SaveGeneration persists gen in path, replacing the file atomically. The
+// Gossiper calls it when the node takes a new generation while running (to
+// refute an announcement that it left, or to beat a previous incarnation).
+func SaveGeneration(path string, gen int64) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return 0, fmt.Errorf("generation file: %w", err)
+		return fmt.Errorf("generation file: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".generation-*")
 	if err != nil {
-		return 0, fmt.Errorf("generation file: %w", err)
+		return fmt.Errorf("generation file: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := fmt.Fprintf(tmp, "%d\n", gen); err != nil {
 		tmp.Close()
-		return 0, fmt.Errorf("generation file: %w", err)
+		return fmt.Errorf("generation file: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return 0, fmt.Errorf("generation file: %w", err)
+		return fmt.Errorf("generation file: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return 0, fmt.Errorf("generation file: %w", err)
+		return fmt.Errorf("generation file: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, fmt.Errorf("generation file: %w", err)
+		return fmt.Errorf("generation file: %w", err)
 	}
-	return gen, nil
+	return nil
 }

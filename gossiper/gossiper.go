@@ -36,7 +36,6 @@ type Gossiper struct {
 	transport messaging.Transport
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // the loop and the seed watcher
-	handlers  sync.WaitGroup // goroutines started by On
 
 	// core is the protocol state; set by Start before the loop starts,
 	// then touched only by the loop goroutine.
@@ -259,7 +258,6 @@ func (g *Gossiper) halt(closeSubs bool) {
 		g.mu.Unlock()
 		if closeSubs {
 			g.subs.closeAll()
-			g.handlers.Wait()
 		}
 		return
 	}
@@ -276,7 +274,6 @@ func (g *Gossiper) halt(closeSubs bool) {
 	}
 	if closeSubs {
 		g.subs.closeAll()
-		g.handlers.Wait()
 	}
 }
 

@@ -2,6 +2,7 @@ package gossiper
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	if len(deltas) == 0 {
 		return
 	}
+	n.refute(deltas, out)
 	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
 		Now: now, Limits: n.cfg.Limits,
 		Skip: func(ep string, gen int64) bool { return ep == n.id || n.quarantined(ep, gen, now) },
@@ -37,6 +39,27 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	}
 }
 
+// refute answers an announcement that this node left (an operator's Remove
+// or Assassinate, or a peer's RemoveDownAfter, made while this node was in
+// fact running) by taking a generation above it: the node's own state then
+// beats the announcement everywhere, and peers see it restart.
+func (n *Node) refute(deltas []endpointstate.Delta, out *Output) {
+	if n.phase != phaseRunning {
+		return
+	}
+	for i := range deltas {
+		d := &deltas[i]
+		if d.Endpoint != n.id || d.Generation < n.gen || deltaValue(d, endpointstate.KeyStatus) != endpointstate.StatusLeft {
+			continue
+		}
+		out.Warnings = append(out.Warnings, fmt.Errorf("a peer announced that %q left (generation %d) while it runs: refuting with generation %d",
+			n.id, d.Generation, d.Generation+1))
+		n.gen = d.Generation + 1
+		n.resetLocalState()
+		out.NewGeneration = n.gen
+	}
+}
+
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
@@ -44,13 +67,17 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		n.fd.Report(c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 	case endpointstate.ChangeRestarted:
-		n.counters.Restarts++
 		p := n.peer(c.Endpoint, now)
-		// A new incarnation must prove itself with an echo: down, silently
-		// (no dead event), until it answers (Cassandra's markAlive).
-		p.alive, p.echoNonce, p.leftSince, p.lastBeat = false, 0, time.Time{}, now
+		p.lastBeat = now
 		n.fd.Remove(c.Endpoint)
 		n.fd.Report(c.Endpoint, now)
+		if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
+			return // an announcement that it left, not a restart: settle reports it
+		}
+		n.counters.Restarts++
+		// A new incarnation must prove itself with an echo: down, silently
+		// (no dead event), until it answers (Cassandra's markAlive).
+		p.alive, p.echoNonce, p.leftSince = false, 0, time.Time{}
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
 		n.peer(c.Endpoint, now).lastBeat = now
@@ -177,8 +204,8 @@ func (n *Node) Remove(now time.Time, id string) (Output, error) {
 // Assassinate is the operator's assassinate: like Remove, but without
 // checking liveness, and also for an ID this node does not know (it is
 // announced left with a generation a minute ahead of the clock, as
-// Cassandra does). A live member assassinated keeps running but is seen as
-// left until it restarts with a new generation.
+// Cassandra does). A member that is in fact running refutes the
+// announcement with a newer generation and comes back up.
 func (n *Node) Assassinate(now time.Time, id string) (Output, error) {
 	if err := n.checkTarget(id); err != nil {
 		return Output{}, err
@@ -206,11 +233,15 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	if old := n.states.Get(id); old != nil {
 		gen, addr = old.HeartBeat.Generation+1, old.Address()
 	}
-	expires := strconv.FormatInt(now.Add(n.cfg.LeftExpiry).Unix(), 10)
-	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: 4, Reset: true, States: []endpointstate.KeyValue{
-		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: 1}},
-		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: 2}},
-		{Key: endpointstate.KeyExpires, VersionedValue: endpointstate.VersionedValue{Value: expires, Version: 3}},
+	// Versions derive from the expiry, so two announcements made apart (a
+	// partition, two operators) order deterministically: the later expiry
+	// has the higher max version and wins everywhere.
+	exp := now.Add(n.cfg.LeftExpiry).Unix()
+	base := 4 * exp
+	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: base + 4, Reset: true, States: []endpointstate.KeyValue{
+		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: base + 1}},
+		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: base + 2}},
+		{Key: endpointstate.KeyExpires, VersionedValue: endpointstate.VersionedValue{Value: strconv.FormatInt(exp, 10), Version: base + 3}},
 	}}
 	delete(n.removed, id)
 	n.markDown(id, now, reason, 0, out)

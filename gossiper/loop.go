@@ -93,6 +93,14 @@ func (g *Gossiper) apply(now time.Time, out Output) {
 	for _, w := range out.Warnings {
 		g.log.Warn().Err(w).Msg("gossip input rejected")
 	}
+	if out.NewGeneration != 0 {
+		g.log.Warn().Int64("generation", out.NewGeneration).Msg("took a new generation")
+		if g.cfg.GenerationFile != "" {
+			if err := SaveGeneration(g.cfg.GenerationFile, out.NewGeneration); err != nil {
+				g.log.Error().Err(err).Msg("cannot persist the new generation")
+			}
+		}
+	}
 	for _, m := range out.Messages {
 		g.send(m)
 	}

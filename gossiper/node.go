@@ -52,6 +52,10 @@ type Output struct {
 	Warnings []error
 	// Fatal is set when the node cannot go on (its ID is in use).
 	Fatal error
+	// NewGeneration is set when the node took a new generation (to beat a
+	// previous incarnation's, or to refute an announcement that it left);
+	// the caller persists it.
+	NewGeneration int64
 }
 
 // Counters are the core's running totals, for metrics.

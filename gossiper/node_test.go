@@ -230,9 +230,9 @@ func TestRemoveAndAssassinate(t *testing.T) {
 		return c
 	}
 	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	h.add(cfg("n2", addrFor(1)))
-	h.add(cfg("n3", addrFor(1)))
+	for i := 1; i < 5; i++ {
+		h.add(cfg(fmt.Sprintf("n%d", i), addrFor(1)))
+	}
 	require.Positive(t, h.until(30, h.converged))
 	n0 := h.node("n0")
 
@@ -243,14 +243,16 @@ func TestRemoveAndAssassinate(t *testing.T) {
 	_, err = n0.Remove(h.now, "nobody")
 	assert.ErrorIs(t, err, ErrUnknownMember)
 
-	// Assassinate a live member: it is announced left everywhere.
+	// Assassinate a member that is gone but not yet convicted: announced
+	// left everywhere, removed by everyone at the announced expiry.
+	h.down[addrFor(3)] = true
 	out, err := n0.Assassinate(h.now, "n2")
 	require.NoError(t, err)
 	h.deliver(n0, out)
 	require.Positive(t, h.until(20, func() bool {
 		return h.node("n1").member("n2", h.now).Status == StatusLeft && h.node("n3").member("n2", h.now).Status == StatusLeft
 	}))
-	// After LeftExpiry every node removes it.
+	assert.Equal(t, "assassinated", h.eventsOf("n0", EventDead, "n2")[0].Reason)
 	require.Positive(t, h.until(60, func() bool { return h.node("n1").State("n2") == nil && n0.State("n2") == nil }))
 	assert.Equal(t, "expired", h.eventsOf("n1", EventRemove, "n2")[0].Reason)
 
@@ -261,6 +263,18 @@ func TestRemoveAndAssassinate(t *testing.T) {
 	require.NoError(t, err)
 	h.deliver(n0, out)
 	require.Positive(t, h.until(20, func() bool { return h.node("n1").member("n3", h.now).Status == StatusLeft }))
+
+	// Assassinate a member that is in fact running: it refutes the
+	// announcement with a newer generation and is back up everywhere.
+	gen := h.node("n4").Generation()
+	out, err = n0.Assassinate(h.now, "n4")
+	require.NoError(t, err)
+	h.deliver(n0, out)
+	require.Positive(t, h.until(20, func() bool {
+		return n0.member("n4", h.now).Status == StatusUp && h.node("n1").member("n4", h.now).Status == StatusUp
+	}))
+	assert.Greater(t, h.node("n4").Generation(), gen+1)
+	assert.Equal(t, h.node("n4").Generation(), n0.State("n4").HeartBeat.Generation)
 }
 
 // TestShadowRound: a starting node reads the cluster from its seed before

@@ -113,12 +113,12 @@ func TestTwinOfTheOnlySeedDetected(t *testing.T) {
 func TestInitialStatesBeyondLimitsRejected(t *testing.T) {
 	cfg := coreConfig("big")
 	cfg.InitialStates = map[string]string{}
-	for i := range cfg.Limits.MaxKeys - 1 {
+	for i := range cfg.Limits.MaxKeys + 1 {
 		cfg.InitialStates[fmt.Sprintf("k%03d", i)] = "v"
 	}
-	require.Error(t, cfg.Validate(), "MaxKeys counts the node's own address and status")
+	require.Error(t, cfg.Validate())
 	delete(cfg.InitialStates, "k000")
-	require.NoError(t, cfg.Validate())
+	require.NoError(t, cfg.Validate(), "hearsay's own keys come on top of MaxKeys")
 }
 
 // TestReceiverTombstonesStayWithinLimits: an owner deleting many keys
@@ -197,4 +197,183 @@ func TestStopAfterFailedStartClosesSubscriptions(t *testing.T) {
 		_, ok := <-sub.C
 		assert.False(t, ok)
 	})
+}
+
+// Two nodes announce the same dead endpoint left (a partition, or simply
+// the same RemoveDownAfter firing on both before gossip carries the other's
+// announcement). Same generation, same versions, different expiry: the
+// states must still converge: the later expiry wins.
+func TestConflictingLeftAnnouncementsConverge(t *testing.T) {
+	h := newHarness(t)
+	cfg := func(id string, seeds ...string) Config {
+		c := coreConfig(id, seeds...)
+		c.LeftExpiry = 10 * time.Minute
+		c.QuarantineDuration = 30 * time.Second
+		return c
+	}
+	h.add(cfg("n0"))
+	h.add(cfg("n1", addrFor(1)))
+	h.add(cfg("n2", addrFor(1)))
+	h.add(cfg("n3", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	h.down[addrFor(4)] = true // n3 crashes
+	require.Positive(t, h.until(60, func() bool {
+		return h.node("n0").member("n3", h.now).Status == StatusDown && h.node("n1").member("n3", h.now).Status == StatusDown
+	}))
+	// n0 and n1 cannot talk for a while; each operator removes n3.
+	h.cut = func(from, to string) bool {
+		return (from == addrFor(1) && to == addrFor(2)) || (from == addrFor(2) && to == addrFor(1)) ||
+			from == addrFor(3) || to == addrFor(3)
+	}
+	out, err := h.node("n0").Remove(h.now, "n3")
+	require.NoError(t, err)
+	h.deliver(h.node("n0"), out)
+	h.until(120, func() bool { return false })
+	out, err = h.node("n1").Remove(h.now, "n3")
+	require.NoError(t, err)
+	h.deliver(h.node("n1"), out)
+	h.cut = nil
+	h.until(200, func() bool { return false })
+	e0, _ := h.node("n0").State("n3").Expires()
+	e1, _ := h.node("n1").State("n3").Expires()
+	t.Logf("n0 expiry %v, n1 expiry %v, n2 expiry %v", e0, e1, func() time.Time { e, _ := h.node("n2").State("n3").Expires(); return e }())
+	assert.Equal(t, e0, e1, "left states of n3 should converge")
+	// Run past both expiries: n0 removes first, then takes n3 back from n1.
+	h.until(700, func() bool { return false })
+	t.Logf("n0 lifecycle of n3: %v", h.lifecycle("n0", "n3"))
+	t.Logf("n2 lifecycle of n3: %v", h.lifecycle("n2", "n3"))
+	assert.Len(t, h.eventsOf("n0", EventJoin, "n3"), 1, "removed member came back")
+}
+
+// A node at the live-key limit that leaves: the left state carries one more
+// reserved key (hearsay.expires); reserved keys do not count against
+// MaxKeys, so peers accept it.
+func TestLeaveAtKeyLimit(t *testing.T) {
+	h := newHarness(t)
+	h.add(coreConfig("n0"))
+	h.add(coreConfig("n1", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	n1 := h.node("n1")
+	for i := 0; ; i++ {
+		out, err := n1.SetState(h.now, fmt.Sprintf("k%03d", i), "v")
+		if err != nil {
+			require.ErrorIs(t, err, endpointstate.ErrTooManyKeys)
+			break
+		}
+		h.deliver(n1, out)
+	}
+	require.Positive(t, h.until(30, h.converged))
+	h.deliver(n1, n1.Leave(h.now))
+	h.down[addrFor(2)] = true
+	t.Logf("n0 warnings: %v", h.warns["n0"])
+	assert.Equal(t, StatusLeft, h.node("n0").member("n1", h.now).Status)
+}
+
+// Assassinating an ID nobody knows yet announces it left a minute ahead of
+// the clock; the real node starting within that minute (without a shadow
+// round that reads its own state) refutes the announcement.
+func TestAssassinatedUnknownIDCanStart(t *testing.T) {
+	h := newHarness(t)
+	cfg := func(id string, seeds ...string) Config {
+		c := coreConfig(id, seeds...)
+		c.ShadowTimeout = 0
+		return c
+	}
+	h.add(cfg("n0"))
+	h.add(cfg("n1", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	out, err := h.node("n0").Assassinate(h.now, "n2")
+	require.NoError(t, err)
+	h.deliver(h.node("n0"), out)
+	h.until(5, func() bool { return false })
+	h.add(cfg("n2", addrFor(1)))
+	h.until(300, func() bool { return false })
+	assert.Equal(t, StatusUp, h.node("n0").member("n2", h.now).Status)
+	t.Logf("n0 sees n2: %+v", h.node("n0").member("n2", h.now).Status)
+	t.Logf("n2 sees: %v", h.node("n2").Members(h.now))
+}
+
+// A live member assassinated is seen dead (it was announced left), not
+// restarted; it then refutes the announcement and comes back up.
+func TestAssassinatedLiveMemberDeadThenRefutes(t *testing.T) {
+	h := newHarness(t)
+	h.add(coreConfig("n0"))
+	h.add(coreConfig("n1", addrFor(1)))
+	h.add(coreConfig("n2", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	out, err := h.node("n0").Assassinate(h.now, "n2")
+	require.NoError(t, err)
+	h.deliver(h.node("n0"), out)
+	require.Positive(t, h.until(20, func() bool { return h.node("n1").member("n2", h.now).Status == StatusLeft }))
+	t.Logf("n0: %v  n1: %v", h.lifecycle("n0", "n2"), h.lifecycle("n1", "n2"))
+	assert.NotEmpty(t, h.eventsOf("n1", EventDead, "n2"), "n1 saw n2 go from up to left")
+	require.Positive(t, h.until(20, func() bool { return h.node("n1").member("n2", h.now).Status == StatusUp }))
+	assert.Equal(t, []string{"join", "alive", "dead", "restart", "alive"}, h.lifecycle("n1", "n2"))
+}
+
+// A running node isolated for RemoveDownAfter sees nobody up and announces
+// nobody left; when the network heals every healthy member is still up.
+func TestIsolatedNodeDoesNotEvictHealthyCluster(t *testing.T) {
+	h := newHarness(t)
+	cfg := func(id string, seeds ...string) Config {
+		c := coreConfig(id, seeds...)
+		c.RemoveDownAfter = 60 * time.Second
+		c.LeftExpiry = 10 * time.Minute
+		return c
+	}
+	h.add(cfg("n0"))
+	h.add(cfg("n1", addrFor(1)))
+	h.add(cfg("n2", addrFor(1)))
+	h.add(cfg("n3", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	iso := addrFor(4) // n3
+	h.cut = func(from, to string) bool { return from == iso || to == iso }
+	h.until(90, func() bool { return false }) // > RemoveDownAfter
+	h.cut = nil
+	h.until(30, func() bool { return false })
+	for _, obs := range []string{"n0", "n1", "n2", "n3"} {
+		var view []string
+		for _, m := range h.node(obs).Members(h.now) {
+			view = append(view, fmt.Sprintf("%s:%s", m.ID, m.Status))
+		}
+		t.Logf("%s sees %v", obs, view)
+	}
+	for _, obs := range []string{"n0", "n1", "n2"} {
+		for _, id := range []string{"n0", "n1", "n2"} {
+			assert.Equal(t, StatusUp, h.node(obs).member(id, h.now).Status, "%s sees healthy %s", obs, id)
+			assert.Empty(t, h.eventsOf(obs, EventRestart, id), "no announcement to refute")
+		}
+	}
+}
+
+// Remove (or RemoveDownAfter) picks generation G+1 for its left state; a
+// restart of the member that got the same generation G+1 (clock went back
+// with a generation file, a restart within the same second boundary, or a
+// shadow-round bump) must not leave a mixed state: the announcement wins
+// (higher versions) and the live node refutes it.
+func TestLeftAnnouncementCollidingWithRestart(t *testing.T) {
+	h := newHarness(t)
+	h.add(coreConfig("n0"))
+	h.add(coreConfig("n1", addrFor(1)))
+	h.add(coreConfig("n2", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	g := h.node("n2").Generation()
+	h.down[addrFor(3)] = true
+	require.Positive(t, h.until(60, func() bool { return h.node("n0").member("n2", h.now).Status == StatusDown }))
+	// n0 cannot reach n1 or n2 for a moment; n2 restarts with generation g+1.
+	h.cut = func(from, to string) bool { return from == addrFor(1) || to == addrFor(1) }
+	cfg := coreConfig("n2", addrFor(2))
+	cfg.ShadowTimeout = 0
+	h.addAt(addrFor(3), cfg, g+1)
+	h.until(5, func() bool { return false })
+	out, err := h.node("n0").Remove(h.now, "n2")
+	require.NoError(t, err)
+	h.deliver(h.node("n0"), out)
+	h.cut = nil
+	h.until(60, func() bool { return false })
+	for _, obs := range []string{"n0", "n1"} {
+		s := h.node(obs).State("n2")
+		t.Logf("%s: n2 gen %d status %q hb %d -> %s", obs, s.HeartBeat.Generation, s.Status(), s.HeartBeat.Version, h.node(obs).member("n2", h.now).Status)
+	}
+	assert.Equal(t, h.node("n0").member("n2", h.now).Status, h.node("n1").member("n2", h.now).Status, "views converge")
 }

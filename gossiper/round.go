@@ -116,6 +116,15 @@ func (n *Node) targets() (live, unreachable []string) {
 	return live, unreachable
 }
 
+func (n *Node) anyAlive() bool {
+	for _, p := range n.peers {
+		if p.alive {
+			return true
+		}
+	}
+	return false
+}
+
 // leftExpiry is when a left peer is removed: the absolute expiry its state
 // carries, or LeftExpiry after this node saw it leave if it carries none.
 func (n *Node) leftExpiry(ep string, p *peer) time.Time {
@@ -146,6 +155,9 @@ func (n *Node) isSeed(addr string) bool {
 // not moved for RemoveDownAfter; remove left peers whose expiry passed; end
 // expired quarantines.
 func (n *Node) checkStatus(now time.Time, out *Output) {
+	// A node that sees nobody up may be the one cut off: it announces no
+	// one left (the others would have to refute it when it comes back).
+	canRemove := n.cfg.RemoveDownAfter > 0 && n.anyAlive()
 	for _, ep := range n.states.Endpoints() {
 		p := n.peers[ep]
 		if p == nil {
@@ -161,7 +173,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			if !now.Before(n.leftExpiry(ep, p)) {
 				n.remove(ep, now, "expired", out)
 			}
-		case !p.alive && n.cfg.RemoveDownAfter > 0 && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
+		case canRemove && !p.alive && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
 			// Silent for that long, as this node sees it: tell everyone it
 			// left, with an absolute expiry all nodes share.
 			_ = n.announceLeft(now, ep, "expired", out)

@@ -250,3 +250,37 @@ func TestRuntimeRejectsBadInput(t *testing.T) {
 		require.NoError(t, g.Stop(context.Background()))
 	})
 }
+
+// TestOnCallbacks: On* callbacks run off the loop, may stop the gossiper,
+// and end with it.
+func TestOnCallbacks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := messaging.NewMemNetwork()
+		gs := memCluster(t, net, 2)
+		joined := make(chan string, 4)
+		cancelJoin := gs[0].OnJoin(func(e Event) { joined <- e.Endpoint })
+		stopped := make(chan error, 1)
+		gs[0].OnChange(func(e Event) {
+			if e.Key == "stop" {
+				stopped <- gs[0].Stop(context.Background()) // allowed from a callback
+			}
+		})
+		time.Sleep(5 * time.Second)
+		assert.Equal(t, "node-1", <-joined)
+		cancelJoin()
+		require.NoError(t, gs[1].SetState("stop", "now"))
+		time.Sleep(5 * time.Second)
+		require.NoError(t, <-stopped)
+		<-gs[0].Done()
+		require.NoError(t, gs[1].Stop(context.Background()))
+		synctest.Wait()
+	})
+}
+
+func TestNewGenerationPersisted(t *testing.T) {
+	path := t.TempDir() + "/gen"
+	require.NoError(t, SaveGeneration(path, 42))
+	g, err := NextGeneration(path, time.Unix(10, 0))
+	require.NoError(t, err)
+	assert.EqualValues(t, 43, g)
+}

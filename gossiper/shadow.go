@@ -107,6 +107,7 @@ func (n *Node) handleShadowAck(now time.Time, env *messaging.Envelope, ack *mess
 		// clock went back): take the next one so the restart wins.
 		n.gen = mine.Generation + 1
 		n.resetLocalState()
+		out.NewGeneration = n.gen
 	}
 	addr, status := deltaValue(mine, endpointstate.KeyAddress), deltaValue(mine, endpointstate.KeyStatus)
 	if status != endpointstate.StatusNormal || addr == "" || addr == n.addr {

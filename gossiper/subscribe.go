@@ -80,6 +80,12 @@ func (s *subscribers) publish(e Event, dropped *atomic.Uint64) {
 	}
 }
 
+func (s *subscribers) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
 func (s *subscribers) closeAll() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,16 +103,19 @@ func (g *Gossiper) Subscribe(kinds ...EventKind) *Subscription {
 
 // On calls fn, on a goroutine of its own, for every event of kind, until
 // the returned cancel function is called or the Gossiper stops. fn runs
-// outside the gossip loop; a slow fn only makes its own events drop. cancel
-// waits for fn's goroutine to end, so fn must not call it.
+// outside the gossip loop; a slow fn only makes its own events drop. Stop
+// and Leave do not wait for fn (so fn may call them); once the Gossiper
+// stops, fn is called no more. cancel waits for fn's goroutine to end, so
+// fn must not call cancel itself.
 func (g *Gossiper) On(kind EventKind, fn func(Event)) (cancel func()) {
 	sub := g.Subscribe(kind)
 	done := make(chan struct{})
-	g.handlers.Add(1)
 	go func() {
-		defer g.handlers.Done()
 		defer close(done)
 		for e := range sub.C {
+			if g.subs.isClosed() {
+				return
+			}
 			fn(e)
 		}
 	}()

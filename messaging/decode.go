@@ -294,8 +294,8 @@ func (r *reader) delta() endpointstate.Delta {
 		Reset:      r.bool("delta reset"),
 	}
 	n := r.arrayLen("delta states", 0, minStateSize)
-	if n > 2*r.limits.MaxKeys {
-		r.fail("delta %q: %d states, limit %d", d.Endpoint, n, 2*r.limits.MaxKeys)
+	if n > r.limits.MaxEntries() {
+		r.fail("delta %q: %d states, limit %d", d.Endpoint, n, r.limits.MaxEntries())
 	}
 	if n > 0 && r.err == nil {
 		d.States = make([]endpointstate.KeyValue, 0, n)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 )
 
 // A frame is how a payload travels over a byte stream: a 4-byte big-endian
@@ -82,16 +83,34 @@ func ReadFrame(r io.Reader, maxSize int, buf []byte) ([]byte, error) {
 	}
 	if uint64(cap(buf)) >= uint64(n) {
 		buf = buf[:n]
-	} else {
-		buf = make([]byte, n)
-	}
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return nil, payloadError(n, err)
 		}
-		return nil, fmt.Errorf("read frame payload of %d bytes: %w", n, err)
+		return buf, nil
+	}
+	// Grow with the bytes that actually arrive, so a peer that announces a
+	// large frame and sends nothing pins no more than one chunk.
+	buf = make([]byte, 0, min(int(n), readChunk))
+	for len(buf) < int(n) {
+		next := min(int(n)-len(buf), max(len(buf), readChunk))
+		buf = slices.Grow(buf, next)
+		if _, err := io.ReadFull(r, buf[len(buf):len(buf)+next]); err != nil {
+			return nil, payloadError(n, err)
+		}
+		buf = buf[:len(buf)+next]
 	}
 	return buf, nil
+}
+
+// readChunk is the first allocation for a frame's payload; it doubles as
+// the payload arrives.
+const readChunk = 64 << 10
+
+func payloadError(n uint32, err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("read frame payload of %d bytes: %w", n, err)
 }
 
 // checkFrameSize returns nil if a payload of n bytes may be framed under the

@@ -44,6 +44,9 @@ type Stats struct {
 	// payloads passed to Send ([ErrEmptyFrame]), and incoming frames that
 	// were empty or cut short by the end of their connection.
 	DroppedMalformed uint64
+	// RefusedConns counts inbound connections closed on accept because
+	// MaxInboundConns were already open.
+	RefusedConns uint64
 }
 
 // Drop reasons, the keys of [Stats.Drops].
@@ -88,6 +91,7 @@ type counters struct {
 	droppedInboxFull atomic.Uint64
 	droppedClosed    atomic.Uint64
 	droppedMalformed atomic.Uint64
+	refusedConns     atomic.Uint64
 }
 
 // sent records n frames of size bytes in total written to the network.
@@ -125,5 +129,6 @@ func (c *counters) snapshot() Stats {
 		DroppedInboxFull: c.droppedInboxFull.Load(),
 		DroppedClosed:    c.droppedClosed.Load(),
 		DroppedMalformed: c.droppedMalformed.Load(),
+		RefusedConns:     c.refusedConns.Load(),
 	}
 }

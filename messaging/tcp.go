@@ -212,7 +212,13 @@ func (t *TCP) acceptLoop() {
 			continue
 		}
 		delay = 0
-		if !t.track(conn) {
+		ok, full := t.track(conn)
+		if full {
+			t.stats.refusedConns.Add(1)
+			_ = conn.Close()
+			continue
+		}
+		if !ok {
 			_ = conn.Close()
 			return
 		}
@@ -220,16 +226,20 @@ func (t *TCP) acceptLoop() {
 	}
 }
 
-// track registers an accepted connection so that Close can close it. It
-// returns false if the transport is already closed.
-func (t *TCP) track(conn net.Conn) bool {
+// track registers an accepted connection so that Close can close it. ok is
+// false if the transport is already closed; full is true if
+// MaxInboundConns connections are open.
+func (t *TCP) track(conn net.Conn) (ok, full bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return false
+		return false, false
+	}
+	if len(t.inbound) >= t.cfg.MaxInboundConns {
+		return true, true
 	}
 	t.inbound[conn] = struct{}{}
-	return true
+	return true, false
 }
 
 // untrack closes an accepted connection and forgets it.

@@ -30,6 +30,10 @@ type TCPConfig struct {
 	// InboxSize is the capacity, in frames, of the Packets channel; frames
 	// received while it is full are dropped. Default 1024.
 	InboxSize int
+	// MaxInboundConns caps the accepted connections open at once, so idle
+	// or half-sent connections cannot pile up; more are closed on accept
+	// and counted in Stats.RefusedConns. Default 1024.
+	MaxInboundConns int
 	// DialTimeout bounds one connection attempt. Default 1s.
 	DialTimeout time.Duration
 	// WriteTimeout bounds one frame write; a peer that does not read for
@@ -57,6 +61,7 @@ type TCPConfig struct {
 const (
 	defaultQueueSize    = 128
 	defaultInboxSize    = 1024
+	defaultMaxInbound   = 1024
 	defaultDialTimeout  = time.Second
 	defaultWriteTimeout = 2 * time.Second
 	defaultIdleTimeout  = 60 * time.Second
@@ -68,15 +73,16 @@ const (
 // and BindAddr empty: the caller must set BindAddr.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
-		MaxFrameSize: DefaultMaxFrameSize,
-		QueueSize:    defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
-		InboxSize:    defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
-		DialTimeout:  defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
-		WriteTimeout: defaultWriteTimeout, // a peer stalled this long is as good as down
-		IdleTimeout:  defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
-		BackoffMin:   defaultBackoffMin,   // a restarting peer is back quickly
-		BackoffMax:   defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
-		Logger:       zerolog.Nop(),
+		MaxFrameSize:    DefaultMaxFrameSize,
+		QueueSize:       defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
+		InboxSize:       defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
+		MaxInboundConns: defaultMaxInbound,   // one per peer that talks to us, with room to spare
+		DialTimeout:     defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
+		WriteTimeout:    defaultWriteTimeout, // a peer stalled this long is as good as down
+		IdleTimeout:     defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
+		BackoffMin:      defaultBackoffMin,   // a restarting peer is back quickly
+		BackoffMax:      defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
+		Logger:          zerolog.Nop(),
 	}
 }
 
@@ -98,7 +104,7 @@ func (c TCPConfig) Validate() error {
 	for _, f := range []struct {
 		name  string
 		value int
-	}{{"QueueSize", c.QueueSize}, {"InboxSize", c.InboxSize}} {
+	}{{"QueueSize", c.QueueSize}, {"InboxSize", c.InboxSize}, {"MaxInboundConns", c.MaxInboundConns}} {
 		if f.value < 0 {
 			bad(f.name, f.value, "must be positive, or 0 for the default")
 		}
@@ -136,6 +142,7 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	setInt(&c.MaxFrameSize, def.MaxFrameSize)
 	setInt(&c.QueueSize, def.QueueSize)
 	setInt(&c.InboxSize, def.InboxSize)
+	setInt(&c.MaxInboundConns, def.MaxInboundConns)
 	setDur(&c.DialTimeout, def.DialTimeout)
 	setDur(&c.WriteTimeout, def.WriteTimeout)
 	setDur(&c.IdleTimeout, def.IdleTimeout)

@@ -1,6 +1,8 @@
 package messaging
 
 import (
+	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -61,4 +63,48 @@ func TestTCPIdleCleanup(t *testing.T) {
 		}, 10*time.Second, 5*time.Millisecond, "idle connections are closed on both sides")
 	}
 	assert.Zero(t, a.Stats().Dropped(), "retiring idle peers drops nothing: %v", a.Stats().Drops())
+}
+
+// TestHeaderOnlyConnectionsPinLittleMemory: a peer announcing large frames
+// and sending nothing costs one read chunk per connection, not the
+// announced size.
+func TestHeaderOnlyConnectionsPinLittleMemory(t *testing.T) {
+	cfg := DefaultTCPConfig()
+	cfg.BindAddr = "127.0.0.1:0"
+	tr, err := NewTCP(cfg)
+	require.NoError(t, err)
+	defer tr.Close()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	const conns = 200
+	for range conns {
+		c, err := net.Dial("tcp", tr.LocalAddr())
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write([]byte{0x00, 0x10, 0x00, 0x00}) // 1 MiB announced, nothing sent
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { _, in := openPeers(tr); return in == conns }, 10*time.Second, 5*time.Millisecond)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	grew := int64(after.HeapInuse) - int64(before.HeapInuse)
+	assert.Less(t, grew, int64(64<<20), "heap grew by %d MiB for %d header-only connections", grew>>20, conns)
+}
+
+func TestMaxInboundConns(t *testing.T) {
+	cfg := DefaultTCPConfig()
+	cfg.BindAddr = "127.0.0.1:0"
+	cfg.MaxInboundConns = 5
+	tr, err := NewTCP(cfg)
+	require.NoError(t, err)
+	defer tr.Close()
+	for range 10 {
+		c, err := net.Dial("tcp", tr.LocalAddr())
+		require.NoError(t, err)
+		defer c.Close()
+	}
+	require.Eventually(t, func() bool { return tr.Stats().RefusedConns == 5 }, 10*time.Second, 5*time.Millisecond)
+	_, in := openPeers(tr)
+	assert.Equal(t, 5, in)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -31,7 +32,32 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathLeave, a.leave)
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+api.PathHealth, a.health)
-	return authenticate(a.opts.HTTPToken, mux)
+	var h http.Handler = authenticate(a.opts.HTTPToken, mux)
+	if a.opts.HTTPToken == "" && !a.opts.HTTPAllowRemote {
+		h = loopbackHostOnly(h)
+	}
+	// Browsers must not be able to drive the API from another site (a
+	// form POST to /v1/leave, say): cross-origin unsafe requests are
+	// refused.
+	return http.NewCrossOriginProtection().Handler(h)
+}
+
+// loopbackHostOnly refuses requests whose Host header is not a loopback
+// address or "localhost": without a token, a loopback-only API must not be
+// reachable through DNS rebinding (a foreign name resolving to 127.0.0.1).
+func loopbackHostOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.Trim(host, "[]")
+		if ip := net.ParseIP(host); !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+			writeError(w, http.StatusForbidden, "host %q: this API answers only to loopback addresses (set --http-token to serve other names)", r.Host)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // authenticate requires "Authorization: Bearer <token>" on every path but

@@ -58,6 +58,10 @@ func (ta *testAgent) call(t *testing.T, method, path, body string, header ...str
 	req, err := http.NewRequest(method, ta.srv.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	for i := 0; i+1 < len(header); i += 2 {
+		if header[i] == "Host" {
+			req.Host = header[i+1]
+			continue
+		}
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := ta.srv.Client().Do(req)
@@ -380,4 +384,20 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	assert.True(t, synSizes, "Syn sizes are observed")
+}
+
+// TestCrossSiteRequestsRefused: a web page open in the operator's browser
+// cannot drive the loopback API (a "simple" cross-origin form POST), and a
+// foreign Host (DNS rebinding) is refused when there is no token.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	a := startAgent(t, "node-csrf", nil)
+	code, body := a.call(t, "POST", "/v1/leave", "x=1",
+		"Origin", "https://evil.example", "Content-Type", "application/x-www-form-urlencoded")
+	assert.Equal(t, http.StatusForbidden, code, body)
+	code, body = a.call(t, "PUT", "/v1/state/k", "v", "Sec-Fetch-Site", "cross-site")
+	assert.Equal(t, http.StatusForbidden, code, body)
+	code, body = a.call(t, "GET", "/v1/members", "", "Host", "rebound.example:7080")
+	assert.Equal(t, http.StatusForbidden, code, body)
+	code, _ = a.call(t, "GET", "/v1/members", "")
+	assert.Equal(t, http.StatusOK, code, "same-origin tools such as curl still work")
 }

@@ -16,6 +16,9 @@ import (
 // proxies and clients see the connection is alive.
 const keepAlive = 15 * time.Second
 
+// writeTimeout bounds each write of an event stream.
+const writeTimeout = 10 * time.Second
+
 // streamEvents serves membership events as server-sent events until the
 // client goes away or the agent stops. ?kinds=dead,alive filters them.
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +43,9 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	var dropped uint64
 	for {
+		// A client that stops reading must not pin this handler: every
+		// write has a deadline.
+		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		select {
 		case e, ok := <-sub.C:
 			if !ok {
