@@ -32,7 +32,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("POST "+api.PathLeave, a.leave)
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+api.PathHealth, a.health)
-	var h http.Handler = authenticate(a.opts.HTTPToken, mux)
+	h := authenticate(a.opts.HTTPToken, mux)
 	if a.opts.HTTPToken == "" && !a.opts.HTTPAllowRemote {
 		h = loopbackHostOnly(h)
 	}
