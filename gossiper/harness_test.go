@@ -23,6 +23,16 @@ func coreConfig(id string, seeds ...string) Config {
 	return cfg
 }
 
+// configWith returns a maker of core configurations with override
+// applied, for tests that tune timeouts.
+func configWith(override func(*Config)) func(id string, seeds ...string) Config {
+	return func(id string, seeds ...string) Config {
+		c := coreConfig(id, seeds...)
+		override(&c)
+		return c
+	}
+}
+
 // harness drives Node values directly in virtual time: every message is
 // encoded and decoded with the real codec and delivered at once, unless
 // the link is cut. It is the smallest simulator that exercises the core.

@@ -188,13 +188,11 @@ func TestGracefulShutdownSeenAtOnce(t *testing.T) {
 
 func TestRemovalAndQuarantine(t *testing.T) {
 	h := newHarness(t)
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.RemoveDownAfter = 30 * time.Second
 		c.LeftExpiry = 20 * time.Second
 		c.QuarantineDuration = 20 * time.Second
-		return c
-	}
+	})
 	h.add(cfg("n0"))
 	h.add(cfg("n1", addrFor(1)))
 	h.add(cfg("n2", addrFor(1)))
@@ -224,11 +222,9 @@ func TestRemovalAndQuarantine(t *testing.T) {
 
 func TestRemoveAndAssassinate(t *testing.T) {
 	h := newHarness(t)
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.LeftExpiry = 40 * time.Second
-		return c
-	}
+	})
 	h.add(cfg("n0"))
 	for i := 1; i < 5; i++ {
 		h.add(cfg(fmt.Sprintf("n%d", i), addrFor(1)))
@@ -330,12 +326,10 @@ func TestShadowRoundTimesOutAlone(t *testing.T) {
 func TestAckPagingTinyFrames(t *testing.T) {
 	h := newHarness(t)
 	limits := endpointstate.Limits{MaxKeyLength: 16, MaxValueSize: 64, MaxKeys: 8, MaxBytes: 512}
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.Limits = limits
-		c.MaxFrameSize = limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, id, addrFor(9)) + 64
-		return c
-	}
+		c.MaxFrameSize = limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, addrFor(9)) + 64
+	})
 	frame := cfg("n0").MaxFrameSize
 	codec, err := messaging.NewCodec(frame, limits)
 	require.NoError(t, err)

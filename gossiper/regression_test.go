@@ -70,13 +70,11 @@ func TestAssassinateReason(t *testing.T) {
 // quarantine: removal is announced with one absolute expiry.
 func TestRemovedNodeStaysRemovedDespiteLateLearner(t *testing.T) {
 	h := newHarness(t)
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.RemoveDownAfter = 60 * time.Second
 		c.LeftExpiry = 30 * time.Second
 		c.QuarantineDuration = 20 * time.Second
-		return c
-	}
+	})
 	h.add(cfg("n0"))
 	h.add(cfg("n1", addrFor(1)))
 	h.add(cfg("n2", addrFor(1)))
@@ -205,12 +203,10 @@ func TestStopAfterFailedStartClosesSubscriptions(t *testing.T) {
 // states must still converge: the later expiry wins.
 func TestConflictingLeftAnnouncementsConverge(t *testing.T) {
 	h := newHarness(t)
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.LeftExpiry = 10 * time.Minute
 		c.QuarantineDuration = 30 * time.Second
-		return c
-	}
+	})
 	h.add(cfg("n0"))
 	h.add(cfg("n1", addrFor(1)))
 	h.add(cfg("n2", addrFor(1)))
@@ -274,11 +270,9 @@ func TestLeaveAtKeyLimit(t *testing.T) {
 // round that reads its own state) refutes the announcement.
 func TestAssassinatedUnknownIDCanStart(t *testing.T) {
 	h := newHarness(t)
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.ShadowTimeout = 0
-		return c
-	}
+	})
 	h.add(cfg("n0"))
 	h.add(cfg("n1", addrFor(1)))
 	require.Positive(t, h.until(30, h.converged))
@@ -315,12 +309,10 @@ func TestAssassinatedLiveMemberDeadThenRefutes(t *testing.T) {
 // nobody left; when the network heals every healthy member is still up.
 func TestIsolatedNodeDoesNotEvictHealthyCluster(t *testing.T) {
 	h := newHarness(t)
-	cfg := func(id string, seeds ...string) Config {
-		c := coreConfig(id, seeds...)
+	cfg := configWith(func(c *Config) {
 		c.RemoveDownAfter = 60 * time.Second
 		c.LeftExpiry = 10 * time.Minute
-		return c
-	}
+	})
 	h.add(cfg("n0"))
 	h.add(cfg("n1", addrFor(1)))
 	h.add(cfg("n2", addrFor(1)))
