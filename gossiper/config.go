@@ -60,7 +60,10 @@ type Config struct {
 	QuarantineDuration time.Duration
 	// RemoveDownAfter: an endpoint whose heartbeat this node has not seen
 	// advance for this long (it is down, and nobody relays news of it) is
-	// announced as left, expiring LeftExpiry later. Default 72h; 0 never.
+	// announced as left, expiring LeftExpiry later. Only a node that sees
+	// some peer up announces (a node cut off from everyone might be the
+	// one at fault), so the last node standing keeps its dead peers listed
+	// as down. Default 72h; 0 never.
 	RemoveDownAfter time.Duration
 	// LeftExpiry is how long a left endpoint (after Leave, Remove,
 	// Assassinate or RemoveDownAfter) is kept, so nodes that were away

@@ -33,15 +33,17 @@ type Gossiper struct {
 	mu        sync.Mutex
 	started   bool
 	stopped   bool
+	halting   bool // halt has begun; halted closes when it is done
 	transport messaging.Transport
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup // the loop and the seed watcher
 
 	// core is the protocol state; set by Start before the loop starts,
 	// then touched only by the loop goroutine.
-	core *Node
-	cmds chan command
-	done chan struct{} // closed when the loop exits
+	core   *Node
+	cmds   chan command
+	done   chan struct{} // closed when the loop exits
+	halted chan struct{} // closed when the first halt finished
 
 	fatal atomic.Pointer[error] // why the loop gave up, if it did
 	snap  atomic.Pointer[snapshot]
@@ -66,7 +68,7 @@ func New(cfg Config) (*Gossiper, error) {
 	}
 	g := &Gossiper{
 		cfg: cfg, log: cfg.Logger.With().Str("node", cfg.ID).Logger(), codec: codec,
-		cmds: make(chan command), done: make(chan struct{}),
+		cmds: make(chan command), done: make(chan struct{}), halted: make(chan struct{}),
 	}
 	g.snap.Store(&snapshot{})
 	return g, nil
@@ -250,28 +252,30 @@ func (g *Gossiper) exit(ctx context.Context, announce func(*Node, time.Time) Out
 	return nil
 }
 
-// halt stops the loop and the transport without announcing anything (what
-// a crash looks like to peers when announce is false).
+// halt stops the loop and the transport without announcing anything (to
+// peers it looks like a crash); closeSubs also closes the subscriptions.
+//
+// Only the first call does the work; later calls wait until it is done, so
+// that every Stop returns with the gossiper stopped.
 func (g *Gossiper) halt(closeSubs bool) {
 	g.mu.Lock()
-	if g.stopped && g.cancel == nil {
-		g.mu.Unlock()
-		if closeSubs {
-			g.subs.closeAll()
-		}
-		return
-	}
-	g.stopped = true
+	first := !g.halting
+	g.halting = true
 	cancel, tr := g.cancel, g.transport
 	g.cancel = nil
+	g.stopped = true
 	g.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if first {
+		if cancel != nil {
+			cancel()
+		}
+		g.wg.Wait()
+		if tr != nil {
+			tr.Close()
+		}
+		close(g.halted)
 	}
-	g.wg.Wait()
-	if tr != nil {
-		tr.Close()
-	}
+	<-g.halted
 	if closeSubs {
 		g.subs.closeAll()
 	}

@@ -41,8 +41,12 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 				return out
 			}
 		case *messaging.EchoReply:
-			if n.phase == phaseShadow {
+			switch n.phase {
+			case phaseShadow:
 				n.handleShadowProbeReply(env, m, &out)
+				return out
+			case phaseRunning:
+				n.handleSelfProbeReply(env, m, &out)
 				return out
 			}
 		}

@@ -17,7 +17,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	if len(deltas) == 0 {
 		return
 	}
-	n.refute(deltas, out)
+	n.checkSelf(now, deltas, out)
 	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
 		Now: now, Limits: n.cfg.Limits,
 		Skip: func(ep string, gen int64) bool { return ep == n.id || n.quarantined(ep, gen, now) },
@@ -39,25 +39,95 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	}
 }
 
-// refute answers an announcement that this node left (an operator's Remove
-// or Assassinate, or a peer's RemoveDownAfter, made while this node was in
-// fact running) by taking a generation above it: the node's own state then
-// beats the announcement everywhere, and peers see it restart.
-func (n *Node) refute(deltas []endpointstate.Delta, out *Output) {
+// checkSelf looks at deltas about this node's own ID. Only this node speaks
+// for itself, so they are never applied; but one newer than the node's own
+// state shows that peers hold another incarnation of it:
+//   - a "left" state (an operator's Remove or Assassinate, or a peer's
+//     RemoveDownAfter, while this node in fact runs): refuted at once;
+//   - a previous incarnation at this node's address, or one that does not
+//     say (a restart within the same second, a clock that went back):
+//     taken over at once;
+//   - a state at another address, which may be a twin: probed with an
+//     echo, and taken over only if nobody answers there.
+//
+// Taking over means taking a generation above the one seen; peers then
+// replace the old state and see this node restart.
+func (n *Node) checkSelf(now time.Time, deltas []endpointstate.Delta, out *Output) {
 	if n.phase != phaseRunning {
 		return
 	}
 	for i := range deltas {
 		d := &deltas[i]
-		if d.Endpoint != n.id || d.Generation < n.gen || deltaValue(d, endpointstate.KeyStatus) != endpointstate.StatusLeft {
+		if d.Endpoint != n.id {
 			continue
 		}
-		out.Warnings = append(out.Warnings, fmt.Errorf("a peer announced that %q left (generation %d) while it runs: refuting with generation %d",
-			n.id, d.Generation, d.Generation+1))
-		n.gen = d.Generation + 1
-		n.resetLocalState()
-		out.NewGeneration = n.gen
+		if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > now.Unix()+endpointstate.MaxGenerationDrift {
+			continue // not believable: Apply rejects it too
+		}
+		self := n.self()
+		if d.Generation < n.gen || d.Generation == n.gen && d.MaxVersion() <= self.MaxVersion() {
+			continue
+		}
+		addr := deltaValue(d, endpointstate.KeyAddress)
+		switch {
+		case deltaValue(d, endpointstate.KeyStatus) == endpointstate.StatusLeft:
+			n.takeGeneration(now, d.Generation, "a peer announced that this node left", out)
+		case addr == "" || addr == n.addr:
+			n.takeGeneration(now, d.Generation, "peers hold a previous incarnation's state", out)
+		default:
+			n.probeSelf(now, addr, d.Generation, out)
+		}
 	}
+}
+
+// takeGeneration moves the node to a generation above seen (and not below
+// the clock), keeping its application states.
+func (n *Node) takeGeneration(now time.Time, seen int64, why string, out *Output) {
+	gen := max(seen+1, now.Unix())
+	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d): taking generation %d", why, seen, n.gen, gen))
+	n.gen = gen
+	n.resetLocalState()
+	n.probe = selfProbe{}
+	out.NewGeneration = gen
+}
+
+// selfProbe is an echo sent under our own ID to the address another state
+// of our ID advertises: an answer means a twin runs there.
+type selfProbe struct {
+	nonce    uint64
+	addr     string
+	seen     int64
+	deadline time.Time
+	lastAt   time.Time
+}
+
+func (n *Node) probeSelf(now time.Time, addr string, seen int64, out *Output) {
+	if n.probe.nonce != 0 || (!n.probe.lastAt.IsZero() && now.Sub(n.probe.lastAt) < 10*n.cfg.Interval) {
+		return
+	}
+	n.nonce++
+	n.probe = selfProbe{nonce: n.nonce, addr: addr, seen: seen, deadline: now.Add(2 * n.cfg.Interval), lastAt: now}
+	out.send(addr, &messaging.Echo{Nonce: n.nonce})
+}
+
+// tickSelfProbe takes over when the probed address stayed silent.
+func (n *Node) tickSelfProbe(now time.Time, out *Output) {
+	if n.probe.nonce != 0 && !now.Before(n.probe.deadline) {
+		last := n.probe.lastAt
+		n.takeGeneration(now, n.probe.seen, "a previous incarnation at "+n.probe.addr+" does not answer", out)
+		n.probe.lastAt = last
+	}
+}
+
+// handleSelfProbeReply: another live node answers under our ID.
+func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoReply, out *Output) {
+	if n.probe.nonce == 0 || r.Nonce != n.probe.nonce {
+		return
+	}
+	n.counters.Rejected++
+	out.Warnings = append(out.Warnings, fmt.Errorf("%w: another live node answers as %q at %s; stop one of them", ErrIDInUse, n.id, env.Addr))
+	last := n.probe.lastAt
+	n.probe = selfProbe{lastAt: last}
 }
 
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {

@@ -123,6 +123,7 @@ type Node struct {
 	removed map[string]removal
 
 	shadow   shadowRound
+	probe    selfProbe
 	nonce    uint64
 	overhead int
 	counters Counters

@@ -3,6 +3,8 @@ package gossiper
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -368,4 +370,112 @@ func TestLeftAnnouncementCollidingWithRestart(t *testing.T) {
 		t.Logf("%s: n2 gen %d status %q hb %d -> %s", obs, s.HeartBeat.Generation, s.Status(), s.HeartBeat.Version, h.node(obs).member("n2", h.now).Status)
 	}
 	assert.Equal(t, h.node("n0").member("n2", h.now).Status, h.node("n1").member("n2", h.now).Status, "views converge")
+}
+
+// TestSameSecondRestartOfSeed: a seed (no shadow round: it has no seeds)
+// restarts within the same second, so with the same generation, and peers
+// hold higher versions of its old incarnation. It must take over: peers see
+// its new state, with no dead/alive flapping.
+func TestSameSecondRestartOfSeed(t *testing.T) {
+	h := newHarness(t)
+	h.add(coreConfig("n0"))
+	h.add(coreConfig("n1", addrFor(1)))
+	h.add(coreConfig("n2", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	h.until(300, func() bool { return false })
+	g := h.node("n0").Generation()
+	h.down[addrFor(1)] = true
+	n0 := h.addAt(addrFor(1), coreConfig("n0"), g)
+	out, err := n0.SetState(h.now, "role", "new")
+	require.NoError(t, err)
+	h.deliver(n0, out)
+	require.Positive(t, h.until(30, func() bool {
+		v, _ := h.node("n1").State("n0").Get("role")
+		return h.converged() && v == "new"
+	}))
+	assert.Greater(t, n0.Generation(), g)
+	h.until(100, func() bool { return false })
+	assert.LessOrEqual(t, len(h.eventsOf("n1", EventDead, "n0")), 1, "%v", h.lifecycle("n1", "n0"))
+}
+
+// TestRestartWithLowerGeneration: a seed whose clock went back restarts
+// with a lower generation than its old incarnation's; it takes over at
+// once instead of staying down until someone announces it left.
+func TestRestartWithLowerGeneration(t *testing.T) {
+	h := newHarness(t)
+	h.add(coreConfig("n0"))
+	h.add(coreConfig("n1", addrFor(1)))
+	h.add(coreConfig("n2", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	g := h.node("n0").Generation()
+	h.down[addrFor(1)] = true
+	h.until(20, func() bool { return false })
+	n0 := h.addAt(addrFor(1), coreConfig("n0"), g-5)
+	require.Positive(t, h.until(30, h.converged))
+	assert.Greater(t, n0.Generation(), g)
+}
+
+// TestPreviousIncarnationElsewhereTakenOver: a node restarted at a new
+// address (with a lower generation) probes the old address, finds nobody
+// and takes over.
+func TestPreviousIncarnationElsewhereTakenOver(t *testing.T) {
+	h := newHarness(t)
+	cfg := configWith(func(c *Config) { c.ShadowTimeout = 0 })
+	h.add(cfg("n0"))
+	h.add(cfg("n1", addrFor(1)))
+	h.add(cfg("n2", addrFor(1)))
+	require.Positive(t, h.until(30, h.converged))
+	g := h.node("n2").Generation()
+	h.down[addrFor(3)] = true
+	n2 := h.addAt("10.0.0.77:7000", cfg("n2", addrFor(1)), g-5)
+	require.Positive(t, h.until(30, h.converged))
+	assert.Greater(t, n2.Generation(), g)
+	assert.Equal(t, "10.0.0.77:7000", h.node("n0").State("n2").Address())
+}
+
+// TestRefutationIgnoresUnbelievableGenerations: a "left" announcement of a
+// live node with a generation far in the future (or at the int64 limit)
+// does not move the node's generation there.
+func TestRefutationIgnoresUnbelievableGenerations(t *testing.T) {
+	for _, far := range []int64{epoch.Unix() + 2*365*86400, 1<<63 - 1} {
+		h := newHarness(t)
+		h.add(coreConfig("n0"))
+		h.add(coreConfig("n1", addrFor(1)))
+		require.Positive(t, h.until(30, h.converged))
+		gen := h.node("n1").Generation()
+		left := endpointstate.Delta{Endpoint: "n1", Generation: far, HeartBeat: 4, Reset: true, States: []endpointstate.KeyValue{
+			{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: 2}},
+		}}
+		h.deliver(h.node("n0"), Output{Messages: []Outgoing{{To: addrFor(2), Message: &messaging.Ack2{Deltas: []endpointstate.Delta{left}}}}})
+		h.until(60, func() bool { return false })
+		assert.Equal(t, gen, h.node("n1").Generation())
+		assert.Equal(t, StatusUp, h.node("n0").member("n1", h.now).Status)
+	}
+}
+
+// TestConcurrentStopsAllWait: every Stop or Leave returns with the loop
+// gone, however they race.
+func TestConcurrentStopsAllWait(t *testing.T) {
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			net := messaging.NewMemNetwork()
+			gs := memCluster(t, net, 2)
+			time.Sleep(3 * time.Second)
+			var wg sync.WaitGroup
+			var early atomic.Int32
+			for _, f := range []func(context.Context) error{gs[0].Stop, gs[0].Leave, gs[0].Stop} {
+				wg.Go(func() {
+					_ = f(context.Background())
+					select {
+					case <-gs[0].Done():
+					default:
+						early.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			assert.Zero(t, early.Load())
+			require.NoError(t, gs[1].Stop(context.Background()))
+		})
+	}
 }

@@ -40,6 +40,7 @@ func (n *Node) Tick(now time.Time) Output {
 
 func (n *Node) round(now time.Time, out *Output) {
 	n.counters.Rounds++
+	n.tickSelfProbe(now, out)
 	n.self().HeartBeat.Version = n.versions.Next()
 	n.states.CollectGarbage(now, n.cfg.TombstoneGrace)
 	n.gossip(now, out)
