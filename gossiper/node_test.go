@@ -418,3 +418,42 @@ func TestConvergenceRounds(t *testing.T) {
 		assert.LessOrEqual(t, worst, 12)
 	}
 }
+
+// TestLossTolerance: with 20 % of messages lost, a 10-node cluster stays
+// converged without false convictions at phi 8, and a crash is still
+// convicted by everyone.
+func TestLossTolerance(t *testing.T) {
+	h := newHarness(t)
+	h.add(coreConfig("n0"))
+	for i := 1; i < 10; i++ {
+		h.add(coreConfig(fmt.Sprintf("n%d", i), addrFor(1), addrFor(2)))
+	}
+	require.Positive(t, h.until(60, h.converged))
+	rng := rand.New(rand.NewPCG(7, 8))
+	h.cut = func(string, string) bool { return rng.Float64() < 0.2 }
+	notConverged := 0
+	for range 600 {
+		h.round()
+		if !h.converged() {
+			notConverged++
+		}
+	}
+	for _, a := range h.addrs {
+		for _, e := range h.events[h.nodes[a].ID()] {
+			assert.NotEqual(t, EventDead, e.Kind, "false conviction: %+v", e)
+		}
+	}
+	assert.Zero(t, notConverged)
+
+	h.down[addrFor(6)] = true // n5 crashes
+	rounds := h.until(120, func() bool {
+		for _, a := range h.addrs {
+			if !h.down[a] && h.nodes[a].member("n5", h.now).Status == StatusUp {
+				return false
+			}
+		}
+		return true
+	})
+	require.Positive(t, rounds)
+	t.Logf("20%% loss: 600 rounds with no false conviction; a crash convicted by all 9 peers after %d rounds", rounds)
+}
