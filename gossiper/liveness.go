@@ -87,7 +87,7 @@ func (n *Node) takeGeneration(now time.Time, seen int64, why string, out *Output
 	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d): taking generation %d", why, seen, n.gen, gen))
 	n.gen = gen
 	n.resetLocalState()
-	n.probe = selfProbe{}
+	n.probe.nonce = 0 // any probe is moot; lastAt still paces the next
 	out.NewGeneration = gen
 }
 
@@ -113,9 +113,7 @@ func (n *Node) probeSelf(now time.Time, addr string, seen int64, out *Output) {
 // tickSelfProbe takes over when the probed address stayed silent.
 func (n *Node) tickSelfProbe(now time.Time, out *Output) {
 	if n.probe.nonce != 0 && !now.Before(n.probe.deadline) {
-		last := n.probe.lastAt
 		n.takeGeneration(now, n.probe.seen, "a previous incarnation at "+n.probe.addr+" does not answer", out)
-		n.probe.lastAt = last
 	}
 }
 
@@ -126,8 +124,7 @@ func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoRe
 	}
 	n.counters.Rejected++
 	out.Warnings = append(out.Warnings, fmt.Errorf("%w: another live node answers as %q at %s; stop one of them", ErrIDInUse, n.id, env.Addr))
-	last := n.probe.lastAt
-	n.probe = selfProbe{lastAt: last}
+	n.probe.nonce = 0
 }
 
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
