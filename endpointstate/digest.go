@@ -14,22 +14,6 @@ type Digest struct {
 	MaxVersion int64
 }
 
-// Compare orders digests of the same endpoint as Cassandra does: by
-// generation, then by max version. It returns -1, 0 or +1.
-func (d Digest) Compare(o Digest) int {
-	switch {
-	case d.Generation < o.Generation:
-		return -1
-	case d.Generation > o.Generation:
-		return 1
-	case d.MaxVersion < o.MaxVersion:
-		return -1
-	case d.MaxVersion > o.MaxVersion:
-		return 1
-	}
-	return 0
-}
-
 // Msgpack size bounds: the most bytes any msgpack encoding of a value of
 // each kind takes, used to keep messages under the frame limit without
 // encoding them twice.

@@ -51,9 +51,6 @@ func (c *VersionCounter) Next() int64 {
 	return c.last
 }
 
-// Last returns the most recent version handed out (0 if none).
-func (c *VersionCounter) Last() int64 { return c.last }
-
 // Reserved application-state keys, set by hearsay itself. Keys starting
 // with [ReservedPrefix] cannot be set by applications.
 const (

@@ -175,7 +175,7 @@ func (n *Node) settle(now time.Time, ep string, out *Output) {
 	}
 	switch s.Status() {
 	case endpointstate.StatusLeft:
-		n.markLeft(ep, now, "left", out)
+		n.markLeft(ep, now, out)
 	case endpointstate.StatusShutdown:
 		n.markDown(ep, now, "shutdown", 0, out)
 	default:
@@ -227,9 +227,9 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 }
 
 // markLeft records that a peer left; it is removed at its expiry.
-func (n *Node) markLeft(ep string, now time.Time, reason string, out *Output) {
+func (n *Node) markLeft(ep string, now time.Time, out *Output) {
 	p := n.peer(ep, now)
-	n.markDown(ep, now, reason, 0, out)
+	n.markDown(ep, now, "left", 0, out)
 	if p.leftSince.IsZero() {
 		p.leftSince = now
 	}
