@@ -60,6 +60,17 @@ func newHarness(t testing.TB) *harness {
 
 func addrFor(i int) string { return fmt.Sprintf("10.0.0.%d:7000", i) }
 
+// cluster starts n nodes "n0".."n<n-1>", made by cfg, all seeded by n0,
+// and runs rounds until they converge.
+func (h *harness) cluster(n int, cfg func(id string, seeds ...string) Config) {
+	h.t.Helper()
+	h.add(cfg("n0"))
+	for i := 1; i < n; i++ {
+		h.add(cfg(fmt.Sprintf("n%d", i), addrFor(1)))
+	}
+	require.Positive(h.t, h.until(30, h.converged), "%d nodes converge", n)
+}
+
 // add creates and starts a node at the next address.
 func (h *harness) add(cfg Config) *Node {
 	return h.addAt(addrFor(len(h.addrs)+1), cfg, h.now.Unix())

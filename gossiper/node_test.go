@@ -165,10 +165,7 @@ func TestCrashConvictedAndRestart(t *testing.T) {
 
 func TestGracefulShutdownSeenAtOnce(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	h.add(coreConfig("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, coreConfig)
 	n1 := h.node("n1")
 	h.deliver(n1, n1.Shutdown(h.now))
 	// No round needed: the Shutdown messages were delivered.
@@ -193,10 +190,7 @@ func TestRemovalAndQuarantine(t *testing.T) {
 		c.LeftExpiry = 20 * time.Second
 		c.QuarantineDuration = 20 * time.Second
 	})
-	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	h.add(cfg("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, cfg)
 	h.down[addrFor(3)] = true
 	crash := h.now
 	require.Positive(t, h.until(120, func() bool { return h.node("n0").State("n2") == nil }), "removed after being down")
@@ -277,9 +271,7 @@ func TestRemoveAndAssassinate(t *testing.T) {
 // it announces itself, and starts with the full view.
 func TestShadowRound(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(2, coreConfig)
 	out, err := h.node("n1").SetState(h.now, "k", "v")
 	require.NoError(t, err)
 	h.deliver(h.node("n1"), out)

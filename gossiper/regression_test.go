@@ -33,10 +33,7 @@ func (h *harness) lifecycle(id, about string) []string {
 // show it up before it answered an echo itself.
 func TestRestartOfLivePeerNeedsEcho(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	h.add(coreConfig("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, coreConfig)
 	h.until(10, func() bool { return false })
 	h.down[addrFor(3)] = true
 	newAddr := "10.0.0.50:7000"
@@ -53,9 +50,7 @@ func TestRestartOfLivePeerNeedsEcho(t *testing.T) {
 
 func TestAssassinateReason(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(2, coreConfig)
 	out, err := h.node("n0").Assassinate(h.now, "n1")
 	require.NoError(t, err)
 	var reasons []string
@@ -77,10 +72,7 @@ func TestRemovedNodeStaysRemovedDespiteLateLearner(t *testing.T) {
 		c.LeftExpiry = 30 * time.Second
 		c.QuarantineDuration = 20 * time.Second
 	})
-	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	h.add(cfg("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, cfg)
 	h.down[addrFor(3)] = true // n2 crashes for good
 	h.until(60, func() bool { return false })
 	h.add(cfg("n3", addrFor(1))) // joins later and learns of n2 then
@@ -101,9 +93,7 @@ func TestRemovedNodeStaysRemovedDespiteLateLearner(t *testing.T) {
 // is refused.
 func TestTwinOfTheOnlySeedDetected(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(2, coreConfig)
 	twin := h.addAt("10.0.0.99:7000", coreConfig("n0", addrFor(1)), h.now.Unix()+5)
 	h.until(15, func() bool { return false })
 	assert.ErrorIs(t, h.fatal["n0"], ErrIDInUse)
@@ -126,9 +116,7 @@ func TestInitialStatesBeyondLimitsRejected(t *testing.T) {
 // too big for peers to accept.
 func TestReceiverTombstonesStayWithinLimits(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(2, coreConfig)
 	n0 := h.node("n0")
 	for i := range 600 {
 		k := fmt.Sprintf("job-%d", i)
@@ -209,11 +197,7 @@ func TestConflictingLeftAnnouncementsConverge(t *testing.T) {
 		c.LeftExpiry = 10 * time.Minute
 		c.QuarantineDuration = 30 * time.Second
 	})
-	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	h.add(cfg("n2", addrFor(1)))
-	h.add(cfg("n3", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(4, cfg)
 	h.down[addrFor(4)] = true // n3 crashes
 	require.Positive(t, h.until(60, func() bool {
 		return h.node("n0").member("n3", h.now).Status == StatusDown && h.node("n1").member("n3", h.now).Status == StatusDown
@@ -248,9 +232,7 @@ func TestConflictingLeftAnnouncementsConverge(t *testing.T) {
 // MaxKeys, so peers accept it.
 func TestLeaveAtKeyLimit(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(2, coreConfig)
 	n1 := h.node("n1")
 	for i := 0; ; i++ {
 		out, err := n1.SetState(h.now, fmt.Sprintf("k%03d", i), "v")
@@ -275,9 +257,7 @@ func TestAssassinatedUnknownIDCanStart(t *testing.T) {
 	cfg := configWith(func(c *Config) {
 		c.ShadowTimeout = 0
 	})
-	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(2, cfg)
 	out, err := h.node("n0").Assassinate(h.now, "n2")
 	require.NoError(t, err)
 	h.deliver(h.node("n0"), out)
@@ -293,10 +273,7 @@ func TestAssassinatedUnknownIDCanStart(t *testing.T) {
 // restarted; it then refutes the announcement and comes back up.
 func TestAssassinatedLiveMemberDeadThenRefutes(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	h.add(coreConfig("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, coreConfig)
 	out, err := h.node("n0").Assassinate(h.now, "n2")
 	require.NoError(t, err)
 	h.deliver(h.node("n0"), out)
@@ -315,11 +292,7 @@ func TestIsolatedNodeDoesNotEvictHealthyCluster(t *testing.T) {
 		c.RemoveDownAfter = 60 * time.Second
 		c.LeftExpiry = 10 * time.Minute
 	})
-	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	h.add(cfg("n2", addrFor(1)))
-	h.add(cfg("n3", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(4, cfg)
 	iso := addrFor(4) // n3
 	h.cut = func(from, to string) bool { return from == iso || to == iso }
 	h.until(90, func() bool { return false }) // > RemoveDownAfter
@@ -347,10 +320,7 @@ func TestIsolatedNodeDoesNotEvictHealthyCluster(t *testing.T) {
 // (higher versions) and the live node refutes it.
 func TestLeftAnnouncementCollidingWithRestart(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	h.add(coreConfig("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, coreConfig)
 	g := h.node("n2").Generation()
 	h.down[addrFor(3)] = true
 	require.Positive(t, h.until(60, func() bool { return h.node("n0").member("n2", h.now).Status == StatusDown }))
@@ -378,10 +348,7 @@ func TestLeftAnnouncementCollidingWithRestart(t *testing.T) {
 // its new state, with no dead/alive flapping.
 func TestSameSecondRestartOfSeed(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	h.add(coreConfig("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, coreConfig)
 	h.until(300, func() bool { return false })
 	g := h.node("n0").Generation()
 	h.down[addrFor(1)] = true
@@ -403,10 +370,7 @@ func TestSameSecondRestartOfSeed(t *testing.T) {
 // once instead of staying down until someone announces it left.
 func TestRestartWithLowerGeneration(t *testing.T) {
 	h := newHarness(t)
-	h.add(coreConfig("n0"))
-	h.add(coreConfig("n1", addrFor(1)))
-	h.add(coreConfig("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, coreConfig)
 	g := h.node("n0").Generation()
 	h.down[addrFor(1)] = true
 	h.until(20, func() bool { return false })
@@ -421,10 +385,7 @@ func TestRestartWithLowerGeneration(t *testing.T) {
 func TestPreviousIncarnationElsewhereTakenOver(t *testing.T) {
 	h := newHarness(t)
 	cfg := configWith(func(c *Config) { c.ShadowTimeout = 0 })
-	h.add(cfg("n0"))
-	h.add(cfg("n1", addrFor(1)))
-	h.add(cfg("n2", addrFor(1)))
-	require.Positive(t, h.until(30, h.converged))
+	h.cluster(3, cfg)
 	g := h.node("n2").Generation()
 	h.down[addrFor(3)] = true
 	n2 := h.addAt("10.0.0.77:7000", cfg("n2", addrFor(1)), g-5)
