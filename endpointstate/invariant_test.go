@@ -39,16 +39,10 @@ func TestDelayedDeltaCannotResurrectCollectedKey(t *testing.T) {
 	assert.False(t, live, "b was deleted at version 3 <= the peer's max version 3, yet it is live")
 }
 
-type upd struct {
-	key     string
-	version int64
-	deleted bool
-}
-
 // checkInv: a node holding (gen, M) for an endpoint has, for each key, the
 // owner's last update of version <= M or a newer one (absent only if that
 // update was a delete).
-func checkInv(rt *rapid.T, hist map[string]map[int64][]upd, nodes []*simNode, where string) {
+func checkInv(rt *rapid.T, hist history, nodes []*simNode, where string) {
 	for _, x := range nodes {
 		for _, ep := range x.m.Endpoints() {
 			s := x.m.Get(ep)
@@ -86,67 +80,10 @@ func checkInv(rt *rapid.T, hist map[string]map[int64][]upd, nodes []*simNode, wh
 // at or below M, or a newer one.
 func TestPropertyInvariant(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		n := rapid.IntRange(2, 4).Draw(rt, "nodes")
-		s := &sim{t: rt, now: t0, grace: time.Duration(rapid.IntRange(1, 20).Draw(rt, "grace")) * time.Second,
-			budget: rapid.SampledFrom([]int{120, 200, 400, 1 << 20}).Draw(rt, "budget")}
-		hist := map[string]map[int64][]upd{}
-		for i := range n {
-			node := &simNode{id: fmt.Sprintf("n%d", i)}
-			node.restart(t0.Unix())
-			hist[node.id] = map[int64][]upd{}
-			s.nodes = append(s.nodes, node)
-		}
-		keys := []string{"a", "b", "c", "d", "e", "f"}
-		var inflight []simMsg
-		steps := rapid.IntRange(0, 200).Draw(rt, "steps")
-		for st := range steps {
-			s.now = s.now.Add(time.Second)
-			i := rapid.IntRange(0, n-1).Draw(rt, "node")
-			node := s.nodes[i]
-			switch op := rapid.IntRange(0, 10).Draw(rt, "op"); op {
-			case 0, 1:
-				k := rapid.SampledFrom(keys).Draw(rt, "key")
-				v := node.counter.Next()
-				node.self().Set(k, "v", v)
-				hist[node.id][node.gen] = append(hist[node.id][node.gen], upd{k, v, false})
-			case 2:
-				k := rapid.SampledFrom(keys).Draw(rt, "key")
-				v := node.counter.Next()
-				node.self().Delete(k, v, s.now)
-				hist[node.id][node.gen] = append(hist[node.id][node.gen], upd{k, v, true})
-				node.self().TrimTombstones(rapid.IntRange(0, 3).Draw(rt, "keep"))
-			case 3:
-				node.self().HeartBeat.Version = node.counter.Next()
-			case 4:
-				if rapid.IntRange(0, 6).Draw(rt, "restart?") == 0 {
-					node.restart(node.gen + 1)
-					logf(rt, "step %d: %s restarts", st, node.id)
-				}
-			case 5:
-				node.m.CollectGarbage(s.now, s.grace)
-			case 6, 7:
-				j := rapid.IntRange(0, n-1).Draw(rt, "peer")
-				if j != i {
-					inflight = append(inflight, simMsg{kind: 0, from: i, to: j, digests: node.m.Digests()})
-				}
-			default:
-				if len(inflight) == 0 {
-					continue
-				}
-				k := rapid.IntRange(0, len(inflight)-1).Draw(rt, "msg")
-				msg := inflight[k]
-				if rapid.Bool().Draw(rt, "dup") {
-					inflight = append(inflight[:k], inflight[k+1:]...)
-				}
-				logf(rt, "step %d deliver kind=%d %d->%d digests=%v deltas=%+v", st, msg.kind, msg.from, msg.to, msg.digests, msg.deltas)
-				logf(rt, "   receiver before: %v", dump(s.nodes[msg.to].m))
-				if reply := s.handle(msg); reply != nil {
-					inflight = append(inflight, *reply)
-				}
-				logf(rt, "   receiver after: %v", dump(s.nodes[msg.to].m))
-			}
-			checkInv(rt, hist, s.nodes, fmt.Sprintf("step %d", st))
-		}
+		randomRun(rt, run{maxNodes: 4, maxSteps: 200, keys: []string{"a", "b", "c", "d", "e", "f"}, budgets: []int{120, 200, 400, 1 << 20},
+			after: func(step int, s *sim, hist history) {
+				checkInv(rt, hist, s.nodes, fmt.Sprintf("step %d", step))
+			}})
 	})
 }
 

@@ -136,68 +136,111 @@ func liveView(m *Map) map[string]string {
 	return out
 }
 
+// history records every update each owner made, per generation.
+type history map[string]map[int64][]upd
+
+// upd is one owner update.
+type upd struct {
+	key     string
+	version int64
+	deleted bool
+}
+
+// run shapes a randomRun.
+type run struct {
+	maxNodes, maxSteps int
+	// keys the owners set and delete.
+	keys []string
+	// budgets for Acks; one is drawn per run. Convergence needs one that
+	// holds a whole state, as Config.Validate ensures for real frames.
+	budgets []int
+	// after, if set, is called at the end of each step.
+	after func(step int, s *sim, hist history)
+}
+
+// randomRun drives a random run of 2..maxNodes nodes for up to maxSteps
+// steps: local sets and deletes (owners trimming their tombstones),
+// heartbeats, restarts, tombstone collection and SYNs, with every message
+// delivered in any order, duplicated or dropped. It records every owner
+// update.
+func randomRun(rt *rapid.T, r run) *sim {
+	n := rapid.IntRange(2, r.maxNodes).Draw(rt, "nodes")
+	s := &sim{t: rt, now: t0, grace: time.Duration(rapid.IntRange(1, 20).Draw(rt, "grace")) * time.Second,
+		budget: rapid.SampledFrom(r.budgets).Draw(rt, "budget")}
+	hist := history{}
+	for i := range n {
+		node := &simNode{id: fmt.Sprintf("n%d", i)}
+		node.restart(t0.Unix())
+		hist[node.id] = map[int64][]upd{}
+		s.nodes = append(s.nodes, node)
+	}
+	keys := r.keys
+	var inflight []simMsg
+	steps := rapid.IntRange(0, r.maxSteps).Draw(rt, "steps")
+	for st := range steps {
+		s.now = s.now.Add(time.Second)
+		i := rapid.IntRange(0, n-1).Draw(rt, "node")
+		node := s.nodes[i]
+		switch op := rapid.IntRange(0, 10).Draw(rt, "op"); op {
+		case 0, 1:
+			k := rapid.SampledFrom(keys).Draw(rt, "key")
+			v := node.counter.Next()
+			node.self().Set(k, rapid.StringMatching(`[a-z]{0,6}`).Draw(rt, "value"), v)
+			hist[node.id][node.gen] = append(hist[node.id][node.gen], upd{k, v, false})
+		case 2:
+			k := rapid.SampledFrom(keys).Draw(rt, "key")
+			v := node.counter.Next()
+			node.self().Delete(k, v, s.now)
+			hist[node.id][node.gen] = append(hist[node.id][node.gen], upd{k, v, true})
+			node.self().TrimTombstones(rapid.IntRange(0, 3).Draw(rt, "keep"))
+		case 3:
+			node.self().HeartBeat.Version = node.counter.Next()
+		case 4:
+			if rapid.IntRange(0, 5).Draw(rt, "restart?") == 0 {
+				node.restart(node.gen + 1)
+				logf(rt, "step %d: %s restarts", st, node.id)
+			}
+		case 5:
+			node.m.CollectGarbage(s.now, s.grace)
+		case 6, 7:
+			j := rapid.IntRange(0, n-1).Draw(rt, "peer")
+			if j != i {
+				inflight = append(inflight, simMsg{kind: 0, from: i, to: j, digests: node.m.Digests()})
+			}
+		default:
+			if len(inflight) == 0 {
+				continue
+			}
+			k := rapid.IntRange(0, len(inflight)-1).Draw(rt, "msg")
+			msg := inflight[k]
+			fate := rapid.IntRange(0, 3).Draw(rt, "fate")
+			if fate != 1 { // 1: delivered, and a duplicate stays in flight
+				inflight = append(inflight[:k], inflight[k+1:]...)
+			}
+			if fate == 0 { // dropped
+				continue
+			}
+			logf(rt, "step %d deliver kind=%d %d->%d digests=%v deltas=%+v", st, msg.kind, msg.from, msg.to, msg.digests, msg.deltas)
+			if reply := s.handle(msg); reply != nil {
+				inflight = append(inflight, *reply)
+			}
+			logf(rt, "   receiver after: %v", dump(s.nodes[msg.to].m))
+		}
+		if r.after != nil {
+			r.after(st, s, hist)
+		}
+	}
+	return s
+}
+
 // TestPropertyConvergence: after any sequence of local updates, deletes,
 // restarts, garbage collection and SYN/ACK/ACK2 messages delivered in any
 // order, duplicated or dropped, a few rounds of complete exchanges make
 // every map identical.
 func TestPropertyConvergence(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		n := rapid.IntRange(2, 5).Draw(rt, "nodes")
-		s := &sim{t: rt, now: t0, grace: time.Duration(rapid.IntRange(1, 20).Draw(rt, "grace")) * time.Second,
-			budget: rapid.SampledFrom([]int{200, 400, 1 << 20}).Draw(rt, "budget")}
-		for i := range n {
-			node := &simNode{id: fmt.Sprintf("n%d", i)}
-			node.restart(t0.Unix())
-			s.nodes = append(s.nodes, node)
-		}
-		keys := []string{"a", "b", "c", "d"}
-		var inflight []simMsg
-		steps := rapid.IntRange(0, 120).Draw(rt, "steps")
-		for range steps {
-			s.now = s.now.Add(time.Second)
-			i := rapid.IntRange(0, n-1).Draw(rt, "node")
-			node := s.nodes[i]
-			switch op := rapid.IntRange(0, 9).Draw(rt, "op"); op {
-			case 0, 1:
-				k := rapid.SampledFrom(keys).Draw(rt, "key")
-				node.self().Set(k, rapid.StringMatching(`[a-z]{0,6}`).Draw(rt, "value"), node.counter.Next())
-			case 2:
-				k := rapid.SampledFrom(keys).Draw(rt, "key")
-				node.self().Delete(k, node.counter.Next(), s.now)
-			case 3:
-				node.self().HeartBeat.Version = node.counter.Next()
-			case 4:
-				if rapid.IntRange(0, 4).Draw(rt, "restart?") == 0 {
-					node.restart(node.gen + 1)
-				}
-			case 5:
-				node.m.CollectGarbage(s.now, s.grace)
-			case 6, 7:
-				j := rapid.IntRange(0, n-1).Draw(rt, "peer")
-				if j != i {
-					inflight = append(inflight, simMsg{kind: 0, from: i, to: j, digests: node.m.Digests()})
-				}
-			default:
-				if len(inflight) == 0 {
-					continue
-				}
-				k := rapid.IntRange(0, len(inflight)-1).Draw(rt, "msg")
-				msg := inflight[k]
-				switch rapid.IntRange(0, 3).Draw(rt, "fate") {
-				case 0: // dropped
-					inflight = append(inflight[:k], inflight[k+1:]...)
-				case 1: // delivered, and a duplicate stays in flight
-					if reply := s.handle(msg); reply != nil {
-						inflight = append(inflight, *reply)
-					}
-				default: // delivered once
-					inflight = append(inflight[:k], inflight[k+1:]...)
-					if reply := s.handle(msg); reply != nil {
-						inflight = append(inflight, *reply)
-					}
-				}
-			}
-		}
+		s := randomRun(rt, run{maxNodes: 5, maxSteps: 120, keys: []string{"a", "b", "c", "d"}, budgets: []int{200, 400, 1 << 20}})
+		n := len(s.nodes)
 		// Quiesce: complete exchanges between every ordered pair until
 		// nothing changes (bounded; the budget may need several rounds).
 		for round := 0; round < 50; round++ {
