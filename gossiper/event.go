@@ -26,10 +26,15 @@ const (
 	// EventRemove: an endpoint was removed from membership (down too
 	// long, left and expired, or removed by an operator) and quarantined.
 	EventRemove
+	// EventOverflow: this subscription (or the callbacks) fell behind and
+	// Lost events were dropped; resynchronise from [Gossiper.Members]. It
+	// concerns the reader, not an endpoint, and is delivered whatever kinds
+	// were asked for.
+	EventOverflow
 )
 
 // String returns the kind's name: "join", "alive", "dead", "change",
-// "restart" or "remove".
+// "restart", "remove" or "overflow".
 func (k EventKind) String() string {
 	switch k {
 	case EventJoin:
@@ -44,6 +49,8 @@ func (k EventKind) String() string {
 		return "restart"
 	case EventRemove:
 		return "remove"
+	case EventOverflow:
+		return "overflow"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -62,12 +69,12 @@ func (k *EventKind) UnmarshalText(b []byte) error {
 
 // ParseEventKind parses a name returned by String.
 func ParseEventKind(s string) (EventKind, error) {
-	for k := EventJoin; k <= EventRemove; k++ {
+	for k := EventJoin; k <= EventOverflow; k++ {
 		if k.String() == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown event kind %q (want join, alive, dead, change, restart or remove)", s)
+	return 0, fmt.Errorf("unknown event kind %q (want join, alive, dead, change, restart, remove or overflow)", s)
 }
 
 // Event is something that happened to an endpoint, as seen by this node.
@@ -96,4 +103,7 @@ type Event struct {
 	Reason string `json:"reason,omitempty"`
 	// Phi is the failure detector's phi at a conviction (finite).
 	Phi float64 `json:"phi,omitempty"`
+	// Lost is, for an overflow event, how many events were dropped since
+	// the previous overflow event of the same subscription.
+	Lost uint64 `json:"lost,omitempty"`
 }

@@ -49,6 +49,15 @@ type Gossiper struct {
 	snap  atomic.Pointer[snapshot]
 	subs  subscribers
 	stats counters
+
+	// cbMu guards cb, the callbacks' dispatcher (nil when none is
+	// registered), and its handler list.
+	cbMu sync.Mutex
+	cb   *dispatcher
+
+	// joins are the outstanding join echoes, by nonce; only the loop
+	// touches it.
+	joins map[uint64]joinTarget
 }
 
 // command is work run on the loop goroutine.
@@ -250,6 +259,16 @@ func (g *Gossiper) exit(ctx context.Context, announce func(*Node, time.Time) Out
 	}
 	g.halt(true)
 	return nil
+}
+
+// Halt stops the gossiper at once, announcing nothing: the loop and the
+// transport stop and subscriptions close, and to its peers the node simply
+// falls silent, as a crashed process would, so they convict it by phi
+// after a few intervals (they never see a "shutdown"). It is for tests
+// and failure drills; use Stop or Leave otherwise. Halt is idempotent and
+// may follow or precede Stop.
+func (g *Gossiper) Halt() {
+	g.halt(true)
 }
 
 // halt stops the loop and the transport without announcing anything (to

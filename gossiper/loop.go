@@ -82,6 +82,7 @@ func (g *Gossiper) step(now time.Time, p messaging.Packet) Output {
 		return Output{}
 	}
 	g.stats.received(env.Message.Type(), len(p.Payload))
+	g.joinReply(env)
 	out := g.core.Step(now, env)
 	g.apply(now, out)
 	return out
@@ -106,8 +107,8 @@ func (g *Gossiper) apply(now time.Time, out Output) {
 	}
 	for _, e := range out.Events {
 		g.logEvent(e)
-		g.subs.publish(e, &g.stats.eventsDropped)
 	}
+	g.subs.publish(now, out.Events, &g.stats.eventsDropped)
 }
 
 func (g *Gossiper) send(m Outgoing) {
