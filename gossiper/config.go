@@ -44,8 +44,11 @@ type Config struct {
 	// SeedRefreshInterval is how often SeedProvider is asked. Default 30s.
 	SeedRefreshInterval time.Duration
 	// Generation is this incarnation's generation. Default 0: wall-clock
-	// seconds at start, or, with GenerationFile, one more than the last
-	// persisted value if the clock went back.
+	// seconds at start, or one more than the last generation this process
+	// gave the same ID if that is not below them (so an in-process restart
+	// within one second still takes a higher generation), or, with
+	// GenerationFile, one more than the last persisted value if the clock
+	// went back.
 	Generation int64
 	// GenerationFile, when set, persists the generation so it strictly
 	// increases across restarts even if the clock goes back.

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -60,4 +62,56 @@ func SaveGeneration(path string, gen int64) error {
 		return fmt.Errorf("generation file: %w", err)
 	}
 	return nil
+}
+
+// lastGenerations remembers, per node ID, the last generation this process
+// handed out without a GenerationFile, so that an in-process restart within
+// the same second (a test's restart, a supervisor inside the program) still
+// gets a higher generation. This is the package's one piece of process-wide
+// state, because the Gossiper being restarted is a new value and nothing
+// else of the old one outlives it in the process. Each ID keeps one value
+// per clock (see generationAhead), and only while it is not below that
+// clock's seconds: after a second or so the clock alone is enough again, so
+// entries are dropped and the table holds only IDs started just now.
+var lastGenerations = struct {
+	sync.Mutex
+	byID map[string][]int64
+}{byID: map[string][]int64{}}
+
+// generationAhead tells clocks apart: a remembered generation further than
+// this from the clock came from another one (a testing/synctest bubble,
+// whose clock starts in 2000, or the wall clock seen from a bubble) and is
+// kept for that clock but not used. It is far more than a burst of
+// restarts can push a generation ahead, and far less than the year within
+// which peers accept a generation.
+const generationAhead = 24 * time.Hour
+
+// processGeneration returns the generation for node id starting at now
+// without a GenerationFile: the wall-clock seconds, or one more than the
+// last generation this process gave id on the same clock if that is not
+// below them.
+func processGeneration(id string, now time.Time) int64 {
+	sec := now.Unix()
+	ahead := int64(generationAhead / time.Second)
+	sameClock := func(v int64) bool { return v > sec-ahead && v < sec+ahead }
+	lastGenerations.Lock()
+	defer lastGenerations.Unlock()
+	for k, vs := range lastGenerations.byID {
+		vs = slices.DeleteFunc(vs, func(v int64) bool { return sameClock(v) && v < sec })
+		if len(vs) == 0 {
+			delete(lastGenerations.byID, k)
+		} else {
+			lastGenerations.byID[k] = vs
+		}
+	}
+	vs := lastGenerations.byID[id]
+	gen := sec
+	if i := slices.IndexFunc(vs, sameClock); i >= 0 {
+		gen = max(sec, vs[i]+1)
+		vs[i] = gen
+	} else {
+		vs = append(vs, gen)
+	}
+	lastGenerations.byID[id] = vs
+	return gen
 }

@@ -216,7 +216,7 @@ func (g *Gossiper) generation() (int64, error) {
 	case g.cfg.GenerationFile != "":
 		return NextGeneration(g.cfg.GenerationFile, time.Now())
 	}
-	return time.Now().Unix(), nil
+	return processGeneration(g.cfg.ID, time.Now()), nil
 }
 
 func newRand(seed uint64) *rand.Rand {

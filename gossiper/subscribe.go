@@ -18,8 +18,8 @@ type Subscription struct {
 	// C receives the events.
 	C <-chan Event
 
-	c       chan Event // capacity buffer+1: the last slot is for overflow events
-	buffer  int        // how many ordinary events C may hold
+	c       chan Event         // capacity buffer+1: the last slot is for overflow events
+	buffer  int                // how many ordinary events C may hold
 	kinds   map[EventKind]bool // nil: every kind
 	dropped atomic.Uint64
 	lost    uint64 // dropped but not yet reported in-band; guarded by the owner's lock
