@@ -96,6 +96,12 @@ type Config struct {
 	Transport messaging.Transport
 	// RandSeed seeds peer selection. Default 0: a random seed.
 	RandSeed uint64
+	// TCP tunes the built-in TCP transport (queue sizes, timeouts,
+	// connection caps); it is validated with the rest and unused when
+	// Transport is set. Its BindAddr, MaxFrameSize and Logger are ignored:
+	// the transport takes Config's. Default messaging.DefaultTCPConfig(); a
+	// zero field takes its default.
+	TCP messaging.TCPConfig
 }
 
 // DefaultConfig returns a safe configuration for a 1 s interval on
@@ -116,6 +122,7 @@ func DefaultConfig() Config {
 		MaxFrameSize:        messaging.DefaultMaxFrameSize,
 		EventBuffer:         1024,
 		Logger:              zerolog.Nop(),
+		TCP:                 messaging.DefaultTCPConfig(),
 	}
 }
 
@@ -131,6 +138,8 @@ func (c Config) Validate() error {
 	if c.Transport == nil {
 		if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
 			bad("BindAddr %q: %v", c.BindAddr, err)
+		} else if err := c.tcpConfig().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("config: TCP: %w", err))
 		}
 	}
 	if c.AdvertiseAddr != "" {
@@ -190,4 +199,12 @@ func (c Config) Validate() error {
 		bad("EventBuffer %d: want >= 1", c.EventBuffer)
 	}
 	return errors.Join(errs...)
+}
+
+// tcpConfig returns the built-in transport's configuration: TCP with
+// Config's BindAddr and MaxFrameSize.
+func (c Config) tcpConfig() messaging.TCPConfig {
+	t := c.TCP
+	t.BindAddr, t.MaxFrameSize = c.BindAddr, c.MaxFrameSize
+	return t
 }

@@ -159,8 +159,8 @@ func (g *Gossiper) Start(ctx context.Context) error {
 func (g *Gossiper) prepare() (*Node, error) {
 	tr := g.cfg.Transport
 	if tr == nil {
-		tcfg := messaging.DefaultTCPConfig()
-		tcfg.BindAddr, tcfg.MaxFrameSize, tcfg.Logger = g.cfg.BindAddr, g.cfg.MaxFrameSize, g.log
+		tcfg := g.cfg.tcpConfig()
+		tcfg.Logger = g.log
 		t, err := messaging.NewTCP(tcfg)
 		if err != nil {
 			return nil, fmt.Errorf("gossiper %s: %w", g.cfg.ID, err)
