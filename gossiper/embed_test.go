@@ -389,3 +389,43 @@ func TestSubscriptionCloseReleasesIt(t *testing.T) {
 	assert.Nil(t, s.list[:cap(s.list)][len(s.list)], "the vacated slot is cleared")
 	keep.Close()
 }
+
+// TestConfigTCP: transport settings are validated with the rest of the
+// configuration, unused with a Transport of one's own, and reach the
+// built-in transport (here its inbound connection cap).
+func TestConfigTCP(t *testing.T) {
+	cfg := tcpConfig("a", nil, 50*time.Millisecond)
+	cfg.TCP.QueueSize, cfg.TCP.IdleTimeout = -1, -time.Second
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "TCP")
+	assert.ErrorContains(t, err, "QueueSize")
+	assert.ErrorContains(t, err, "IdleTimeout")
+	tr, err := messaging.NewMemNetwork().Listen("", 1)
+	require.NoError(t, err)
+	cfg.Transport = tr
+	assert.NoError(t, cfg.Validate(), "TCP is not used with a Transport")
+	tr.Close()
+
+	cfg = tcpConfig("a", nil, 50*time.Millisecond)
+	cfg.TCP = messaging.TCPConfig{MaxInboundConns: 1} // zero fields take defaults
+	require.NoError(t, cfg.Validate())
+	g := startTCP(t, cfg)
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", g.Addr())
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	refused := uint64(0)
+	for range 100 {
+		if refused = g.Stats().Transport.RefusedConns; refused >= 2 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	assert.Equal(t, uint64(2), refused, "only one inbound connection allowed")
+	for _, c := range conns {
+		c.Close()
+	}
+}
