@@ -30,6 +30,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathEvents, a.streamEvents)
 	mux.HandleFunc("GET "+api.PathFailureDetector, a.failureDetector)
 	mux.HandleFunc("POST "+api.PathLeave, a.leave)
+	mux.HandleFunc("POST "+api.PathJoin, a.join)
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+api.PathHealth, a.health)
 	h := authenticate(a.opts.HTTPToken, mux)

@@ -22,6 +22,7 @@ const (
 	PathEvents          = "/v1/events"
 	PathFailureDetector = "/v1/failure-detector"
 	PathLeave           = "/v1/leave"
+	PathJoin            = "/v1/join"
 	PathMetrics         = "/metrics"
 	PathHealth          = "/healthz"
 )
@@ -48,6 +49,23 @@ type Left struct {
 	ID string `json:"id"`
 	// Status is always "left".
 	Status string `json:"status"`
+}
+
+// JoinRequest is the body of POST /v1/join.
+type JoinRequest struct {
+	// Addrs are the gossip addresses ("host:port"; host names are
+	// resolved) to contact; 1 to MaxJoinAddrs of them.
+	Addrs []string `json:"addrs"`
+}
+
+// MaxJoinAddrs bounds JoinRequest.Addrs.
+const MaxJoinAddrs = 64
+
+// Joined is the answer to a successful POST /v1/join.
+type Joined struct {
+	// Answered is how many of the contacted addresses answered (a host
+	// name may stand for several).
+	Answered int `json:"answered"`
 }
 
 // Event is one membership event, the data line of a server-sent event of

@@ -31,6 +31,7 @@ type command struct {
 	args    string // usage of the positional arguments
 	summary string
 	nargs   int
+	more    bool // nargs is a minimum
 	json    bool // takes --json
 	kinds   bool // takes --kinds
 	run     func(ctx context.Context, c *Client, args []string, o options, env Env) error
@@ -50,6 +51,7 @@ func commands() []command {
 		{name: "set", args: "KEY VALUE", nargs: 2, summary: "set an application state on the agent's node", run: runSet},
 		{name: "delete", args: "KEY", nargs: 1, summary: "delete an application state of the agent's node", run: runDelete},
 		{name: "watch", summary: "follow membership events, one line each, until interrupted", json: true, kinds: true, run: runWatch},
+		{name: "join", args: "ADDR...", nargs: 1, more: true, summary: "make the agent's node contact these gossip addresses now and merge what they know", run: runJoin},
 		{name: "leave", summary: "make the agent's node leave the cluster for good; the agent exits", run: runLeave},
 	}
 }
@@ -82,7 +84,7 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 		fs.BoolVar(&o.json, "json", false, "print the API's JSON instead of text")
 	}
 	if cmd.kinds {
-		fs.StringVar(&o.kinds, "kinds", "", "only these event `kinds` (comma list of join, alive, dead, change, restart, remove)")
+		fs.StringVar(&o.kinds, "kinds", "", "only these event `kinds` (comma list of join, alive, dead, change, restart, remove, overflow)")
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: hearsay %s [flags] %s\n\nhearsay %s: %s.\n\nFlags:\n", name, cmd.args, name, cmd.summary)
@@ -94,7 +96,7 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 		}
 		return 2, true
 	}
-	if fs.NArg() != cmd.nargs {
+	if fs.NArg() != cmd.nargs && !(cmd.more && fs.NArg() > cmd.nargs) {
 		fmt.Fprintf(env.Stderr, "hearsay %s: want %d argument(s) %s, got %d\n", name, cmd.nargs, cmd.args, fs.NArg())
 		fmt.Fprintf(env.Stderr, "Run 'hearsay %s -h' for usage.\n", name)
 		return 2, true
@@ -180,6 +182,8 @@ func eventDetail(e api.Event) string {
 		return "reason=" + e.Reason
 	case gossiper.EventRemove:
 		return "reason=" + e.Reason
+	case gossiper.EventOverflow:
+		return fmt.Sprintf("%d events lost (this client fell behind); run 'hearsay members' to resync", e.Lost)
 	}
 	return ""
 }
