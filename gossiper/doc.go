@@ -50,4 +50,14 @@
 // Config.LeftExpiry, are removed and quarantined for
 // Config.QuarantineDuration so stale gossip cannot resurrect them.
 // docs/design.md draws the whole lifecycle.
+//
+// # Embedding
+//
+// A running node joins more addresses with [Gossiper.Join]; [Gossiper.Halt]
+// stops it as a crash would (for tests and drills). Callbacks registered
+// with [Gossiper.On] run one at a time, in event order across kinds, off the
+// loop; a subscription that falls behind gets an [EventOverflow] event in
+// its stream. Package gossipertest runs whole clusters on an in-memory
+// network, inside testing/synctest bubbles, for tests of code that embeds
+// hearsay. docs/embedding.md compares the API with hashicorp/memberlist's.
 package gossiper
