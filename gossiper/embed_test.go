@@ -429,3 +429,38 @@ func TestConfigTCP(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestCallbackSeesItsEventInMembers: when a callback runs, Members already
+// reflects the event (events are delivered after the snapshot that shows
+// them is published), so "on any event, re-read Members" is a sound way to
+// follow the cluster.
+func TestCallbackSeesItsEventInMembers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		mem := messaging.NewMemNetwork()
+		gs := memCluster(t, mem, 2)
+		var mu sync.Mutex
+		var stale []string
+		cancel := gs[0].OnChange(func(e Event) {
+			if e.Endpoint != "node-1" || e.Deleted {
+				return
+			}
+			if m, _ := gs[0].Member("node-1"); m.States[e.Key].Value != e.New {
+				mu.Lock()
+				stale = append(stale, e.Key)
+				mu.Unlock()
+			}
+		})
+		for i := range 200 {
+			require.NoError(t, gs[1].SetState(fmt.Sprintf("k%d", i%50), fmt.Sprint(i)))
+			time.Sleep(time.Duration(1+i%3) * time.Second)
+		}
+		time.Sleep(10 * time.Second)
+		cancel()
+		mu.Lock()
+		assert.Empty(t, stale, "callbacks that saw an older snapshot")
+		mu.Unlock()
+		for _, g := range gs {
+			g.Halt()
+		}
+	})
+}

@@ -46,6 +46,7 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 			out = n.Tick(now)
 			g.apply(now, out)
 			g.publish(now)
+			g.deliver(now, out)
 		case p, ok := <-packets:
 			if !ok {
 				return
@@ -55,12 +56,14 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 			if len(out.Events) > 0 || !n.Running() {
 				g.publish(now)
 			}
+			g.deliver(now, out)
 		case c := <-g.cmds:
 			now := time.Now()
 			var err error
 			out, err = c.fn(now)
 			g.apply(now, out)
 			g.publish(now)
+			g.deliver(now, out)
 			c.reply <- err
 		}
 		if out.Fatal != nil {
@@ -88,8 +91,8 @@ func (g *Gossiper) step(now time.Time, p messaging.Packet) Output {
 	return out
 }
 
-// apply acts on the core's output: sends messages, logs warnings, hands
-// events to subscribers.
+// apply acts on the core's output: sends messages, logs warnings and
+// events (deliver hands them to subscribers).
 func (g *Gossiper) apply(now time.Time, out Output) {
 	for _, w := range out.Warnings {
 		g.log.Warn().Err(w).Msg("gossip input rejected")
@@ -108,6 +111,12 @@ func (g *Gossiper) apply(now time.Time, out Output) {
 	for _, e := range out.Events {
 		g.logEvent(e)
 	}
+}
+
+// deliver hands out's events to subscribers (and reports earlier losses).
+// The loop calls it after publishing the snapshot that reflects them, so a
+// reader that reacts to an event by reading Members sees its effect.
+func (g *Gossiper) deliver(now time.Time, out Output) {
 	g.subs.publish(now, out.Events, &g.stats.eventsDropped)
 }
 

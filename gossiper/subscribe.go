@@ -102,10 +102,10 @@ func (s *subscribers) publish(now time.Time, events []Event, dropped *atomic.Uin
 // reportLoss sends an overflow event for the events lost since the last
 // report, if there were some and C has room. The publisher is the only
 // sender, so the room it sees cannot vanish before the send.
-func (sub *Subscription) reportLoss(now time.Time) {
-	if sub.lost > 0 && len(sub.c) < cap(sub.c) {
-		sub.c <- Event{Kind: EventOverflow, Time: now, Lost: sub.lost}
-		sub.lost = 0
+func (s *Subscription) reportLoss(now time.Time) {
+	if s.lost > 0 && len(s.c) < cap(s.c) {
+		s.c <- Event{Kind: EventOverflow, Time: now, Lost: s.lost}
+		s.lost = 0
 	}
 }
 
