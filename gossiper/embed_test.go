@@ -193,6 +193,9 @@ func TestProcessGenerationKeepsClocksApart(t *testing.T) {
 	assert.Equal(t, wall.Unix()+2, processGeneration(id, wall))
 	assert.Equal(t, wall.Unix()+5, processGeneration(id, wall.Add(5*time.Second)), "the clock passed it")
 	assert.Equal(t, wall.Unix()+10, processGeneration("other-"+id, wall.Add(10*time.Second)))
+	later := wall.Add(20 * time.Second)
+	assert.Equal(t, later.Unix()+7, rememberGeneration(id, later, later.Unix()+7), "a generation taken while running")
+	assert.Equal(t, later.Unix()+8, processGeneration(id, later), "the next start goes above it")
 	lastGenerations.Lock()
 	_, kept := lastGenerations.byID[id]
 	lastGenerations.Unlock()

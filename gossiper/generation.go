@@ -91,6 +91,14 @@ const generationAhead = 24 * time.Hour
 // last generation this process gave id on the same clock if that is not
 // below them.
 func processGeneration(id string, now time.Time) int64 {
+	return rememberGeneration(id, now, 0)
+}
+
+// rememberGeneration records that node id runs in generation gen (> 0:
+// taken while running, to beat an older incarnation), so that its next
+// start in this process goes above it; with gen 0 it hands out the next
+// generation. Either way it returns the generation recorded.
+func rememberGeneration(id string, now time.Time, gen int64) int64 {
 	sec := now.Unix()
 	ahead := int64(generationAhead / time.Second)
 	sameClock := func(v int64) bool { return v > sec-ahead && v < sec+ahead }
@@ -104,10 +112,21 @@ func processGeneration(id string, now time.Time) int64 {
 			lastGenerations.byID[k] = vs
 		}
 	}
+	if gen > 0 && !sameClock(gen) {
+		return gen // beyond any use for a restart on this clock
+	}
 	vs := lastGenerations.byID[id]
-	gen := sec
-	if i := slices.IndexFunc(vs, sameClock); i >= 0 {
+	i := slices.IndexFunc(vs, sameClock)
+	switch {
+	case gen > 0 && i >= 0:
+		gen = max(gen, vs[i])
+	case gen > 0:
+	case i >= 0:
 		gen = max(sec, vs[i]+1)
+	default:
+		gen = sec
+	}
+	if i >= 0 {
 		vs[i] = gen
 	} else {
 		vs = append(vs, gen)

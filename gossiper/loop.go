@@ -99,6 +99,7 @@ func (g *Gossiper) apply(now time.Time, out Output) {
 	}
 	if out.NewGeneration != 0 {
 		g.log.Warn().Int64("generation", out.NewGeneration).Msg("took a new generation")
+		rememberGeneration(g.cfg.ID, now, out.NewGeneration)
 		if g.cfg.GenerationFile != "" {
 			if err := SaveGeneration(g.cfg.GenerationFile, out.NewGeneration); err != nil {
 				g.log.Error().Err(err).Msg("cannot persist the new generation")
