@@ -19,12 +19,12 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	}
 	n.checkSelf(now, deltas, out)
 	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
-		Now: now, Limits: n.cfg.Limits,
+		Now: now, Limits: n.cfg.Limits, MaxEndpoints: n.cfg.MaxEndpoints,
 		Skip: func(ep string, gen int64) bool { return ep == n.id || n.quarantined(ep, gen, now) },
 	})
 	if err != nil {
 		n.counters.Rejected++
-		out.Warnings = append(out.Warnings, err)
+		out.Warnings = append(out.Warnings, n.countRefused(err))
 	}
 	for _, c := range changes {
 		n.onChange(now, c, out)
@@ -37,6 +37,31 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 			n.settle(now, c.Endpoint, out)
 		}
 	}
+}
+
+// maxRefusalsLogged is how many refused deltas one warning names; the
+// others are only counted, so a flood of forged endpoints is one line.
+const maxRefusalsLogged = 3
+
+// countRefused counts the deltas Apply refused (err joins one error per
+// delta) and returns one warning naming the first few.
+func (n *Node) countRefused(err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if errors.Is(e, endpointstate.ErrTooManyEndpoints) {
+			n.counters.EndpointsRefused++
+		} else {
+			n.counters.DeltasRefused++
+		}
+	}
+	if len(errs) <= maxRefusalsLogged {
+		return err
+	}
+	return fmt.Errorf("refused %d deltas, each for its endpoint alone: %w; and %d more",
+		len(errs), errors.Join(errs[:maxRefusalsLogged]...), len(errs)-maxRefusalsLogged)
 }
 
 // checkSelf looks at deltas about this node's own ID. Only this node speaks
@@ -61,7 +86,7 @@ func (n *Node) checkSelf(now time.Time, deltas []endpointstate.Delta, out *Outpu
 		if d.Endpoint != n.id {
 			continue
 		}
-		if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > now.Unix()+endpointstate.MaxGenerationDrift {
+		if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > generationLimit(now) {
 			continue // not believable: Apply rejects it too
 		}
 		self := n.self()
@@ -82,13 +107,50 @@ func (n *Node) checkSelf(now time.Time, deltas []endpointstate.Delta, out *Outpu
 
 // takeGeneration moves the node to a generation above seen (and not below
 // the clock), keeping its application states.
+//
+// A generation above seen that would be beyond the acceptance window
+// (more than MaxGenerationDrift ahead of the clock, where every peer
+// refuses it) is never taken, nor persisted: the node keeps its own,
+// warns and counts (Counters.GenerationsRefused).
 func (n *Node) takeGeneration(now time.Time, seen int64, why string, out *Output) {
+	n.probe.nonce = 0 // any probe is moot; lastAt still paces the next
+	if !n.generationBelievable(now, seen, why, out) {
+		return
+	}
 	gen := max(seen+1, now.Unix())
 	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d): taking generation %d", why, seen, n.gen, gen))
 	n.gen = gen
 	n.resetLocalState()
-	n.probe.nonce = 0 // any probe is moot; lastAt still paces the next
 	out.NewGeneration = gen
+}
+
+// generationLimit is the highest generation peers accept at now.
+func generationLimit(now time.Time) int64 {
+	return now.Unix() + endpointstate.MaxGenerationDrift
+}
+
+// generationBelievable reports whether the node may take a generation
+// above seen (seen+1 within the acceptance window, computed without
+// overflow); if not it warns and counts.
+func (n *Node) generationBelievable(now time.Time, seen int64, why string, out *Output) bool {
+	if seen < generationLimit(now) {
+		return true
+	}
+	n.counters.GenerationsRefused++
+	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d), but a generation above it would be "+
+		"more than %d s ahead of the clock (%d), where every peer refuses it: keeping generation %d: %w",
+		why, seen, n.gen, endpointstate.MaxGenerationDrift, now.Unix(), n.gen, endpointstate.ErrGenerationTooFar))
+	return false
+}
+
+// checkGeneration is the error for a starting generation beyond the
+// acceptance window: peers would refuse every message of the node.
+func checkGeneration(gen int64, now time.Time, source string) error {
+	if gen <= generationLimit(now) {
+		return nil
+	}
+	return fmt.Errorf("%s: generation %d is more than %d s (a year) ahead of the clock (%d), so every peer would refuse "+
+		"this node: %w", source, gen, endpointstate.MaxGenerationDrift, now.Unix(), endpointstate.ErrGenerationTooFar)
 }
 
 // selfProbe is an echo sent under our own ID to the address another state

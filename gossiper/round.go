@@ -9,10 +9,17 @@ import (
 
 // Start begins the node's life at now: with seeds and a ShadowTimeout it
 // first runs the shadow round (see [Node.Running]); otherwise it gossips
-// from the next Tick.
+// from the next Tick. A generation more than
+// endpointstate.MaxGenerationDrift ahead of now (which every peer would
+// refuse) stops the node at once with Output.Fatal.
 func (n *Node) Start(now time.Time) Output {
 	var out Output
 	if n.phase != phaseNew {
+		return out
+	}
+	if err := checkGeneration(n.gen, now, "node"); err != nil {
+		n.phase = phaseStopped
+		out.Fatal = err
 		return out
 	}
 	if n.cfg.ShadowTimeout > 0 && len(n.seeds) > 0 {
