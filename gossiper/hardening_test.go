@@ -278,3 +278,49 @@ func TestShadowAcksTruncatedCounted(t *testing.T) {
 	assert.Less(t, len(ack.Deltas), 4, "not every state fits")
 	assert.Equal(t, before+1, seed.Counters().AcksTruncated)
 }
+
+// TestRepeatedLocalStallsStillConvict (issue 11, item 11): an observer
+// that runs 2 s and then stalls 6 s (no round, no message in or out), over
+// and over, still convicts a crashed peer, within the bound of
+// docs/failure-detection.md: each 8 s cycle (a 7 s gap between rounds, 2 s
+// beyond MaxLocalPause) counts 6 s of silence, so with S the silence that
+// convicts at the peer's learned mean (8 · ln 10 · mean), conviction comes
+// within ⌈S/6 s⌉ + 1 cycles of the crash; and it never convicts the live
+// peer whose gossip reaches it only while it runs. Before the fix the
+// pause guard re-armed every cycle and convicted no one.
+func TestRepeatedLocalStallsStillConvict(t *testing.T) {
+	h := newHarness(t)
+	h.cluster(3, coreConfig)
+	h.until(60, func() bool { return false }) // a healthy minute to learn the mean
+	observer, crashed := addrFor(1), addrFor(3)
+	var mean time.Duration
+	for _, st := range h.node("n0").FailureDetector(h.now) {
+		if st.Endpoint == "n2" {
+			mean = st.Mean
+		}
+	}
+	require.Positive(t, mean)
+	toConvict := time.Duration(8 * math.Ln10 * float64(mean))
+	cycles := int(math.Ceil(float64(toConvict)/float64(6*time.Second))) + 1
+	h.down[crashed] = true
+	crashedAt := h.now
+	var convictedAt time.Time
+	for cycle := 0; cycle < 2*cycles && convictedAt.IsZero(); cycle++ {
+		for i := range 8 {
+			h.down[observer] = i >= 2 // stalled 6 s of every 8
+			h.round()
+			if dead := h.eventsOf("n0", EventDead, "n2"); len(dead) > 0 && convictedAt.IsZero() {
+				convictedAt = dead[0].Time
+			}
+		}
+	}
+	h.down[observer] = false
+	require.False(t, convictedAt.IsZero(), "the crashed peer is convicted")
+	t.Logf("mean %v, %v of silence to convict: convicted %v after the crash, bound %d cycles", mean, toConvict, convictedAt.Sub(crashedAt), cycles)
+	assert.LessOrEqual(t, convictedAt.Sub(crashedAt), time.Duration(cycles)*8*time.Second)
+	assert.Empty(t, h.eventsOf("n0", EventDead, "n1"), "the live peer is never convicted")
+	c := h.node("n0").Counters()
+	assert.Positive(t, c.LocalPauses)
+	assert.Positive(t, c.ConvictionsDeferred)
+	assert.NotEmpty(t, h.warns["n0"])
+}
