@@ -27,8 +27,8 @@ func NextGeneration(path string, now time.Time) (int64, error) {
 			return 0, fmt.Errorf("generation file %s: %q is not a generation", path, strings.TrimSpace(string(b)))
 		}
 		// prev+1 must stay within the window (and cannot overflow then).
-		if err := checkGeneration(prev, now.Add(-time.Second), "generation file "+path); err != nil {
-			return 0, fmt.Errorf("%w; fix the clock or delete the file", err)
+		if prev >= generationLimit(now) {
+			return 0, fmt.Errorf("%w; fix the clock or delete the file", farGeneration(prev, now, "generation file "+path))
 		}
 		gen = max(gen, prev+1)
 	case !os.IsNotExist(err):

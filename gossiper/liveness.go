@@ -149,8 +149,13 @@ func checkGeneration(gen int64, now time.Time, source string) error {
 	if gen <= generationLimit(now) {
 		return nil
 	}
-	return fmt.Errorf("%s: generation %d is more than %d s (a year) ahead of the clock (%d), so every peer would refuse "+
-		"this node: %w", source, gen, endpointstate.MaxGenerationDrift, now.Unix(), endpointstate.ErrGenerationTooFar)
+	return farGeneration(gen, now, source)
+}
+
+// farGeneration describes a generation too far ahead of now.
+func farGeneration(gen int64, now time.Time, source string) error {
+	return fmt.Errorf("%s: generation %d is %d s ahead of the clock (%d), and every peer refuses a node more than %d s "+
+		"(a year) ahead: %w", source, gen, gen-now.Unix(), now.Unix(), endpointstate.MaxGenerationDrift, endpointstate.ErrGenerationTooFar)
 }
 
 // selfProbe is an echo sent under our own ID to the address another state
