@@ -286,6 +286,14 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 				d.Endpoint, ErrTooManyEndpoints, len(m.states), opts.MaxEndpoints))
 			continue
 		}
+		if !d.Reset && len(d.States) == 0 {
+			// Only the heartbeat (and GCVersion) can move: the stored
+			// state keeps its keys, so it stays within the limits.
+			if local := m.states[d.Endpoint]; local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
+				changes = local.merge(d, opts.Now, changes)
+			}
+			continue
+		}
 		next, changed := m.applyOne(d, opts.Now, changes)
 		if next == nil {
 			continue
