@@ -324,3 +324,37 @@ func TestRepeatedLocalStallsStillConvict(t *testing.T) {
 	assert.Positive(t, c.ConvictionsDeferred)
 	assert.NotEmpty(t, h.warns["n0"])
 }
+
+// TestRefusalWarningsRateLimited (issue 11, item 1): refused deltas are
+// all counted, but reported at most once per refusalWarnEvery, the next
+// warning saying how many went unreported; a flood of refusals in one
+// message is one warning naming three.
+func TestRefusalWarningsRateLimited(t *testing.T) {
+	n, err := NewNode(coreConfig("me"), addrFor(1), epoch.Unix(), nil)
+	require.NoError(t, err)
+	n.Start(epoch)
+	bad := func(ids ...string) *messaging.Envelope {
+		var deltas []endpointstate.Delta
+		for _, id := range ids {
+			deltas = append(deltas, endpointstate.Delta{Endpoint: id, Generation: 0, Reset: true})
+		}
+		return &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: "hearsay", From: "peer", Addr: addrFor(2),
+			Message: &messaging.Ack2{Deltas: deltas}}
+	}
+	now := epoch
+	out := n.Step(now, bad("a"))
+	require.Len(t, out.Warnings, 1)
+	assert.ErrorIs(t, out.Warnings[0], endpointstate.ErrInvalidVersion)
+	for range 5 {
+		now = now.Add(time.Second)
+		assert.Empty(t, n.Step(now, bad("b", "c")).Warnings, "within 10 s of the last warning")
+	}
+	now = now.Add(5 * time.Second)
+	out = n.Step(now, bad("d", "e", "f", "g", "h"))
+	require.Len(t, out.Warnings, 1)
+	msg := out.Warnings[0].Error()
+	assert.Contains(t, msg, "refused 5 deltas")
+	assert.Contains(t, msg, "and 2 more")
+	assert.Contains(t, msg, "10 more refused since the last such warning")
+	assert.Equal(t, uint64(16), n.Counters().DeltasRefused)
+}

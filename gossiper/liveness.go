@@ -12,10 +12,12 @@ import (
 )
 
 // applyDeltas applies deltas from the network and turns their changes into
-// events, failure-detector arrivals and liveness transitions.
-func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Output) {
+// events, failure-detector arrivals and liveness transitions. It returns
+// Apply's error (the refused deltas), which is also counted and, at most
+// once per refusalWarnEvery, reported as a warning.
+func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Output) error {
 	if len(deltas) == 0 {
-		return
+		return nil
 	}
 	n.checkSelf(now, deltas, out)
 	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
@@ -24,7 +26,9 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	})
 	if err != nil {
 		n.counters.Rejected++
-		out.Warnings = append(out.Warnings, n.countRefused(err))
+		if w := n.countRefused(now, err); w != nil {
+			out.Warnings = append(out.Warnings, w)
+		}
 	}
 	for _, c := range changes {
 		n.onChange(now, c, out)
@@ -37,15 +41,28 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 			n.settle(now, c.Endpoint, out)
 		}
 	}
+	return err
 }
 
 // maxRefusalsLogged is how many refused deltas one warning names; the
 // others are only counted, so a flood of forged endpoints is one line.
 const maxRefusalsLogged = 3
 
+// refusalWarnEvery is the least time between two warnings about refused
+// deltas: a peer sending bad deltas in every message cannot flood the log.
+// Every refusal is counted whether or not it is reported.
+const refusalWarnEvery = 10 * time.Second
+
+// refusalLog rate-limits the warnings about refused deltas.
+type refusalLog struct {
+	last       time.Time // when the last warning was given
+	suppressed int       // deltas refused since, not reported
+}
+
 // countRefused counts the deltas Apply refused (err joins one error per
-// delta) and returns one warning naming the first few.
-func (n *Node) countRefused(err error) error {
+// delta) and returns one warning naming the first few, or nil if a warning
+// was given less than refusalWarnEvery ago.
+func (n *Node) countRefused(now time.Time, err error) error {
 	errs := []error{err}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
@@ -57,11 +74,23 @@ func (n *Node) countRefused(err error) error {
 			n.counters.DeltasRefused++
 		}
 	}
-	if len(errs) <= maxRefusalsLogged {
+	if !n.refusals.last.IsZero() && now.Sub(n.refusals.last) < refusalWarnEvery && now.After(n.refusals.last) {
+		n.refusals.suppressed += len(errs)
+		return nil
+	}
+	earlier := ""
+	if n.refusals.suppressed > 0 {
+		earlier = fmt.Sprintf(" (%d more refused since the last such warning, only counted)", n.refusals.suppressed)
+	}
+	n.refusals = refusalLog{last: now}
+	if len(errs) <= maxRefusalsLogged && earlier == "" {
 		return err
 	}
-	return fmt.Errorf("refused %d deltas, each for its endpoint alone: %w; and %d more",
-		len(errs), errors.Join(errs[:maxRefusalsLogged]...), len(errs)-maxRefusalsLogged)
+	if len(errs) <= maxRefusalsLogged {
+		return fmt.Errorf("%w%s", err, earlier)
+	}
+	return fmt.Errorf("refused %d deltas, each for its endpoint alone: %w; and %d more%s",
+		len(errs), errors.Join(errs[:maxRefusalsLogged]...), len(errs)-maxRefusalsLogged, earlier)
 }
 
 // checkSelf looks at deltas about this node's own ID. Only this node speaks
@@ -380,12 +409,9 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	delete(n.removed, id)
 	n.markDown(id, now, reason, 0, out)
 	var applied Output
-	n.applyDeltas(now, []endpointstate.Delta{delta}, &applied)
+	err := n.applyDeltas(now, []endpointstate.Delta{delta}, &applied)
 	out.Messages = append(out.Messages, applied.Messages...)
 	out.Events = append(out.Events, applied.Events...)
-	if applied.Warnings != nil {
-		out.Warnings = append(out.Warnings, applied.Warnings...)
-		return errors.Join(applied.Warnings...)
-	}
-	return nil
+	out.Warnings = append(out.Warnings, applied.Warnings...)
+	return err
 }

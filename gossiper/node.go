@@ -143,6 +143,7 @@ type Node struct {
 
 	shadow   shadowRound
 	probe    selfProbe
+	refusals refusalLog
 	nonce    uint64
 	overhead int
 	counters Counters
