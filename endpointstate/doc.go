@@ -71,8 +71,13 @@
 //
 // [Limits] bounds key length, value size, keys per endpoint and bytes per
 // endpoint; violations are typed errors ([ErrKeyTooLong], [ErrValueTooLarge],
-// [ErrTooManyKeys], [ErrStateTooLarge], [ErrInvalidKey]). Nothing here panics
-// on input from the network.
+// [ErrTooManyKeys], [ErrStateTooLarge], [ErrInvalidKey]). [Map.Apply] judges
+// each delta alone and checks the limits on the state it would leave
+// ([Limits.CheckState]), so no run of deltas grows an endpoint past them,
+// and an over-limit delta is refused for its endpoint alone;
+// ApplyOptions.MaxEndpoints caps the endpoints known ([ErrTooManyEndpoints]).
+// [Map.SetLimits] keeps [Map.BuildDeltas] from sending a state peers would
+// refuse. Nothing here panics on input from the network.
 //
 // The package is pure: no clock (time is an argument), no I/O, no logging,
 // no goroutines. A [Map] is not safe for concurrent use.

@@ -33,6 +33,9 @@ var (
 	// ErrGenerationTooFar is returned by [Map.Apply] for a generation more
 	// than MaxGenerationDrift ahead of the receiver's clock.
 	ErrGenerationTooFar = errors.New("generation too far in the future")
+	// ErrTooManyEndpoints is returned by [Map.Apply] for a new endpoint
+	// when the map already holds ApplyOptions.MaxEndpoints.
+	ErrTooManyEndpoints = errors.New("too many endpoints")
 )
 
 // Limits bounds what one endpoint may publish. Every node must use the same
@@ -178,6 +181,42 @@ func (l Limits) CheckDelta(d *Delta) error {
 	}
 	if live > l.MaxKeys {
 		return fmt.Errorf("%w: endpoint %q delta has %d live keys, limit %d", ErrTooManyKeys, d.Endpoint, live, l.MaxKeys)
+	}
+	return nil
+}
+
+// CheckState checks a whole endpoint state, as it would be stored: at most
+// MaxKeys live application keys of at most MaxBytes, at most MaxKeys
+// tombstones, and at most ReservedKeys live reserved keys, each short
+// enough for [Limits.StateSizeBound]. A state that passes always fits one
+// reset delta of StateSizeBound bytes. [Map.Apply] checks the result of
+// every delta with it, so limits hold across any number of deltas.
+func (l Limits) CheckState(s *EndpointState) error {
+	var keys, bytes, tombstones, reserved int
+	for k, v := range s.States {
+		switch {
+		case v.Deleted:
+			tombstones++
+		case strings.HasPrefix(k, ReservedPrefix):
+			reserved++
+			if len(k) > len(ReservedPrefix)+16 || len(v.Value) > maxReservedValue {
+				return fmt.Errorf("%w: reserved key %q of %d bytes with a value of %d bytes, limits %d and %d",
+					ErrStateTooLarge, k, len(k), len(v.Value), len(ReservedPrefix)+16, maxReservedValue)
+			}
+		default:
+			keys++
+			bytes += len(k) + len(v.Value)
+		}
+	}
+	switch {
+	case keys > l.MaxKeys:
+		return fmt.Errorf("%w: %d live keys, limit %d", ErrTooManyKeys, keys, l.MaxKeys)
+	case bytes > l.MaxBytes:
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrStateTooLarge, bytes, l.MaxBytes)
+	case tombstones > l.MaxKeys:
+		return fmt.Errorf("%w: %d tombstones, limit %d", ErrTooManyKeys, tombstones, l.MaxKeys)
+	case reserved > ReservedKeys:
+		return fmt.Errorf("%w: %d reserved keys, limit %d", ErrTooManyKeys, reserved, ReservedKeys)
 	}
 	return nil
 }

@@ -11,12 +11,21 @@ import (
 // concurrent use.
 type Map struct {
 	states map[string]*EndpointState
+	// limits, when set, keeps BuildDeltas from sending a state that breaks
+	// them.
+	limits *Limits
 }
 
 // NewMap returns an empty map.
 func NewMap() *Map {
 	return &Map{states: map[string]*EndpointState{}}
 }
+
+// SetLimits makes [Map.BuildDeltas] leave out every endpoint whose state
+// breaks l (see [Limits.CheckState]): peers would refuse it, and a message
+// must never carry a state that makes its receiver refuse part of it. Apply
+// never stores such a state; this guards against any other way in.
+func (m *Map) SetLimits(l Limits) { m.limits = &l }
 
 // Get returns the state of endpoint, or nil. The state is the map's own:
 // callers that keep or change it must Clone it.
@@ -54,7 +63,7 @@ func (m *Map) Digests() []Digest {
 
 // Clone returns a deep copy.
 func (m *Map) Clone() *Map {
-	c := &Map{states: make(map[string]*EndpointState, len(m.states))}
+	c := &Map{states: make(map[string]*EndpointState, len(m.states)), limits: m.limits}
 	for ep, s := range m.states {
 		c.states[ep] = s.Clone()
 	}

@@ -109,7 +109,9 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // endpoint. A delta that does not fit whole is left for a later message
 // (deltas are never cut: a receiver must get every version above
 // FromVersion at once), and smaller ones after it may still fit. complete
-// is false when something was left out.
+// is false when something was left out. With [Map.SetLimits], an endpoint
+// whose state breaks the limits is never sent (and does not make the
+// result incomplete).
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
 	type item struct {
 		want  Want
@@ -119,7 +121,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	items := make([]item, 0, len(wants))
 	for _, w := range wants {
 		s := m.states[w.Endpoint]
-		if s == nil {
+		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
 			continue
 		}
 		gap := s.MaxVersion() - w.FromVersion
@@ -225,8 +227,12 @@ type ApplyOptions struct {
 	// Now is the receiver's wall clock: it bounds generations and stamps
 	// tombstones for collection.
 	Now time.Time
-	// Limits every delta must satisfy.
+	// Limits every delta, and every state it leaves, must satisfy.
 	Limits Limits
+	// MaxEndpoints, when > 0, is the most endpoints the map may hold: a
+	// delta about a new endpoint is refused (ErrTooManyEndpoints) once
+	// the map holds that many. Known endpoints keep updating.
+	MaxEndpoints int
 	// Skip, when set, names deltas to ignore by endpoint and generation:
 	// the local node's (only it speaks for itself) and those of removed
 	// endpoints in quarantine.
@@ -234,10 +240,15 @@ type ApplyOptions struct {
 }
 
 // Apply applies deltas received from a peer and returns what changed, in
-// order. It first checks every delta against the limits: if any fails,
-// nothing is applied and the error says why. A delta whose generation is
-// more than [MaxGenerationDrift] ahead of Now is skipped and reported in the
-// returned error (wrapping [ErrGenerationTooFar]) while the others apply.
+// order. Each delta is judged alone: one that is invalid
+// ([Limits.CheckDelta]), whose generation is more than
+// [MaxGenerationDrift] ahead of Now ([ErrGenerationTooFar]), that would
+// add an endpoint beyond MaxEndpoints ([ErrTooManyEndpoints]), or whose
+// result would break the limits ([Limits.CheckState]: the merged state,
+// not just the delta, so no number of deltas can grow an endpoint past
+// them) is refused, leaving that endpoint as it was, while the others
+// apply. The returned error joins one error per refused delta, each
+// naming its endpoint (errors.Join: it has an Unwrap() []error method).
 // Rules per delta (Cassandra's applyStateLocally):
 //   - an unknown endpoint or a higher generation: the whole state is
 //     replaced, provided the delta is a reset (an incremental delta about a
@@ -253,16 +264,15 @@ type ApplyOptions struct {
 // Every applied state then keeps at most Limits.MaxKeys tombstones, the
 // oldest being collected, so a state received always fits a reset delta.
 func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
-	for i := range deltas {
-		if err := opts.Limits.CheckDelta(&deltas[i]); err != nil {
-			return nil, fmt.Errorf("apply: %w", err)
-		}
-	}
 	changes := make([]Change, 0, len(deltas))
 	var errs []error
 	limit := opts.Now.Unix() + MaxGenerationDrift
 	for i := range deltas {
 		d := &deltas[i]
+		if err := opts.Limits.CheckDelta(d); err != nil {
+			errs = append(errs, fmt.Errorf("apply: %w", err))
+			continue
+		}
 		if opts.Skip != nil && opts.Skip(d.Endpoint, d.Generation) {
 			continue
 		}
@@ -271,50 +281,72 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 				d.Endpoint, ErrGenerationTooFar, d.Generation, opts.Now.Unix()))
 			continue
 		}
-		changes = m.applyOne(d, opts.Now, changes)
-		if s := m.states[d.Endpoint]; s != nil {
-			s.TrimTombstones(opts.Limits.MaxKeys)
+		if opts.MaxEndpoints > 0 && m.states[d.Endpoint] == nil && d.Reset && len(m.states) >= opts.MaxEndpoints {
+			errs = append(errs, fmt.Errorf("apply %q: %w: %d known, limit %d",
+				d.Endpoint, ErrTooManyEndpoints, len(m.states), opts.MaxEndpoints))
+			continue
 		}
+		if !d.Reset && len(d.States) == 0 {
+			// Only the heartbeat (and GCVersion) can move: the stored
+			// state keeps its keys, so it stays within the limits.
+			if local := m.states[d.Endpoint]; local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
+				changes = local.merge(d, opts.Now, changes)
+			}
+			continue
+		}
+		next, changed := m.applyOne(d, opts.Now, changes)
+		if next == nil {
+			continue
+		}
+		next.TrimTombstones(opts.Limits.MaxKeys)
+		if err := opts.Limits.CheckState(next); err != nil {
+			errs = append(errs, fmt.Errorf("apply %q: the resulting state: %w", d.Endpoint, err))
+			continue
+		}
+		m.states[d.Endpoint] = next
+		changes = changed
 	}
 	return changes, errors.Join(errs...)
 }
 
-func (m *Map) applyOne(d *Delta, now time.Time, changes []Change) []Change {
+// applyOne returns the state d leaves for its endpoint (nil when d changes
+// nothing) and changes with d's effects appended. It changes neither the
+// map nor the stored state: the caller installs the result if it is within
+// the limits.
+func (m *Map) applyOne(d *Delta, now time.Time, changes []Change) (*EndpointState, []Change) {
 	local := m.states[d.Endpoint]
 	switch {
 	case local == nil:
 		if !d.Reset {
-			return changes
+			return nil, changes
 		}
 		s := stateFromDelta(d, now)
-		m.states[d.Endpoint] = s
 		changes = append(changes, Change{Kind: ChangeJoined, Endpoint: d.Endpoint, Generation: d.Generation})
-		return diff(changes, d.Endpoint, NewEndpointState(d.Generation), s)
+		return s, diff(changes, d.Endpoint, NewEndpointState(d.Generation), s)
 	case d.Generation > local.HeartBeat.Generation:
 		if !d.Reset {
-			return changes
+			return nil, changes
 		}
 		s := stateFromDelta(d, now)
-		m.states[d.Endpoint] = s
 		changes = append(changes, Change{Kind: ChangeRestarted, Endpoint: d.Endpoint,
 			Generation: d.Generation, OldGeneration: local.HeartBeat.Generation})
-		return diff(changes, d.Endpoint, local, s)
+		return s, diff(changes, d.Endpoint, local, s)
 	case d.Generation < local.HeartBeat.Generation:
-		return changes
+		return nil, changes
 	case d.Reset:
 		if d.MaxVersion() <= local.MaxVersion() {
-			return changes
+			return nil, changes
 		}
 		s := stateFromDelta(d, now)
 		s.HeartBeat.Version = max(s.HeartBeat.Version, local.HeartBeat.Version)
-		m.states[d.Endpoint] = s
 		changes = heartbeatChange(changes, d, local)
-		return diff(changes, d.Endpoint, local, s)
+		return s, diff(changes, d.Endpoint, local, s)
 	}
 	if d.FromVersion > local.MaxVersion() {
-		return changes
+		return nil, changes
 	}
-	return local.merge(d, now, changes)
+	s := local.Clone()
+	return s, s.merge(d, now, changes)
 }
 
 // merge applies an incremental delta of the same generation.

@@ -198,7 +198,10 @@ func kv(k, v string, ver int64) KeyValue {
 	return KeyValue{Key: k, VersionedValue: VersionedValue{Value: v, Version: ver}}
 }
 
-func TestApplyRejectsBadInputWithoutChange(t *testing.T) {
+// TestApplyRefusesBadDeltaAlone: an invalid delta is refused for its
+// endpoint alone; the good delta in the same message applies (issue 11,
+// item 1: one bad endpoint must not make a whole message undeliverable).
+func TestApplyRefusesBadDeltaAlone(t *testing.T) {
 	cases := []struct {
 		name  string
 		delta Delta
@@ -218,11 +221,17 @@ func TestApplyRejectsBadInputWithoutChange(t *testing.T) {
 			m := NewMap()
 			m.Put("z", state(1, 1, nil))
 			before := m.Clone()
-			good := Delta{Endpoint: "good", Generation: 1, Reset: true}
-			ch, err := m.Apply([]Delta{good, tc.delta}, opts())
+			good := Delta{Endpoint: "good", Generation: 1, HeartBeat: 2, Reset: true, States: []KeyValue{kv("k", "v", 1)}}
+			ch, err := m.Apply([]Delta{tc.delta, good}, opts())
 			require.ErrorIs(t, err, tc.err)
-			assert.Nil(t, ch)
-			assert.True(t, m.Equal(before), "state must not change")
+			require.NotEmpty(t, ch)
+			for _, c := range ch {
+				assert.Equal(t, "good", c.Endpoint)
+			}
+			require.NotNil(t, m.Get("good"), "the good delta applies")
+			assert.Equal(t, "v", m.Get("good").States["k"].Value)
+			m.Remove("good")
+			assert.True(t, m.Equal(before), "nothing else changes")
 		})
 	}
 }

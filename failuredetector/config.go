@@ -61,13 +61,14 @@ type Config struct {
 	// intervals); it must be ≥ 0. Exponential ignores it.
 	AcceptablePause time.Duration
 
-	// MaxLocalPause is Cassandra's local-pause guard (max_local_pause_in_ms):
-	// if more than MaxLocalPause passes between two calls of Interpret, the
-	// local process was probably paused (GC, VM migration, suspended
-	// laptop), so Interpret convicts nobody for MaxLocalPause afterwards.
-	// Default 5 s (Cassandra's); it must be ≥ 0, and 0 turns the guard off.
-	// Keep it longer than the interval at which Interpret is called and
-	// shorter than the time to conviction.
+	// MaxLocalPause is the local-pause threshold (Cassandra's
+	// max_local_pause_in_ms): if more than MaxLocalPause passes between two
+	// calls of Tick (or Interpret), the local process was probably paused
+	// (GC, VM migration, suspended laptop), and the gap's excess over
+	// MaxLocalPause is discounted from every silent peer's silence (see
+	// Detector.Tick). Default 5 s (Cassandra's); it must be ≥ 0, and 0
+	// turns the guard off. Keep it longer than the interval at which Tick
+	// is called and shorter than the time to conviction.
 	MaxLocalPause time.Duration
 }
 

@@ -10,8 +10,10 @@ import (
 // Detector is a phi-accrual failure detector for many endpoints: it keeps
 // one ArrivalWindow and one last-arrival time per endpoint, turns silence
 // into phi with the configured Model, and decides conviction with the
-// threshold and the local-pause guard. It is Cassandra's FailureDetector
-// without the clock, the listeners and the logging.
+// threshold. It is Cassandra's FailureDetector without the clock, the
+// listeners and the logging, and with a local-pause guard that discounts
+// the local node's own stalls from every peer's silence (see Tick) instead
+// of blocking every conviction.
 //
 // A Detector is not safe for concurrent use: the gossip loop owns it, and
 // readers on other goroutines should get a Snapshot published by that loop.
@@ -21,17 +23,39 @@ type Detector struct {
 	cfg   Config
 	peers map[string]*peer
 
-	// Local-pause guard state (see Interpret).
-	lastInterpret time.Time // time of the previous Interpret call
-	interpreted   bool      // whether lastInterpret is set
-	pausedAt      time.Time // when the last local pause was detected
-	paused        bool      // whether pausedAt is set
+	// Local-pause guard state (see Tick).
+	lastTick time.Time     // time of the previous Tick or Interpret call
+	ticked   bool          // whether lastTick is set
+	stalled  time.Duration // local stall time discounted so far, in total
+	pauses   uint64        // local pauses detected
+	deferred uint64        // convictions deferred, once per peer and pause
 }
 
 // peer is what the Detector knows about one endpoint.
 type peer struct {
 	window ArrivalWindow
 	last   time.Time // last accepted heartbeat arrival
+	// stalledAt is the Detector's stalled total when last was set: the
+	// local stall since then, stalled − stalledAt, is not the peer's
+	// silence.
+	stalledAt time.Duration
+	// deferredIn is the pause count when a conviction of the peer was last
+	// deferred, so each pause counts a peer once.
+	deferredIn uint64
+}
+
+// PauseStats are the local-pause guard's running totals.
+type PauseStats struct {
+	// Pauses counts gaps between calls of Tick (or Interpret) longer than
+	// MaxLocalPause.
+	Pauses uint64
+	// Stalled is the total local stall discounted from peers' silence: the
+	// sum, over the pauses, of each gap's excess over MaxLocalPause.
+	Stalled time.Duration
+	// Deferred counts convictions deferred by the discount, once per peer
+	// and pause: the peer's phi was over the threshold with its silence
+	// counted in full, and not with the local stall discounted.
+	Deferred uint64
 }
 
 // EndpointStats is a read-only view of one endpoint, for display and
@@ -95,19 +119,24 @@ func (d *Detector) Config() Config {
 func (d *Detector) Report(endpoint string, at time.Time) {
 	p, ok := d.peers[endpoint]
 	if !ok {
-		p = &peer{window: ArrivalWindow{size: d.cfg.WindowSize}, last: at}
+		p = &peer{window: ArrivalWindow{size: d.cfg.WindowSize}, last: at, stalledAt: d.stalled}
 		d.bootstrap(&p.window)
 		d.peers[endpoint] = p
 		return
 	}
-	interval := at.Sub(p.last)
-	if interval <= 0 {
+	if at.Sub(p.last) <= 0 {
 		return
 	}
-	if d.learns(p, interval) {
+	if interval := d.silence(p, at); interval > 0 && d.learns(p, interval) {
 		p.window.Add(interval)
 	}
-	p.last = at
+	p.last, p.stalledAt = at, d.stalled
+}
+
+// silence is p's silence at now: the time since its last arrival, less the
+// local stall detected since (never negative).
+func (d *Detector) silence(p *peer, now time.Time) time.Duration {
+	return max(now.Sub(p.last)-(d.stalled-p.stalledAt), 0)
 }
 
 // bootstrap fills a new window with the model's synthetic history.
@@ -136,16 +165,17 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 }
 
 // Phi returns endpoint's phi at now: how suspicious its silence since the
-// last heartbeat is, under the configured Model. It is 0 for an endpoint
-// that was never reported (or was removed); a now before the last arrival
-// counts as no silence at all. It is never NaN or negative, and may be +Inf
-// (use ClampPhi before exporting it).
+// last heartbeat is, under the configured Model, the local stalls detected
+// by Tick since then discounted. It is 0 for an endpoint that was never
+// reported (or was removed); a now before the last arrival counts as no
+// silence at all. It is never NaN or negative, and may be +Inf (use
+// ClampPhi before exporting it).
 func (d *Detector) Phi(endpoint string, now time.Time) float64 {
 	p, ok := d.peers[endpoint]
 	if !ok {
 		return 0
 	}
-	return d.phiAfter(p, now.Sub(p.last))
+	return d.phiAfter(p, d.silence(p, now))
 }
 
 // phiAfter returns p's phi after t of silence.
@@ -176,39 +206,62 @@ func (d *Detector) sigma(w *ArrivalWindow) float64 {
 }
 
 // Interpret reports whether endpoint should be convicted at now: whether its
-// phi is above PhiConvictThreshold. It is false for an unknown endpoint.
+// phi (see Phi: local stalls discounted) is above PhiConvictThreshold. It is
+// false for an unknown endpoint. Every call is also a Tick at now, so a
+// caller that interprets every round needs no separate Tick.
 //
-// Interpret also applies Cassandra's local-pause guard. Every call, for any
-// endpoint, remembers now. If more than MaxLocalPause passed since the
-// previous call, the local process was most likely paused (a long GC, a
-// suspended VM): the silence it sees is its own, so Interpret records the
-// pause and convicts nobody until MaxLocalPause has passed since it. The
-// first call ever has no previous call and detects no pause. Unlike
-// Cassandra, calls for unknown endpoints count as calls too, since a pause
-// is a property of the local loop. A MaxLocalPause of 0 disables the guard.
+// A conviction that only the discount prevents (phi over the threshold
+// with the silence counted in full) is counted in PauseStats.Deferred, once
+// per endpoint and pause.
 func (d *Detector) Interpret(endpoint string, now time.Time) bool {
-	if d.localPause(now) {
-		return false
-	}
+	d.Tick(now)
 	p, ok := d.peers[endpoint]
 	if !ok {
 		return false
 	}
-	return d.phiAfter(p, now.Sub(p.last)) > d.cfg.PhiConvictThreshold
+	if d.phiAfter(p, d.silence(p, now)) > d.cfg.PhiConvictThreshold {
+		return true
+	}
+	if p.deferredIn != d.pauses && d.phiAfter(p, now.Sub(p.last)) > d.cfg.PhiConvictThreshold {
+		p.deferredIn = d.pauses
+		d.deferred++
+	}
+	return false
 }
 
-// localPause updates the pause guard with a call at now and reports
-// whether convictions are suppressed.
-func (d *Detector) localPause(now time.Time) bool {
-	limit := d.cfg.MaxLocalPause
-	if limit <= 0 {
-		return false
+// Tick is the local-pause guard: call it every round of the local loop
+// (Interpret calls it too). If more than MaxLocalPause passed since the
+// previous call, the local process was most likely stalled (a long GC, a
+// suspended VM, memory thrashing) and every peer's silence during the gap
+// is partly its own: the gap's excess over MaxLocalPause is discounted from
+// the silence of every peer not heard during the gap, and Tick returns it
+// (0 when there was no pause). Unlike Cassandra's guard, which convicts
+// nobody for MaxLocalPause after a pause and so never convicts while
+// pauses recur, a peer's discounted silence still grows by at least
+// MaxLocalPause per gap: a dead peer is convicted however often the local
+// process stalls. The first call detects no pause; a clock going backwards
+// is not a pause. A MaxLocalPause of 0 disables the guard.
+func (d *Detector) Tick(now time.Time) time.Duration {
+	var excess time.Duration
+	if limit := d.cfg.MaxLocalPause; limit > 0 && d.ticked && now.Sub(d.lastTick) > limit {
+		excess = now.Sub(d.lastTick) - limit
+		for _, p := range d.peers {
+			if p.last.After(d.lastTick) {
+				p.stalledAt += excess // heard during the gap: its silence is its own
+			}
+		}
+		d.stalled += excess
+		d.pauses++
 	}
-	if d.interpreted && now.Sub(d.lastInterpret) > limit {
-		d.pausedAt, d.paused = now, true
+	if !d.ticked || now.After(d.lastTick) {
+		d.lastTick, d.ticked = now, true
 	}
-	d.lastInterpret, d.interpreted = now, true
-	return d.paused && now.Sub(d.pausedAt) < limit
+	return excess
+}
+
+// PauseStats returns the local-pause guard's running totals.
+func (d *Detector) PauseStats() PauseStats {
+	return PauseStats{Pauses: d.pauses, Stalled: d.stalled, Deferred: d.deferred}
 }
 
 // Remove forgets endpoint: its window and last arrival. Its next Report
@@ -226,7 +279,7 @@ func (d *Detector) Snapshot(now time.Time) []EndpointStats {
 	for name, p := range d.peers {
 		out = append(out, EndpointStats{
 			Endpoint:    name,
-			Phi:         ClampPhi(d.phiAfter(p, now.Sub(p.last))),
+			Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
 			Mean:        nanos(p.window.Mean()),
 			StdDev:      nanos(p.window.StdDev()),
 			Samples:     p.window.Len(),

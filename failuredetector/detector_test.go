@@ -280,16 +280,24 @@ func TestLocalPauseGuard(t *testing.T) {
 		change func(*Config)
 		calls  []call
 	}{
-		{"pause suppresses convictions for MaxLocalPause", nil, []call{
+		{"a pause is discounted from the silence", nil, []call{
 			{"a", s, false},      // phi 0.2
-			{"a", 38 * s, false}, // 37 s since the last call: local pause at 38 s
-			{"a", 39 * s, false}, // within 5 s of the pause
-			{"a", 42 * s, false}, // still within
-			{"a", 43 * s, true},  // 5 s after the pause: phi 9.3 > 8
-			{"a", 44 * s, true},
-			{"a", 50 * s, false}, // 6 s gap: a new pause
-			{"a", seconds(54.9), false},
-			{"a", 55 * s, true},
+			{"a", 38 * s, false}, // 37 s gap: its 32 s beyond MaxLocalPause are discounted, silence 6 s
+			{"a", 42 * s, false}, // silence 10 s
+		}},
+		// Cassandra's guard blocked every conviction for 5 s after each
+		// gap over 5 s, so with these 10 s stalls it never convicted; the
+		// discount leaves 5 s of each gap counted, and convicts once the
+		// counted silence passes 36.8 s (at 67 s, silence 67 − 6·5 = 37).
+		{"recurring pauses still convict", nil, []call{
+			{"a", s, false},
+			{"a", 11 * s, false}, {"a", 12 * s, false},
+			{"a", 22 * s, false}, {"a", 23 * s, false},
+			{"a", 33 * s, false}, {"a", 34 * s, false},
+			{"a", 44 * s, false}, {"a", 45 * s, false},
+			{"a", 55 * s, false}, {"a", 56 * s, false},
+			{"a", 66 * s, false}, // counted silence 36 s
+			{"a", 67 * s, true},
 		}},
 		{"a gap of exactly MaxLocalPause is not a pause", nil, []call{
 			{"a", 33 * s, false},
@@ -305,11 +313,10 @@ func TestLocalPauseGuard(t *testing.T) {
 			{"a", 42 * s, true},
 		}},
 		{"custom MaxLocalPause", func(c *Config) { c.MaxLocalPause = 20 * s }, []call{
-			{"a", 20 * s, false},
-			{"a", 38 * s, true},  // 18 s gap: no pause
-			{"a", 59 * s, false}, // 21 s gap: pause
-			{"a", 78 * s, false},
-			{"a", 79 * s, true},
+			{"a", s, false},
+			{"a", 38 * s, false}, // 37 s gap: 17 s discounted, silence 21 s
+			{"a", 53 * s, false}, // 15 s gap: no pause; silence 36 s
+			{"a", 54 * s, true},  // silence 37 s > 36.8 s
 		}},
 		{"MaxLocalPause 0 disables the guard", func(c *Config) { c.MaxLocalPause = 0 }, []call{
 			{"a", s, false},
@@ -329,6 +336,72 @@ func TestLocalPauseGuard(t *testing.T) {
 			for _, c := range tc.calls {
 				assert.Equal(t, c.convict, d.Interpret(c.endpoint, at(c.now)), "%s at %v", c.endpoint, c.now)
 			}
+		})
+	}
+}
+
+// TestLocalPauseDiscount: the discount applies only to peers silent across
+// the gap, shows in Phi and Snapshot, is counted, and a conviction it
+// defers is counted once per peer and pause.
+func TestLocalPauseDiscount(t *testing.T) {
+	s := time.Second
+	d := newDetector(t, nil)
+	d.Report("quiet", at(0))
+	d.Report("heard", at(0))
+	assert.Zero(t, d.Tick(at(s)))
+	d.Report("heard", at(20*s)) // processed during the gap, before the next Tick
+	assert.Equal(t, 35*s, d.Tick(at(41*s)), "a 40 s gap: 35 s beyond MaxLocalPause")
+	assert.InDelta(t, phiExponential(float64(6*s), float64(2*s)), d.Phi("quiet", at(41*s)), 1e-9, "silence 41 − 35 s")
+	assert.InDelta(t, phiExponential(float64(21*s), float64(2*s)), d.Phi("heard", at(41*s)), 1e-9, "heard during the gap: nothing discounted")
+	assert.False(t, d.Interpret("quiet", at(41*s)), "raw phi 8.9 > 8, discounted 1.3")
+	assert.False(t, d.Interpret("quiet", at(42*s)))
+	assert.Equal(t, PauseStats{Pauses: 1, Stalled: 35 * s, Deferred: 1}, d.PauseStats(), "deferred once per pause")
+	for _, st := range d.Snapshot(at(41 * s)) {
+		assert.InDelta(t, ClampPhi(d.Phi(st.Endpoint, at(41*s))), st.Phi, 1e-9)
+	}
+	d.Report("quiet", at(43*s)) // the learned interval is 43 − 35 = 8 s: over MaxInterval, not learned
+	assert.Equal(t, 1, d.Snapshot(at(43 * s))[1].Samples)
+	d.Report("quiet", at(44*s))
+	assert.InDelta(t, float64(1500*time.Millisecond), float64(d.Snapshot(at(44 * s))[1].Mean), 1)
+}
+
+// TestRepeatedStallsBound (issue 11, item 11): an observer that runs 2 s
+// (rounds every second) and then stalls 6 s, over and over, with default
+// settings, still convicts a silent peer within 32 s of its last
+// heartbeat (the bound docs/failure-detection.md states: a cycle of c
+// seconds with a stall of s > MaxLocalPause counts c − s + MaxLocalPause of
+// silence, here 7 s of every 8, so the 18.4 s to convict at a 1 s mean
+// take at most ⌈18.4/7⌉+1 = 4 cycles); and never convicts a live peer
+// whose heartbeats arrive only while the observer runs. Cassandra's guard
+// convicts neither.
+func TestRepeatedStallsBound(t *testing.T) {
+	for _, model := range []Model{Exponential, Normal, Akka} {
+		t.Run(model.String(), func(t *testing.T) {
+			d := newDetector(t, func(c *Config) { *c = DefaultConfig(); c.Model = model })
+			var now time.Duration
+			for range 60 { // a healthy minute: both peers learn a 1 s mean
+				d.Report("dead", at(now))
+				d.Report("live", at(now))
+				require.False(t, d.Interpret("dead", at(now)))
+				now += time.Second
+			}
+			died := now - time.Second
+			convictedAt := time.Duration(-1)
+			for cycle := range 30 {
+				for i := range 3 { // rounds at +0, +1 and +2 s, then a 6 s stall
+					tick := now + time.Duration(i)*time.Second
+					d.Report("live", at(tick)) // queued during the stall, or sent while running
+					assert.False(t, d.Interpret("live", at(tick)), "live peer convicted in cycle %d", cycle)
+					if d.Interpret("dead", at(tick)) && convictedAt < 0 {
+						convictedAt = tick - died
+					}
+				}
+				now += 8 * time.Second
+			}
+			require.Positive(t, convictedAt, "the silent peer is convicted")
+			t.Logf("%v: convicted %v after the last heartbeat", model, convictedAt)
+			assert.LessOrEqual(t, convictedAt, 32*time.Second)
+			assert.Positive(t, d.PauseStats().Pauses)
 		})
 	}
 }

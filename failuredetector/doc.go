@@ -70,10 +70,15 @@
 // # The local-pause guard
 //
 // If the local process stops for a while (a long GC pause, a suspended VM),
-// every peer looks silent when it resumes. Like Cassandra, [Detector.Interpret]
-// remembers when it was last called; if more than [Config.MaxLocalPause]
-// (5 s) passed since then, it convicts nobody for the next MaxLocalPause,
-// giving heartbeats time to arrive again.
+// every peer looks silent when it resumes. [Detector.Tick], called every
+// round (and by [Detector.Interpret]), remembers when it was last called;
+// if more than [Config.MaxLocalPause] (5 s) passed since then, the gap's
+// excess over MaxLocalPause is discounted from the silence of every peer
+// not heard during it. Unlike Cassandra's guard, which convicts nobody for
+// MaxLocalPause after a pause and never convicts while pauses recur, this
+// bounds the delay: each gap still counts MaxLocalPause of silence, so a
+// dead peer is convicted however often the process stalls.
+// [Detector.PauseStats] counts pauses and deferred convictions.
 //
 // # Edge cases
 //

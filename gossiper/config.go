@@ -83,6 +83,12 @@ type Config struct {
 	// Limits bound what each endpoint may publish. Default
 	// endpointstate.DefaultLimits().
 	Limits endpointstate.Limits
+	// MaxEndpoints is the most endpoints the node knows, itself included:
+	// gossip about a new endpoint beyond it is refused and counted
+	// (Counters.EndpointsRefused), so a peer forging members cannot grow
+	// the node without bound; known endpoints keep updating. Default
+	// 10,000; range 1..1,000,000.
+	MaxEndpoints int
 	// MaxFrameSize is the largest message in bytes. Default 1 MiB; it must
 	// hold one full endpoint state (Limits.StateSizeBound) plus envelope.
 	MaxFrameSize int
@@ -104,6 +110,9 @@ type Config struct {
 	TCP messaging.TCPConfig
 }
 
+// DefaultMaxEndpoints is Config.MaxEndpoints' default.
+const DefaultMaxEndpoints = 10_000
+
 // DefaultConfig returns a safe configuration for a 1 s interval on
 // loopback. ID must still be set.
 func DefaultConfig() Config {
@@ -120,6 +129,7 @@ func DefaultConfig() Config {
 		ShadowTimeout:       10 * time.Second,
 		Limits:              endpointstate.DefaultLimits(),
 		MaxFrameSize:        messaging.DefaultMaxFrameSize,
+		MaxEndpoints:        DefaultMaxEndpoints,
 		EventBuffer:         1024,
 		Logger:              zerolog.Nop(),
 		TCP:                 messaging.DefaultTCPConfig(),
@@ -194,6 +204,9 @@ func (c Config) Validate() error {
 	}
 	if need := c.Limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, c.AdvertiseAddr+c.BindAddr); c.MaxFrameSize < need {
 		bad("MaxFrameSize %d: must hold one full endpoint state within Limits, at least %d", c.MaxFrameSize, need)
+	}
+	if c.MaxEndpoints < 1 || c.MaxEndpoints > 1_000_000 {
+		bad("MaxEndpoints %d: want 1..1000000 (default %d)", c.MaxEndpoints, DefaultMaxEndpoints)
 	}
 	if c.EventBuffer < 1 {
 		bad("EventBuffer %d: want >= 1", c.EventBuffer)

@@ -15,7 +15,10 @@ import (
 // persists it in path: the wall-clock seconds, or one more than the value
 // persisted by the previous start if the clock went back (Cassandra's
 // rule), so generations strictly increase across restarts. The file is
-// replaced atomically.
+// replaced atomically. A persisted generation that leaves no room below
+// the acceptance window (endpointstate.MaxGenerationDrift ahead of now,
+// beyond which every peer refuses the node) is an error naming the file,
+// and the file is left as it was.
 func NextGeneration(path string, now time.Time) (int64, error) {
 	gen := now.Unix()
 	b, err := os.ReadFile(path)
@@ -24,6 +27,10 @@ func NextGeneration(path string, now time.Time) (int64, error) {
 		prev, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		if perr != nil || prev < 0 {
 			return 0, fmt.Errorf("generation file %s: %q is not a generation", path, strings.TrimSpace(string(b)))
+		}
+		// prev+1 must stay within the window (and cannot overflow then).
+		if prev >= generationLimit(now) {
+			return 0, fmt.Errorf("%w; fix the clock or delete the file", farGeneration(prev, now, "generation file "+path))
 		}
 		gen = max(gen, prev+1)
 	case !os.IsNotExist(err):

@@ -212,7 +212,7 @@ func (g *Gossiper) initialSeeds(ctx context.Context) []string {
 func (g *Gossiper) generation() (int64, error) {
 	switch {
 	case g.cfg.Generation > 0:
-		return g.cfg.Generation, nil
+		return g.cfg.Generation, checkGeneration(g.cfg.Generation, time.Now(), "gossiper "+g.cfg.ID+": Config.Generation")
 	case g.cfg.GenerationFile != "":
 		return NextGeneration(g.cfg.GenerationFile, time.Now())
 	}

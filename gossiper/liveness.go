@@ -12,19 +12,23 @@ import (
 )
 
 // applyDeltas applies deltas from the network and turns their changes into
-// events, failure-detector arrivals and liveness transitions.
-func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Output) {
+// events, failure-detector arrivals and liveness transitions. It returns
+// Apply's error (the refused deltas), which is also counted and, at most
+// once per refusalWarnEvery, reported as a warning.
+func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Output) error {
 	if len(deltas) == 0 {
-		return
+		return nil
 	}
 	n.checkSelf(now, deltas, out)
 	changes, err := n.states.Apply(deltas, endpointstate.ApplyOptions{
-		Now: now, Limits: n.cfg.Limits,
+		Now: now, Limits: n.cfg.Limits, MaxEndpoints: n.cfg.MaxEndpoints,
 		Skip: func(ep string, gen int64) bool { return ep == n.id || n.quarantined(ep, gen, now) },
 	})
 	if err != nil {
 		n.counters.Rejected++
-		out.Warnings = append(out.Warnings, err)
+		if w := n.countRefused(now, err); w != nil {
+			out.Warnings = append(out.Warnings, w)
+		}
 	}
 	for _, c := range changes {
 		n.onChange(now, c, out)
@@ -37,6 +41,56 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 			n.settle(now, c.Endpoint, out)
 		}
 	}
+	return err
+}
+
+// maxRefusalsLogged is how many refused deltas one warning names; the
+// others are only counted, so a flood of forged endpoints is one line.
+const maxRefusalsLogged = 3
+
+// refusalWarnEvery is the least time between two warnings about refused
+// deltas: a peer sending bad deltas in every message cannot flood the log.
+// Every refusal is counted whether or not it is reported.
+const refusalWarnEvery = 10 * time.Second
+
+// refusalLog rate-limits the warnings about refused deltas.
+type refusalLog struct {
+	last       time.Time // when the last warning was given
+	suppressed int       // deltas refused since, not reported
+}
+
+// countRefused counts the deltas Apply refused (err joins one error per
+// delta) and returns one warning naming the first few, or nil if a warning
+// was given less than refusalWarnEvery ago.
+func (n *Node) countRefused(now time.Time, err error) error {
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
+		if errors.Is(e, endpointstate.ErrTooManyEndpoints) {
+			n.counters.EndpointsRefused++
+		} else {
+			n.counters.DeltasRefused++
+		}
+	}
+	if !n.refusals.last.IsZero() && now.Sub(n.refusals.last) < refusalWarnEvery && now.After(n.refusals.last) {
+		n.refusals.suppressed += len(errs)
+		return nil
+	}
+	earlier := ""
+	if n.refusals.suppressed > 0 {
+		earlier = fmt.Sprintf(" (%d more refused since the last such warning, only counted)", n.refusals.suppressed)
+	}
+	n.refusals = refusalLog{last: now}
+	if len(errs) <= maxRefusalsLogged && earlier == "" {
+		return err
+	}
+	if len(errs) <= maxRefusalsLogged {
+		return fmt.Errorf("%w%s", err, earlier)
+	}
+	return fmt.Errorf("refused %d deltas, each for its endpoint alone: %w; and %d more%s",
+		len(errs), errors.Join(errs[:maxRefusalsLogged]...), len(errs)-maxRefusalsLogged, earlier)
 }
 
 // checkSelf looks at deltas about this node's own ID. Only this node speaks
@@ -61,7 +115,7 @@ func (n *Node) checkSelf(now time.Time, deltas []endpointstate.Delta, out *Outpu
 		if d.Endpoint != n.id {
 			continue
 		}
-		if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > now.Unix()+endpointstate.MaxGenerationDrift {
+		if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > generationLimit(now) {
 			continue // not believable: Apply rejects it too
 		}
 		self := n.self()
@@ -82,13 +136,55 @@ func (n *Node) checkSelf(now time.Time, deltas []endpointstate.Delta, out *Outpu
 
 // takeGeneration moves the node to a generation above seen (and not below
 // the clock), keeping its application states.
+//
+// A generation above seen that would be beyond the acceptance window
+// (more than MaxGenerationDrift ahead of the clock, where every peer
+// refuses it) is never taken, nor persisted: the node keeps its own,
+// warns and counts (Counters.GenerationsRefused).
 func (n *Node) takeGeneration(now time.Time, seen int64, why string, out *Output) {
+	n.probe.nonce = 0 // any probe is moot; lastAt still paces the next
+	if !n.generationBelievable(now, seen, why, out) {
+		return
+	}
 	gen := max(seen+1, now.Unix())
 	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d): taking generation %d", why, seen, n.gen, gen))
 	n.gen = gen
 	n.resetLocalState()
-	n.probe.nonce = 0 // any probe is moot; lastAt still paces the next
 	out.NewGeneration = gen
+}
+
+// generationLimit is the highest generation peers accept at now.
+func generationLimit(now time.Time) int64 {
+	return now.Unix() + endpointstate.MaxGenerationDrift
+}
+
+// generationBelievable reports whether the node may take a generation
+// above seen (seen+1 within the acceptance window, computed without
+// overflow); if not it warns and counts.
+func (n *Node) generationBelievable(now time.Time, seen int64, why string, out *Output) bool {
+	if seen < generationLimit(now) {
+		return true
+	}
+	n.counters.GenerationsRefused++
+	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d), but a generation above it would be "+
+		"more than %d s ahead of the clock (%d), where every peer refuses it: keeping generation %d: %w",
+		why, seen, n.gen, endpointstate.MaxGenerationDrift, now.Unix(), n.gen, endpointstate.ErrGenerationTooFar))
+	return false
+}
+
+// checkGeneration is the error for a starting generation beyond the
+// acceptance window: peers would refuse every message of the node.
+func checkGeneration(gen int64, now time.Time, source string) error {
+	if gen <= generationLimit(now) {
+		return nil
+	}
+	return farGeneration(gen, now, source)
+}
+
+// farGeneration describes a generation too far ahead of now.
+func farGeneration(gen int64, now time.Time, source string) error {
+	return fmt.Errorf("%s: generation %d is %d s ahead of the clock (%d), and every peer refuses a node more than %d s "+
+		"(a year) ahead: %w", source, gen, gen-now.Unix(), now.Unix(), endpointstate.MaxGenerationDrift, endpointstate.ErrGenerationTooFar)
 }
 
 // selfProbe is an echo sent under our own ID to the address another state
@@ -313,12 +409,9 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	delete(n.removed, id)
 	n.markDown(id, now, reason, 0, out)
 	var applied Output
-	n.applyDeltas(now, []endpointstate.Delta{delta}, &applied)
+	err := n.applyDeltas(now, []endpointstate.Delta{delta}, &applied)
 	out.Messages = append(out.Messages, applied.Messages...)
 	out.Events = append(out.Events, applied.Events...)
-	if applied.Warnings != nil {
-		out.Warnings = append(out.Warnings, applied.Warnings...)
-		return errors.Join(applied.Warnings...)
-	}
-	return nil
+	out.Warnings = append(out.Warnings, applied.Warnings...)
+	return err
 }

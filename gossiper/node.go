@@ -3,6 +3,7 @@ package gossiper
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -70,9 +71,27 @@ type Counters struct {
 	ClusterMismatch uint64
 	// Rejected counts messages (or parts) rejected as invalid.
 	Rejected uint64
-	// AcksTruncated counts Acks and Ack2s that left deltas for later rounds
-	// to stay within the frame limit.
+	// AcksTruncated counts Acks, Ack2s and shadow-round Acks that left
+	// deltas for later rounds to stay within the frame limit.
 	AcksTruncated uint64
+	// DeltasRefused counts deltas refused for one endpoint while the rest
+	// of their message applied: invalid, over the per-endpoint limits (on
+	// the merged state), or with a generation too far ahead.
+	DeltasRefused uint64
+	// EndpointsRefused counts deltas about new endpoints refused because
+	// the node already knows Config.MaxEndpoints.
+	EndpointsRefused uint64
+	// LocalPauses counts gaps between this node's rounds longer than the
+	// failure detector's MaxLocalPause (the process was stalled).
+	LocalPauses uint64
+	// ConvictionsDeferred counts, once per peer and pause, convictions
+	// that only the local pause would have caused: the peer's phi was over
+	// the threshold with its silence counted in full, but not with the
+	// local stall discounted.
+	ConvictionsDeferred uint64
+	// GenerationsRefused counts far-future generations this node would
+	// have had to take (to refute or take over) and did not.
+	GenerationsRefused uint64
 }
 
 type phase uint8
@@ -124,6 +143,7 @@ type Node struct {
 
 	shadow   shadowRound
 	probe    selfProbe
+	refusals refusalLog
 	nonce    uint64
 	overhead int
 	counters Counters
@@ -142,6 +162,9 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	if gen > math.MaxInt64-endpointstate.MaxGenerationDrift {
+		return nil, fmt.Errorf("node: generation %d is beyond any clock", gen)
+	}
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
 		states:   endpointstate.NewMap(),
@@ -150,6 +173,7 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 		removed:  map[string]removal{},
 		overhead: messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 	}
+	n.states.SetLimits(cfg.Limits)
 	n.SetSeeds(cfg.Seeds)
 	n.resetLocalState()
 	return n, nil

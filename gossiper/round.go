@@ -1,6 +1,7 @@
 package gossiper
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -9,10 +10,17 @@ import (
 
 // Start begins the node's life at now: with seeds and a ShadowTimeout it
 // first runs the shadow round (see [Node.Running]); otherwise it gossips
-// from the next Tick.
+// from the next Tick. A generation more than
+// endpointstate.MaxGenerationDrift ahead of now (which every peer would
+// refuse) stops the node at once with Output.Fatal.
 func (n *Node) Start(now time.Time) Output {
 	var out Output
 	if n.phase != phaseNew {
+		return out
+	}
+	if err := checkGeneration(n.gen, now, "node"); err != nil {
+		n.phase = phaseStopped
+		out.Fatal = err
 		return out
 	}
 	if n.cfg.ShadowTimeout > 0 && len(n.seeds) > 0 {
@@ -40,11 +48,37 @@ func (n *Node) Tick(now time.Time) Output {
 
 func (n *Node) round(now time.Time, out *Output) {
 	n.counters.Rounds++
+	n.tickLocalPause(now, out)
 	n.tickSelfProbe(now, out)
 	n.self().HeartBeat.Version = n.versions.Next()
 	n.states.CollectGarbage(now, n.cfg.TombstoneGrace)
 	n.gossip(now, out)
 	n.checkStatus(now, out)
+	n.countDeferred(out)
+}
+
+// tickLocalPause feeds the round to the failure detector's local-pause
+// guard: a gap since the previous round longer than MaxLocalPause is this
+// node's own stall, and its excess is not counted as any peer's silence.
+// Each pause is counted and reported as a warning.
+func (n *Node) tickLocalPause(now time.Time, out *Output) {
+	stall := n.fd.Tick(now)
+	n.counters.LocalPauses = n.fd.PauseStats().Pauses
+	if stall > 0 {
+		limit := n.cfg.FailureDetector.MaxLocalPause
+		out.Warnings = append(out.Warnings, fmt.Errorf("local pause: %v between two rounds (MaxLocalPause %v): "+
+			"this process was stalled; %v of it is not counted as any peer's silence", stall+limit, limit, stall))
+	}
+}
+
+// countDeferred counts the convictions the local-pause discount deferred
+// this round and reports them as one warning.
+func (n *Node) countDeferred(out *Output) {
+	deferred := n.fd.PauseStats().Deferred
+	if d := deferred - n.counters.ConvictionsDeferred; d > 0 {
+		out.Warnings = append(out.Warnings, fmt.Errorf("local pause: deferred %d conviction(s) that only this node's own stall would have caused", d))
+	}
+	n.counters.ConvictionsDeferred = deferred
 }
 
 // gossip sends this round's Syns.

@@ -63,7 +63,7 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 		wants = append(wants, endpointstate.Want{Endpoint: env.From})
 	}
 	budget := n.cfg.MaxFrameSize - n.overhead
-	first, _ := n.states.BuildDeltas(wants, budget)
+	first, complete := n.states.BuildDeltas(wants, budget)
 	for i := range first {
 		budget -= first[i].SizeBound()
 	}
@@ -73,7 +73,10 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 			wants = append(wants, endpointstate.Want{Endpoint: ep})
 		}
 	}
-	rest, _ := n.states.BuildDeltas(wants, budget)
+	rest, restComplete := n.states.BuildDeltas(wants, budget)
+	if !complete || !restComplete {
+		n.counters.AcksTruncated++
+	}
 	out.send(env.Addr, &messaging.ShadowAck{Deltas: append(first, rest...)})
 }
 
@@ -102,7 +105,7 @@ func (n *Node) handleShadowAck(now time.Time, env *messaging.Envelope, ack *mess
 		n.finishShadow(now, out)
 		return
 	}
-	if mine.Generation >= n.gen {
+	if mine.Generation >= n.gen && n.generationBelievable(now, mine.Generation, "a seed holds a previous incarnation", out) {
 		// A previous incarnation's generation is not below ours (the
 		// clock went back): take the next one so the restart wins.
 		n.gen = mine.Generation + 1

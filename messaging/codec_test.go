@@ -131,14 +131,10 @@ func TestDecodeBadInput(t *testing.T) {
 		{"too few envelope fields", raw(t, 1, "prod", "n"), ErrMalformed},
 		{"empty sender", raw(t, 1, "prod", "", "a:1", 1, []any{[]any{}}), ErrMalformed},
 		{"oversized count", hugeArray, ErrMalformed},
-		{"invalid utf8 key", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"\xff\xfe", "v", 1, false}}, 0}}}), endpointstate.ErrInvalidKey},
 		{"invalid utf8 digest endpoint", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{digest("\xc3\x28", 1, 1)}}), endpointstate.ErrInvalidEndpoint},
-		{"negative version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"k", "v", -4, false}}, 0}}}), endpointstate.ErrInvalidVersion},
 		{"negative digest version", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{digest("e", 1, -1)}}), endpointstate.ErrInvalidVersion},
 		{"wrong field type", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", "one", 1}}}), ErrMalformed},
-		{"oversized value", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{[]any{"k", strings.Repeat("v", 64<<10+1), 1, false}}, 0}}}), ErrMalformed},
 		{"frame too large", make([]byte, DefaultMaxFrameSize+1), ErrFrameTooLarge},
-		{"reset with a from version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{}, 5}}}), endpointstate.ErrInvalidVersion},
 		{"delta without from version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{}}}}), ErrMalformed},
 		{"deeply nested appended field", deepNesting(t), ErrMalformed},
 		{"delta count amplification", countAmplification(t), ErrMalformed},
@@ -151,6 +147,46 @@ func TestDecodeBadInput(t *testing.T) {
 			assert.Nil(t, e)
 		})
 	}
+}
+
+// TestDecodeLeavesDeltaLimitsToApply: a delta that breaks the
+// per-endpoint limits still decodes, next to a good one, so the receiver
+// refuses it for its endpoint alone (issue 11, item 1); Apply's checks
+// then catch it.
+func TestDecodeLeavesDeltaLimitsToApply(t *testing.T) {
+	c := testCodec(t)
+	good := []any{"good", 1, 1, 0, true, []any{[]any{"k", "v", 1, false}}, 0}
+	cases := []struct {
+		name string
+		bad  []any
+		err  error
+	}{
+		{"invalid utf8 key", []any{"e", 1, 1, 0, true, []any{[]any{"\xff\xfe", "v", 1, false}}, 0}, endpointstate.ErrInvalidKey},
+		{"negative version", []any{"e", 1, 1, 0, true, []any{[]any{"k", "v", -4, false}}, 0}, endpointstate.ErrInvalidVersion},
+		{"oversized value", []any{"e", 1, 1, 0, true, []any{[]any{"k", strings.Repeat("v", 64<<10+1), 1, false}}, 0}, endpointstate.ErrValueTooLarge},
+		{"reset with a from version", []any{"e", 1, 1, 0, true, []any{}, 5}, endpointstate.ErrInvalidVersion},
+		{"long endpoint", []any{strings.Repeat("e", 300), 1, 1, 0, true, []any{}, 0}, endpointstate.ErrInvalidEndpoint},
+		{"more entries than MaxEntries", []any{"e", 1, 1, 0, true, manyStates(600), 0}, endpointstate.ErrTooManyKeys},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := c.Decode(raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{tc.bad, good}}))
+			require.NoError(t, err)
+			ack2, ok := e.Message.(*Ack2)
+			require.True(t, ok)
+			require.Len(t, ack2.Deltas, 2)
+			assert.ErrorIs(t, c.Limits().CheckDelta(&ack2.Deltas[0]), tc.err)
+			assert.NoError(t, c.Limits().CheckDelta(&ack2.Deltas[1]))
+		})
+	}
+}
+
+func manyStates(n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = []any{fmt.Sprintf("k%d", i), "", i + 1, true}
+	}
+	return out
 }
 
 // deepNesting is an envelope whose appended field nests arrays a million

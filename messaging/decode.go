@@ -3,6 +3,7 @@ package messaging
 import (
 	"bytes"
 	"fmt"
+	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
@@ -12,9 +13,13 @@ import (
 
 // Decode decodes one envelope from payload (a frame's body). It checks the
 // size first, then every count against the bytes left before allocating,
-// then every digest and delta against the codec's limits. Any problem is an
-// error wrapping [ErrFrameTooLarge], [ErrVersion], [ErrUnknownType] or
-// [ErrMalformed]; Decode never panics on any input.
+// then the envelope's sender and every digest against the codec's limits.
+// Deltas are only checked for their shape here: whether one endpoint's
+// delta is within the per-endpoint limits is [endpointstate.Map.Apply]'s
+// call, per endpoint, so one bad endpoint never makes a whole message
+// undeliverable. Any problem is an error wrapping [ErrFrameTooLarge],
+// [ErrVersion], [ErrUnknownType] or [ErrMalformed]; Decode never panics on
+// any input.
 func (c *Codec) Decode(payload []byte) (*Envelope, error) {
 	if len(payload) > c.maxFrame {
 		return nil, fmt.Errorf("decode: %w: %d bytes, limit %d", ErrFrameTooLarge, len(payload), c.maxFrame)
@@ -284,26 +289,26 @@ func (r *reader) deltas() []endpointstate.Delta {
 	return out
 }
 
+// delta decodes one delta's shape. Its strings are bounded by the frame
+// (arrayLen and the reader's bytes), not by the per-endpoint limits, which
+// Apply enforces per endpoint.
 func (r *reader) delta() endpointstate.Delta {
 	f := r.arrayLen("delta", 7, 1)
 	d := endpointstate.Delta{
-		Endpoint:   r.str("delta endpoint", r.limits.MaxKeyLength),
+		Endpoint:   r.str("delta endpoint", math.MaxInt),
 		Generation: r.int("delta generation"),
 		HeartBeat:  r.int("delta heartbeat"),
 		GCVersion:  r.int("delta gc version"),
 		Reset:      r.bool("delta reset"),
 	}
 	n := r.arrayLen("delta states", 0, minStateSize)
-	if n > r.limits.MaxEntries() {
-		r.fail("delta %q: %d states, limit %d", d.Endpoint, n, r.limits.MaxEntries())
-	}
 	if n > 0 && r.err == nil {
 		d.States = make([]endpointstate.KeyValue, 0, n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
 		kf := r.arrayLen("state", 4, 1)
-		kv := endpointstate.KeyValue{Key: r.str("key", r.limits.MaxKeyLength)}
-		kv.Value = r.str("value", r.limits.MaxValueSize)
+		kv := endpointstate.KeyValue{Key: r.str("key", math.MaxInt)}
+		kv.Value = r.str("value", math.MaxInt)
 		kv.Version = r.int("version")
 		kv.Deleted = r.bool("deleted")
 		r.skip(kf - 4)
@@ -311,10 +316,5 @@ func (r *reader) delta() endpointstate.Delta {
 	}
 	d.FromVersion = r.int("delta from version")
 	r.skip(f - 7)
-	if r.err == nil {
-		if err := r.limits.CheckDelta(&d); err != nil {
-			r.failWith(err, "delta")
-		}
-	}
 	return d
 }

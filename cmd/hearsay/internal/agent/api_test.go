@@ -366,6 +366,8 @@ func TestMetrics(t *testing.T) {
 		"hearsay_message_size_bytes", "hearsay_frames_dropped_total", "hearsay_send_errors_total",
 		"hearsay_events_dropped_total", "hearsay_seed_lookups_total", "hearsay_seed_lookup_failures_total",
 		"hearsay_seed_updates_total", "hearsay_seeds", "go_goroutines", "process_cpu_seconds_total",
+		"hearsay_deltas_refused_total", "hearsay_endpoints_refused_total", "hearsay_generations_refused_total",
+		"hearsay_local_pauses_total", "hearsay_convictions_deferred_total",
 	} {
 		assert.Contains(t, families, name)
 	}

@@ -37,6 +37,7 @@ type collector struct {
 	sent, received, sentBytes, receivedBytes, sizes     *prometheus.Desc
 	dropped, sendErrors, eventsDropped                  *prometheus.Desc
 	seedLookups, seedFailures, seedUpdates, seedsActive *prometheus.Desc
+	hardening                                           []coreCounter
 }
 
 func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
@@ -64,6 +65,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		seedFailures:  d("seed_lookup_failures_total", "Seed lookups that gave no fresh answer."),
 		seedUpdates:   d("seed_updates_total", "New seed lists handed to the gossiper."),
 		seedsActive:   d("seeds", "Seed addresses in use."),
+		hardening:     coreCounters(d),
 	}
 }
 
@@ -73,6 +75,9 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		c.restarts, c.truncated, c.sent, c.received, c.sentBytes, c.receivedBytes, c.sizes, c.dropped,
 		c.sendErrors, c.eventsDropped, c.seedLookups, c.seedFailures, c.seedUpdates, c.seedsActive} {
 		ch <- d
+	}
+	for _, h := range c.hardening {
+		ch <- h.desc
 	}
 }
 
@@ -90,6 +95,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.convictions, s.Core.Convictions)
 	counter(c.restarts, s.Core.Restarts)
 	counter(c.truncated, s.Core.AcksTruncated)
+	for _, h := range c.hardening {
+		counter(h.desc, h.value(s.Core))
+	}
 	for _, t := range slices.Sorted(maps.Keys(s.Messages)) {
 		m := s.Messages[t]
 		counter(c.sent, m.Sent, t)
@@ -150,4 +158,27 @@ func sizeHistogram(d *prometheus.Desc, h gossiper.Histogram, labels ...string) p
 		cum += h.Counts[len(bounds)]
 	}
 	return prometheus.MustNewConstHistogram(d, cum, float64(h.Sum), buckets, labels...)
+}
+
+// coreCounter is one of the core's protection and local-pause counters.
+type coreCounter struct {
+	desc  *prometheus.Desc
+	value func(gossiper.Counters) uint64
+}
+
+// coreCounters describes the core's counters of refused input and of
+// local stalls.
+func coreCounters(d func(name, help string, labels ...string) *prometheus.Desc) []coreCounter {
+	return []coreCounter{
+		{d("deltas_refused_total", "Deltas refused for their endpoint alone (invalid, over the per-endpoint limits once merged, or a generation too far ahead) while the rest of their message applied."),
+			func(c gossiper.Counters) uint64 { return c.DeltasRefused }},
+		{d("endpoints_refused_total", "Deltas about new endpoints refused because the node already knows MaxEndpoints."),
+			func(c gossiper.Counters) uint64 { return c.EndpointsRefused }},
+		{d("generations_refused_total", "Far-future generations the node did not take when refuting or taking over (beyond the acceptance window)."),
+			func(c gossiper.Counters) uint64 { return c.GenerationsRefused }},
+		{d("local_pauses_total", "Gaps between the node's gossip rounds longer than the failure detector's MaxLocalPause (the process was stalled)."),
+			func(c gossiper.Counters) uint64 { return c.LocalPauses }},
+		{d("convictions_deferred_total", "Convictions deferred because the silence was the node's own stall (once per peer and pause)."),
+			func(c gossiper.Counters) uint64 { return c.ConvictionsDeferred }},
+	}
 }
