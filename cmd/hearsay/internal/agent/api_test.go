@@ -401,3 +401,60 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	code, _ = a.call(t, "GET", "/v1/members", "")
 	assert.Equal(t, http.StatusOK, code, "same-origin tools such as curl still work")
 }
+
+// TestEventStreamOutlivesKeepAlives holds an idle stream open through
+// several keep-alives, each longer than the write timeout (as 15 s is
+// longer than 10 s in production): a deadline set before the wait would
+// kill the stream at the first keep-alive.
+func TestEventStreamOutlivesKeepAlives(t *testing.T) {
+	a := startAgent(t, "node-ka", func(o *Options) {
+		o.keepAlive, o.writeTimeout = 300*time.Millisecond, 100*time.Millisecond
+	})
+	stream, _ := openEvents(t, a, "?kinds=remove")
+	keepAlives := 0
+	for keepAlives < 3 {
+		line, err := stream.r.ReadString('\n')
+		require.NoError(t, err, "the stream ended after %d keep-alives", keepAlives)
+		if line == ": keep-alive\n" {
+			keepAlives++
+		}
+	}
+	code, _ := a.call(t, "GET", "/healthz", "")
+	assert.Equal(t, http.StatusOK, code)
+}
+
+// metric returns the value of an unlabelled gauge or counter of /metrics.
+func (ta *testAgent) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	code, body := ta.call(t, "GET", "/metrics", "")
+	require.Equal(t, http.StatusOK, code)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	require.NoError(t, err)
+	f, ok := families[name]
+	require.True(t, ok, name)
+	m := f.GetMetric()[0]
+	if m.GetCounter() != nil {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
+// TestEventStreamCap: one stream more than --max-event-streams is refused
+// with 503, counted, and a slot freed by a client that leaves is reused.
+func TestEventStreamCap(t *testing.T) {
+	a := startAgent(t, "node-cap", func(o *Options) { o.MaxEventStreams = 2 })
+	_, first := openEvents(t, a, "")
+	openEvents(t, a, "")
+	code, body := a.call(t, "GET", "/v1/events", "")
+	require.Equal(t, http.StatusServiceUnavailable, code, body)
+	assert.Equal(t, "too many event streams: 2 are open, the limit is 2 (--max-event-streams)", decode[api.Error](t, body).Error)
+	assert.InDelta(t, 2, a.metric(t, "hearsay_event_streams"), 0)
+	assert.InDelta(t, 1, a.metric(t, "hearsay_event_streams_refused_total"), 0)
+
+	require.NoError(t, first.Body.Close())
+	require.Eventually(t, func() bool { return a.streams.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the handler of a closed stream returns")
+	openEvents(t, a, "")
+	assert.InDelta(t, 1, a.metric(t, "hearsay_event_streams_refused_total"), 0)
+}
