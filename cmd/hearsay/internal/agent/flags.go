@@ -68,7 +68,13 @@ func (p *parser) printUsage(w io.Writer) {
 func (p *parser) define() {
 	o := p.o
 	p.str("config", &o.Config, "read settings from this JSON `file` (keys are flag names)")
-	p.str("id", &o.ID, "node `ID`, stable across restarts (default: the host name)")
+	p.add("id", func() string { return o.ID }, func(s string) error {
+		if s == "" {
+			return errors.New("must not be empty (leave --id out to use the host name)")
+		}
+		o.ID = s
+		return nil
+	}, "node `ID`, stable across restarts (default: the host name)")
 	p.defineNetwork()
 	p.defineSeeds()
 	p.defineGossip()
