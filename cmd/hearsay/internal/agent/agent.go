@@ -49,11 +49,18 @@ type Agent struct {
 	keepAlive, writeTimeout time.Duration
 	streams                 atomic.Int64
 	streamsRefused          atomic.Uint64
+
+	persistMu sync.Mutex // orders the saves of the node's own states
 }
 
 // New checks the options and returns an agent ready to Start. Errors are
 // *UsageError.
 func New(o Options, log zerolog.Logger) (*Agent, error) {
+	states, err := initialStates(o.DataDir, o.States)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	o.States = states
 	cfg, sources, err := o.gossiperConfig(log)
 	if err != nil {
 		return nil, err

@@ -158,6 +158,11 @@ func (a *Agent) putState(w http.ResponseWriter, r *http.Request) {
 		a.stateError(w, key, err)
 		return
 	}
+	if err := a.persistStates(); err != nil {
+		a.log.Error().Err(err).Str("key", key).Msg("state set but not saved in the data directory")
+		writeError(w, http.StatusInternalServerError, "key %q: set, but not saved for the next start: %v", key, err)
+		return
+	}
 	m, _ := a.g.Member(a.g.LocalID())
 	v := m.States[key]
 	writeJSON(w, http.StatusOK, api.State{Key: key, Value: v.Value, Version: v.Version})
@@ -171,6 +176,11 @@ func (a *Agent) deleteState(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := a.g.DeleteState(key); err != nil {
 		a.stateError(w, key, err)
+		return
+	}
+	if err := a.persistStates(); err != nil {
+		a.log.Error().Err(err).Str("key", key).Msg("state deleted but not saved in the data directory")
+		writeError(w, http.StatusInternalServerError, "key %q: deleted, but not saved for the next start: %v", key, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
