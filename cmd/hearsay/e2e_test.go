@@ -259,6 +259,9 @@ func TestCluster(t *testing.T) {
 		// Every node gets node-1 as its seed; node-1 drops itself.
 		ps[i] = startProc(t, t, fmt.Sprintf("node-%d", i+1), addrs[2*i], addrs[2*i+1], t.TempDir(), "--seeds", seed)
 	}
+	// A watch of events that never come (removals expire after 72 h) must
+	// outlive its keep-alives (15 s apart); it is checked at the end.
+	watch := startWatch(t, ps[0].http, "--kinds", "remove")
 
 	t.Run("convergence", func(t *testing.T) {
 		eventually(t, ps, 30*time.Second, "all 5 up everywhere", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
@@ -377,6 +380,16 @@ func TestCluster(t *testing.T) {
 		assert.Equal(t, 1, code)
 		assert.Contains(t, out, "400 Bad Request")
 
+		code, out = runCLI(t, "remove", "--http", ps[1].http, "node-1")
+		assert.Equal(t, 1, code, out)
+		assert.Contains(t, out, `409 Conflict: remove "node-1": member is alive`)
+		code, out = runCLI(t, "remove", "--http", ps[1].http, "node-5")
+		assert.Equal(t, 0, code, out)
+		assert.Contains(t, out, "node-5 is announced as left")
+		eventually(t, ps[:4], 10*time.Second, "node-5 removed: left everywhere", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
+			assert.Equal(c, gossiper.StatusLeft, v["node-5"].Status, self.id)
+		})
+
 		code, out = runCLI(t, "leave", "--http", ps[2].http)
 		assert.Equal(t, 0, code, out)
 		assert.Equal(t, 0, ps[2].wait(t, 10*time.Second), "exit status after leave")
@@ -384,6 +397,74 @@ func TestCluster(t *testing.T) {
 			assert.Equal(c, gossiper.StatusLeft, v["node-3"].Status, self.id)
 		})
 	})
+
+	t.Run("watch outlives keep-alives", func(t *testing.T) {
+		watch.outlive(t, 2*15*time.Second+3*time.Second)
+	})
+}
+
+// watchProc is a "hearsay watch" process.
+type watchProc struct {
+	cmd     *exec.Cmd
+	out     *lockedBuffer
+	started time.Time
+	done    chan struct{} // closed once the process exited
+	err     error         // Wait's result; read after done
+}
+
+func startWatch(t *testing.T, httpAddr string, args ...string) *watchProc {
+	t.Helper()
+	w := &watchProc{out: &lockedBuffer{}, done: make(chan struct{})}
+	w.cmd = exec.Command(binPath(), append([]string{"watch", "--http", httpAddr}, args...)...)
+	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
+	require.NoError(t, w.cmd.Start())
+	w.started = time.Now()
+	go func() {
+		w.err = w.cmd.Wait()
+		close(w.done)
+	}()
+	t.Cleanup(func() {
+		_ = w.cmd.Process.Kill()
+		<-w.done
+	})
+	return w
+}
+
+// outlive checks that the watch still runs age after it started, waiting
+// until then if need be.
+func (w *watchProc) outlive(t *testing.T, age time.Duration) {
+	t.Helper()
+	select {
+	case <-w.done:
+		require.FailNow(t, "hearsay watch exited", "%v\n%s", w.err, w.out.String())
+	case <-time.After(time.Until(w.started.Add(age))):
+	}
+	select {
+	case <-w.done:
+		require.FailNow(t, "hearsay watch exited", "%v\n%s", w.err, w.out.String())
+	default:
+	}
+}
+
+// TestStatesSurviveKill: a state set through the CLI is back after the
+// agent is SIGKILLed and restarted on the same data directory, in a
+// higher generation.
+func TestStatesSurviveKill(t *testing.T) {
+	addrs := freeAddrs(t, 2)
+	dir := t.TempDir()
+	p := startProc(t, t, "solo", addrs[0], addrs[1], dir)
+	code, out := runCLI(t, "set", "--http", p.http, "zone", "eu-west")
+	require.Equal(t, 0, code, out)
+	var before gossiper.Member
+	require.NoError(t, getJSON(p.http, "/v1/members/solo", &before))
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
+	p.wait(t, 10*time.Second)
+
+	q := startProc(t, t, "solo", addrs[0], addrs[1], dir)
+	var after gossiper.Member
+	require.NoError(t, getJSON(q.http, "/v1/members/solo", &after))
+	assert.Equal(t, "eu-west", after.States["zone"].Value)
+	assert.Greater(t, after.Generation, before.Generation)
 }
 
 // nextEvent reads one server-sent event, skipping comments.
@@ -425,6 +506,9 @@ func TestBadFlags(t *testing.T) {
 		{"bad log format", []string{"agent", "--log-format", "xml"}, "for --log-format"},
 		{"bad seeds", []string{"agent", "--seeds", "[::1"}, "for --seeds"},
 		{"missing config", []string{"agent", "--config", filepath.Join(dir, "none.json")}, "for --config"},
+		{"endless config", []string{"agent", "--config", "/dev/zero"}, "config file /dev/zero: larger than 1 MiB"},
+		{"empty id", []string{"agent", "--id", ""}, `invalid value "" for --id: must not be empty`},
+		{"assassinate unconfirmed", []string{"assassinate", "node-9"}, "run again with --yes to confirm"},
 		{"no command", nil, "Usage: hearsay"},
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
 		{"client arguments", []string{"set", "onlykey"}, "want 2 argument(s)"},

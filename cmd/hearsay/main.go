@@ -8,6 +8,8 @@
 //	hearsay delete KEY             delete it
 //	hearsay watch                  follow membership events
 //	hearsay leave                  make an agent leave the cluster
+//	hearsay remove ID              announce a down member as left
+//	hearsay assassinate ID --yes   force a member out, alive or not
 //	hearsay demo                   run a 5-node cluster in-process and show it
 //
 // docs/operations.md explains how to run a cluster, and docs/http-api.md

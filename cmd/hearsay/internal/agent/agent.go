@@ -43,11 +43,24 @@ type Agent struct {
 	stopOnce  sync.Once
 	left      chan struct{} // closed once POST /v1/leave has left
 	leaveOnce sync.Once
+
+	// Event streams: their timing, how many are open, how many were
+	// refused for going over Options.MaxEventStreams.
+	keepAlive, writeTimeout time.Duration
+	streams                 atomic.Int64
+	streamsRefused          atomic.Uint64
+
+	persistMu sync.Mutex // orders the saves of the node's own states
 }
 
 // New checks the options and returns an agent ready to Start. Errors are
 // *UsageError.
 func New(o Options, log zerolog.Logger) (*Agent, error) {
+	states, err := initialStates(o.DataDir, o.States)
+	if err != nil {
+		return nil, &UsageError{Err: err}
+	}
+	o.States = states
 	cfg, sources, err := o.gossiperConfig(log)
 	if err != nil {
 		return nil, err
@@ -55,10 +68,18 @@ func New(o Options, log zerolog.Logger) (*Agent, error) {
 	var b [8]byte
 	_, _ = crand.Read(b[:])
 	cfg.RandSeed = binary.LittleEndian.Uint64(b[:]) | 1
-	return &Agent{
+	a := &Agent{
 		opts: o, log: log, cfg: cfg, sources: sources,
 		stopping: make(chan struct{}), left: make(chan struct{}),
-	}, nil
+		keepAlive: o.keepAlive, writeTimeout: o.writeTimeout,
+	}
+	if a.keepAlive <= 0 {
+		a.keepAlive = defaultKeepAlive
+	}
+	if a.writeTimeout <= 0 {
+		a.writeTimeout = defaultWriteTimeout
+	}
+	return a, nil
 }
 
 // Run starts the agent, runs it until ctx ends (SIGINT or SIGTERM in the

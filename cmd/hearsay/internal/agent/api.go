@@ -31,9 +31,11 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("GET "+api.PathFailureDetector, a.failureDetector)
 	mux.HandleFunc("POST "+api.PathLeave, a.leave)
 	mux.HandleFunc("POST "+api.PathJoin, a.join)
+	mux.HandleFunc("POST "+api.PathMembers+"/{id}/"+api.ActionRemove, a.removeMember)
+	mux.HandleFunc("POST "+api.PathMembers+"/{id}/"+api.ActionAssassinate, a.removeMember)
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+api.PathHealth, a.health)
-	h := authenticate(a.opts.HTTPToken, mux)
+	h := authenticate(a.opts.HTTPToken, a.whileRunning(mux))
 	if a.opts.HTTPToken == "" && !a.opts.HTTPAllowRemote {
 		h = loopbackHostOnly(h)
 	}
@@ -41,6 +43,25 @@ func (a *Agent) Handler() http.Handler {
 	// form POST to /v1/leave, say): cross-origin unsafe requests are
 	// refused.
 	return http.NewCrossOriginProtection().Handler(h)
+}
+
+// whileRunning answers 503 on the /v1/ paths while the gossiper is not
+// running: during its shadow round the node does not know the cluster yet
+// and must not take writes, and once it stops or leaves nothing it would
+// say is current.
+func (a *Agent) whileRunning(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") && !a.running.Load() {
+			select {
+			case <-a.stopping:
+				writeError(w, http.StatusServiceUnavailable, "the agent is not running (stopping, stopped or left)")
+			default:
+				writeError(w, http.StatusServiceUnavailable, "the agent is starting (reading the cluster's state from its seeds); try again shortly")
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // loopbackHostOnly refuses requests whose Host header is not a loopback
@@ -138,6 +159,11 @@ func (a *Agent) putState(w http.ResponseWriter, r *http.Request) {
 		a.stateError(w, key, err)
 		return
 	}
+	if err := a.persistStates(); err != nil {
+		a.log.Error().Err(err).Str("key", key).Msg("state set but not saved in the data directory")
+		writeError(w, http.StatusInternalServerError, "key %q: set, but not saved for the next start: %v", key, err)
+		return
+	}
 	m, _ := a.g.Member(a.g.LocalID())
 	v := m.States[key]
 	writeJSON(w, http.StatusOK, api.State{Key: key, Value: v.Value, Version: v.Version})
@@ -151,6 +177,11 @@ func (a *Agent) deleteState(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := a.g.DeleteState(key); err != nil {
 		a.stateError(w, key, err)
+		return
+	}
+	if err := a.persistStates(); err != nil {
+		a.log.Error().Err(err).Str("key", key).Msg("state deleted but not saved in the data directory")
+		writeError(w, http.StatusInternalServerError, "key %q: deleted, but not saved for the next start: %v", key, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -193,6 +224,37 @@ func (a *Agent) leave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.Left{ID: a.g.LocalID(), Status: string(gossiper.StatusLeft)})
+}
+
+// removeMember serves POST /v1/members/{id}/remove (a down member is
+// announced as left; Cassandra's removenode) and .../assassinate (forced
+// out, alive or not, known or not).
+func (a *Agent) removeMember(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	action, do := api.ActionRemove, a.g.Remove
+	if strings.HasSuffix(r.URL.Path, "/"+api.ActionAssassinate) {
+		action, do = api.ActionAssassinate, a.g.Assassinate
+	}
+	err := do(id)
+	if err == nil {
+		a.log.Warn().Str("endpoint", id).Str("action", action).Msg("member announced as left by an operator")
+		writeJSON(w, http.StatusOK, api.Left{ID: id, Status: string(gossiper.StatusLeft)})
+		return
+	}
+	code, hint := http.StatusInternalServerError, ""
+	switch {
+	case errors.Is(err, gossiper.ErrMemberAlive):
+		code, hint = http.StatusConflict, " (only a down member can be removed; assassinate forces a live one out)"
+	case errors.Is(err, gossiper.ErrUnknownMember):
+		code = http.StatusNotFound
+	case errors.Is(err, gossiper.ErrSelf):
+		code, hint = http.StatusBadRequest, " (to take this node out, use POST /v1/leave)"
+	case errors.Is(err, endpointstate.ErrInvalidEndpoint):
+		code = http.StatusBadRequest
+	case errors.Is(err, gossiper.ErrStopped), errors.Is(err, gossiper.ErrNotStarted):
+		code = http.StatusServiceUnavailable
+	}
+	writeError(w, code, "%s %q: %v%s", action, id, err, hint)
 }
 
 func (a *Agent) health(w http.ResponseWriter, _ *http.Request) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -402,4 +403,176 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, code, body)
 	code, _ = a.call(t, "GET", "/v1/members", "")
 	assert.Equal(t, http.StatusOK, code, "same-origin tools such as curl still work")
+}
+
+// TestEventStreamOutlivesKeepAlives holds an idle stream open through
+// several keep-alives, each longer than the write timeout (as 15 s is
+// longer than 10 s in production): a deadline set before the wait would
+// kill the stream at the first keep-alive.
+func TestEventStreamOutlivesKeepAlives(t *testing.T) {
+	a := startAgent(t, "node-ka", func(o *Options) {
+		o.keepAlive, o.writeTimeout = 300*time.Millisecond, 100*time.Millisecond
+	})
+	stream, _ := openEvents(t, a, "?kinds=remove")
+	keepAlives := 0
+	for keepAlives < 3 {
+		line, err := stream.r.ReadString('\n')
+		require.NoError(t, err, "the stream ended after %d keep-alives", keepAlives)
+		if line == ": keep-alive\n" {
+			keepAlives++
+		}
+	}
+	code, _ := a.call(t, "GET", "/healthz", "")
+	assert.Equal(t, http.StatusOK, code)
+}
+
+// metric returns the value of an unlabelled gauge or counter of /metrics.
+func (ta *testAgent) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	code, body := ta.call(t, "GET", "/metrics", "")
+	require.Equal(t, http.StatusOK, code)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	require.NoError(t, err)
+	f, ok := families[name]
+	require.True(t, ok, name)
+	m := f.GetMetric()[0]
+	if m.GetCounter() != nil {
+		return m.GetCounter().GetValue()
+	}
+	return m.GetGauge().GetValue()
+}
+
+// TestEventStreamCap: one stream more than --max-event-streams is refused
+// with 503, counted, and a slot freed by a client that leaves is reused.
+func TestEventStreamCap(t *testing.T) {
+	a := startAgent(t, "node-cap", func(o *Options) { o.MaxEventStreams = 2 })
+	_, first := openEvents(t, a, "")
+	openEvents(t, a, "")
+	code, body := a.call(t, "GET", "/v1/events", "")
+	require.Equal(t, http.StatusServiceUnavailable, code, body)
+	assert.Equal(t, "too many event streams: 2 are open, the limit is 2 (--max-event-streams)", decode[api.Error](t, body).Error)
+	assert.InDelta(t, 2, a.metric(t, "hearsay_event_streams"), 0)
+	assert.InDelta(t, 1, a.metric(t, "hearsay_event_streams_refused_total"), 0)
+
+	require.NoError(t, first.Body.Close())
+	require.Eventually(t, func() bool { return a.streams.Load() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the handler of a closed stream returns")
+	openEvents(t, a, "")
+	assert.InDelta(t, 1, a.metric(t, "hearsay_event_streams_refused_total"), 0)
+}
+
+// TestRemoveAndAssassinate: the operator's actions on other members, with
+// the library's errors mapped to HTTP statuses.
+func TestRemoveAndAssassinate(t *testing.T) {
+	a := startAgent(t, "node-a", func(o *Options) { o.HTTPToken = "s3cret" })
+	auth := []string{"Authorization", "Bearer s3cret"}
+	b := startAgent(t, "node-b", func(o *Options) { o.Seeds = []string{a.g.Addr()} })
+	startAgent(t, "node-c", func(o *Options) { o.Seeds = []string{a.g.Addr()} })
+	status := func(id string) gossiper.Status {
+		m, _ := a.g.Member(id)
+		return m.Status
+	}
+	require.Eventually(t, func() bool {
+		return status("node-b") == gossiper.StatusUp && status("node-c") == gossiper.StatusUp
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, b.Stop(context.Background()))
+	require.Eventually(t, func() bool { return status("node-b") == gossiper.StatusDown }, 10*time.Second, 10*time.Millisecond)
+
+	tests := []struct {
+		name, path string
+		code       int
+		err        string
+	}{
+		{"no token", "", http.StatusUnauthorized, "bearer token"},
+		{"alive", "/v1/members/node-c/remove", http.StatusConflict, `remove "node-c": member is alive (only a down member can be removed`},
+		{"unknown", "/v1/members/nobody/remove", http.StatusNotFound, `remove "nobody": unknown member`},
+		{"self", "/v1/members/node-a/remove", http.StatusBadRequest, `remove "node-a": operation not allowed on the local node`},
+		{"assassinate self", "/v1/members/node-a/assassinate", http.StatusBadRequest, "not allowed on the local node"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hdr := auth
+			if tt.path == "" {
+				tt.path, hdr = "/v1/members/node-b/remove", nil
+			}
+			code, body := a.call(t, "POST", tt.path, "", hdr...)
+			assert.Equal(t, tt.code, code, body)
+			assert.Contains(t, decode[api.Error](t, body).Error, tt.err)
+		})
+	}
+	assert.Equal(t, gossiper.StatusDown, status("node-b"), "refused requests change nothing")
+	assert.Equal(t, gossiper.StatusUp, status("node-c"))
+
+	code, body := a.call(t, "POST", "/v1/members/node-b/remove", "", auth...)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, api.Left{ID: "node-b", Status: "left"}, decode[api.Left](t, body))
+	assert.Equal(t, gossiper.StatusLeft, status("node-b"))
+
+	code, body = a.call(t, "POST", "/v1/members/node-c/assassinate", "", auth...)
+	require.Equal(t, http.StatusOK, code, body)
+	assert.Equal(t, api.Left{ID: "node-c", Status: "left"}, decode[api.Left](t, body))
+	code, body = a.call(t, "POST", "/v1/members/ghost%2F1/assassinate", "", auth...)
+	require.Equal(t, http.StatusOK, code, body, "assassinate takes unknown IDs too")
+	m, ok := a.g.Member("ghost/1")
+	require.True(t, ok)
+	assert.Equal(t, gossiper.StatusLeft, m.Status)
+}
+
+// TestAPIUnavailableWhileStarting: during the shadow round (here, waiting
+// for a seed that never answers) the /v1/ paths answer 503 and change
+// nothing; once the node gossips they work.
+func TestAPIUnavailableWhileStarting(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer silent.Close()
+	httpAddr := freeAddr(t)
+	o := DefaultOptions()
+	o.ID, o.Bind, o.HTTP, o.DataDir = "node-slow", "127.0.0.1:0", httpAddr, t.TempDir()
+	o.Interval, o.Seeds = 20*time.Millisecond, []string{silent.Addr().String()}
+	a, err := New(o, zerolog.Nop())
+	require.NoError(t, err)
+	started := make(chan error, 1)
+	go func() { started <- a.Start(context.Background()) }()
+	defer func() { assert.NoError(t, a.Stop(context.Background())) }()
+
+	get := func(method, path, body string) (int, string) {
+		req, err := http.NewRequest(method, "http://"+httpAddr+path, strings.NewReader(body))
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	require.Eventually(t, func() bool { code, _ := get("GET", "/healthz", ""); return code != 0 }, 10*time.Second, 5*time.Millisecond)
+	code, _ := get("GET", "/healthz", "")
+	require.Equal(t, http.StatusServiceUnavailable, code, "still in its shadow round")
+	code, body := get("PUT", "/v1/state/k", "v")
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+	assert.Contains(t, body, "the agent is starting")
+	code, body = get("GET", "/v1/members", "")
+	assert.Equal(t, http.StatusServiceUnavailable, code, body)
+	select {
+	case err := <-started:
+		require.FailNow(t, "the shadow round ended before the checks", "%v", err)
+	default:
+	}
+
+	require.NoError(t, <-started)
+	code, body = get("GET", "/v1/members", "")
+	require.Equal(t, http.StatusOK, code, body)
+	assert.NotContains(t, decode[[]gossiper.Member](t, body)[0].States, "k", "the refused write changed nothing")
+	code, body = get("PUT", "/v1/state/k", "v")
+	assert.Equal(t, http.StatusOK, code, body)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
 }

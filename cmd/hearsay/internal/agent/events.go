@@ -8,25 +8,37 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/api"
 	"github.com/hearsay-io/hearsay/gossiper"
 )
 
-// keepAlive is how often an idle event stream gets a comment line, so that
-// proxies and clients see the connection is alive.
-const keepAlive = 15 * time.Second
+// defaultKeepAlive is how often an idle event stream gets a comment line,
+// so that proxies and clients see the connection is alive.
+const defaultKeepAlive = 15 * time.Second
 
-// writeTimeout bounds each write of an event stream.
-const writeTimeout = 10 * time.Second
+// defaultWriteTimeout bounds each write of an event stream.
+const defaultWriteTimeout = 10 * time.Second
 
 // streamEvents serves membership events as server-sent events until the
-// client goes away or the agent stops. ?kinds=dead,alive filters them.
+// client goes away or the agent stops. ?kinds=dead,alive filters them. At
+// most Options.MaxEventStreams streams are open at once; one more is
+// refused with 503.
 func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
 	kinds, err := parseKinds(r.URL.Query().Get("kinds"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "kinds: %v", err)
 		return
 	}
+	if n := a.streams.Add(1); n > int64(a.opts.MaxEventStreams) {
+		a.streams.Add(-1)
+		a.streamsRefused.Add(1)
+		writeError(w, http.StatusServiceUnavailable, "too many event streams: %d are open, the limit is %d (--max-event-streams)",
+			n-1, a.opts.MaxEventStreams)
+		return
+	}
+	defer a.streams.Add(-1)
 	sub := a.g.Subscribe(kinds...)
 	defer sub.Close()
 	rc := http.NewResponseController(w)
@@ -34,40 +46,64 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, ": hearsay events from %s\n\n", a.g.LocalID())
-	if rc.Flush() != nil {
+	// A client that stops reading must not pin this handler: every write
+	// has a deadline, set just before it (never before a wait, which
+	// would leave the keep-alive an expired deadline).
+	send := func(write func() error) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(a.writeTimeout))
+		return write() == nil && rc.Flush() == nil
+	}
+	if !send(func() error {
+		w.WriteHeader(http.StatusOK)
+		_, err := fmt.Fprintf(w, ": hearsay events from %s\n\n", a.g.LocalID())
+		return err
+	}) {
 		return
 	}
-	tick := time.NewTicker(keepAlive)
+	tick := time.NewTicker(a.keepAlive)
 	defer tick.Stop()
 	var dropped uint64
 	for {
-		// A client that stops reading must not pin this handler: every
-		// write has a deadline.
-		_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+		var ok bool
 		select {
-		case e, ok := <-sub.C:
-			if !ok {
+		case e, open := <-sub.C:
+			if !open {
 				return
 			}
-			if d := sub.Dropped(); d > dropped {
-				fmt.Fprintf(w, ": %d events dropped (client too slow)\n\n", d-dropped)
-				dropped = d
-			}
-			if writeEvent(w, e) != nil {
-				return
-			}
+			ok = send(func() error {
+				if d := sub.Dropped(); d > dropped {
+					if _, err := fmt.Fprintf(w, ": %d events dropped (client too slow)\n\n", d-dropped); err != nil {
+						return err
+					}
+					dropped = d
+				}
+				return writeEvent(w, e)
+			})
 		case <-tick.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
+			ok = send(func() error {
+				_, err := fmt.Fprint(w, ": keep-alive\n\n")
+				return err
+			})
 		case <-r.Context().Done():
 			return
 		case <-a.stopping:
 			return
 		}
-		if rc.Flush() != nil {
+		if !ok {
 			return
 		}
+	}
+}
+
+// streamMetrics exports the open event streams and the refused ones.
+func (a *Agent) streamMetrics() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hearsay_event_streams", Help: "Open GET /v1/events streams.",
+		}, func() float64 { return float64(a.streams.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "hearsay_event_streams_refused_total", Help: "GET /v1/events streams refused with 503 for going over --max-event-streams.",
+		}, func() float64 { return float64(a.streamsRefused.Load()) }),
 	}
 }
 

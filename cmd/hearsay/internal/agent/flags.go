@@ -68,7 +68,13 @@ func (p *parser) printUsage(w io.Writer) {
 func (p *parser) define() {
 	o := p.o
 	p.str("config", &o.Config, "read settings from this JSON `file` (keys are flag names)")
-	p.str("id", &o.ID, "node `ID`, stable across restarts (default: the host name)")
+	p.add("id", func() string { return o.ID }, func(s string) error {
+		if s == "" {
+			return errors.New("must not be empty (leave --id out to use the host name)")
+		}
+		o.ID = s
+		return nil
+	}, "node `ID`, stable across restarts (default: the host name)")
 	p.defineNetwork()
 	p.defineSeeds()
 	p.defineGossip()
@@ -87,6 +93,8 @@ func (p *parser) defineNetwork() {
 		"admin HTTP API `address`; empty disables it; loopback only unless --http-allow-remote")
 	p.boolean("http-allow-remote", &o.HTTPAllowRemote, "allow --http on a non-loopback address (set --http-token too)")
 	p.str("http-token", &o.HTTPToken, "bearer `token` required on every API endpoint but /healthz (default $HEARSAY_HTTP_TOKEN)")
+	p.add("max-event-streams", func() string { return strconv.Itoa(o.MaxEventStreams) }, o.setMaxEventStreams,
+		"most concurrent GET /v1/events `streams` (hearsay watch); more are refused with 503")
 }
 
 func (p *parser) defineSeeds() {
@@ -117,6 +125,15 @@ func (o *Options) setHTTP(s string) error {
 		}
 	}
 	o.HTTP = s
+	return nil
+}
+
+func (o *Options) setMaxEventStreams(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 100000 {
+		return errors.New("want a whole number from 1 to 100000")
+	}
+	o.MaxEventStreams = n
 	return nil
 }
 

@@ -14,11 +14,11 @@ import (
 // counters, read at every scrape, plus the Go runtime and process metrics.
 func newRegistry(a *Agent) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	for _, c := range []prometheus.Collector{
+	for _, c := range append(a.streamMetrics(),
 		newCollector(a.g, a.sources),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-	} {
+	) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

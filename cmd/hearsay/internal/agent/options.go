@@ -62,6 +62,13 @@ type Options struct {
 	LogLevel zerolog.Level
 	// LogFormat is console or json (--log-format).
 	LogFormat string
+	// MaxEventStreams caps the concurrent GET /v1/events streams
+	// (--max-event-streams); one more is refused with 503.
+	MaxEventStreams int
+
+	// keepAlive and writeTimeout time the event streams (0: 15 s and
+	// 10 s); tests shorten them.
+	keepAlive, writeTimeout time.Duration
 }
 
 // Env is what the agent's defaults depend on.
@@ -95,7 +102,7 @@ func DefaultOptions() Options {
 		Bind: "127.0.0.1:7000", HTTP: "127.0.0.1:7080", Cluster: "hearsay",
 		SeedRefresh: 30 * time.Second, Interval: time.Second, Phi: 8,
 		Model: failuredetector.Exponential, States: map[string]string{},
-		LogLevel: zerolog.InfoLevel, LogFormat: "console",
+		LogLevel: zerolog.InfoLevel, LogFormat: "console", MaxEventStreams: 64,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ func TestParseOptionsFlags(t *testing.T) {
 		"--dns-server", "127.0.0.1:53", "--seed-file", "/etc/hearsay/seeds", "--seed-refresh", "1m",
 		"--interval", "250ms", "--phi", "12.5", "--fd-model", "akka", "--state", "role=db",
 		"--state", "zone=a=b", "--data-dir", "/data", "--log-level", "debug", "--log-format", "json",
-		"--http-token", "s3cret",
+		"--http-token", "s3cret", "--max-event-streams", "8",
 	}, testEnv(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, Options{
@@ -58,7 +59,7 @@ func TestParseOptionsFlags(t *testing.T) {
 		SeedDNS: "seeds.example:7000", SeedSRV: "_gossip._tcp.example", DNSServer: "127.0.0.1:53",
 		SeedFile: "/etc/hearsay/seeds", SeedRefresh: time.Minute, Interval: 250 * time.Millisecond,
 		Phi: 12.5, Model: failuredetector.Akka, States: map[string]string{"role": "db", "zone": "a=b"},
-		DataDir: "/data", LogLevel: zerolog.DebugLevel, LogFormat: "json",
+		DataDir: "/data", LogLevel: zerolog.DebugLevel, LogFormat: "json", MaxEventStreams: 8,
 	}, o)
 }
 
@@ -120,6 +121,7 @@ func TestParseOptionsErrors(t *testing.T) {
 		{"log format", []string{"--log-format", "xml"}, []string{`for --log-format`}},
 		{"bool", []string{"--http-allow-remote=maybe"}, []string{`for --http-allow-remote`}},
 		{"cluster", []string{"--cluster", ""}, []string{`for --cluster`}},
+		{"max event streams", []string{"--max-event-streams", "0"}, []string{`invalid value "0" for --max-event-streams`}},
 		{"several at once", []string{"--interval", "x", "--phi", "y"}, []string{"--interval", "--phi"}},
 		{"missing file", []string{"--config", "/nonexistent/h.json"}, []string{`for --config`}},
 		{"not JSON", []string{"--config", notJSON}, []string{"not a JSON object"}},
@@ -225,4 +227,37 @@ func TestGossiperConfig(t *testing.T) {
 		_, _, err := o.gossiperConfig(zerolog.Nop())
 		require.ErrorContains(t, err, "--dns-server needs a seed source")
 	})
+}
+
+// TestParseOptionsOperatorInput: a config file is read only up to 1 MiB
+// (/dev/zero fails at once), duplicate keys are refused by name, and an
+// explicitly empty --id is an error rather than the host name.
+func TestParseOptionsOperatorInput(t *testing.T) {
+	big := writeFile(t, "big.json", `{"id": "x", "cluster": "`+strings.Repeat("c", maxConfigSize)+`"}`)
+	dup := writeFile(t, "dup.json", `{"id": "n1", "seeds": ["a:1"], "seeds": ["b:1"]}`)
+	dupState := writeFile(t, "dup-state.json", `{"state": {"role": "a", "role": "b"}}`)
+	emptyID := writeFile(t, "empty-id.json", `{"id": ""}`)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"endless file", []string{"--config", "/dev/zero"}, "config file /dev/zero: larger than 1 MiB"},
+		{"big file", []string{"--config", big}, "larger than 1 MiB"},
+		{"duplicate key", []string{"--config", dup}, `config file ` + dup + `: duplicate key "seeds"`},
+		{"duplicate nested key", []string{"--config", dupState}, `duplicate key "role" in "state"`},
+		{"empty id flag", []string{"--id", ""}, `invalid value "" for --id: must not be empty (leave --id out to use the host name)`},
+		{"empty id in file", []string{"--config", emptyID}, `invalid value "" for "id" in config file`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseOptions(tt.args, testEnv(), nil)
+			var ue *UsageError
+			require.ErrorAs(t, err, &ue)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	o, err := ParseOptions(nil, testEnv(), nil)
+	require.NoError(t, err)
+	assert.Equal(t, "host-1", o.ID, "only an absent --id means the host name")
 }

@@ -27,6 +27,14 @@ const (
 	PathHealth          = "/healthz"
 )
 
+// Operator actions on another member: POST PathMembers/{id}/<action>.
+const (
+	// ActionRemove announces a down member as left (removenode).
+	ActionRemove = "remove"
+	// ActionAssassinate forces a member out, alive or not.
+	ActionAssassinate = "assassinate"
+)
+
 // Error is the body of every error answer: {"error": "..."}.
 type Error struct {
 	// Error says what went wrong, in words a user can act on.
@@ -43,7 +51,8 @@ type State struct {
 	Version int64 `json:"version"`
 }
 
-// Left is the answer to POST /v1/leave.
+// Left is the answer to POST /v1/leave and to POST
+// /v1/members/{id}/remove and /assassinate: the node announced as left.
 type Left struct {
 	// ID is the node that left.
 	ID string `json:"id"`

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/api"
 	"github.com/hearsay-io/hearsay/gossiper"
 )
 
@@ -109,6 +110,18 @@ func fakeAgent(t *testing.T, token string) *httptest.Server {
 	mux.HandleFunc("POST /v1/leave", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprint(w, `{"id":"n1","status":"left"}`)
 	})
+	mux.HandleFunc("POST /v1/members/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		switch id := r.PathValue("id"); {
+		case id == "alive" && r.PathValue("action") == "remove":
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprint(w, `{"error": "remove \"alive\": member is alive"}`)
+		case id == "a/b" || id == "n2":
+			fmt.Fprintf(w, `{"id":%q,"status":"left"}`, id)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprintf(w, `{"error": "unknown %s"}`, r.PathValue("action"))
+		}
+	})
 	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
 		assert.Equal(t, "dead", r.URL.Query().Get("kinds"))
 		fmt.Fprint(w, ": hi\n\nevent: dead\ndata: {\"kind\":\"dead\",\"endpoint\":\"n2\",\"time\":\"2025-01-02T03:04:05Z\",\"generation\":5,\"reason\":\"convicted\",\"phi\":8.25}\n\n")
@@ -154,6 +167,13 @@ func TestCommands(t *testing.T) {
 		{"leave", []string{"leave", "--http", addr}, 0, "n1 left the cluster", ""},
 		{"watch", []string{"watch", "--http", addr, "--kinds", "dead"}, 1, "dead     n2  reason=convicted phi=8.25", "closed the event stream"},
 		{"watch json", []string{"watch", "--http", addr, "--kinds", "dead", "--json"}, 1, `{"kind":"dead","endpoint":"n2"`, ""},
+		{"remove", []string{"remove", "--http", addr, "n2"}, 0, "n2 is announced as left", ""},
+		{"remove escaped ID", []string{"remove", "--http", addr, "a/b"}, 0, "a/b is announced as left", ""},
+		{"remove alive", []string{"remove", "--http", addr, "alive"}, 1, "", `hearsay remove: 409 Conflict: remove "alive": member is alive`},
+		{"remove no ID", []string{"remove", "--http", addr}, 2, "", "want 1 argument(s) ID, got 0"},
+		{"assassinate", []string{"assassinate", "--http", addr, "--yes", "n2"}, 0, "n2 is assassinated", ""},
+		{"assassinate unconfirmed", []string{"assassinate", "--http", addr, "n2"}, 2, "", "run again with --yes to confirm"},
+		{"assassinate unknown", []string{"assassinate", "--http", addr, "--yes", "n9"}, 1, "", "404 Not Found: unknown assassinate"},
 		{"set one argument", []string{"set", "--http", addr, "k"}, 2, "", "want 2 argument(s) KEY VALUE, got 1"},
 		{"members argument", []string{"members", "x"}, 2, "", "want 0 argument(s)"},
 		{"unknown flag", []string{"members", "--nope"}, 2, "", "flag provided but not defined: -nope"},
@@ -192,8 +212,47 @@ func TestMainUnknownCommand(t *testing.T) {
 
 func TestShowValue(t *testing.T) {
 	for in, want := range map[string]string{
-		"db": "db", "two words": "two words", "": `""`, " pad": `" pad"`, "a\tb": `"a\tb"`, "é": "é",
+		"db": "db", "two words": "two words", "": `""`, " pad": `" pad"`, "a\tb": `"a\tb"`, "é": "é", "\x1b[1m": `"\x1b[1m"`, "\xff": `"\xff"`, "\u009b": `"\u009b"`, "\u202e": `"\u202e"`,
 	} {
 		assert.Equal(t, want, showValue(in), in)
 	}
+}
+
+// hostile is a member whose every string carries terminal escape
+// sequences, as any peer can gossip.
+func hostile() gossiper.Member {
+	const esc = "\x1b]0;pwned\x07\x1b[2J"
+	return gossiper.Member{ID: "n" + esc, Address: "127.0.0.1:1" + esc, Status: gossiper.Status("up" + esc),
+		States: map[string]gossiper.Value{"k" + esc: {Value: "v" + esc, Version: 1}, "c1\u009b31m": {Value: "\xff\x9b", Version: 2}}}
+}
+
+// TestNoEscapesReachTheTerminal: members, info and watch print every
+// string from the cluster escaped, and their JSON escapes C1 controls.
+func TestNoEscapesReachTheTerminal(t *testing.T) {
+	m := hostile()
+	var b strings.Builder
+	require.NoError(t, WriteMembers(&b, []gossiper.Member{m}, false))
+	require.NoError(t, WriteInfo(&b, []gossiper.Member{m}))
+	for _, e := range []api.Event{
+		{Kind: gossiper.EventChange, Endpoint: m.ID, Key: "k\x1b[1m", New: "v\x1b[1m", Old: "\x1b[1m"},
+		{Kind: gossiper.EventChange, Endpoint: m.ID, Key: "k\x1b[1m", Deleted: true},
+		{Kind: gossiper.EventDead, Endpoint: m.ID, Reason: "x\x1b[1m"},
+		{Kind: gossiper.EventRemove, Endpoint: m.ID, Reason: "x\x1b[1m"},
+	} {
+		printEvent(&b, e, false, false)
+	}
+	require.NoError(t, writeJSON(&b, []gossiper.Member{m}))
+	printEvent(&b, api.Event{Kind: gossiper.EventChange, Endpoint: m.ID, Key: "\u009b"}, true, false)
+	out := b.String()
+	assert.NotContains(t, out, "\x1b")
+	assert.NotContains(t, out, "\x07")
+	assert.NotContains(t, out, "\u009b")
+	assert.NotContains(t, out, "\xff")
+	assert.Contains(t, out, `"n\x1b]0;pwned\a\x1b[2J"`)
+	assert.Contains(t, out, `"c1\u009b31m": "\xff\x9b" (version 2)`)
+	assert.Contains(t, out, `reason="x\x1b[1m"`)
+	assert.Contains(t, out, `"key":"\u009b"`)
+
+	e := (&APIError{Status: 400, Message: "bad \x1b[2J"}).Error()
+	assert.Equal(t, `400 Bad Request: "bad \x1b[2J"`, e)
 }

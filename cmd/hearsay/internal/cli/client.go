@@ -48,9 +48,10 @@ type APIError struct {
 	Message string
 }
 
-// Error returns "<status> <text>: <message>".
+// Error returns "<status> <text>: <message>", the message quoted if it
+// holds control characters.
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
+	return fmt.Sprintf("%d %s: %s", e.Status, http.StatusText(e.Status), showValue(e.Message))
 }
 
 // do sends a request and decodes a 2xx JSON answer into out (if not nil).
@@ -124,6 +125,21 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 func (c *Client) Leave(ctx context.Context) (api.Left, error) {
 	var l api.Left
 	return l, c.do(ctx, http.MethodPost, api.PathLeave, nil, &l)
+}
+
+// Remove announces a down member as left (removenode).
+func (c *Client) Remove(ctx context.Context, id string) (api.Left, error) {
+	return c.memberAction(ctx, id, api.ActionRemove)
+}
+
+// Assassinate forces a member out of the cluster, alive or not.
+func (c *Client) Assassinate(ctx context.Context, id string) (api.Left, error) {
+	return c.memberAction(ctx, id, api.ActionAssassinate)
+}
+
+func (c *Client) memberAction(ctx context.Context, id, action string) (api.Left, error) {
+	var l api.Left
+	return l, c.do(ctx, http.MethodPost, api.PathMembers+"/"+url.PathEscape(id)+"/"+action, nil, &l)
 }
 
 // Events follows the agent's event stream (kinds: "" for all, or a comma

@@ -34,6 +34,7 @@ type command struct {
 	more    bool // nargs is a minimum
 	json    bool // takes --json
 	kinds   bool // takes --kinds
+	confirm bool // refuses to run without --yes
 	run     func(ctx context.Context, c *Client, args []string, o options, env Env) error
 }
 
@@ -41,6 +42,7 @@ type command struct {
 type options struct {
 	json  bool
 	kinds string
+	yes   bool
 }
 
 // commands lists the client subcommands.
@@ -53,6 +55,9 @@ func commands() []command {
 		{name: "watch", summary: "follow membership events, one line each, until interrupted", json: true, kinds: true, run: runWatch},
 		{name: "join", args: "ADDR...", nargs: 1, more: true, summary: "make the agent's node contact these gossip addresses now and merge what they know", run: runJoin},
 		{name: "leave", summary: "make the agent's node leave the cluster for good; the agent exits", run: runLeave},
+		{name: "remove", args: "ID", nargs: 1, summary: "announce a down member as left for good (like nodetool removenode)", run: runRemove},
+		{name: "assassinate", args: "ID", nargs: 1, confirm: true,
+			summary: "force a member out as left, even if it is alive or unknown (like nodetool assassinate); needs --yes", run: runAssassinate},
 	}
 }
 
@@ -86,6 +91,9 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 	if cmd.kinds {
 		fs.StringVar(&o.kinds, "kinds", "", "only these event `kinds` (comma list of join, alive, dead, change, restart, remove, overflow)")
 	}
+	if cmd.confirm {
+		fs.BoolVar(&o.yes, "yes", false, "confirm the action")
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "Usage: hearsay %s [flags] %s\n\nhearsay %s: %s.\n\nFlags:\n", name, cmd.args, name, cmd.summary)
 		fs.PrintDefaults()
@@ -99,6 +107,11 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 	if fs.NArg() != cmd.nargs && !(cmd.more && fs.NArg() > cmd.nargs) {
 		fmt.Fprintf(env.Stderr, "hearsay %s: want %d argument(s) %s, got %d\n", name, cmd.nargs, cmd.args, fs.NArg())
 		fmt.Fprintf(env.Stderr, "Run 'hearsay %s -h' for usage.\n", name)
+		return 2, true
+	}
+	if cmd.confirm && !o.yes {
+		fmt.Fprintf(env.Stderr, "hearsay %s: this forces %s out of the cluster even if it is alive (it comes back only by restarting); run again with --yes to confirm\n",
+			name, showValue(fs.Arg(0)))
 		return 2, true
 	}
 	if *token == "" && env.Getenv != nil {
@@ -119,7 +132,7 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 func runSet(ctx context.Context, c *Client, args []string, _ options, env Env) error {
 	s, err := c.Set(ctx, args[0], args[1])
 	if err == nil {
-		fmt.Fprintf(env.Stdout, "%s = %s (version %d)\n", s.Key, showValue(s.Value), s.Version)
+		fmt.Fprintf(env.Stdout, "%s = %s (version %d)\n", showValue(s.Key), showValue(s.Value), s.Version)
 	}
 	return err
 }
@@ -127,7 +140,7 @@ func runSet(ctx context.Context, c *Client, args []string, _ options, env Env) e
 func runDelete(ctx context.Context, c *Client, args []string, _ options, env Env) error {
 	err := c.Delete(ctx, args[0])
 	if err == nil {
-		fmt.Fprintf(env.Stdout, "deleted %s\n", args[0])
+		fmt.Fprintf(env.Stdout, "deleted %s\n", showValue(args[0]))
 	}
 	return err
 }
@@ -139,7 +152,23 @@ func runWatch(ctx context.Context, c *Client, _ []string, o options, env Env) er
 func runLeave(ctx context.Context, c *Client, _ []string, _ options, env Env) error {
 	l, err := c.Leave(ctx)
 	if err == nil {
-		fmt.Fprintf(env.Stdout, "%s left the cluster; its agent exits\n", l.ID)
+		fmt.Fprintf(env.Stdout, "%s left the cluster; its agent exits\n", showValue(l.ID))
+	}
+	return err
+}
+
+func runRemove(ctx context.Context, c *Client, args []string, _ options, env Env) error {
+	l, err := c.Remove(ctx, args[0])
+	if err == nil {
+		fmt.Fprintf(env.Stdout, "%s is announced as left; every node forgets it after the left expiry (72 h)\n", showValue(l.ID))
+	}
+	return err
+}
+
+func runAssassinate(ctx context.Context, c *Client, args []string, _ options, env Env) error {
+	l, err := c.Assassinate(ctx, args[0])
+	if err == nil {
+		fmt.Fprintf(env.Stdout, "%s is assassinated: announced as left; if it is running it refutes this and comes back\n", showValue(l.ID))
 	}
 	return err
 }
@@ -149,7 +178,7 @@ func runLeave(ctx context.Context, c *Client, _ []string, _ options, env Env) er
 func printEvent(w io.Writer, e api.Event, asJSON, color bool) {
 	if asJSON {
 		b, _ := json.Marshal(e)
-		fmt.Fprintf(w, "%s\n", b)
+		fmt.Fprintf(w, "%s\n", escapeJSONControls(b))
 		return
 	}
 	kind := fmt.Sprintf("%-7s", e.Kind)
@@ -161,7 +190,7 @@ func printEvent(w io.Writer, e api.Event, asJSON, color bool) {
 	case gossiper.EventRestart, gossiper.EventJoin:
 		kind = term.Paint(kind, term.Yellow, color)
 	}
-	fmt.Fprintf(w, "%s  %s  %s  %s\n", e.Time.Local().Format("15:04:05.000"), kind, e.Endpoint, eventDetail(e))
+	fmt.Fprintf(w, "%s  %s  %s  %s\n", e.Time.Local().Format("15:04:05.000"), kind, showValue(e.Endpoint), eventDetail(e))
 }
 
 func eventDetail(e api.Event) string {
@@ -172,16 +201,16 @@ func eventDetail(e api.Event) string {
 		return fmt.Sprintf("generation %d -> %d", e.OldGeneration, e.Generation)
 	case gossiper.EventChange:
 		if e.Deleted {
-			return fmt.Sprintf("deleted %s (was %s)", e.Key, showValue(e.Old))
+			return fmt.Sprintf("deleted %s (was %s)", showValue(e.Key), showValue(e.Old))
 		}
-		return fmt.Sprintf("%s = %s (was %s)", e.Key, showValue(e.New), showValue(e.Old))
+		return fmt.Sprintf("%s = %s (was %s)", showValue(e.Key), showValue(e.New), showValue(e.Old))
 	case gossiper.EventDead:
 		if e.Reason == "convicted" {
 			return fmt.Sprintf("reason=%s phi=%.2f", e.Reason, e.Phi)
 		}
-		return "reason=" + e.Reason
+		return "reason=" + showValue(e.Reason)
 	case gossiper.EventRemove:
-		return "reason=" + e.Reason
+		return "reason=" + showValue(e.Reason)
 	case gossiper.EventOverflow:
 		return fmt.Sprintf("%d events lost (this client fell behind); run 'hearsay members' to resync", e.Lost)
 	}

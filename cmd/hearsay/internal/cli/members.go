@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/term"
 	"github.com/hearsay-io/hearsay/gossiper"
@@ -38,9 +40,33 @@ func runInfo(ctx context.Context, c *Client, _ []string, o options, env Env) err
 }
 
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", escapeJSONControls(b))
+	return err
+}
+
+// escapeJSONControls escapes DEL and the C1 controls (U+007F to U+009F),
+// which encoding/json leaves as they are, as \u00XX: U+009B is the CSI
+// of 8-bit terminals. The result is the same JSON (they can only occur
+// inside strings); the controls below U+0020 are escaped already.
+func escapeJSONControls(b []byte) []byte {
+	if !bytes.ContainsFunc(b, func(r rune) bool { return r >= 0x7f && r <= 0x9f }) {
+		return b
+	}
+	var out bytes.Buffer
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r >= 0x7f && r <= 0x9f {
+			fmt.Fprintf(&out, `\u%04x`, r)
+		} else {
+			out.Write(b[:n])
+		}
+		b = b[n:]
+	}
+	return out.Bytes()
 }
 
 // StatusLabel returns the short status of nodetool status: UP, DN or LEFT.
@@ -53,7 +79,7 @@ func StatusLabel(s gossiper.Status) string {
 	case gossiper.StatusLeft:
 		return "LEFT"
 	}
-	return strings.ToUpper(string(s))
+	return showValue(strings.ToUpper(string(s)))
 }
 
 // StatusColour returns the colour of a status: green up, red down, yellow
@@ -84,7 +110,7 @@ func WriteMembers(w io.Writer, ms []gossiper.Member, color bool) error {
 		if m.Status == gossiper.StatusUp {
 			up++
 		}
-		rows = append(rows, []string{StatusLabel(m.Status), m.ID, m.Address,
+		rows = append(rows, []string{StatusLabel(m.Status), showValue(m.ID), showValue(m.Address),
 			strconv.FormatInt(m.Generation, 10), strconv.FormatInt(m.HeartBeat, 10),
 			strconv.FormatFloat(m.Phi, 'f', 2, 64), self})
 	}
@@ -111,22 +137,26 @@ func WriteInfo(w io.Writer, ms []gossiper.Member) error {
 		if m.Self {
 			self = " (self)"
 		}
-		fmt.Fprintf(&b, "%s%s\n", m.ID, self)
+		fmt.Fprintf(&b, "%s%s\n", showValue(m.ID), self)
 		fmt.Fprintf(&b, "  address: %s\n  status: %s\n  generation: %d\n  heartbeat: %d\n  phi: %.2f\n",
-			m.Address, m.Status, m.Generation, m.HeartBeat, m.Phi)
+			showValue(m.Address), showValue(string(m.Status)), m.Generation, m.HeartBeat, m.Phi)
 		for _, k := range slices.Sorted(maps.Keys(m.States)) {
 			v := m.States[k]
-			fmt.Fprintf(&b, "  %s: %s (version %d)\n", k, showValue(v.Value), v.Version)
+			fmt.Fprintf(&b, "  %s: %s (version %d)\n", showValue(k), showValue(v.Value), v.Version)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// showValue returns a value as it is when it is printable on one line, and
-// quoted otherwise (empty, control characters, leading or trailing space).
+// showValue returns a string as it is when it is printable on one line,
+// and quoted with Go escapes otherwise (empty, not UTF-8, control or other
+// non-printing characters, leading or trailing space). Every string that
+// comes from the cluster (IDs, addresses, keys, values, reasons) is printed
+// through it, so that no peer can send escape sequences to the operator's
+// terminal.
 func showValue(s string) string {
-	if s == "" || strings.TrimSpace(s) != s || strings.IndexFunc(s, func(r rune) bool {
+	if s == "" || !utf8.ValidString(s) || strings.TrimSpace(s) != s || strings.IndexFunc(s, func(r rune) bool {
 		return !unicode.IsPrint(r) && r != ' '
 	}) >= 0 {
 		return strconv.Quote(s)
