@@ -416,15 +416,30 @@ func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	}
 	c.addr = claim
 	t.byAddr[claim] = c
-	if old != nil {
-		old.demoted = true
+	if old == nil {
+		return
+	}
+	old.demoted = true
+	// Frames still queued on the loser move to the winner, in order.
+	for moved := true; moved; {
 		select {
-		case old.nudge <- struct{}{}:
+		case p := <-old.queue:
+			select {
+			case c.queue <- p:
+			default:
+				t.stats.droppedQueueFull.Add(1)
+			}
 		default:
+			moved = false
 		}
-		if old.dialing {
-			t.closeConnLocked(old)
-		}
+	}
+	if old.dialing {
+		t.closeConnLocked(old)
+		return
+	}
+	select {
+	case old.nudge <- struct{}{}:
+	default:
 	}
 }
 
