@@ -127,7 +127,7 @@ func TestMaxConnsClosesPendingFirst(t *testing.T) {
 func TestHandshakeWireFormat(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteFrame(&b, appendHandshake(nil, "127.0.0.1:7001"), maxHandshakeSize))
-	assert.Equal(t, "000000134853415901313237" + "2e302e302e313a37303031", fmt.Sprintf("%x", b.Bytes()))
+	assert.Equal(t, "000000134853415901313237"+"2e302e302e313a37303031", fmt.Sprintf("%x", b.Bytes()))
 	addr, err := parseHandshake(b.Bytes()[FrameHeaderSize:])
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:7001", addr)
