@@ -82,7 +82,6 @@ type TCP struct {
 	pending map[netip.Addr]int      // accepted connections awaiting their handshake, by source
 	backoff map[string]backoffEntry // addresses whose last dial failed
 	dialing int                     // dials in progress
-	clock   uint64                  // use counter, for least-recently-used eviction
 }
 
 // backoffEntry is what the transport remembers of an address whose dial
@@ -202,18 +201,11 @@ func (t *TCP) checkSendLocked(payload []byte) error {
 func (t *TCP) enqueueLocked(c *conn, payload []byte) error {
 	select {
 	case c.queue <- payload:
-		t.touchLocked(c)
 		return nil
 	default:
 		t.stats.droppedQueueFull.Add(1)
 		return ErrQueueFull
 	}
-}
-
-// touchLocked marks c as just used, for least-recently-used eviction.
-func (t *TCP) touchLocked(c *conn) {
-	t.clock++
-	c.used = t.clock
 }
 
 // Packets returns the channel of received frames. Packet.Remote is the
@@ -331,7 +323,7 @@ func (t *TCP) admit(nc net.Conn) bool {
 func (t *TCP) oldestPendingLocked(src netip.Addr) *conn {
 	var old *conn
 	for c := range t.conns {
-		if c.awaiting && c.src == src && (old == nil || c.used < old.used) {
+		if c.awaiting && c.src == src && (old == nil || c.active.Load() < old.active.Load()) {
 			old = c
 		}
 	}
@@ -351,7 +343,7 @@ func (t *TCP) makeRoomLocked() bool {
 		case c.dialing || len(c.queue) > 0 || c.writing:
 		case victim == nil,
 			c.awaiting && !victim.awaiting,
-			c.awaiting == victim.awaiting && c.used < victim.used:
+			c.awaiting == victim.awaiting && c.active.Load() < victim.active.Load():
 			victim = c
 		}
 	}

@@ -28,12 +28,15 @@ const (
 // [TCP.runOutbound] dialled it) owns the buffered writer; its reader
 // goroutine ([TCP.readLoop]) owns the buffered reader.
 type conn struct {
-	queue  chan []byte   // frames waiting for the writer; capacity QueueSize
-	done   chan struct{} // closed when the connection is closed
-	nudge  chan struct{} // capacity 1: wakes the writer after a demotion
-	src    netip.Addr    // source IP of an accepted connection
-	reply  func([]byte) error
-	active atomic.Int64 // unix nanoseconds of the last frame read or written
+	queue chan []byte   // frames waiting for the writer; capacity QueueSize
+	done  chan struct{} // closed when the connection is closed
+	nudge chan struct{} // capacity 1: wakes the writer after a demotion
+	src   netip.Addr    // source IP of an accepted connection
+	reply func([]byte) error
+	// active is the time, in unix nanoseconds, of the last frame read or
+	// written (or of the connection's creation): the idle timeout and the
+	// least-recently-used eviction go by it.
+	active atomic.Int64
 
 	// Guarded by TCP.mu.
 	nc       net.Conn // nil while dialling
@@ -45,7 +48,6 @@ type conn struct {
 	writing  bool     // the writer holds frames taken from the queue
 	demoted  bool     // lost a simultaneous open: close once the queue is empty
 	closed   bool
-	used     uint64 // TCP.clock at the last use
 }
 
 // newConnLocked creates a connection record and registers it.
@@ -63,7 +65,6 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 	c.reply = func(p []byte) error { return t.reply(c, p) }
 	c.active.Store(time.Now().UnixNano())
 	t.conns[c] = struct{}{}
-	t.touchLocked(c)
 	return c
 }
 

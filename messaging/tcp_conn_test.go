@@ -198,3 +198,28 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestTCPMaxConnsEvictsLeastRecentlyUsed: at the cap, opening a connection
+// closes the one idle the longest, and the others stay.
+func TestTCPMaxConnsEvictsLeastRecentlyUsed(t *testing.T) {
+	a := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.MaxConns = 2 })
+	b, c, d := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
+	send := func(to *messaging.TCP, msg string) {
+		t.Helper()
+		require.NoError(t, a.Send(to.LocalAddr(), []byte(msg)))
+		receiveFrom(t, to, msg)
+	}
+	send(b, "1")
+	send(c, "2")
+	time.Sleep(2 * time.Millisecond) // distinct use times, whatever the clock's resolution
+	send(b, "3")                     // c is now the least recently used
+	time.Sleep(2 * time.Millisecond)
+	send(d, "4")
+	s := a.Stats()
+	assert.EqualValues(t, 1, s.EvictedConns)
+	assert.EqualValues(t, 2, s.OpenConns)
+	send(b, "5")
+	assert.EqualValues(t, 3, a.Stats().DialedConns, "b's connection was kept")
+	require.Eventually(t, func() bool { return c.Stats().OpenConns == 0 }, waitTimeout, time.Millisecond,
+		"c saw its connection closed")
+}
