@@ -10,7 +10,10 @@ import (
 
 // Step handles one message received at now. Messages from another cluster,
 // from the node itself, or arriving in the wrong phase are dropped (with a
-// warning for the first two).
+// warning for the first two). Answers to the message are marked
+// [Outgoing.Reply], to be sent back on the channel it came in on; each
+// sender ID gets at most 8 answers per Config.Interval, and requests beyond
+// that are dropped and counted in [Counters.RepliesLimited].
 func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 	var out Output
 	if env == nil || env.Message == nil {
