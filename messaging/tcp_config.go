@@ -54,7 +54,8 @@ type TCPConfig struct {
 	// once. Default 16.
 	MaxConnsPerSource int
 	// MaxDials caps the dials in progress at once; a Send that needs a new
-	// connection beyond it is dropped with [ErrConnLimit]. Default 16.
+	// connection beyond it is dropped with [ErrConnLimit]. Dials count
+	// against MaxConns. Default 32.
 	MaxDials int
 	// HandshakeTimeout is how long an accepted connection may take to send
 	// its handshake frame before it is closed. Default 5s.
@@ -88,7 +89,7 @@ const (
 	defaultInboxSize    = 1024
 	defaultMaxConns     = 64
 	defaultPerSource    = 16
-	defaultMaxDials     = 16
+	defaultMaxDials     = 32
 	defaultHandshake    = 5 * time.Second
 	defaultDialTimeout  = time.Second
 	defaultWriteTimeout = 2 * time.Second
