@@ -395,7 +395,8 @@ func TestSubscriptionCloseReleasesIt(t *testing.T) {
 
 // TestConfigTCP: transport settings are validated with the rest of the
 // configuration, unused with a Transport of one's own, and reach the
-// built-in transport (here its inbound connection cap).
+// built-in transport (here its cap on connections per source awaiting a
+// handshake).
 func TestConfigTCP(t *testing.T) {
 	cfg := tcpConfig("a", nil, 50*time.Millisecond)
 	cfg.TCP.QueueSize, cfg.TCP.IdleTimeout = -1, -time.Second
@@ -411,7 +412,7 @@ func TestConfigTCP(t *testing.T) {
 	tr.Close()
 
 	cfg = tcpConfig("a", nil, 50*time.Millisecond)
-	cfg.TCP = messaging.TCPConfig{MaxInboundConns: 1} // zero fields take defaults
+	cfg.TCP = messaging.TCPConfig{MaxConnsPerSource: 1} // zero fields take defaults
 	require.NoError(t, cfg.Validate())
 	g := startTCP(t, cfg)
 	var conns []net.Conn
@@ -422,12 +423,12 @@ func TestConfigTCP(t *testing.T) {
 	}
 	refused := uint64(0)
 	for range 100 {
-		if refused = g.Stats().Transport.RefusedConns; refused >= 2 {
+		if refused = g.Stats().Transport.RefusedPerSource; refused >= 2 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	assert.Equal(t, uint64(2), refused, "only one inbound connection allowed")
+	assert.Equal(t, uint64(2), refused, "only one connection awaiting its handshake per source")
 	for _, c := range conns {
 		c.Close()
 	}

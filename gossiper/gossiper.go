@@ -49,6 +49,7 @@ type Gossiper struct {
 	snap  atomic.Pointer[snapshot]
 	subs  subscribers
 	stats counters
+	logs  runtimeLogs // rate limits of warnings about network input
 
 	// cbMu guards cb, the callbacks' dispatcher (nil when none is
 	// registered), and its handler list.

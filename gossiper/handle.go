@@ -10,7 +10,10 @@ import (
 
 // Step handles one message received at now. Messages from another cluster,
 // from the node itself, or arriving in the wrong phase are dropped (with a
-// warning for the first two).
+// warning for the first two). Answers to the message are marked
+// [Outgoing.Reply], to be sent back on the channel it came in on; each
+// sender ID gets at most 8 answers per Config.Interval, and requests beyond
+// that are dropped and counted in [Counters.RepliesLimited].
 func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 	var out Output
 	if env == nil || env.Message == nil {
@@ -28,7 +31,9 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 		// probes; a running node answers, and the twin refuses to start.
 		switch m := env.Message.(type) {
 		case *messaging.ShadowSyn:
-			n.handleShadowSyn(env, &out)
+			if n.allowAnswer(now, env) {
+				n.handleShadowSyn(env, &out)
+			}
 			return out
 		case *messaging.ShadowAck:
 			if n.phase == phaseShadow {
@@ -37,7 +42,7 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 			}
 		case *messaging.Echo:
 			if n.phase == phaseRunning {
-				out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen})
+				n.answer(now, env, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen}, &out)
 				return out
 			}
 		case *messaging.EchoReply:
@@ -56,7 +61,9 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 	}
 	switch m := env.Message.(type) {
 	case *messaging.ShadowSyn:
-		n.handleShadowSyn(env, &out)
+		if n.allowAnswer(now, env) {
+			n.handleShadowSyn(env, &out)
+		}
 	case *messaging.ShadowAck:
 		if n.phase == phaseShadow {
 			n.handleShadowAck(now, env, m, &out)
@@ -76,7 +83,7 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 	case *messaging.Shutdown:
 		n.handleShutdown(now, env, m, &out)
 	case *messaging.Echo:
-		out.send(env.Addr, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen})
+		n.answer(now, env, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen}, &out)
 	case *messaging.EchoReply:
 		n.handleEchoReply(now, env.From, m, &out)
 	}
@@ -86,6 +93,9 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 // handleSyn answers with an Ack: requests for what the sender knows better,
 // deltas for what it lacks, within one frame.
 func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.Syn, out *Output) {
+	if !n.allowAnswer(now, env) {
+		return
+	}
 	digests := syn.Digests[:0:0]
 	for _, d := range syn.Digests {
 		if d.Endpoint == n.id || !n.quarantined(d.Endpoint, d.Generation, now) {
@@ -102,18 +112,21 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 	if !complete {
 		n.counters.AcksTruncated++
 	}
-	out.send(env.Addr, &messaging.Ack{Requests: requests, Deltas: deltas})
+	out.reply(env, &messaging.Ack{Requests: requests, Deltas: deltas})
 }
 
 // handleAck applies the Ack's deltas and answers its requests with an Ack2.
 func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.Ack, out *Output) {
 	n.applyDeltas(now, ack.Deltas, out)
+	if !n.allowAnswer(now, env) {
+		return
+	}
 	wants := n.dropQuarantined(n.states.WantsFor(ack.Requests), now)
 	deltas, complete := n.states.BuildDeltas(wants, n.cfg.MaxFrameSize-n.overhead)
 	if !complete {
 		n.counters.AcksTruncated++
 	}
-	out.send(env.Addr, &messaging.Ack2{Deltas: deltas})
+	out.reply(env, &messaging.Ack2{Deltas: deltas})
 }
 
 func (n *Node) dropQuarantined(wants []endpointstate.Want, now time.Time) []endpointstate.Want {
@@ -147,5 +160,71 @@ func (n *Node) handleShutdown(now time.Time, env *messaging.Envelope, m *messagi
 func (n *Node) directContact(now time.Time, from string, out *Output) {
 	if p := n.peers[from]; p != nil && !p.alive {
 		n.maybeEcho(from, now, out)
+	}
+}
+
+// Answers are rate-limited per sender ID: at most replyBurst per Interval
+// (a peer's round asks for one or two: its Syn, our Syn's Ack, an echo),
+// so forged requests cannot make a node spend its bandwidth, or flood a
+// connection, at a rate of the attacker's choosing. Answers go back on the
+// connection the request came on (Outgoing.Reply), so they cannot be aimed
+// at a third party either.
+const (
+	replyBurst = 8
+	// maxReplySenders bounds the table of senders; when it is full and
+	// none of its windows has ended, it starts afresh.
+	maxReplySenders = 4096
+)
+
+// replyBudget counts answers per sender ID in the current window.
+type replyBudget struct {
+	senders map[string]*replyWindow
+}
+
+type replyWindow struct {
+	start time.Time
+	used  int
+}
+
+// allowAnswer spends one answer of env.From's budget at now. It returns
+// false, counting the refusal, when the budget of this interval is spent.
+func (n *Node) allowAnswer(now time.Time, env *messaging.Envelope) bool {
+	b := &n.replies
+	w := b.senders[env.From]
+	if w == nil {
+		if b.senders == nil || len(b.senders) >= maxReplySenders {
+			b.prune(now, n.cfg.Interval)
+		}
+		w = &replyWindow{start: now}
+		b.senders[env.From] = w
+	}
+	if now.Sub(w.start) >= n.cfg.Interval || now.Before(w.start) {
+		w.start, w.used = now, 0
+	}
+	if w.used >= replyBurst {
+		n.counters.RepliesLimited++
+		return false
+	}
+	w.used++
+	return true
+}
+
+// prune forgets senders whose window has ended, or everyone if that does
+// not make room.
+func (b *replyBudget) prune(now time.Time, interval time.Duration) {
+	for id, w := range b.senders {
+		if now.Sub(w.start) >= interval {
+			delete(b.senders, id)
+		}
+	}
+	if b.senders == nil || len(b.senders) >= maxReplySenders {
+		b.senders = make(map[string]*replyWindow)
+	}
+}
+
+// answer sends m back to the sender of env, within its answer budget.
+func (n *Node) answer(now time.Time, env *messaging.Envelope, m messaging.Message, out *Output) {
+	if n.allowAnswer(now, env) {
+		out.reply(env, m)
 	}
 }

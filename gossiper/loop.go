@@ -4,7 +4,10 @@ import (
 	"context"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/internal/ratelog"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
@@ -17,6 +20,14 @@ type snapshot struct {
 	fd       []failuredetector.EndpointStats
 	seeds    []string
 	counters Counters
+}
+
+// runtimeLogs rate-limits the runtime's warnings about network input, so
+// that a flood of bad frames is not a flood of log lines; the counters
+// still count every frame.
+type runtimeLogs struct {
+	undecodable ratelog.Limiter // "dropped undecodable frame"
+	rejected    ratelog.Limiter // "gossip input rejected"
 }
 
 // run is the loop: the only goroutine that touches the core. It ticks
@@ -52,7 +63,7 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 				return
 			}
 			now := time.Now()
-			out = g.step(now, p)
+			out = g.step(now, &p)
 			if len(out.Events) > 0 || !n.Running() {
 				g.publish(now)
 			}
@@ -76,26 +87,30 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 	}
 }
 
-// step decodes and handles one frame.
-func (g *Gossiper) step(now time.Time, p messaging.Packet) Output {
+// step decodes and handles one frame; answers go back through p.Reply.
+func (g *Gossiper) step(now time.Time, p *messaging.Packet) Output {
 	env, err := g.codec.Decode(p.Payload)
 	if err != nil {
 		g.stats.decodeErrors.Add(1)
-		g.log.Warn().Err(err).Str("remote", p.Remote).Msg("dropped undecodable frame")
+		g.logs.undecodable.Event(&g.log, zerolog.WarnLevel).Err(err).Str("remote", p.Remote).Msg("dropped undecodable frame")
 		return Output{}
 	}
 	g.stats.received(env.Message.Type(), len(p.Payload))
 	g.joinReply(env)
 	out := g.core.Step(now, env)
-	g.apply(now, out)
+	g.applyFrom(now, out, p)
 	return out
 }
 
 // apply acts on the core's output: sends messages, logs warnings and
 // events (deliver hands them to subscribers).
-func (g *Gossiper) apply(now time.Time, out Output) {
+func (g *Gossiper) apply(now time.Time, out Output) { g.applyFrom(now, out, nil) }
+
+// applyFrom is apply for the output of a step: replies go back on the
+// channel p came in on (p is nil for ticks and commands).
+func (g *Gossiper) applyFrom(now time.Time, out Output, p *messaging.Packet) {
 	for _, w := range out.Warnings {
-		g.log.Warn().Err(w).Msg("gossip input rejected")
+		g.logs.rejected.Event(&g.log, zerolog.WarnLevel).Err(w).Msg("gossip input rejected")
 	}
 	if out.NewGeneration != 0 {
 		g.log.Warn().Int64("generation", out.NewGeneration).Msg("took a new generation")
@@ -107,7 +122,7 @@ func (g *Gossiper) apply(now time.Time, out Output) {
 		}
 	}
 	for _, m := range out.Messages {
-		g.send(m)
+		g.send(m, p)
 	}
 	for _, e := range out.Events {
 		g.logEvent(e)
@@ -121,7 +136,10 @@ func (g *Gossiper) deliver(now time.Time, out Output) {
 	g.subs.publish(now, out.Events, &g.stats.eventsDropped)
 }
 
-func (g *Gossiper) send(m Outgoing) {
+// send encodes m and hands it to the transport: a reply on the channel of
+// the packet it answers, anything else to m.To. A reply without such a
+// channel (a transport whose packets have no Reply) goes to m.To.
+func (g *Gossiper) send(m Outgoing, p *messaging.Packet) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: g.cfg.ClusterName,
 		From: g.cfg.ID, Addr: g.core.Addr(), Message: m.Message}
 	b, err := g.codec.Encode(env)
@@ -130,7 +148,11 @@ func (g *Gossiper) send(m Outgoing) {
 		g.log.Error().Err(err).Str("to", m.To).Msg("cannot encode message")
 		return
 	}
-	if err := g.transport.Send(m.To, b); err != nil {
+	transmit := g.transport.Send
+	if m.Reply && p != nil && p.Reply != nil {
+		transmit = func(_ string, b []byte) error { return p.Reply(b) }
+	}
+	if err := transmit(m.To, b); err != nil {
 		g.stats.sendErrors.Add(1)
 		g.log.Debug().Err(err).Str("to", m.To).Stringer("type", m.Message.Type()).Msg("send dropped")
 		return

@@ -35,10 +35,18 @@ var (
 
 // Outgoing is a message the caller must send.
 type Outgoing struct {
-	// To is the destination address ("host:port").
+	// To is the destination address ("host:port"). For a reply it is the
+	// address the request claimed, for logs and for callers that have no
+	// channel to answer on.
 	To string
 	// Message is the payload; the caller wraps it in an envelope.
 	Message messaging.Message
+	// Reply is set on an answer to the message just stepped (an Ack to a
+	// Syn, an Ack2 to an Ack, an EchoReply, a ShadowAck): the caller sends
+	// it back on the channel that message came in on
+	// ([messaging.Packet.Reply]), never to To, which the sender may have
+	// forged to aim the answer at a third party.
+	Reply bool
 }
 
 // Output is what one step of the core produced: messages for the network,
@@ -92,6 +100,9 @@ type Counters struct {
 	// GenerationsRefused counts far-future generations this node would
 	// have had to take (to refute or take over) and did not.
 	GenerationsRefused uint64
+	// RepliesLimited counts requests left unanswered because their sender
+	// ID had used its answer budget for the interval (see [Node.Step]).
+	RepliesLimited uint64
 }
 
 type phase uint8
@@ -147,6 +158,7 @@ type Node struct {
 	nonce    uint64
 	overhead int
 	counters Counters
+	replies  replyBudget
 }
 
 // NewNode returns a core for cfg, advertising addr, in generation gen,
@@ -322,4 +334,10 @@ func (o *Output) send(to string, m messaging.Message) {
 	if to != "" {
 		o.Messages = append(o.Messages, Outgoing{To: to, Message: m})
 	}
+}
+
+// reply appends an answer to the message being stepped, which came from
+// env; the caller sends it back on the channel that message came in on.
+func (o *Output) reply(env *messaging.Envelope, m messaging.Message) {
+	o.Messages = append(o.Messages, Outgoing{To: env.Addr, Message: m, Reply: true})
 }

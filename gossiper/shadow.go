@@ -54,7 +54,7 @@ func (n *Node) tickShadow(now time.Time, out *Output) {
 func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 	if n.phase != phaseRunning {
 		if n.phase == phaseShadow {
-			out.send(env.Addr, &messaging.ShadowAck{})
+			out.reply(env, &messaging.ShadowAck{})
 		}
 		return
 	}
@@ -77,7 +77,7 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 	if !complete || !restComplete {
 		n.counters.AcksTruncated++
 	}
-	out.send(env.Addr, &messaging.ShadowAck{Deltas: append(first, rest...)})
+	out.reply(env, &messaging.ShadowAck{Deltas: append(first, rest...)})
 }
 
 // handleShadowAck takes a seed's view of the cluster. If it holds a live

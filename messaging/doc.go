@@ -37,9 +37,14 @@
 // # Transports
 //
 // A [Transport] sends and receives frames without knowing what they hold.
-// [TCP] keeps one reused outbound connection per peer behind a bounded
-// queue; [MemNetwork] connects in-memory transports for tests, with
-// partitions and loss. Sends never block: frames that cannot be queued are
-// dropped and counted in [Stats]. The package transporttest holds a
-// conformance suite every transport passes.
+// Each received [Packet] can be answered with its Reply function, on the
+// channel it came in on: the gossip core answers requests that way, never
+// at the address an envelope claims. [TCP] keeps one connection per peer
+// pair, used both ways (the dialer's first frame is a handshake naming its
+// listening address), each behind a bounded queue, with a cap on open
+// connections, on dials in progress and on connections per source waiting
+// for their handshake; [MemNetwork] connects in-memory transports for
+// tests, with partitions and loss. Sends never block: frames that cannot be
+// queued are dropped and counted in [Stats]. The package transporttest
+// holds a conformance suite every transport passes.
 package messaging

@@ -212,7 +212,7 @@ func (m *MemTransport) Send(addr string, payload []byte) error {
 	}
 	m.stats.sent(1, len(payload))
 	select {
-	case dst.inbox <- Packet{Payload: bytes.Clone(payload), Remote: m.addr}:
+	case dst.inbox <- Packet{Payload: bytes.Clone(payload), Remote: m.addr, Reply: dst.replyTo(m)}:
 		dst.stats.received(len(payload))
 	default:
 		dst.stats.droppedInboxFull.Add(1)
@@ -220,8 +220,39 @@ func (m *MemTransport) Send(addr string, payload []byte) error {
 	return nil
 }
 
+// replyTo returns the Reply function of a packet that m received from
+// src: it sends to src itself, if src is still open, whatever transport
+// may listen at src's address later.
+func (m *MemTransport) replyTo(src *MemTransport) func([]byte) error {
+	return func(payload []byte) error {
+		n := m.net
+		n.mu.Lock()
+		open := !src.closed
+		n.mu.Unlock()
+		if !open {
+			if err := m.rejectClosed(); err != nil {
+				return err
+			}
+			m.stats.droppedSendError.Add(1)
+			return ErrUnreachable
+		}
+		return m.Send(src.addr, payload)
+	}
+}
+
+// rejectClosed counts and returns ErrClosed if m is closed.
+func (m *MemTransport) rejectClosed() error {
+	m.net.mu.Lock()
+	defer m.net.mu.Unlock()
+	if m.closed {
+		m.stats.droppedClosed.Add(1)
+		return ErrClosed
+	}
+	return nil
+}
+
 // Packets returns the channel of received frames. Packet.Remote is the
-// sender's listening address. The channel is closed by Close; frames
+// sender's listening address, and Packet.Reply sends back to the sender. The channel is closed by Close; frames
 // already in it can still be read.
 func (m *MemTransport) Packets() <-chan Packet { return m.inbox }
 

@@ -44,9 +44,58 @@ type Stats struct {
 	// payloads passed to Send ([ErrEmptyFrame]), and incoming frames that
 	// were empty or cut short by the end of their connection.
 	DroppedMalformed uint64
-	// RefusedConns counts inbound connections closed on accept because
-	// MaxInboundConns were already open.
+	// DroppedConnLimit counts Sends refused with [ErrConnLimit]: a new
+	// connection was needed but MaxConns were open and busy, or MaxDials
+	// dials were under way.
+	DroppedConnLimit uint64
+
+	// RefusedConns counts accepted connections closed before they carried
+	// a frame, for every reason in [Stats.Refusals].
 	RefusedConns uint64
+	// RefusedConnLimit counts connections refused, or closed before their
+	// handshake, because MaxConns connections were open.
+	RefusedConnLimit uint64
+	// RefusedPerSource counts connections closed because their source IP
+	// had MaxConnsPerSource others waiting for a handshake.
+	RefusedPerSource uint64
+	// RefusedHandshake counts connections whose first frame was not a
+	// valid handshake.
+	RefusedHandshake uint64
+	// RefusedTimeout counts connections that sent no handshake within
+	// HandshakeTimeout.
+	RefusedTimeout uint64
+	// RefusedClosed counts connections closed by their peer before their
+	// handshake.
+	RefusedClosed uint64
+
+	// DialedConns counts connections dialled successfully, AcceptedConns
+	// connections accepted whose handshake was valid, and EvictedConns
+	// idle connections closed to make room under MaxConns.
+	DialedConns, AcceptedConns, EvictedConns uint64
+	// OpenConns is the number of connections open now (TCP only).
+	OpenConns uint64
+}
+
+// Refusal reasons, the keys of [Stats.Refusals].
+const (
+	refuseConnLimit = "conn_limit"
+	refusePerSource = "per_source"
+	refuseHandshake = "bad_handshake"
+	refuseTimeout   = "handshake_timeout"
+	refuseClosed    = "closed_before_handshake"
+)
+
+// Refusals returns the refused-connection counters keyed by reason, for
+// metrics export: "conn_limit", "per_source", "bad_handshake",
+// "handshake_timeout" and "closed_before_handshake". Every key is present.
+func (s Stats) Refusals() map[string]uint64 {
+	return map[string]uint64{
+		refuseConnLimit: s.RefusedConnLimit,
+		refusePerSource: s.RefusedPerSource,
+		refuseHandshake: s.RefusedHandshake,
+		refuseTimeout:   s.RefusedTimeout,
+		refuseClosed:    s.RefusedClosed,
+	}
 }
 
 // Drop reasons, the keys of [Stats.Drops].
@@ -57,11 +106,12 @@ const (
 	dropInboxFull = "inbox_full"
 	dropClosed    = "closed"
 	dropMalformed = "malformed"
+	dropConnLimit = "conn_limit"
 )
 
 // Drops returns the drop counters keyed by reason, for metrics export:
-// "queue_full", "too_large", "send_error", "inbox_full", "closed" and
-// "malformed". Every key is present, zero or not.
+// "queue_full", "too_large", "send_error", "inbox_full", "closed",
+// "malformed" and "conn_limit". Every key is present, zero or not.
 func (s Stats) Drops() map[string]uint64 {
 	return map[string]uint64{
 		dropQueueFull: s.DroppedQueueFull,
@@ -70,13 +120,14 @@ func (s Stats) Drops() map[string]uint64 {
 		dropInboxFull: s.DroppedInboxFull,
 		dropClosed:    s.DroppedClosed,
 		dropMalformed: s.DroppedMalformed,
+		dropConnLimit: s.DroppedConnLimit,
 	}
 }
 
 // Dropped returns the sum of all drop counters.
 func (s Stats) Dropped() uint64 {
 	return s.DroppedQueueFull + s.DroppedTooLarge + s.DroppedSendError +
-		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed
+		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed + s.DroppedConnLimit
 }
 
 // counters is the live, concurrently updated form of [Stats]. Its fields are
@@ -91,7 +142,27 @@ type counters struct {
 	droppedInboxFull atomic.Uint64
 	droppedClosed    atomic.Uint64
 	droppedMalformed atomic.Uint64
-	refusedConns     atomic.Uint64
+	droppedConnLimit atomic.Uint64
+
+	refusedConnLimit, refusedPerSource, refusedHandshake atomic.Uint64
+	refusedTimeout, refusedClosed                        atomic.Uint64
+	dialedConns, acceptedConns, evictedConns             atomic.Uint64
+}
+
+// refused counts one connection refused for reason.
+func (c *counters) refused(reason string) {
+	switch reason {
+	case refuseConnLimit:
+		c.refusedConnLimit.Add(1)
+	case refusePerSource:
+		c.refusedPerSource.Add(1)
+	case refuseHandshake:
+		c.refusedHandshake.Add(1)
+	case refuseTimeout:
+		c.refusedTimeout.Add(1)
+	default:
+		c.refusedClosed.Add(1)
+	}
 }
 
 // sent records n frames of size bytes in total written to the network.
@@ -118,7 +189,7 @@ func (c *counters) countRejected(err error) {
 
 // snapshot returns a plain copy of the counters.
 func (c *counters) snapshot() Stats {
-	return Stats{
+	s := Stats{
 		SentFrames:       c.sentFrames.Load(),
 		SentBytes:        c.sentBytes.Load(),
 		ReceivedFrames:   c.receivedFrames.Load(),
@@ -129,6 +200,16 @@ func (c *counters) snapshot() Stats {
 		DroppedInboxFull: c.droppedInboxFull.Load(),
 		DroppedClosed:    c.droppedClosed.Load(),
 		DroppedMalformed: c.droppedMalformed.Load(),
-		RefusedConns:     c.refusedConns.Load(),
+		DroppedConnLimit: c.droppedConnLimit.Load(),
+		RefusedConnLimit: c.refusedConnLimit.Load(),
+		RefusedPerSource: c.refusedPerSource.Load(),
+		RefusedHandshake: c.refusedHandshake.Load(),
+		RefusedTimeout:   c.refusedTimeout.Load(),
+		RefusedClosed:    c.refusedClosed.Load(),
+		DialedConns:      c.dialedConns.Load(),
+		AcceptedConns:    c.acceptedConns.Load(),
+		EvictedConns:     c.evictedConns.Load(),
 	}
+	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed
+	return s
 }

@@ -1,53 +1,59 @@
 package messaging
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"net"
-	"os"
-	"slices"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
-)
 
-// readBufferSize is the size of the buffered reader on each inbound
-// connection: large enough to read a typical gossip frame in one system call.
-const readBufferSize = 16 << 10
+	"github.com/hearsay-io/hearsay/internal/ratelog"
+)
 
 // TCP is a [Transport] that carries length-prefixed frames (see [WriteFrame])
 // over TCP, on IPv4 or IPv6.
 //
 // # Connections
 //
-// Each direction between two nodes has its own connection: a node writes to
-// a peer only on the connection it dialled, and reads only on connections it
-// accepted. Outbound, each destination address gets one reused connection
-// with a bounded queue of QueueSize frames and one writer goroutine, created
-// by the first Send to that address and retired, with its connection, after
-// IdleTimeout without frames. Inbound, each accepted connection gets one
-// reader goroutine that pushes every frame onto the Packets channel without
-// blocking, and is closed after IdleTimeout without frames.
+// One connection per peer pair carries frames both ways. The dialer's
+// first frame is a handshake naming the address it listens on
+// (docs/protocol.md); the acceptor then sends to that address on this
+// connection rather than dialling back, provided the handshake's host is the
+// IP the connection comes from (on a shared host another local process can
+// claim a neighbour's address: see [verifiedClaim]). When two nodes dial
+// each other at once, both keep the connection dialled by the node with the
+// lower address and close the other once its queue is empty.
+//
+// Each connection has a bounded queue of QueueSize frames, one writer and
+// one reader goroutine, and closes after IdleTimeout without a frame either
+// way. At most MaxConns are open at once: a new one closes a connection
+// still waiting for its handshake, else the least recently used one with
+// nothing queued, else it is refused. Accepted connections must send their
+// handshake within HandshakeTimeout, and at most MaxConnsPerSource of them
+// per source IP may be waiting for it. At most MaxDials dials run at once.
+// Refused connections are counted by reason in [Stats.Refusals].
+//
+// A received [Packet] carries a Reply function that queues an answer on the
+// connection the frame came in on: answers go to whoever sent the request,
+// never to an address the request claims.
 //
 // # Failures
 //
 // Send never blocks and never waits for the network. It returns
-// [ErrQueueFull] when the destination's queue is full. When a dial or a
-// write fails, the writer drops the frame it was sending and every queued
-// frame, closes the connection and waits a backoff (exponential from
-// BackoffMin to BackoffMax, with jitter) before it dials again. During that
-// wait Send drops frames for that destination at once and returns
-// [ErrUnreachable] instead of queueing them: gossip is periodic, so a fresh
-// message after the backoff is worth more than a stale queued one. The next
-// frame after the backoff triggers the redial; the first frame written
-// successfully resets the backoff. An incoming frame over MaxFrameSize, or
-// an empty one, closes its connection, because the stream cannot be trusted
-// after it. Every dropped frame is counted in [TCP.Stats].
+// [ErrQueueFull] when the connection's queue is full and [ErrConnLimit]
+// when no connection can be opened. When a dial fails, its frames are
+// dropped and the address backs off (exponential from BackoffMin to
+// BackoffMax, with jitter): until then Send drops frames for it at once and
+// returns [ErrUnreachable], without a goroutine or a connection. When a
+// write fails, or the peer closes the connection, queued frames are dropped
+// and the next Send dials again. An incoming frame over MaxFrameSize, or an
+// empty one, closes its connection, because the stream cannot be trusted
+// after it. Every dropped frame is counted in [TCP.Stats]; warnings about
+// bad peers are logged at a bounded rate.
 //
 // # Concurrency
 //
@@ -59,21 +65,43 @@ type TCP struct {
 	cfg   TCPConfig // defaults applied; read-only after NewTCP
 	log   zerolog.Logger
 	ln    net.Listener
-	inbox chan Packet // closed by Close, after every goroutine has stopped
+	bind  netip.AddrPort // the bound address, for claims and dial sources
+	inbox chan Packet    // closed by Close, after every goroutine has stopped
 	stats counters
+	warns *ratelog.Limiter // connection-level warnings about peers
 
 	ctx    context.Context // cancelled by Close; every goroutine watches it
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // the accept loop, the inbound readers and the peer writers
+	wg     sync.WaitGroup // the accept loop and each connection's reader and writer
 	done   chan struct{}  // closed when Close has finished
 
-	mu      sync.Mutex // guards closed, peers, inbound and each peer's backingOff
+	mu      sync.Mutex // guards the fields below and each conn's mutable fields
 	closed  bool
-	peers   map[string]*peer      // outbound side, by destination address
-	inbound map[net.Conn]struct{} // accepted connections, so that Close can close them
+	conns   map[*conn]struct{}      // every open connection
+	byAddr  map[string]*conn        // the connection Send uses for each peer address
+	pending map[netip.Addr]int      // accepted connections awaiting their handshake, by source
+	backoff map[string]backoffEntry // addresses whose last dial failed
+	dialing int                     // dials in progress
 }
 
+// backoffEntry is what the transport remembers of an address whose dial
+// failed: no goroutine waits it out, Send compares the time.
+type backoffEntry struct {
+	failures int
+	until    time.Time
+}
+
+// maxBackoffEntries bounds the backoff table, so that sends to a flood of
+// unreachable addresses cost bounded memory; when it is full the expired
+// entries go first, then arbitrary ones.
+const maxBackoffEntries = 4096
+
 var _ Transport = (*TCP)(nil)
+
+// ErrConnLimit is returned by Send when a new connection is needed but
+// MaxConns connections are open and busy, or MaxDials dials are under way.
+// The frame is dropped.
+var ErrConnLimit = errors.New("connection limit reached")
 
 // NewTCP validates cfg, listens on cfg.BindAddr and starts accepting
 // connections. The listener is bound when NewTCP returns, so
@@ -87,53 +115,92 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("messaging: listen on %s: %w", cfg.BindAddr, err)
 	}
+	bind, _ := netip.ParseAddrPort(ln.Addr().String())
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &TCP{
 		cfg:     cfg,
 		log:     cfg.Logger.With().Str("transport", "tcp").Str("local", ln.Addr().String()).Logger(),
 		ln:      ln,
+		bind:    bind,
 		inbox:   make(chan Packet, cfg.InboxSize),
+		warns:   ratelog.New(time.Second, 5),
 		ctx:     ctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
-		peers:   make(map[string]*peer),
-		inbound: make(map[net.Conn]struct{}),
+		conns:   make(map[*conn]struct{}),
+		byAddr:  make(map[string]*conn),
+		pending: make(map[netip.Addr]int),
+		backoff: make(map[string]backoffEntry),
 	}
 	t.wg.Go(t.acceptLoop)
 	return t, nil
 }
 
 // Send queues payload for delivery to addr ("host:port") and returns
-// without waiting for the network. The transport owns payload after the
-// call. It returns [ErrClosed] after Close, an error wrapping
-// [ErrFrameTooLarge] or [ErrEmptyFrame] for a payload of the wrong size,
-// [ErrUnreachable] while addr is backing off after a failed dial or write,
-// and [ErrQueueFull] when addr's queue is full. In each of these cases the
-// frame is dropped and counted. A nil error means the frame was queued; it
-// can still be lost later, and is then counted as DroppedSendError.
+// without waiting for the network, on the connection to addr if one is
+// open (dialled here or accepted from addr), else on a new one. The
+// transport owns payload after the call. It returns [ErrClosed] after
+// Close, an error wrapping [ErrFrameTooLarge] or [ErrEmptyFrame] for a
+// payload of the wrong size, [ErrUnreachable] while addr is backing off
+// after a failed dial, [ErrConnLimit] when no connection can be opened, and
+// [ErrQueueFull] when the connection's queue is full. In each of these cases
+// the frame is dropped and counted. A nil error means the frame was queued;
+// it can still be lost later, and is then counted as DroppedSendError.
 func (t *TCP) Send(addr string, payload []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.checkSendLocked(payload); err != nil {
+		return fmt.Errorf("messaging: send to %s: %w", addr, err)
+	}
+	c := t.byAddr[addr]
+	if c == nil {
+		if b, ok := t.backoff[addr]; ok && time.Now().Before(b.until) {
+			t.stats.droppedSendError.Add(1)
+			return ErrUnreachable
+		}
+		if t.dialing >= t.cfg.MaxDials || !t.makeRoomLocked() {
+			t.stats.droppedConnLimit.Add(1)
+			return ErrConnLimit
+		}
+		c = t.newConnLocked(addr, netip.Addr{}, true)
+		t.byAddr[addr] = c
+		t.dialing++
+		t.wg.Go(func() { t.runOutbound(c) })
+	}
+	return t.enqueueLocked(c, payload)
+}
+
+// reply queues payload on connection c, for [Packet.Reply].
+func (t *TCP) reply(c *conn, payload []byte) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.checkSendLocked(payload); err != nil {
+		return fmt.Errorf("messaging: reply to %s: %w", c.remote, err)
+	}
+	if c.closed {
+		t.stats.droppedSendError.Add(1)
+		return ErrUnreachable
+	}
+	return t.enqueueLocked(c, payload)
+}
+
+// checkSendLocked returns, and counts, why payload cannot be sent at all.
+func (t *TCP) checkSendLocked(payload []byte) error {
 	if t.closed {
 		t.stats.droppedClosed.Add(1)
 		return ErrClosed
 	}
 	if err := checkFrameSize(len(payload), t.cfg.MaxFrameSize); err != nil {
 		t.stats.countRejected(err)
-		return fmt.Errorf("messaging: send to %s: %w", addr, err)
+		return err
 	}
-	p := t.peers[addr]
-	if p == nil {
-		p = &peer{addr: addr, queue: make(chan []byte, t.cfg.QueueSize)}
-		t.peers[addr] = p
-		t.wg.Go(func() { t.writeLoop(p) })
-	}
-	if p.backingOff {
-		t.stats.droppedSendError.Add(1)
-		return ErrUnreachable
-	}
+	return nil
+}
+
+// enqueueLocked queues payload on c without blocking.
+func (t *TCP) enqueueLocked(c *conn, payload []byte) error {
 	select {
-	case p.queue <- payload:
+	case c.queue <- payload:
 		return nil
 	default:
 		t.stats.droppedQueueFull.Add(1)
@@ -142,9 +209,10 @@ func (t *TCP) Send(addr string, payload []byte) error {
 }
 
 // Packets returns the channel of received frames. Packet.Remote is the
-// address of the connection the frame came on, whose port is usually the
-// sender's ephemeral port, not its listening port. The channel is closed
-// by Close after the last frame.
+// address of the connection the frame came on (for an accepted connection,
+// usually the sender's ephemeral port, not its listening port), and
+// Packet.Reply answers on that connection. The channel is closed by Close
+// after the last frame.
 func (t *TCP) Packets() <-chan Packet { return t.inbox }
 
 // LocalAddr returns the address of the listener, with the port actually
@@ -156,7 +224,13 @@ func (t *TCP) LocalAddr() string { return t.ln.Addr().String() }
 func (t *TCP) MaxFrameSize() int { return t.cfg.MaxFrameSize }
 
 // Stats returns a snapshot of the transport's counters.
-func (t *TCP) Stats() Stats { return t.stats.snapshot() }
+func (t *TCP) Stats() Stats {
+	s := t.stats.snapshot()
+	t.mu.Lock()
+	s.OpenConns = uint64(len(t.conns))
+	t.mu.Unlock()
+	return s
+}
 
 // Close stops the transport: it closes the listener and every connection,
 // drops queued frames (counted as DroppedClosed), waits for every goroutine
@@ -171,18 +245,13 @@ func (t *TCP) Close() error {
 		return nil
 	}
 	t.closed = true
-	peers := slices.Collect(maps.Values(t.peers))
-	inbound := slices.Collect(maps.Keys(t.inbound))
+	t.cancel()
+	for c := range t.conns {
+		t.closeConnLocked(c)
+	}
 	t.mu.Unlock()
 
-	t.cancel()
 	err := t.ln.Close()
-	for _, c := range inbound {
-		_ = c.Close()
-	}
-	for _, p := range peers {
-		p.interrupt()
-	}
 	t.wg.Wait()
 	close(t.inbox)
 	close(t.done)
@@ -192,12 +261,12 @@ func (t *TCP) Close() error {
 	return nil
 }
 
-// acceptLoop accepts inbound connections and starts a reader for each, until
-// Close closes the listener.
+// acceptLoop accepts inbound connections and starts a reader and a writer
+// for each, until Close closes the listener.
 func (t *TCP) acceptLoop() {
 	var delay time.Duration
 	for {
-		conn, err := t.ln.Accept()
+		nc, err := t.ln.Accept()
 		if err != nil {
 			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return
@@ -205,103 +274,96 @@ func (t *TCP) acceptLoop() {
 			// A transient failure such as running out of file
 			// descriptors: wait a little, as net/http does.
 			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			t.log.Warn().Err(err).Dur("retry_in", delay).Msg("accept failed")
+			t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Dur("retry_in", delay).Msg("accept failed")
 			if !t.sleep(delay) {
 				return
 			}
 			continue
 		}
 		delay = 0
-		ok, full := t.track(conn)
-		if full {
-			t.stats.refusedConns.Add(1)
-			_ = conn.Close()
-			continue
+		if !t.admit(nc) {
+			_ = nc.Close()
 		}
-		if !ok {
-			_ = conn.Close()
-			return
-		}
-		t.wg.Go(func() { t.readLoop(conn) })
 	}
 }
 
-// track registers an accepted connection so that Close can close it. ok is
-// false if the transport is already closed; full is true if
-// MaxInboundConns connections are open.
-func (t *TCP) track(conn net.Conn) (ok, full bool) {
+// admit registers an accepted connection and starts its goroutines. It
+// returns false if the connection must be closed: the transport is closed
+// or MaxConns connections are open and busy.
+func (t *TCP) admit(nc net.Conn) bool {
+	src, _ := remoteIP(nc.RemoteAddr())
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return false, false
+		return false
 	}
-	if len(t.inbound) >= t.cfg.MaxInboundConns {
-		return true, true
-	}
-	t.inbound[conn] = struct{}{}
-	return true, false
-}
-
-// untrack closes an accepted connection and forgets it.
-func (t *TCP) untrack(conn net.Conn) {
-	_ = conn.Close()
-	t.mu.Lock()
-	delete(t.inbound, conn)
-	t.mu.Unlock()
-}
-
-// readLoop reads frames from one accepted connection and delivers them,
-// until the connection fails, idles out, breaks the framing or is closed.
-func (t *TCP) readLoop(conn net.Conn) {
-	defer t.untrack(conn)
-	remote := conn.RemoteAddr().String()
-	r := bufio.NewReaderSize(conn, readBufferSize)
-	for {
-		if err := conn.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout)); err != nil {
-			return
+	if t.pending[src] >= t.cfg.MaxConnsPerSource {
+		if old := t.oldestPendingLocked(src); old != nil {
+			t.refuseLocked(old, refusePerSource, "too many connections without a handshake from one source")
 		}
-		payload, err := ReadFrame(r, t.cfg.MaxFrameSize, nil)
-		if err != nil {
-			t.readFailed(remote, err)
-			return
+	}
+	if !t.makeRoomLocked() {
+		t.stats.refused(refuseConnLimit)
+		t.warns.Event(&t.log, zerolog.WarnLevel).Str("remote", nc.RemoteAddr().String()).
+			Int("max_conns", t.cfg.MaxConns).Msg("refused connection: every connection is busy")
+		return false
+	}
+	c := t.newConnLocked("", src, false)
+	c.nc = nc
+	c.remote = nc.RemoteAddr().String()
+	c.awaiting = true
+	t.pending[src]++
+	t.wg.Go(func() { t.readLoop(c) })
+	t.wg.Go(func() { t.writeLoop(c) })
+	return true
+}
+
+// oldestPendingLocked returns the oldest accepted connection from src still
+// awaiting its handshake.
+func (t *TCP) oldestPendingLocked(src netip.Addr) *conn {
+	var old *conn
+	for c := range t.conns {
+		if c.awaiting && c.src == src && (old == nil || c.active.Load() < old.active.Load()) {
+			old = c
 		}
-		t.deliver(Packet{Payload: payload, Remote: remote})
 	}
+	return old
 }
 
-// deliver pushes a received frame onto the Packets channel, or drops it if
-// the channel is full.
-func (t *TCP) deliver(p Packet) {
-	select {
-	case t.inbox <- p:
-		t.stats.received(len(p.Payload))
-	default:
-		t.stats.droppedInboxFull.Add(1)
+// makeRoomLocked returns true if one more connection may open, closing one
+// if MaxConns are open: the oldest awaiting its handshake, else the least
+// recently used one with nothing queued or in flight.
+func (t *TCP) makeRoomLocked() bool {
+	if len(t.conns) < t.cfg.MaxConns {
+		return true
 	}
+	var victim *conn
+	for c := range t.conns {
+		switch {
+		case c.dialing || len(c.queue) > 0 || c.writing:
+		case victim == nil,
+			c.awaiting && !victim.awaiting,
+			c.awaiting == victim.awaiting && c.active.Load() < victim.active.Load():
+			victim = c
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	if victim.awaiting {
+		t.refuseLocked(victim, refuseConnLimit, "connection limit: closing a connection without a handshake")
+	} else {
+		t.stats.evictedConns.Add(1)
+		t.closeConnLocked(victim)
+	}
+	return true
 }
 
-// readFailed counts and logs the error that ended an inbound connection.
-func (t *TCP) readFailed(remote string, err error) {
-	log := t.log.With().Str("remote", remote).Logger()
-	switch {
-	case t.ctx.Err() != nil:
-		// Closed by Close.
-	case errors.Is(err, ErrFrameTooLarge):
-		t.stats.droppedTooLarge.Add(1)
-		log.Warn().Err(err).Msg("closing connection: frame over the size limit")
-	case errors.Is(err, ErrEmptyFrame):
-		t.stats.droppedMalformed.Add(1)
-		log.Warn().Err(err).Msg("closing connection: empty frame")
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		t.stats.droppedMalformed.Add(1)
-		log.Debug().Err(err).Msg("connection closed inside a frame")
-	case errors.Is(err, io.EOF):
-		log.Debug().Msg("connection closed by peer")
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		log.Debug().Dur("idle_timeout", t.cfg.IdleTimeout).Msg("closing idle connection")
-	default:
-		log.Debug().Err(err).Msg("connection failed")
-	}
+// refuseLocked closes c, counting and logging (at a bounded rate) why.
+func (t *TCP) refuseLocked(c *conn, reason, msg string) {
+	t.stats.refused(reason)
+	t.warns.Event(&t.log, zerolog.WarnLevel).Str("remote", c.remote).Str("reason", reason).Msg(msg)
+	t.closeConnLocked(c)
 }
 
 // sleep waits for d, or until Close. It returns false if Close came first.

@@ -30,10 +30,36 @@ type TCPConfig struct {
 	// InboxSize is the capacity, in frames, of the Packets channel; frames
 	// received while it is full are dropped. Default 1024.
 	InboxSize int
-	// MaxInboundConns caps the accepted connections open at once, so idle
-	// or half-sent connections cannot pile up; more are closed on accept
-	// and counted in Stats.RefusedConns. Default 1024.
-	MaxInboundConns int
+	// AdvertiseAddr is the "host:port" this node claims in the handshake
+	// of every connection it dials, so that the peer can send back on that
+	// connection instead of dialling its own. Default: the bound address,
+	// with an unspecified host (0.0.0.0, ::) replaced by the local IP of
+	// each connection. The peer trusts the claim only if its host is the
+	// IP the connection comes from.
+	AdvertiseAddr string
+	// MaxConns caps the connections open at once, dialled and accepted
+	// together (one per peer pair). To open one more, the transport closes
+	// a connection still waiting for its handshake, else the least
+	// recently used connection with nothing queued; if there is none, the
+	// new connection is refused (inbound) or the frame dropped (outbound),
+	// and counted. Default 64, so that 256 nodes in one process stay under
+	// an open-files limit of 20,000.
+	MaxConns int
+	// MaxConnsPerSource caps the accepted connections from one IP address
+	// that have not yet sent their handshake. A new one over the cap
+	// closes the oldest of them (counted as refused, reason "per_source"),
+	// so one source cannot hold every slot with half-open connections,
+	// while honest peers sharing that address (every node of a test on
+	// 127.0.0.1) still get in: their handshake follows the connection at
+	// once. Default 16.
+	MaxConnsPerSource int
+	// MaxDials caps the dials in progress at once; a Send that needs a new
+	// connection beyond it is dropped with [ErrConnLimit]. Dials count
+	// against MaxConns. Default 32.
+	MaxDials int
+	// HandshakeTimeout is how long an accepted connection may take to send
+	// its handshake frame before it is closed. Default 5s.
+	HandshakeTimeout time.Duration
 	// DialTimeout bounds one connection attempt. Default 1s.
 	DialTimeout time.Duration
 	// WriteTimeout bounds one frame write; a peer that does not read for
@@ -61,7 +87,10 @@ type TCPConfig struct {
 const (
 	defaultQueueSize    = 128
 	defaultInboxSize    = 1024
-	defaultMaxInbound   = 1024
+	defaultMaxConns     = 64
+	defaultPerSource    = 16
+	defaultMaxDials     = 32
+	defaultHandshake    = 5 * time.Second
 	defaultDialTimeout  = time.Second
 	defaultWriteTimeout = 2 * time.Second
 	defaultIdleTimeout  = 60 * time.Second
@@ -73,16 +102,19 @@ const (
 // and BindAddr empty: the caller must set BindAddr.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
-		MaxFrameSize:    DefaultMaxFrameSize,
-		QueueSize:       defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
-		InboxSize:       defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
-		MaxInboundConns: defaultMaxInbound,   // one per peer that talks to us, with room to spare
-		DialTimeout:     defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
-		WriteTimeout:    defaultWriteTimeout, // a peer stalled this long is as good as down
-		IdleTimeout:     defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
-		BackoffMin:      defaultBackoffMin,   // a restarting peer is back quickly
-		BackoffMax:      defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
-		Logger:          zerolog.Nop(),
+		MaxFrameSize:      DefaultMaxFrameSize,
+		QueueSize:         defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
+		InboxSize:         defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
+		MaxConns:          defaultMaxConns,     // gossip talks to a few peers per round; 256 nodes × 64 fit in 20,000 files
+		MaxConnsPerSource: defaultPerSource,    // an honest dialer handshakes at once, so few are ever pending
+		MaxDials:          defaultMaxDials,     // bounds goroutines spent on unreachable addresses
+		HandshakeTimeout:  defaultHandshake,    // far longer than a handshake takes, short enough to reap half-open connections
+		DialTimeout:       defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
+		WriteTimeout:      defaultWriteTimeout, // a peer stalled this long is as good as down
+		IdleTimeout:       defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
+		BackoffMin:        defaultBackoffMin,   // a restarting peer is back quickly
+		BackoffMax:        defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
+		Logger:            zerolog.Nop(),
 	}
 }
 
@@ -104,7 +136,10 @@ func (c TCPConfig) Validate() error {
 	for _, f := range []struct {
 		name  string
 		value int
-	}{{"QueueSize", c.QueueSize}, {"InboxSize", c.InboxSize}, {"MaxInboundConns", c.MaxInboundConns}} {
+	}{
+		{"QueueSize", c.QueueSize}, {"InboxSize", c.InboxSize}, {"MaxConns", c.MaxConns},
+		{"MaxConnsPerSource", c.MaxConnsPerSource}, {"MaxDials", c.MaxDials},
+	} {
 		if f.value < 0 {
 			bad(f.name, f.value, "must be positive, or 0 for the default")
 		}
@@ -115,9 +150,15 @@ func (c TCPConfig) Validate() error {
 	}{
 		{"DialTimeout", c.DialTimeout}, {"WriteTimeout", c.WriteTimeout},
 		{"IdleTimeout", c.IdleTimeout}, {"BackoffMin", c.BackoffMin}, {"BackoffMax", c.BackoffMax},
+		{"HandshakeTimeout", c.HandshakeTimeout},
 	} {
 		if f.value < 0 {
 			bad(f.name, f.value, "must be positive, or 0 for the default")
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || len(c.AdvertiseAddr) > maxHandshakeAddr {
+			bad("AdvertiseAddr", fmt.Sprintf("%q", c.AdvertiseAddr), fmt.Sprintf(`must be "host:port" of at most %d bytes`, maxHandshakeAddr))
 		}
 	}
 	if d := c.withDefaults(); d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMax < d.BackoffMin {
@@ -142,7 +183,10 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	setInt(&c.MaxFrameSize, def.MaxFrameSize)
 	setInt(&c.QueueSize, def.QueueSize)
 	setInt(&c.InboxSize, def.InboxSize)
-	setInt(&c.MaxInboundConns, def.MaxInboundConns)
+	setInt(&c.MaxConns, def.MaxConns)
+	setInt(&c.MaxConnsPerSource, def.MaxConnsPerSource)
+	setInt(&c.MaxDials, def.MaxDials)
+	setDur(&c.HandshakeTimeout, def.HandshakeTimeout)
 	setDur(&c.DialTimeout, def.DialTimeout)
 	setDur(&c.WriteTimeout, def.WriteTimeout)
 	setDur(&c.IdleTimeout, def.IdleTimeout)

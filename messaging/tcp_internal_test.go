@@ -1,6 +1,8 @@
 package messaging
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"runtime"
 	"testing"
@@ -33,11 +35,18 @@ func TestBackoffDelay(t *testing.T) {
 	assert.Equal(t, huge, backoffDelay(100, time.Second, huge, highest), "no overflow near the largest duration")
 }
 
-// openPeers returns how many outbound peers and inbound connections tr has.
+// openPeers returns how many dialled and accepted connections tr has open.
 func openPeers(tr *TCP) (outbound, inbound int) {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return len(tr.peers), len(tr.inbound)
+	for c := range tr.conns {
+		if c.outbound {
+			outbound++
+		} else {
+			inbound++
+		}
+	}
+	return outbound, inbound
 }
 
 func TestTCPIdleCleanup(t *testing.T) {
@@ -71,6 +80,7 @@ func TestTCPIdleCleanup(t *testing.T) {
 func TestHeaderOnlyConnectionsPinLittleMemory(t *testing.T) {
 	cfg := DefaultTCPConfig()
 	cfg.BindAddr = "127.0.0.1:0"
+	cfg.MaxConns, cfg.MaxConnsPerSource = 400, 400
 	tr, err := NewTCP(cfg)
 	require.NoError(t, err)
 	defer tr.Close()
@@ -78,11 +88,13 @@ func TestHeaderOnlyConnectionsPinLittleMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	const conns = 200
-	for range conns {
+	for i := range conns {
 		c, err := net.Dial("tcp", tr.LocalAddr())
 		require.NoError(t, err)
 		defer c.Close()
-		_, err = c.Write([]byte{0x00, 0x10, 0x00, 0x00}) // 1 MiB announced, nothing sent
+		var hs bytes.Buffer // each claims its own address
+		require.NoError(t, WriteFrame(&hs, appendHandshake(nil, fmt.Sprintf("127.0.0.1:%d", 1+i)), maxHandshakeSize))
+		_, err = c.Write(append(hs.Bytes(), 0x00, 0x10, 0x00, 0x00)) // 1 MiB announced, nothing sent
 		require.NoError(t, err)
 	}
 	require.Eventually(t, func() bool { _, in := openPeers(tr); return in == conns }, 10*time.Second, 5*time.Millisecond)
@@ -92,10 +104,11 @@ func TestHeaderOnlyConnectionsPinLittleMemory(t *testing.T) {
 	assert.Less(t, grew, int64(64<<20), "heap grew by %d MiB for %d header-only connections", grew>>20, conns)
 }
 
-func TestMaxInboundConns(t *testing.T) {
+func TestMaxConnsClosesPendingFirst(t *testing.T) {
 	cfg := DefaultTCPConfig()
 	cfg.BindAddr = "127.0.0.1:0"
-	cfg.MaxInboundConns = 5
+	cfg.MaxConns = 5
+	cfg.MaxConnsPerSource = 100
 	tr, err := NewTCP(cfg)
 	require.NoError(t, err)
 	defer tr.Close()
@@ -104,7 +117,22 @@ func TestMaxInboundConns(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 	}
-	require.Eventually(t, func() bool { return tr.Stats().RefusedConns == 5 }, 10*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return tr.Stats().RefusedConnLimit == 5 }, 10*time.Second, 5*time.Millisecond)
 	_, in := openPeers(tr)
-	assert.Equal(t, 5, in)
+	assert.Equal(t, 5, in, "the newest five stay, waiting for their handshake")
+}
+
+// TestHandshakeWireFormat pins the handshake bytes shown in
+// docs/protocol.md.
+func TestHandshakeWireFormat(t *testing.T) {
+	var b bytes.Buffer
+	require.NoError(t, WriteFrame(&b, appendHandshake(nil, "127.0.0.1:7001"), maxHandshakeSize))
+	assert.Equal(t, "000000134853415901313237"+"2e302e302e313a37303031", fmt.Sprintf("%x", b.Bytes()))
+	addr, err := parseHandshake(b.Bytes()[FrameHeaderSize:])
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:7001", addr)
+	for _, bad := range []string{"", "HSAY", "HSAY\x02127.0.0.1:1", "HSAY\x01", "HSAY\x01no-port", "XSAY\x01127.0.0.1:1"} {
+		_, err := parseHandshake([]byte(bad))
+		assert.ErrorIs(t, err, errHandshake, "%q", bad)
+	}
 }

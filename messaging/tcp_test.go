@@ -122,14 +122,31 @@ func TestTCPConfigValidate(t *testing.T) {
 	}
 }
 
-// rawConn dials addr with a plain TCP connection, for feeding the transport
-// bytes that a well-behaved peer would never send.
+// rawConn dials addr with a plain TCP connection and sends a valid
+// handshake, for feeding the transport bytes that a well-behaved peer would
+// never send.
 func rawConn(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	conn := bareConn(t, addr)
+	_, err := conn.Write(handshake(conn.LocalAddr().String()))
+	require.NoError(t, err)
+	return conn
+}
+
+// bareConn dials addr with a plain TCP connection that sends nothing.
+func bareConn(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, waitTimeout)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
+}
+
+// handshake returns the handshake frame of a dialer listening at addr, as
+// docs/protocol.md draws it.
+func handshake(addr string) []byte {
+	payload := append([]byte("HSAY\x01"), addr...)
+	return append(header(uint32(len(payload))), payload...)
 }
 
 // header returns a frame header claiming n bytes of payload.
@@ -399,12 +416,13 @@ func TestTCPWriteTimeout(t *testing.T) {
 func TestStatsDrops(t *testing.T) {
 	s := messaging.Stats{
 		DroppedQueueFull: 1, DroppedTooLarge: 2, DroppedSendError: 3,
-		DroppedInboxFull: 4, DroppedClosed: 5, DroppedMalformed: 6,
+		DroppedInboxFull: 4, DroppedClosed: 5, DroppedMalformed: 6, DroppedConnLimit: 7,
 	}
 	assert.Equal(t, map[string]uint64{
 		"queue_full": 1, "too_large": 2, "send_error": 3,
-		"inbox_full": 4, "closed": 5, "malformed": 6,
+		"inbox_full": 4, "closed": 5, "malformed": 6, "conn_limit": 7,
 	}, s.Drops())
-	assert.Equal(t, uint64(21), s.Dropped())
-	assert.Len(t, messaging.Stats{}.Drops(), 6, "every reason is present when zero")
+	assert.Equal(t, uint64(28), s.Dropped())
+	assert.Len(t, messaging.Stats{}.Drops(), 7, "every reason is present when zero")
+	assert.Len(t, messaging.Stats{}.Refusals(), 5, "every reason is present when zero")
 }

@@ -14,6 +14,12 @@ type Packet struct {
 	// informational only (a TCP peer's ephemeral port, for example): the
 	// sender's identity is the one in the decoded envelope.
 	Remote string
+	// Reply, when not nil, queues a payload back to whoever sent this
+	// frame, on the channel it came in on (its TCP connection; in memory,
+	// the sending transport), never to an address the frame claims. It
+	// takes the payload like [Transport.Send], returns the same errors
+	// (ErrUnreachable once that channel is gone) and never blocks.
+	Reply func(payload []byte) error
 }
 
 // Transport moves frames between gossip nodes. Implementations are safe for

@@ -46,7 +46,8 @@ type maxFramer interface {
 // transport returned during one test must reach the others at their
 // LocalAddr. Run closes each transport it gets (Close is idempotent, so
 // newTransport may also register a t.Cleanup that closes it). The suite
-// needs queues and inboxes of at least 64 frames. When the transport has a
+// needs queues and inboxes of at least 64 frames. Every received Packet must
+// carry a Reply function that answers its sender. When the transport has a
 // method Stats() messaging.Stats, the suite checks that every frame is
 // accounted for (a transport without it must not lose frames between
 // loopback peers); when it has MaxFrameSize() int, the suite uses that
@@ -65,6 +66,8 @@ func Run(t *testing.T, newTransport func(t *testing.T) messaging.Transport) {
 		{"CloseWithPendingFrames", testCloseWithPendingFrames},
 		{"ConcurrentSenders", testConcurrentSenders},
 		{"CloseDuringSend", testCloseDuringSend},
+		{"Reply", testReply},
+		{"SharedConnection", testSharedConnection},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, newTransport) })
@@ -407,4 +410,53 @@ func testCloseDuringSend(t *testing.T, newTransport func(*testing.T) messaging.T
 	require.Eventually(t, func() bool { return sent.Load() >= 100 }, waitTimeout, time.Millisecond)
 	require.NoError(t, a.Close())
 	wg.Wait()
+}
+
+// testReply checks that Packet.Reply answers the sender of a frame, in
+// order with what the receiver sends it otherwise, and that replies are
+// counted like sends.
+func testReply(t *testing.T, newTransport func(*testing.T) messaging.Transport) {
+	a, b := open(t, newTransport), open(t, newTransport)
+	require.NoError(t, a.Send(b.LocalAddr(), []byte("question")))
+	p := receive(t, b)
+	require.NotNil(t, p.Reply, "Packet.Reply")
+	require.NoError(t, p.Reply([]byte("answer 1")))
+	require.NoError(t, p.Reply([]byte("answer 2")))
+	assert.Equal(t, []byte("answer 1"), receive(t, a).Payload)
+	assert.Equal(t, []byte("answer 2"), receive(t, a).Payload)
+	assert.ErrorIs(t, p.Reply(nil), messaging.ErrEmptyFrame)
+
+	require.NoError(t, b.Close())
+	assert.ErrorIs(t, p.Reply([]byte("after close")), messaging.ErrClosed, "Reply after the receiver closed")
+	if _, ok := stats(b); ok {
+		s, _ := stats(b)
+		assert.Equal(t, uint64(2), s.SentFrames, "replies count as sent frames")
+		assert.Equal(t, uint64(1), s.DroppedMalformed)
+		assert.Equal(t, uint64(1), s.DroppedClosed)
+	}
+}
+
+// testSharedConnection checks that traffic both ways between two
+// transports needs at most one connection (one per peer pair), and that a
+// reply still arrives after the sender has sent to others.
+func testSharedConnection(t *testing.T, newTransport func(*testing.T) messaging.Transport) {
+	a, b, c := open(t, newTransport), open(t, newTransport), open(t, newTransport)
+	for range 3 {
+		require.NoError(t, a.Send(b.LocalAddr(), []byte("a to b")))
+		assert.Equal(t, []byte("a to b"), receive(t, b).Payload)
+		require.NoError(t, b.Send(a.LocalAddr(), []byte("b to a")))
+		assert.Equal(t, []byte("b to a"), receive(t, a).Payload)
+	}
+	require.NoError(t, c.Send(b.LocalAddr(), []byte("c to b")))
+	p := receive(t, b)
+	require.NoError(t, a.Send(b.LocalAddr(), []byte("a to b again")))
+	assert.Equal(t, []byte("a to b again"), receive(t, b).Payload)
+	require.NoError(t, p.Reply([]byte("b answers c")))
+	assert.Equal(t, []byte("b answers c"), receive(t, c).Payload)
+	sa, okA := stats(a)
+	sb, okB := stats(b)
+	if okA && okB {
+		assert.LessOrEqual(t, sa.DialedConns+sb.DialedConns, uint64(1), "connections dialled between a and b")
+		assert.Zero(t, sb.DialedConns, "b answered c and a without dialling")
+	}
 }

@@ -38,6 +38,9 @@ type collector struct {
 	dropped, sendErrors, eventsDropped                  *prometheus.Desc
 	seedLookups, seedFailures, seedUpdates, seedsActive *prometheus.Desc
 	hardening                                           []coreCounter
+
+	// transport connections and answers (issue 11)
+	refused, conns, connEvents, repliesLimited *prometheus.Desc
 }
 
 func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
@@ -66,6 +69,13 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		seedUpdates:   d("seed_updates_total", "New seed lists handed to the gossiper."),
 		seedsActive:   d("seeds", "Seed addresses in use."),
 		hardening:     coreCounters(d),
+
+		refused: d("transport_refused_connections_total",
+			"Inbound connections closed before they carried a frame, by reason: conn_limit, per_source, bad_handshake, handshake_timeout, closed_before_handshake.", "reason"),
+		conns:      d("transport_connections", "Gossip connections open now (both directions; one per peer pair)."),
+		connEvents: d("transport_connections_total", "Gossip connections by event: dialed, accepted (with a valid handshake), evicted (idle, to stay under the cap).", "event"),
+		repliesLimited: d("replies_limited_total",
+			"Requests left unanswered because their sender ID had used its answer budget for the interval."),
 	}
 }
 
@@ -73,7 +83,8 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.members, c.phi, c.generation, c.rounds, c.convictions,
 		c.restarts, c.truncated, c.sent, c.received, c.sentBytes, c.receivedBytes, c.sizes, c.dropped,
-		c.sendErrors, c.eventsDropped, c.seedLookups, c.seedFailures, c.seedUpdates, c.seedsActive} {
+		c.sendErrors, c.eventsDropped, c.seedLookups, c.seedFailures, c.seedUpdates, c.seedsActive,
+		c.refused, c.conns, c.connEvents, c.repliesLimited} {
 		ch <- d
 	}
 	for _, h := range c.hardening {
@@ -113,6 +124,15 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, reason := range slices.Sorted(maps.Keys(drops)) {
 		counter(c.dropped, drops[reason], reason)
 	}
+	refusals := s.Transport.Refusals()
+	for _, reason := range slices.Sorted(maps.Keys(refusals)) {
+		counter(c.refused, refusals[reason], reason)
+	}
+	gauge(c.conns, float64(s.Transport.OpenConns))
+	counter(c.connEvents, s.Transport.DialedConns, "dialed")
+	counter(c.connEvents, s.Transport.AcceptedConns, "accepted")
+	counter(c.connEvents, s.Transport.EvictedConns, "evicted")
+	counter(c.repliesLimited, s.Core.RepliesLimited)
 	counter(c.sendErrors, s.SendErrors)
 	counter(c.eventsDropped, s.EventsDropped)
 	var lookups, failures uint64

@@ -1,0 +1,498 @@
+package messaging
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Buffer sizes of each connection: enough for a typical gossip frame in one
+// system call, small enough that MaxConns connections per node, times
+// hundreds of nodes in one test process, stay cheap.
+const (
+	readBufferSize  = 4 << 10
+	writeBufferSize = 4 << 10
+)
+
+// conn is one TCP connection to a peer, either direction, with its bounded
+// queue of outgoing frames. Its writer goroutine ([TCP.writeLoop], after
+// [TCP.runOutbound] dialled it) owns the buffered writer; its reader
+// goroutine ([TCP.readLoop]) owns the buffered reader.
+type conn struct {
+	queue chan []byte   // frames waiting for the writer; capacity QueueSize
+	done  chan struct{} // closed when the connection is closed
+	nudge chan struct{} // capacity 1: wakes the writer after a demotion
+	src   netip.Addr    // source IP of an accepted connection
+	reply func([]byte) error
+	// active is the time, in unix nanoseconds, of the last frame read or
+	// written (or of the connection's creation): the idle timeout and the
+	// least-recently-used eviction go by it.
+	active atomic.Int64
+
+	// Guarded by TCP.mu.
+	nc       net.Conn // nil while dialling
+	addr     string   // the peer's listening address, "" if unknown or untrusted
+	remote   string   // the connection's remote address, for logs
+	outbound bool     // dialled here
+	dialing  bool     // the dial is under way
+	awaiting bool     // accepted, handshake not read yet
+	writing  bool     // the writer holds frames taken from the queue
+	demoted  bool     // lost a simultaneous open: close once the queue is empty
+	closed   bool
+}
+
+// newConnLocked creates a connection record and registers it.
+func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
+	c := &conn{
+		queue:    make(chan []byte, t.cfg.QueueSize),
+		done:     make(chan struct{}),
+		nudge:    make(chan struct{}, 1),
+		src:      src,
+		addr:     addr,
+		remote:   addr,
+		outbound: outbound,
+		dialing:  outbound,
+	}
+	c.reply = func(p []byte) error { return t.reply(c, p) }
+	c.active.Store(time.Now().UnixNano())
+	t.conns[c] = struct{}{}
+	return c
+}
+
+// closeConnLocked closes c and forgets it; its goroutines notice and exit,
+// the writer dropping what is still queued. It is idempotent.
+func (t *TCP) closeConnLocked(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	close(c.done)
+	if c.nc != nil {
+		_ = c.nc.Close()
+	}
+	if c.awaiting {
+		c.awaiting = false
+		t.releasePendingLocked(c.src)
+	}
+	if c.dialing {
+		c.dialing = false
+		t.dialing--
+	}
+	delete(t.conns, c)
+	if c.addr != "" && t.byAddr[c.addr] == c {
+		delete(t.byAddr, c.addr)
+	}
+}
+
+// closeConn is closeConnLocked for callers that do not hold the lock.
+func (t *TCP) closeConn(c *conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closeConnLocked(c)
+}
+
+// releasePendingLocked counts one fewer connection awaiting its handshake
+// from src.
+func (t *TCP) releasePendingLocked(src netip.Addr) {
+	if t.pending[src]--; t.pending[src] <= 0 {
+		delete(t.pending, src)
+	}
+}
+
+// runOutbound dials c's address, sends the handshake and runs the writer.
+func (t *TCP) runOutbound(c *conn) {
+	nc, err := t.dial(c.addr)
+	t.mu.Lock()
+	if c.dialing {
+		c.dialing = false
+		t.dialing--
+	}
+	if err != nil || c.closed {
+		if err != nil {
+			t.dialFailedLocked(c, err)
+		}
+		t.closeConnLocked(c)
+		t.mu.Unlock()
+		if nc != nil {
+			_ = nc.Close()
+		}
+		t.writeLoop(c) // drops the queue
+		return
+	}
+	c.nc = nc
+	c.remote = nc.RemoteAddr().String()
+	delete(t.backoff, c.addr)
+	t.stats.dialedConns.Add(1)
+	t.mu.Unlock()
+	t.wg.Go(func() { t.readLoop(c) })
+	t.writeLoop(c)
+}
+
+// dial connects to addr within DialTimeout, from the bound IP when the
+// transport is bound to a specific one of the same kind as addr's, so that
+// the handshake's claim matches the source the peer sees.
+func (t *TCP) dial(addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: t.cfg.DialTimeout}
+	if dst, err := netip.ParseAddrPort(addr); err == nil {
+		b := t.bind.Addr()
+		if b.IsValid() && !b.IsUnspecified() && b.Is4() == dst.Addr().Unmap().Is4() &&
+			b.IsLoopback() == dst.Addr().Unmap().IsLoopback() {
+			d.LocalAddr = &net.TCPAddr{IP: b.AsSlice()}
+		}
+	}
+	nc, err := d.DialContext(t.ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return nc, nil
+}
+
+// dialFailedLocked records a failed dial: addr backs off.
+func (t *TCP) dialFailedLocked(c *conn, err error) {
+	if t.closed {
+		return
+	}
+	b := t.backoff[c.addr]
+	b.failures++
+	delay := backoffDelay(b.failures, t.cfg.BackoffMin, t.cfg.BackoffMax, rand.Int64N)
+	b.until = time.Now().Add(delay)
+	if len(t.backoff) >= maxBackoffEntries {
+		t.pruneBackoffLocked()
+	}
+	t.backoff[c.addr] = b
+	t.log.Debug().Err(err).Str("peer", c.addr).Int("failures", b.failures).
+		Dur("backoff", delay).Msg("dial failed, backing off")
+}
+
+// pruneBackoffLocked makes room in the backoff table: expired entries
+// first, then arbitrary ones down to half the bound.
+func (t *TCP) pruneBackoffLocked() {
+	now := time.Now()
+	for a, b := range t.backoff {
+		if now.After(b.until) {
+			delete(t.backoff, a)
+		}
+	}
+	for a := range t.backoff {
+		if len(t.backoff) < maxBackoffEntries/2 {
+			break
+		}
+		delete(t.backoff, a)
+	}
+}
+
+// claim returns the address this node names in the handshake on nc.
+func (t *TCP) claim(nc net.Conn) string {
+	if t.cfg.AdvertiseAddr != "" {
+		return t.cfg.AdvertiseAddr
+	}
+	if t.bind.Addr().IsUnspecified() {
+		if ip, ok := remoteIP(nc.LocalAddr()); ok {
+			return netip.AddrPortFrom(ip, t.bind.Port()).String()
+		}
+	}
+	return t.LocalAddr()
+}
+
+// writeLoop writes c's queued frames, a dialled connection's handshake
+// first, until c is closed or a write fails; it then drops what is queued
+// and closes c.
+func (t *TCP) writeLoop(c *conn) {
+	defer t.dropQueued(c)
+	defer t.closeConn(c)
+	t.mu.Lock()
+	nc, outbound := c.nc, c.outbound
+	t.mu.Unlock()
+	if nc == nil {
+		return
+	}
+	w := bufio.NewWriterSize(nc, writeBufferSize)
+	if outbound {
+		// Flushed with the first batch, which is already queued.
+		_ = WriteFrame(w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
+	}
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-c.nudge:
+			if t.retireDemoted(c) {
+				return
+			}
+		case payload := <-c.queue:
+			if err := t.writeBatch(c, w, payload); err != nil {
+				t.log.Debug().Err(err).Str("peer", c.remote).Msg("write failed, closing connection")
+				return
+			}
+		}
+	}
+}
+
+// retireDemoted closes a demoted connection once nothing is queued. It
+// returns true if it did.
+func (t *TCP) retireDemoted(c *conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !c.demoted || len(c.queue) > 0 {
+		return false
+	}
+	t.closeConnLocked(c)
+	return true
+}
+
+// writeBatch writes first and then every frame already queued, up to
+// QueueSize frames, and flushes them. On failure it counts the frames
+// taken from the queue as lost.
+func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first []byte) (err error) {
+	t.setWriting(c, true)
+	frames, size := 0, 0
+	defer func() {
+		if err != nil {
+			if t.ctx.Err() != nil {
+				t.stats.droppedClosed.Add(uint64(frames))
+				err = ErrClosed
+			} else {
+				t.stats.droppedSendError.Add(uint64(frames))
+			}
+		}
+		t.setWriting(c, false)
+	}()
+	for payload := first; payload != nil; {
+		if w.Available() < FrameHeaderSize+len(payload) {
+			// The frame will reach the socket now; bound that write.
+			t.setWriteDeadline(c)
+		}
+		frames++
+		if err := WriteFrame(w, payload, t.cfg.MaxFrameSize); err != nil {
+			return fmt.Errorf("write to %s: %w", c.remote, err)
+		}
+		size += len(payload)
+		if frames == t.cfg.QueueSize {
+			break // flush now and then; the rest waits for the next batch
+		}
+		select {
+		case payload = <-c.queue:
+		default:
+			payload = nil
+		}
+	}
+	t.setWriteDeadline(c)
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("write to %s: %w", c.remote, err)
+	}
+	t.stats.sent(frames, size)
+	c.active.Store(time.Now().UnixNano())
+	frames = 0
+	return nil
+}
+
+// setWriting records whether the writer holds frames of c, so that c is
+// not evicted in the middle of a write.
+func (t *TCP) setWriting(c *conn, v bool) {
+	t.mu.Lock()
+	c.writing = v
+	if !v && c.demoted {
+		select {
+		case c.nudge <- struct{}{}:
+		default:
+		}
+	}
+	t.mu.Unlock()
+}
+
+// setWriteDeadline bounds the next writes to c by WriteTimeout.
+func (t *TCP) setWriteDeadline(c *conn) {
+	// An error here means the connection is closed; the write reports it.
+	_ = c.nc.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout))
+}
+
+// dropQueued empties c's queue, counting each frame as lost, or as dropped
+// by Close.
+func (t *TCP) dropQueued(c *conn) {
+	counter := &t.stats.droppedSendError
+	if t.ctx.Err() != nil {
+		counter = &t.stats.droppedClosed
+	}
+	for {
+		select {
+		case <-c.queue:
+			counter.Add(1)
+		default:
+			return
+		}
+	}
+}
+
+// readLoop reads frames from c and delivers them, an accepted connection's
+// handshake first, until the connection fails, idles out, breaks the
+// framing or is closed.
+func (t *TCP) readLoop(c *conn) {
+	defer t.closeConn(c)
+	t.mu.Lock()
+	nc, awaiting := c.nc, c.awaiting
+	t.mu.Unlock()
+	r := bufio.NewReaderSize(nc, readBufferSize)
+	if awaiting && !t.readHandshake(c, nc, r) {
+		return
+	}
+	for {
+		if err := nc.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout)); err != nil {
+			return
+		}
+		payload, err := ReadFrame(r, t.cfg.MaxFrameSize, nil)
+		if errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, c.active.Load())) < t.cfg.IdleTimeout {
+			continue // the writer used the connection meanwhile
+		}
+		if err != nil {
+			t.readFailed(c.remote, err)
+			return
+		}
+		c.active.Store(time.Now().UnixNano())
+		t.deliver(Packet{Payload: payload, Remote: c.remote, Reply: c.reply})
+	}
+}
+
+// readHandshake reads an accepted connection's first frame, within
+// HandshakeTimeout, and registers the address it claims. It returns false,
+// having counted why, if the connection must close.
+func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
+	if err := nc.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		return false
+	}
+	payload, err := ReadFrame(r, maxHandshakeSize, nil)
+	var claim string
+	if err == nil {
+		claim, err = parseHandshake(payload)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.closed {
+		return false // evicted or closed meanwhile
+	}
+	if err != nil {
+		reason := refuseHandshake
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			reason = refuseTimeout
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+			reason = refuseClosed
+		}
+		t.stats.refused(reason)
+		ev := t.warns.Event(&t.log, zerolog.WarnLevel)
+		if reason == refuseClosed {
+			ev = t.log.Debug()
+		}
+		ev.Err(err).Str("remote", c.remote).Str("reason", reason).Msg("closing connection: no valid handshake")
+		t.closeConnLocked(c)
+		return false
+	}
+	c.awaiting = false
+	t.releasePendingLocked(c.src)
+	t.stats.acceptedConns.Add(1)
+	c.active.Store(time.Now().UnixNano())
+	if verifiedClaim(claim, nc.RemoteAddr()) && claim != t.claim(nc) {
+		t.adoptLocked(c, claim, t.claim(nc))
+	}
+	return true
+}
+
+// adoptLocked makes the accepted connection c, from the node listening at
+// claim, the one Send uses for claim, unless a connection this node dialled
+// to claim wins the simultaneous open: the connection dialled by the node
+// with the lower address wins on both sides. The loser is demoted: it
+// closes once its queue is empty.
+func (t *TCP) adoptLocked(c *conn, claim, self string) {
+	old := t.byAddr[claim]
+	if old != nil && old.outbound && self < claim {
+		return // ours wins, and the peer, by the same rule, demotes its own
+	}
+	c.addr = claim
+	t.byAddr[claim] = c
+	if old == nil {
+		return
+	}
+	old.demoted = true
+	// Frames still queued on the loser move to the winner, in order.
+	for moved := true; moved; {
+		select {
+		case p := <-old.queue:
+			select {
+			case c.queue <- p:
+			default:
+				t.stats.droppedQueueFull.Add(1)
+			}
+		default:
+			moved = false
+		}
+	}
+	if old.dialing {
+		t.closeConnLocked(old)
+		return
+	}
+	select {
+	case old.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// deliver pushes a received frame onto the Packets channel, or drops it if
+// the channel is full.
+func (t *TCP) deliver(p Packet) {
+	select {
+	case t.inbox <- p:
+		t.stats.received(len(p.Payload))
+	default:
+		t.stats.droppedInboxFull.Add(1)
+	}
+}
+
+// readFailed counts and logs the error that ended a connection.
+func (t *TCP) readFailed(remote string, err error) {
+	log := t.log.With().Str("remote", remote).Logger()
+	switch {
+	case t.ctx.Err() != nil, errors.Is(err, net.ErrClosed):
+		// Closed by Close, by eviction or by the writer.
+	case errors.Is(err, ErrFrameTooLarge):
+		t.stats.droppedTooLarge.Add(1)
+		t.warns.Event(&log, zerolog.WarnLevel).Err(err).Msg("closing connection: frame over the size limit")
+	case errors.Is(err, ErrEmptyFrame):
+		t.stats.droppedMalformed.Add(1)
+		t.warns.Event(&log, zerolog.WarnLevel).Err(err).Msg("closing connection: empty frame")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		t.stats.droppedMalformed.Add(1)
+		log.Debug().Err(err).Msg("connection closed inside a frame")
+	case errors.Is(err, io.EOF):
+		log.Debug().Msg("connection closed by peer")
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		log.Debug().Dur("idle_timeout", t.cfg.IdleTimeout).Msg("closing idle connection")
+	default:
+		log.Debug().Err(err).Msg("connection failed")
+	}
+}
+
+// backoffDelay returns how long to wait after the n-th consecutive failure
+// (n >= 1): a uniform draw from [base/2, base], where base = lo·2^(n-1)
+// capped at hi. The jitter keeps peers that failed together from redialling
+// together. randN returns a uniform integer in [0, n), like rand.Int64N.
+func backoffDelay(n int, lo, hi time.Duration, randN func(int64) int64) time.Duration {
+	base := lo
+	for i := 1; i < n && base < hi; i++ {
+		if base > hi/2 {
+			base = hi
+		} else {
+			base *= 2
+		}
+	}
+	base = min(base, hi)
+	half := base / 2
+	return half + time.Duration(randN(int64(base-half)+1))
+}

@@ -1,0 +1,225 @@
+package messaging_test
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// receiveFrom waits for a frame with the given payload on tr, skipping
+// others, and returns it.
+func receiveFrom(t *testing.T, tr messaging.Transport, want string) messaging.Packet {
+	t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		select {
+		case p := <-tr.Packets():
+			if string(p.Payload) == want {
+				return p
+			}
+		case <-timer.C:
+			require.FailNow(t, "frame not delivered", "%q at %s", want, tr.LocalAddr())
+		}
+	}
+}
+
+// TestTCPOneConnectionPerPair (issue 10): once a dials b, b sends to a on
+// that connection instead of dialling back.
+func TestTCPOneConnectionPerPair(t *testing.T) {
+	a, b := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
+	for round := range 3 {
+		require.NoError(t, a.Send(b.LocalAddr(), []byte("ping")))
+		receiveFrom(t, b, "ping")
+		require.NoError(t, b.Send(a.LocalAddr(), []byte("pong")), "round %d", round)
+		receiveFrom(t, a, "pong")
+	}
+	sa, sb := a.Stats(), b.Stats()
+	assert.EqualValues(t, 1, sa.DialedConns, "a dialled once")
+	assert.EqualValues(t, 0, sb.DialedConns, "b never dialled")
+	assert.EqualValues(t, 1, sb.AcceptedConns)
+	assert.EqualValues(t, 1, sa.OpenConns)
+	assert.EqualValues(t, 1, sb.OpenConns)
+}
+
+// TestTCPSimultaneousOpen: two nodes that dial each other at once end with
+// one connection, on both sides, and lose nothing afterwards.
+func TestTCPSimultaneousOpen(t *testing.T) {
+	for i := range 5 {
+		a, b := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
+		var wg sync.WaitGroup
+		wg.Go(func() { assert.NoError(t, a.Send(b.LocalAddr(), []byte("from a"))) })
+		wg.Go(func() { assert.NoError(t, b.Send(a.LocalAddr(), []byte("from b"))) })
+		wg.Wait()
+		receiveFrom(t, b, "from a")
+		receiveFrom(t, a, "from b")
+		require.Eventually(t, func() bool {
+			return a.Stats().OpenConns == 1 && b.Stats().OpenConns == 1
+		}, waitTimeout, time.Millisecond, "run %d: one connection left on each side", i)
+		require.NoError(t, a.Send(b.LocalAddr(), []byte("after")))
+		require.NoError(t, b.Send(a.LocalAddr(), []byte("after")))
+		receiveFrom(t, b, "after")
+		receiveFrom(t, a, "after")
+		assert.EqualValues(t, 1, a.Stats().OpenConns+b.Stats().OpenConns-1, "run %d: no new connection", i)
+	}
+}
+
+// TestTCPManyUnreachableAddressesBounded (issue 11, item 2): sending to
+// 5,000 distinct addresses nobody listens on costs a bounded number of
+// goroutines, not one per address, and every frame is accounted for.
+func TestTCPManyUnreachableAddressesBounded(t *testing.T) {
+	const addrs = 5000
+	tr := newTCP(t, "127.0.0.1:0")
+	before := runtime.NumGoroutine()
+	peak := 0
+	for i := range addrs {
+		// 127.3.0.0/16 is loopback: a dial is refused at once.
+		_ = tr.Send(fmt.Sprintf("127.3.%d.%d:9", i/250, 1+i%250), []byte("hello?"))
+		if i%100 == 0 {
+			peak = max(peak, runtime.NumGoroutine())
+		}
+	}
+	peak = max(peak, runtime.NumGoroutine())
+	cfg := messaging.DefaultTCPConfig()
+	bound := before + 2*cfg.MaxConns + 8
+	assert.LessOrEqual(t, peak, bound, "goroutines while sending to %d unreachable addresses", addrs)
+	require.Eventually(t, func() bool { return tr.Stats().Dropped() == addrs }, waitTimeout, time.Millisecond,
+		"every frame dropped and counted")
+	assert.LessOrEqual(t, tr.Stats().OpenConns, uint64(cfg.MaxConns))
+	assert.Zero(t, tr.Stats().SentFrames)
+	requireWorks(t, tr)
+}
+
+// TestTCPHalfOpenFloodFromOneSource (issue 11, item 5): 1,030 connections
+// from one source that never send a handshake do not keep an honest peer
+// out.
+func TestTCPHalfOpenFloodFromOneSource(t *testing.T) {
+	const flood = 1030
+	target := newTCP(t, "127.0.0.1:0")
+	for range flood {
+		bareConn(t, target.LocalAddr())
+	}
+	honest := newTCP(t, "127.0.0.1:0", fastBackoff)
+	require.Eventually(t, func() bool {
+		_ = honest.Send(target.LocalAddr(), []byte("let me in"))
+		select {
+		case p := <-target.Packets():
+			return string(p.Payload) == "let me in"
+		case <-time.After(10 * time.Millisecond):
+			return false
+		}
+	}, waitTimeout, time.Millisecond, "the honest peer never got a frame through")
+	require.NoError(t, target.Send(honest.LocalAddr(), []byte("welcome")))
+	receiveFrom(t, honest, "welcome")
+	s := target.Stats()
+	assert.GreaterOrEqual(t, s.RefusedPerSource, uint64(flood-messaging.DefaultTCPConfig().MaxConnsPerSource),
+		"refusals: %v", s.Refusals())
+	assert.LessOrEqual(t, s.OpenConns, uint64(messaging.DefaultTCPConfig().MaxConns))
+}
+
+func TestTCPHandshakeRequired(t *testing.T) {
+	t.Run("timeout", func(t *testing.T) {
+		tr := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.HandshakeTimeout = 50 * time.Millisecond })
+		conn := bareConn(t, tr.LocalAddr())
+		requireClosedByPeer(t, conn)
+		require.Eventually(t, func() bool { return tr.Stats().RefusedTimeout == 1 }, waitTimeout, time.Millisecond)
+	})
+	t.Run("not a handshake", func(t *testing.T) {
+		tr := newTCP(t, "127.0.0.1:0")
+		conn := bareConn(t, tr.LocalAddr())
+		_, err := conn.Write(append(header(3), 0x93, 0x01, 0x02))
+		require.NoError(t, err)
+		requireClosedByPeer(t, conn)
+		require.Eventually(t, func() bool { return tr.Stats().RefusedHandshake == 1 }, waitTimeout, time.Millisecond)
+		assert.Zero(t, tr.Stats().ReceivedFrames, "nothing delivered from it")
+	})
+	t.Run("claimed address of another host", func(t *testing.T) {
+		tr := newTCP(t, "127.0.0.1:0")
+		conn := bareConn(t, tr.LocalAddr())
+		_, err := conn.Write(append(handshake("192.0.2.7:7000"), append(header(2), "hi"...)...))
+		require.NoError(t, err)
+		p := receiveFrom(t, tr, "hi")
+		require.NotNil(t, p.Reply)
+		require.NoError(t, p.Reply([]byte("answer")))
+		got, err := messaging.ReadFrame(conn, 64, nil)
+		require.NoError(t, err, "the answer comes back on the connection")
+		assert.Equal(t, "answer", string(got))
+		// The unverified claim is not used for sends to 192.0.2.7: a new
+		// dial is attempted instead (and fails or hangs, unseen here).
+		assert.EqualValues(t, 1, tr.Stats().OpenConns)
+	})
+}
+
+// TestTCPBadPeersLogBounded (issue 11, item 8): a flood of connections with
+// bad handshakes is counted one by one and logged a few times per second.
+func TestTCPBadPeersLogBounded(t *testing.T) {
+	const conns = 300
+	var logs syncBuffer
+	start := time.Now()
+	tr := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.Logger = zerolog.New(&logs) })
+	for range conns {
+		conn := bareConn(t, tr.LocalAddr())
+		_, err := conn.Write(append(header(1), 0x00))
+		require.NoError(t, err)
+	}
+	// Refused for their handshake, or, if many wait at once, per source.
+	require.Eventually(t, func() bool { return tr.Stats().RefusedConns == conns }, waitTimeout, time.Millisecond,
+		"refusals: %v", tr.Stats().Refusals())
+	seconds := int(time.Since(start)/time.Second) + 1
+	lines := strings.Count(logs.String(), "\n")
+	assert.LessOrEqual(t, lines, 5*(seconds+1), "log lines for %d bad connections in %d s", conns, seconds)
+	assert.Positive(t, lines)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestTCPMaxConnsEvictsLeastRecentlyUsed: at the cap, opening a connection
+// closes the one idle the longest, and the others stay.
+func TestTCPMaxConnsEvictsLeastRecentlyUsed(t *testing.T) {
+	a := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.MaxConns = 2 })
+	b, c, d := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
+	send := func(to *messaging.TCP, msg string) {
+		t.Helper()
+		require.NoError(t, a.Send(to.LocalAddr(), []byte(msg)))
+		receiveFrom(t, to, msg)
+	}
+	send(b, "1")
+	send(c, "2")
+	time.Sleep(2 * time.Millisecond) // distinct use times, whatever the clock's resolution
+	send(b, "3")                     // c is now the least recently used
+	time.Sleep(2 * time.Millisecond)
+	send(d, "4")
+	s := a.Stats()
+	assert.EqualValues(t, 1, s.EvictedConns)
+	assert.EqualValues(t, 2, s.OpenConns)
+	send(b, "5")
+	assert.EqualValues(t, 3, a.Stats().DialedConns, "b's connection was kept")
+	require.Eventually(t, func() bool { return c.Stats().OpenConns == 0 }, waitTimeout, time.Millisecond,
+		"c saw its connection closed")
+}
