@@ -7,7 +7,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hearsay-io/hearsay/failuredetector"
-	"github.com/hearsay-io/hearsay/internal/ratelog"
+	"github.com/hearsay-io/hearsay/messaging/ratelog"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/hearsay-io/hearsay/internal/ratelog"
+	"github.com/hearsay-io/hearsay/messaging/ratelog"
 )
 
 // TCP is a [Transport] that carries length-prefixed frames (see [WriteFrame])
