@@ -32,6 +32,25 @@ type Config struct {
 	ClusterName string
 	// Interval between gossip rounds. Default 1s; range 1ms..1m.
 	Interval time.Duration
+	// Fanout is how many random live peers each round sends a Syn to,
+	// besides Cassandra's occasional unreachable peer and seed. Default 1
+	// (Cassandra's); range 1..64.
+	Fanout int
+	// PushFanout is how many random live peers a local change (SetState,
+	// DeleteState, a new generation) is pushed to at once, and how many a
+	// node forwards a pushed change to when it was new to it (see
+	// docs/design.md, "Two speeds"). Default 3; 0 disables push, leaving
+	// the digest rounds alone; range 0..64.
+	PushFanout int
+	// PushRate is how many Push messages per second the node sends at
+	// most, on average; changes beyond it are coalesced into later pushes.
+	// Default 20; must be > 0 (and at most 100,000) when PushFanout is
+	// set.
+	PushRate float64
+	// PushBurst is how many Push messages the node may send at once above
+	// PushRate (the token bucket's depth). Default 10; range
+	// PushFanout..100,000 when PushFanout is set.
+	PushBurst int
 	// FailureDetector configures phi accrual. Default
 	// failuredetector.DefaultConfigFor(Interval).
 	FailureDetector failuredetector.Config
@@ -110,6 +129,19 @@ type Config struct {
 	TCP messaging.TCPConfig
 }
 
+// Defaults of the speed knobs (see [Config]).
+const (
+	// DefaultFanout is Config.Fanout's default: one live peer per round.
+	DefaultFanout = 1
+	// DefaultPushFanout is Config.PushFanout's default.
+	DefaultPushFanout = 3
+	// DefaultPushRate is Config.PushRate's default, in Push messages per
+	// second.
+	DefaultPushRate = 20
+	// DefaultPushBurst is Config.PushBurst's default.
+	DefaultPushBurst = 10
+)
+
 // DefaultMaxEndpoints is Config.MaxEndpoints' default.
 const DefaultMaxEndpoints = 10_000
 
@@ -120,6 +152,10 @@ func DefaultConfig() Config {
 		BindAddr:            "127.0.0.1:7000",
 		ClusterName:         "hearsay",
 		Interval:            time.Second,
+		Fanout:              DefaultFanout,
+		PushFanout:          DefaultPushFanout,
+		PushRate:            DefaultPushRate,
+		PushBurst:           DefaultPushBurst,
 		FailureDetector:     failuredetector.DefaultConfig(),
 		SeedRefreshInterval: 30 * time.Second,
 		QuarantineDuration:  60 * time.Second,
@@ -162,6 +198,20 @@ func (c Config) Validate() error {
 	}
 	if c.Interval < time.Millisecond || c.Interval > time.Minute {
 		bad("Interval %v: want 1ms..1m", c.Interval)
+	}
+	if c.Fanout < 1 || c.Fanout > 64 {
+		bad("Fanout %d: want 1..64 live peers per round (default %d)", c.Fanout, DefaultFanout)
+	}
+	if c.PushFanout < 0 || c.PushFanout > 64 {
+		bad("PushFanout %d: want 0..64 peers per push, 0 to disable push (default %d)", c.PushFanout, DefaultPushFanout)
+	}
+	if c.PushFanout > 0 {
+		if !(c.PushRate > 0 && c.PushRate <= 100_000) {
+			bad("PushRate %v: want more than 0 and at most 100000 Push messages per second, or PushFanout 0 to disable push (default %d)", c.PushRate, DefaultPushRate)
+		}
+		if c.PushBurst < c.PushFanout || c.PushBurst > 100_000 {
+			bad("PushBurst %d: want PushFanout (%d)..100000, so one push can reach PushFanout peers (default %d)", c.PushBurst, c.PushFanout, DefaultPushBurst)
+		}
 	}
 	if err := c.FailureDetector.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: FailureDetector: %w", err))

@@ -92,6 +92,13 @@ type Counters struct {
 	// GenerationsRefused counts far-future generations this node would
 	// have had to take (to refute or take over) and did not.
 	GenerationsRefused uint64
+	// Pushes counts Push messages sent (changes pushed or forwarded at
+	// once, see Config.PushFanout).
+	Pushes uint64
+	// PushesDeferred counts flushes that found changes to push but waited
+	// for the rate limit (Config.PushRate); the changes went out together
+	// in a later push.
+	PushesDeferred uint64
 }
 
 type phase uint8
@@ -147,6 +154,7 @@ type Node struct {
 	nonce    uint64
 	overhead int
 	counters Counters
+	push     pushState
 }
 
 // NewNode returns a core for cfg, advertising addr, in generation gen,
@@ -202,6 +210,7 @@ func (n *Node) resetLocalState() {
 	}
 	s.HeartBeat.Version = n.versions.Next()
 	n.states.Put(n.id, s)
+	n.markDirty(n.id, n.gen, 0, "")
 }
 
 func sortedKeys[V any](m map[string]V) []string {
