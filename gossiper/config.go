@@ -39,17 +39,22 @@ type Config struct {
 	// PushFanout is how many random live peers a local change (SetState,
 	// DeleteState, a new generation) is pushed to at once, and how many a
 	// node forwards a pushed change to when it was new to it (see
-	// docs/design.md, "Two speeds"). Default 3; 0 disables push, leaving
-	// the digest rounds alone; range 0..64.
+	// docs/design.md, "Two speeds"). Default PushFanoutAuto (-1):
+	// ceil(ln n) + 3 for n nodes seen up, at least 3, at which a change
+	// pushed once by each node reaches all of them with probability about
+	// exp(-exp(-3)) = 95% (Kermarrec et al. 2003); the rounds bring it to
+	// the rest. 0 disables push, leaving the digest rounds alone; range
+	// -1..64.
 	PushFanout int
 	// PushRate is how many Push messages per second the node sends at
 	// most, on average; changes beyond it are coalesced into later pushes.
-	// Default 20; must be > 0 (and at most 100,000) when PushFanout is
-	// set.
+	// Default 128; must be > 0 (and at most 100,000) unless push is
+	// disabled.
 	PushRate float64
 	// PushBurst is how many Push messages the node may send at once above
-	// PushRate (the token bucket's depth). Default 10; range
-	// PushFanout..100,000 when PushFanout is set.
+	// PushRate (the token bucket's depth); it also caps one push's fanout.
+	// Default 64; range 1..100,000, and at least PushFanout, unless push is
+	// disabled.
 	PushBurst int
 	// FailureDetector configures phi accrual. Default
 	// failuredetector.DefaultConfigFor(Interval).
@@ -133,13 +138,16 @@ type Config struct {
 const (
 	// DefaultFanout is Config.Fanout's default: one live peer per round.
 	DefaultFanout = 1
+	// PushFanoutAuto, as Config.PushFanout, scales the fanout with the
+	// cluster: ceil(ln n) + 3 for n nodes seen up, at least 3.
+	PushFanoutAuto = -1
 	// DefaultPushFanout is Config.PushFanout's default.
-	DefaultPushFanout = 3
+	DefaultPushFanout = PushFanoutAuto
 	// DefaultPushRate is Config.PushRate's default, in Push messages per
 	// second.
-	DefaultPushRate = 20
+	DefaultPushRate = 128
 	// DefaultPushBurst is Config.PushBurst's default.
-	DefaultPushBurst = 10
+	DefaultPushBurst = 64
 )
 
 // DefaultMaxEndpoints is Config.MaxEndpoints' default.
@@ -202,15 +210,15 @@ func (c Config) Validate() error {
 	if c.Fanout < 1 || c.Fanout > 64 {
 		bad("Fanout %d: want 1..64 live peers per round (default %d)", c.Fanout, DefaultFanout)
 	}
-	if c.PushFanout < 0 || c.PushFanout > 64 {
-		bad("PushFanout %d: want 0..64 peers per push, 0 to disable push (default %d)", c.PushFanout, DefaultPushFanout)
+	if c.PushFanout < PushFanoutAuto || c.PushFanout > 64 {
+		bad("PushFanout %d: want 1..64 peers per push, %d for automatic (the default), or 0 to disable push", c.PushFanout, PushFanoutAuto)
 	}
-	if c.PushFanout > 0 {
+	if c.PushFanout != 0 {
 		if !(c.PushRate > 0 && c.PushRate <= 100_000) {
 			bad("PushRate %v: want more than 0 and at most 100000 Push messages per second, or PushFanout 0 to disable push (default %d)", c.PushRate, DefaultPushRate)
 		}
-		if c.PushBurst < c.PushFanout || c.PushBurst > 100_000 {
-			bad("PushBurst %d: want PushFanout (%d)..100000, so one push can reach PushFanout peers (default %d)", c.PushBurst, c.PushFanout, DefaultPushBurst)
+		if c.PushBurst < max(c.PushFanout, 1) || c.PushBurst > 100_000 {
+			bad("PushBurst %d: want %d..100000, so one push can reach PushFanout peers (default %d)", c.PushBurst, max(c.PushFanout, 1), DefaultPushBurst)
 		}
 	}
 	if err := c.FailureDetector.Validate(); err != nil {

@@ -1,6 +1,7 @@
 package gossiper
 
 import (
+	"math"
 	"slices"
 	"time"
 
@@ -33,6 +34,9 @@ type pushState struct {
 	// tokens is the bucket's level; refilled is when it was last filled.
 	tokens   float64
 	refilled time.Time
+	// need is the fanout of the last push attempted: the tokens the next
+	// one will likely take.
+	need int
 	// sender, while a Push is applied, is its sender's ID: changes it
 	// brought are forwarded, but not back to it.
 	sender  string
@@ -109,11 +113,17 @@ func (n *Node) PushPending(now time.Time) (wait time.Duration, pending bool) {
 		return 0, false
 	}
 	n.refill(now)
-	if n.push.tokens >= 1 {
+	need := max(n.push.need, 1)
+	if n.hasTokens(need) {
 		return 0, true
 	}
-	return time.Duration((1 - n.push.tokens) / n.cfg.PushRate * float64(time.Second)), true
+	ns := math.Ceil((float64(need) - n.push.tokens) / n.cfg.PushRate * float64(time.Second))
+	return max(time.Duration(ns), time.Nanosecond), true
 }
+
+// hasTokens reports whether the bucket holds k tokens (within rounding:
+// refills add fractions of a token).
+func (n *Node) hasTokens(k int) bool { return n.push.tokens+1e-9 >= float64(k) }
 
 // refill adds the tokens earned since the last refill, up to PushBurst.
 func (n *Node) refill(now time.Time) {
@@ -129,8 +139,8 @@ func (n *Node) refill(now time.Time) {
 
 // Flush pushes what changed since the last push: the new versions of
 // every dirty endpoint, in one Push, to up to PushFanout random live peers
-// (as many as the rate limit allows; with none allowed the changes wait
-// for a later Flush, see [Node.PushPending]). The runtime calls it after
+// (if the rate limit does not allow that many now, the changes wait for a
+// later Flush, see [Node.PushPending]). The runtime calls it after
 // it has drained the messages and commands waiting, so changes that come
 // in a burst are pushed together. It does nothing unless the node runs.
 func (n *Node) Flush(now time.Time) Output {
@@ -147,7 +157,7 @@ func (n *Node) Flush(now time.Time) Output {
 		return out
 	}
 	n.refill(now)
-	if n.push.tokens < 1 {
+	if !n.hasTokens(max(n.push.need, 1)) {
 		n.counters.PushesDeferred++
 		return out
 	}
@@ -155,6 +165,12 @@ func (n *Node) Flush(now time.Time) Output {
 	targets := n.pushTargets(eps)
 	if len(targets) == 0 {
 		clear(n.push.dirty) // nobody to tell: the rounds will
+		return out
+	}
+	// A push goes to its full fanout or waits: a thinner one would reach
+	// fewer nodes.
+	if n.push.need = len(targets); !n.hasTokens(n.push.need) {
+		n.counters.PushesDeferred++
 		return out
 	}
 	wants := make([]endpointstate.Want, 0, len(eps))
@@ -170,12 +186,11 @@ func (n *Node) Flush(now time.Time) Output {
 		return out
 	}
 	push := &messaging.Push{Deltas: deltas}
-	k := min(len(targets), int(n.push.tokens))
-	for _, to := range targets[:k] {
+	for _, to := range targets {
 		out.send(to, push)
 	}
-	n.push.tokens -= float64(k)
-	n.counters.Pushes += uint64(k)
+	n.push.tokens -= float64(len(targets))
+	n.counters.Pushes += uint64(len(targets))
 	return out
 }
 
@@ -227,7 +242,18 @@ func (n *Node) pushTargets(eps []string) []string {
 	if len(addrs) == 0 && len(live) == 0 && len(unreachable) == 0 {
 		addrs = slices.Clone(n.seeds)
 	}
-	return pickRandom(n, addrs, n.cfg.PushFanout)
+	return pickRandom(n, addrs, n.pushFanout(len(live)))
+}
+
+// pushFanout is Config.PushFanout, or for PushFanoutAuto ceil(ln n) + 3
+// for the n nodes seen up (this one included), at least 3; never more
+// than PushBurst.
+func (n *Node) pushFanout(live int) int {
+	f := n.cfg.PushFanout
+	if f == PushFanoutAuto {
+		f = max(3, int(math.Ceil(math.Log(float64(live+1))))+3)
+	}
+	return min(f, n.cfg.PushBurst)
 }
 
 // pickRandom moves k random elements of list (or all of them) to its
