@@ -33,7 +33,8 @@ type pushSim struct {
 	wakeAt   map[*Node]time.Time // when a node's held-back pushes may go
 	interval time.Duration
 	latency  time.Duration
-	jitter   time.Duration
+	spread   time.Duration // extra latency, uniform in [0, spread)
+	jitter   time.Duration // tick jitter, uniform in [-jitter, jitter)
 	drop     func(m messaging.Message) bool
 	sent     map[messaging.Type]int
 	pushes   []pushSent
@@ -98,7 +99,11 @@ func (s *pushSim) emit(from *Node, out Output, hop int) {
 			continue
 		}
 		s.seq++
-		s.queue = append(s.queue, simMsg{at: s.now.Add(s.latency), seq: s.seq, from: from, to: m.To, msg: m.Message, hop: hop})
+		lat := s.latency
+		if s.spread > 0 {
+			lat += time.Duration(s.rng.Int64N(int64(s.spread)))
+		}
+		s.queue = append(s.queue, simMsg{at: s.now.Add(lat), seq: s.seq, from: from, to: m.To, msg: m.Message, hop: hop})
 	}
 }
 
