@@ -1,7 +1,6 @@
 package gossiper
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -115,7 +114,7 @@ func BenchmarkFastSetting(b *testing.B) {
 		b.ReportMetric((sum / time.Duration(len(r.detect))).Seconds(), "s-last-survivor-mean")
 		b.ReportMetric(worst.Seconds(), "s-last-survivor-max")
 		b.ReportMetric((first / time.Duration(len(r.first))).Seconds(), "s-first-survivor-mean")
-		b.Log(fmt.Sprintf("N=64, %v steady: %d false convictions; crashes: first survivor %v, last survivor %v",
-			steady, r.falseConvictions, r.first, r.detect))
+		b.Logf("N=64, %v steady: %d false convictions; crashes: first survivor %v, last survivor %v",
+			steady, r.falseConvictions, r.first, r.detect)
 	}
 }
