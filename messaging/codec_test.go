@@ -332,3 +332,14 @@ func TestDecodePushLimits(t *testing.T) {
 	assert.ErrorIs(t, c.Limits().CheckDelta(&push.Deltas[0]), endpointstate.ErrInvalidVersion)
 	assert.Equal(t, "push", TypePush.String())
 }
+
+// TestPushDumpInDocs pins the Push example of docs/protocol.md to the
+// codec's real output.
+func TestPushDumpInDocs(t *testing.T) {
+	b, err := testCodec(t).Encode(envelope(&Push{Deltas: []endpointstate.Delta{pushDelta()}}))
+	require.NoError(t, err)
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "protocol.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(doc), hex.Dump(b), "docs/protocol.md must show the Push dump")
+	assert.Contains(t, string(doc), fmt.Sprintf("%d bytes:", len(b)))
+}
