@@ -489,3 +489,41 @@ func TestFanoutSendsToDistinctPeers(t *testing.T) {
 	live := slices.Compact(slices.Sorted(slices.Values(to[:3])))
 	assert.Len(t, live, 3, "distinct: %s", strings.Join(to, " "))
 }
+
+// TestPushAppliedLikeAck2: a Push goes through the same apply path as an
+// Ack2: deltas about new endpoints beyond MaxEndpoints are refused and
+// counted, a quarantined endpoint's old generation is ignored, an invalid
+// delta is refused for its endpoint alone, and nothing refused is
+// forwarded.
+func TestPushAppliedLikeAck2(t *testing.T) {
+	s := newPushSim(t, 3, time.Second, func(c *Config) { c.MaxEndpoints = 4 })
+	s.converge()
+	s.runFor(s.interval)
+	a, b := s.nodes[0], s.nodes[1]
+	reset := func(ep string, gen int64) endpointstate.Delta {
+		return endpointstate.Delta{Endpoint: ep, Generation: gen, HeartBeat: 3, Reset: true, States: []endpointstate.KeyValue{
+			{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: "10.9.9.9:7000", Version: 1}},
+			{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusNormal, Version: 2}}}}
+	}
+	a.removed["gone"] = removal{generation: 50, until: s.now.Add(time.Minute)}
+	bad := reset("bad", 7)
+	bad.States[0].Version = -1
+	push := &messaging.Push{Deltas: []endpointstate.Delta{reset("new-1", 7), reset("new-2", 7), reset("gone", 50), bad}}
+	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: b.cfg.ClusterName, From: b.ID(), Addr: b.Addr(), Message: push}
+	out := a.Step(s.now, env)
+	assert.NotNil(t, a.states.Get("new-1"), "the fourth endpoint fits")
+	assert.Nil(t, a.states.Get("new-2"), "the fifth does not")
+	assert.Nil(t, a.states.Get("gone"), "quarantined")
+	assert.Nil(t, a.states.Get("bad"))
+	c := a.Counters()
+	assert.EqualValues(t, 1, c.EndpointsRefused)
+	assert.EqualValues(t, 1, c.DeltasRefused)
+	assert.NotEmpty(t, out.Warnings)
+	forwarded := map[string]bool{}
+	for _, m := range a.Flush(s.now).Messages {
+		for _, d := range m.Message.(*messaging.Push).Deltas {
+			forwarded[d.Endpoint] = true
+		}
+	}
+	assert.Equal(t, map[string]bool{"new-1": true}, forwarded, "only what was applied is forwarded")
+}
