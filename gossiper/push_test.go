@@ -527,3 +527,39 @@ func TestPushAppliedLikeAck2(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"new-1": true}, forwarded, "only what was applied is forwarded")
 }
+
+// TestPushNewGenerationLearnedByDigestsForwarded: a node that learns a
+// peer's new generation from a round (not from a push) pushes it on, so
+// the rest of the cluster need not wait for rounds of its own.
+func TestPushNewGenerationLearnedByDigestsForwarded(t *testing.T) {
+	s := newPushSim(t, 16, time.Second, func(c *Config) { c.ShadowTimeout = 0 })
+	s.converge()
+	s.runFor(s.interval)
+	old := s.nodes[4]
+	s.now = s.now.Add(2 * time.Second)
+	restarted, err := NewNode(old.cfg, old.Addr(), s.now.Unix(), rand.New(rand.NewPCG(1234, 5)))
+	require.NoError(t, err)
+	s.nodes[4], s.byAddr[old.Addr()] = restarted, restarted
+	// The restarted node's own pushes are lost: the others learn of it
+	// through its rounds.
+	s.drop = func(m messaging.Message) bool {
+		p, ok := m.(*messaging.Push)
+		return ok && len(p.Deltas) > 0 && p.Deltas[0].Endpoint == "n4" && s.pushes[len(s.pushes)-1].from == "n4"
+	}
+	before := len(s.pushes)
+	s.emit(restarted, restarted.Start(s.now), 0)
+	s.flush(restarted, -1)
+	for r := 0; r < 10; r++ {
+		s.runFor(s.interval)
+		forwarded := false
+		for _, p := range s.pushes[before:] {
+			for _, d := range p.push.Deltas {
+				forwarded = forwarded || p.from != "n4" && d.Endpoint == "n4" && d.Reset && d.Generation == restarted.Generation()
+			}
+		}
+		if forwarded {
+			return
+		}
+	}
+	assert.Fail(t, "nobody forwarded the new generation it learned by digests")
+}
