@@ -108,7 +108,16 @@ func TestTenNodesOverTCP(t *testing.T) {
 	cfg := tcpConfig("node-7", []string{seed}, interval)
 	cfg.BindAddr = victimAddr
 	gs[7] = startTCP(t, cfg)
-	require.Eventually(t, func() bool { return everyone(gs, -1, "node-7", StatusUp) }, 20*time.Second, 20*time.Millisecond)
+	// Everyone up everywhere, the restarted node's own view included: with
+	// push the others see it up before it has seen them all.
+	require.Eventually(t, func() bool {
+		for i := range gs {
+			if !everyone(gs, -1, fmt.Sprintf("node-%d", i), StatusUp) {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, 20*time.Millisecond)
 	select {
 	case e := <-restarts.C:
 		assert.Equal(t, "node-7", e.Endpoint)

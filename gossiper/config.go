@@ -32,6 +32,30 @@ type Config struct {
 	ClusterName string
 	// Interval between gossip rounds. Default 1s; range 1ms..1m.
 	Interval time.Duration
+	// Fanout is how many random live peers each round sends a Syn to,
+	// besides Cassandra's occasional unreachable peer and seed. Default 1
+	// (Cassandra's); range 1..64.
+	Fanout int
+	// PushFanout is how many random live peers a local change (SetState,
+	// DeleteState, a new generation) is pushed to at once, and how many a
+	// node forwards a pushed change to when it was new to it (see
+	// docs/design.md, "Two speeds"). Default PushFanoutAuto (-1):
+	// ceil(ln n) + 3 for n nodes seen up, at least 3, at which a change
+	// pushed once by each node reaches all of them with probability about
+	// exp(-exp(-3)) = 95% (Kermarrec et al. 2003); the rounds bring it to
+	// the rest. 0 disables push, leaving the digest rounds alone; range
+	// -1..64.
+	PushFanout int
+	// PushRate is how many Push messages per second the node sends at
+	// most, on average; changes beyond it are coalesced into later pushes.
+	// Default 128; must be > 0 (and at most 100,000) unless push is
+	// disabled.
+	PushRate float64
+	// PushBurst is how many Push messages the node may send at once above
+	// PushRate (the token bucket's depth); it also caps one push's fanout.
+	// Default 64; range 1..100,000, and at least PushFanout, unless push is
+	// disabled.
+	PushBurst int
 	// FailureDetector configures phi accrual. Default
 	// failuredetector.DefaultConfigFor(Interval).
 	FailureDetector failuredetector.Config
@@ -110,6 +134,22 @@ type Config struct {
 	TCP messaging.TCPConfig
 }
 
+// Defaults of the speed knobs (see [Config]).
+const (
+	// DefaultFanout is Config.Fanout's default: one live peer per round.
+	DefaultFanout = 1
+	// PushFanoutAuto, as Config.PushFanout, scales the fanout with the
+	// cluster: ceil(ln n) + 3 for n nodes seen up, at least 3.
+	PushFanoutAuto = -1
+	// DefaultPushFanout is Config.PushFanout's default.
+	DefaultPushFanout = PushFanoutAuto
+	// DefaultPushRate is Config.PushRate's default, in Push messages per
+	// second.
+	DefaultPushRate = 128
+	// DefaultPushBurst is Config.PushBurst's default.
+	DefaultPushBurst = 64
+)
+
 // DefaultMaxEndpoints is Config.MaxEndpoints' default.
 const DefaultMaxEndpoints = 10_000
 
@@ -120,6 +160,10 @@ func DefaultConfig() Config {
 		BindAddr:            "127.0.0.1:7000",
 		ClusterName:         "hearsay",
 		Interval:            time.Second,
+		Fanout:              DefaultFanout,
+		PushFanout:          DefaultPushFanout,
+		PushRate:            DefaultPushRate,
+		PushBurst:           DefaultPushBurst,
 		FailureDetector:     failuredetector.DefaultConfig(),
 		SeedRefreshInterval: 30 * time.Second,
 		QuarantineDuration:  60 * time.Second,
@@ -162,6 +206,20 @@ func (c Config) Validate() error {
 	}
 	if c.Interval < time.Millisecond || c.Interval > time.Minute {
 		bad("Interval %v: want 1ms..1m", c.Interval)
+	}
+	if c.Fanout < 1 || c.Fanout > 64 {
+		bad("Fanout %d: want 1..64 live peers per round (default %d)", c.Fanout, DefaultFanout)
+	}
+	if c.PushFanout < PushFanoutAuto || c.PushFanout > 64 {
+		bad("PushFanout %d: want 1..64 peers per push, %d for automatic (the default), or 0 to disable push", c.PushFanout, PushFanoutAuto)
+	}
+	if c.PushFanout != 0 {
+		if !(c.PushRate > 0 && c.PushRate <= 100_000) {
+			bad("PushRate %v: want more than 0 and at most 100000 Push messages per second, or PushFanout 0 to disable push (default %d)", c.PushRate, DefaultPushRate)
+		}
+		if c.PushBurst < max(c.PushFanout, 1) || c.PushBurst > 100_000 {
+			bad("PushBurst %d: want %d..100000, so one push can reach PushFanout peers (default %d)", c.PushBurst, max(c.PushFanout, 1), DefaultPushBurst)
+		}
 	}
 	if err := c.FailureDetector.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: FailureDetector: %w", err))

@@ -36,6 +36,18 @@
 // frame, most out-of-date endpoints first), and the Ack with an Ack2.
 // Every applied heartbeat advance is an arrival for the failure detector.
 //
+// # Push
+//
+// Changes do not wait for a round: a new value, a delete, a new generation
+// (a node starting, restarting or announced left) marks its endpoint dirty,
+// and [Node.Flush] sends the new versions, as one Push, to a few random
+// live peers (Config.PushFanout), which apply it like an Ack2, never answer
+// it, and forward once what was new to them. A token bucket
+// (Config.PushRate, PushBurst) bounds the pushes; [Node.PushPending] says
+// when held-back changes may go. A caller driving the core calls Flush
+// after each batch of Tick, Step and API calls, as the Gossiper does once
+// its queues are drained; a caller that never does gets the rounds alone.
+//
 // # Lifecycle
 //
 // A starting node first runs a shadow round: it asks its seeds for their

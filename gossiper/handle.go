@@ -80,6 +80,8 @@ func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
 		n.handleAck(now, env, m, &out)
 	case *messaging.Ack2:
 		n.applyDeltas(now, m.Deltas, &out)
+	case *messaging.Push:
+		n.handlePush(now, env, m, &out)
 	case *messaging.Shutdown:
 		n.handleShutdown(now, env, m, &out)
 	case *messaging.Echo:

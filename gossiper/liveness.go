@@ -33,6 +33,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	for _, c := range changes {
 		n.onChange(now, c, out)
 	}
+	n.notePushChanges(changes)
 	// Liveness follows the status each endpoint ended with.
 	seen := map[string]bool{}
 	for _, c := range changes {

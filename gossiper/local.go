@@ -27,7 +27,9 @@ func (n *Node) SetState(now time.Time, key, value string) (Output, error) {
 	if had && old == value {
 		return out, nil
 	}
-	s.Set(key, value, n.versions.Next())
+	v := n.versions.Next()
+	s.Set(key, value, v)
+	n.markDirty(n.id, n.gen, v, "")
 	out.event(now, Event{Kind: EventChange, Endpoint: n.id, Generation: n.gen, Key: key, Old: old, New: value})
 	return out, nil
 }
@@ -47,7 +49,9 @@ func (n *Node) DeleteState(now time.Time, key string) (Output, error) {
 	if !had {
 		return out, nil
 	}
-	s.Delete(key, n.versions.Next(), now)
+	v := n.versions.Next()
+	s.Delete(key, v, now)
+	n.markDirty(n.id, n.gen, v, "")
 	s.TrimTombstones(n.cfg.Limits.MaxKeys)
 	out.event(now, Event{Kind: EventChange, Endpoint: n.id, Generation: n.gen, Key: key, Old: old, Deleted: true})
 	return out, nil

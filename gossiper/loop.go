@@ -47,6 +47,9 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 	signal(nil)
 	ticker := time.NewTicker(g.cfg.Interval)
 	defer ticker.Stop()
+	push := newPusher()
+	defer push.stop()
+	g.flushPush(push, time.Now(), true)
 	for {
 		var out Output
 		select {
@@ -76,6 +79,7 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 			g.publish(now)
 			g.deliver(now, out)
 			c.reply <- err
+		case <-push.wake():
 		}
 		if out.Fatal != nil {
 			g.fatal.Store(&out.Fatal)
@@ -84,6 +88,7 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 			return
 		}
 		signal(nil)
+		g.flushPush(push, time.Now(), len(packets) == 0 && len(g.cmds) == 0)
 	}
 }
 

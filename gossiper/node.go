@@ -103,6 +103,13 @@ type Counters struct {
 	// RepliesLimited counts requests left unanswered because their sender
 	// ID had used its answer budget for the interval (see [Node.Step]).
 	RepliesLimited uint64
+	// Pushes counts Push messages sent (changes pushed or forwarded at
+	// once, see Config.PushFanout).
+	Pushes uint64
+	// PushesDeferred counts flushes that found changes to push but waited
+	// for the rate limit (Config.PushRate); the changes went out together
+	// in a later push.
+	PushesDeferred uint64
 }
 
 type phase uint8
@@ -159,6 +166,7 @@ type Node struct {
 	overhead int
 	counters Counters
 	replies  replyBudget
+	push     pushState
 }
 
 // NewNode returns a core for cfg, advertising addr, in generation gen,
@@ -214,6 +222,7 @@ func (n *Node) resetLocalState() {
 	}
 	s.HeartBeat.Version = n.versions.Next()
 	n.states.Put(n.id, s)
+	n.markDirty(n.id, n.gen, 0, "")
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -86,10 +86,9 @@ func (n *Node) gossip(now time.Time, out *Output) {
 	syn := &messaging.Syn{Digests: n.synDigests(now)}
 	live, unreachable := n.targets()
 	sentToSeed := false
-	if len(live) > 0 {
-		to := n.addrOf(live[n.rng.IntN(len(live))])
+	for _, to := range n.roundPeers(live) {
 		out.send(to, syn)
-		sentToSeed = n.isSeed(to)
+		sentToSeed = sentToSeed || n.isSeed(to)
 	}
 	if l, u := len(live), len(unreachable); u > 0 && n.rng.Float64() < float64(u)/float64(l+1) {
 		out.send(n.addrOf(unreachable[n.rng.IntN(u)]), syn)

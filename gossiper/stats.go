@@ -97,7 +97,7 @@ func (g *Gossiper) Stats() Stats {
 		EventsDropped: g.stats.eventsDropped.Load(),
 		SeedUpdates:   g.stats.seedUpdates.Load(),
 	}
-	for t := messaging.TypeSyn; t <= messaging.TypeShadowAck; t++ {
+	for t := messaging.TypeSyn; t <= messaging.TypePush; t++ {
 		tc := &g.stats.types[t]
 		ts := TypeStats{Sent: tc.sent.Load(), Received: tc.received.Load(),
 			SentBytes: tc.sentBytes.Load(), ReceivedBytes: tc.receivedBytes.Load()}

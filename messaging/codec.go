@@ -115,6 +115,9 @@ func encodeBody(w *writer, m Message) error {
 	case *ShadowAck:
 		w.arrayLen(1)
 		w.deltas(m.Deltas)
+	case *Push:
+		w.arrayLen(1)
+		w.deltas(m.Deltas)
 	default:
 		return fmt.Errorf("encode: %w: %T", ErrUnknownType, m)
 	}

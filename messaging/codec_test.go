@@ -38,6 +38,15 @@ func sampleDelta() endpointstate.Delta {
 	}
 }
 
+// pushDelta is what a Push typically carries: one key's new version,
+// above the version the receiver already holds.
+func pushDelta() endpointstate.Delta {
+	return endpointstate.Delta{
+		Endpoint: "node-2", Generation: 1764244800, HeartBeat: 43, GCVersion: 3, FromVersion: 40,
+		States: []endpointstate.KeyValue{{Key: "load", VersionedValue: endpointstate.VersionedValue{Value: "0.80", Version: 43}}},
+	}
+}
+
 // goldenMessages is one message of each type; they seed the fuzzer and the
 // round-trip tests.
 func goldenMessages() []Message {
@@ -51,6 +60,7 @@ func goldenMessages() []Message {
 		&EchoReply{Nonce: 7, Generation: 1764244800},
 		&ShadowSyn{},
 		&ShadowAck{Deltas: []endpointstate.Delta{d}},
+		&Push{Deltas: []endpointstate.Delta{pushDelta()}},
 	}
 }
 
@@ -295,4 +305,41 @@ func FuzzDecode(f *testing.F) {
 		require.NoError(t, err)
 		assert.Equal(t, e, again)
 	})
+}
+
+// TestDecodePushLimits: a Push is decoded with the same bounds as an Ack2:
+// a count beyond the bytes left is refused before anything is allocated,
+// a Push without its deltas is malformed, and a delta over the
+// per-endpoint limits decodes for Apply to refuse alone.
+func TestDecodePushLimits(t *testing.T) {
+	c := testCodec(t)
+	huge := append(raw(t, 1, "prod", "n", "a:1", 9), 0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff)
+	huge[0] = 0x96 // the envelope's six fields: the body is the last
+	_, err := c.Decode(huge)
+	require.ErrorIs(t, err, ErrMalformed)
+	assert.Contains(t, err.Error(), "does not fit")
+	_, err = c.Decode(raw(t, 1, "prod", "n", "a:1", 9, []any{}))
+	require.ErrorIs(t, err, ErrMalformed)
+	assert.Contains(t, err.Error(), "push")
+
+	bad := []any{"e", 1, 1, 0, true, []any{[]any{"k", "v", -4, false}}, 0}
+	good := []any{"good", 1, 1, 0, true, []any{[]any{"k", "v", 1, false}}, 0}
+	e, err := c.Decode(raw(t, 1, "prod", "n", "a:1", 9, []any{[]any{bad, good}}))
+	require.NoError(t, err)
+	push, ok := e.Message.(*Push)
+	require.True(t, ok)
+	require.Len(t, push.Deltas, 2)
+	assert.ErrorIs(t, c.Limits().CheckDelta(&push.Deltas[0]), endpointstate.ErrInvalidVersion)
+	assert.Equal(t, "push", TypePush.String())
+}
+
+// TestPushDumpInDocs pins the Push example of docs/protocol.md to the
+// codec's real output.
+func TestPushDumpInDocs(t *testing.T) {
+	b, err := testCodec(t).Encode(envelope(&Push{Deltas: []endpointstate.Delta{pushDelta()}}))
+	require.NoError(t, err)
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "protocol.md"))
+	require.NoError(t, err)
+	assert.Contains(t, string(doc), hex.Dump(b), "docs/protocol.md must show the Push dump")
+	assert.Contains(t, string(doc), fmt.Sprintf("%d bytes:", len(b)))
 }

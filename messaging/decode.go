@@ -245,6 +245,10 @@ func (r *reader) body(t Type) Message {
 		fields = r.arrayLen("shadow ack", 1, 1)
 		m = &ShadowAck{Deltas: r.deltas()}
 		fields--
+	case TypePush:
+		fields = r.arrayLen("push", 1, 1)
+		m = &Push{Deltas: r.deltas()}
+		fields--
 	default:
 		r.err = fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
 		return nil

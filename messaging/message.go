@@ -28,6 +28,9 @@ const (
 	TypeShadowSyn Type = 7
 	// TypeShadowAck answers a ShadowSyn with full states.
 	TypeShadowAck Type = 8
+	// TypePush carries a fresh change, pushed at once rather than waiting
+	// for a round; it is never answered.
+	TypePush Type = 9
 )
 
 // String returns the type's name as used in logs and metrics.
@@ -49,12 +52,14 @@ func (t Type) String() string {
 		return "shadow_syn"
 	case TypeShadowAck:
 		return "shadow_ack"
+	case TypePush:
+		return "push"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
 // Message is one of the protocol's messages: *Syn, *Ack, *Ack2, *Shutdown,
-// *Echo, *EchoReply, *ShadowSyn or *ShadowAck.
+// *Echo, *EchoReply, *ShadowSyn, *ShadowAck or *Push.
 type Message interface {
 	// Type returns the message's wire type.
 	Type() Type
@@ -118,6 +123,18 @@ type ShadowAck struct {
 	// Deltas are reset deltas of the known endpoints.
 	Deltas []endpointstate.Delta
 }
+
+// Push carries deltas of a change pushed as it happens (rumour mongering):
+// only the new versions of the endpoints that changed. The receiver
+// applies them as it would an Ack2's and never answers; the digest rounds
+// repair any Push that is lost.
+type Push struct {
+	// Deltas are the changed endpoints' new versions.
+	Deltas []endpointstate.Delta
+}
+
+// Type implements [Message].
+func (*Push) Type() Type { return TypePush }
 
 // Type implements [Message].
 func (*Syn) Type() Type { return TypeSyn }

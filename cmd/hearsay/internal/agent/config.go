@@ -35,6 +35,7 @@ func (o Options) gossiperConfig(log zerolog.Logger) (gossiper.Config, []seedSour
 	cfg.FailureDetector = failuredetector.DefaultConfigFor(o.Interval)
 	cfg.FailureDetector.Model = o.Model
 	cfg.FailureDetector.PhiConvictThreshold = o.Phi
+	o.applySpeed(&cfg)
 	cfg.GenerationFile = filepath.Join(o.DataDir, "generation")
 	cfg.InitialStates = o.States
 	cfg.SeedRefreshInterval = o.SeedRefresh

@@ -116,6 +116,7 @@ func (p *parser) defineGossip() {
 	p.add("fd-model", func() string { return o.Model.String() }, o.setModel,
 		"failure detector `model`: exponential, normal or akka")
 	p.add("state", func() string { return "" }, o.setState, "initial application state `key=value` (repeatable)")
+	p.defineSpeed()
 }
 
 func (o *Options) setHTTP(s string) error {

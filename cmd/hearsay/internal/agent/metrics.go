@@ -200,5 +200,7 @@ func coreCounters(d func(name, help string, labels ...string) *prometheus.Desc) 
 			func(c gossiper.Counters) uint64 { return c.LocalPauses }},
 		{d("convictions_deferred_total", "Convictions deferred because the silence was the node's own stall (once per peer and pause)."),
 			func(c gossiper.Counters) uint64 { return c.ConvictionsDeferred }},
+		{d("pushes_deferred_total", "Flushes that found changes to push but waited for the push rate limit; the changes went out together later."),
+			func(c gossiper.Counters) uint64 { return c.PushesDeferred }},
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/gossiper"
 )
 
 // Options is the agent's configuration: its flags, each also settable in
@@ -50,6 +51,13 @@ type Options struct {
 	SeedRefresh time.Duration
 	// Interval is the gossip interval (--interval).
 	Interval time.Duration
+	// Fanout is the live peers per round (--fanout).
+	Fanout int
+	// PushFanout is the peers a change is pushed to (--push-fanout):
+	// gossiper.PushFanoutAuto, 0 (no push) or 1..64.
+	PushFanout int
+	// PushRate is the most Push messages per second (--push-rate).
+	PushRate float64
 	// Phi is the conviction threshold (--phi).
 	Phi float64
 	// Model is the failure detector's model (--fd-model).
@@ -101,6 +109,7 @@ func DefaultOptions() Options {
 	return Options{
 		Bind: "127.0.0.1:7000", HTTP: "127.0.0.1:7080", Cluster: "hearsay",
 		SeedRefresh: 30 * time.Second, Interval: time.Second, Phi: 8,
+		Fanout: gossiper.DefaultFanout, PushFanout: gossiper.DefaultPushFanout, PushRate: gossiper.DefaultPushRate,
 		Model: failuredetector.Exponential, States: map[string]string{},
 		LogLevel: zerolog.InfoLevel, LogFormat: "console", MaxEventStreams: 64,
 	}

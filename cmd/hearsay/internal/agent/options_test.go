@@ -49,7 +49,7 @@ func TestParseOptionsFlags(t *testing.T) {
 		"--dns-server", "127.0.0.1:53", "--seed-file", "/etc/hearsay/seeds", "--seed-refresh", "1m",
 		"--interval", "250ms", "--phi", "12.5", "--fd-model", "akka", "--state", "role=db",
 		"--state", "zone=a=b", "--data-dir", "/data", "--log-level", "debug", "--log-format", "json",
-		"--http-token", "s3cret", "--max-event-streams", "8",
+		"--http-token", "s3cret", "--max-event-streams", "8", "--fanout", "2", "--push-fanout", "5", "--push-rate", "40",
 	}, testEnv(), nil)
 	require.NoError(t, err)
 	assert.Equal(t, Options{
@@ -59,6 +59,7 @@ func TestParseOptionsFlags(t *testing.T) {
 		SeedDNS: "seeds.example:7000", SeedSRV: "_gossip._tcp.example", DNSServer: "127.0.0.1:53",
 		SeedFile: "/etc/hearsay/seeds", SeedRefresh: time.Minute, Interval: 250 * time.Millisecond,
 		Phi: 12.5, Model: failuredetector.Akka, States: map[string]string{"role": "db", "zone": "a=b"},
+		Fanout: 2, PushFanout: 5, PushRate: 40,
 		DataDir: "/data", LogLevel: zerolog.DebugLevel, LogFormat: "json", MaxEventStreams: 8,
 	}, o)
 }
