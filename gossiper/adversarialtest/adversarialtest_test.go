@@ -307,6 +307,32 @@ func TestFarFutureGeneration(t *testing.T) {
 		}
 	}
 	assert.NotZero(t, gs[0].Stats().Core.DeltasRefused, "the far-future deltas are counted")
+
+	// At the edge: a forged generation exactly MaxGenerationDrift ahead is
+	// within the window, but the generation above it, which refuting it
+	// would take, is not (before the hardening the target took it, and
+	// every peer refused the target until the clock caught up). Sent
+	// early in a second, so that the check below runs in the same second
+	// as long as the node answers within a few hundred milliseconds; if
+	// the second turns meanwhile, taking the generation above is within
+	// the window and the check still holds.
+	for i := 0; i < 200 && time.Now().Nanosecond() > 200e6; i++ {
+		time.Sleep(5 * time.Millisecond)
+	}
+	edge := time.Now().Unix() + endpointstate.MaxGenerationDrift
+	p, err := adversarialtest.Dial(target.Addr(), adversarialtest.Config{ID: "time-traveller"})
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.Send(&messaging.Ack2{Deltas: []endpointstate.Delta{adversarialtest.Endpoint(target.LocalID(), target.Addr(), edge, nil)}}))
+	synced(t, p)
+	require.NoError(t, p.Close())
+	time.Sleep(2 * interval) // the next round publishes the node's generation
+	m, ok := target.Member(target.LocalID())
+	require.True(t, ok)
+	limit := time.Now().Unix() + endpointstate.MaxGenerationDrift
+	t.Logf("edge %d: target's generation %d, window up to %d, refused %d", edge, m.Generation, limit, target.Stats().Core.GenerationsRefused)
+	assert.LessOrEqual(t, m.Generation, limit, "the target took a generation its peers refuse")
+	assert.True(t, spreads(t, target, gs, "edge", "1"), "the target's updates keep reaching everyone")
 	bounded(t, base)
 }
 
