@@ -417,3 +417,44 @@ func TestConnectionExhaustion(t *testing.T) {
 	require.NoError(t, late.Stop(context.Background()))
 	bounded(t, base)
 }
+
+// TestAnswersToANonReader: SYNs that each claim a new sender ID (the
+// answer budget is per ID, and IDs cost nothing to forge) draw one Ack
+// each, every Ack carrying the honest nodes' full states (about 540 KB
+// here); the attacker never reads them. What the node holds for it is
+// bounded by the transport's per-connection QueueBytes, not by QueueSize
+// frames of that size (before the cap, two such connections pinned about
+// 140 MiB), and the honest nodes keep converging.
+func TestAnswersToANonReader(t *testing.T) {
+	gs := cluster(t, 3, func(c *gossiper.Config) {
+		c.InitialStates = map[string]string{}
+		for i := range 3 {
+			c.InitialStates[fmt.Sprintf("big%d", i)] = strings.Repeat("x", 60<<10)
+		}
+	})
+	var digests []endpointstate.Digest
+	for _, g := range gs {
+		digests = append(digests, endpointstate.Digest{Endpoint: g.LocalID(), Generation: 1})
+	}
+	base := adversarialtest.Measure()
+	const conns, syns = 2, 150
+	before := gs[0].Stats().Messages["syn"].Received
+	for c := range conns {
+		p, err := adversarialtest.Dial(gs[0].Addr(), adversarialtest.Config{})
+		require.NoError(t, err)
+		defer p.Close()
+		for i := range syns {
+			require.NoError(t, p.SendAs(fmt.Sprintf("forged-%d-%d", c, i), p.LocalAddr(), &messaging.Syn{Digests: digests}))
+		}
+	}
+	received(t, gs[0], "syn", before+conns*syns)
+	time.Sleep(5 * interval)
+
+	heap, _ := adversarialtest.Measure().Growth(base)
+	st := gs[0].Stats()
+	t.Logf("%d connections × %d SYNs, never read: %d Acks written or queued, %d KiB; heap growth %d KiB; dropped (queue full) %d",
+		conns, syns, st.Messages["ack"].Sent, st.Messages["ack"].SentBytes>>10, heap>>10, st.Transport.DroppedQueueFull)
+	assert.Less(t, heap, uint64(maxHeapGrowth), "answers pinned for a peer that never reads")
+	assert.NotZero(t, st.Transport.DroppedQueueFull, "answers beyond the connection's queue are dropped and counted")
+	assert.True(t, spreads(t, gs[0], gs, "after", "1"), "the honest nodes keep converging")
+}
