@@ -392,7 +392,7 @@ func TestConnectionExhaustion(t *testing.T) {
 	peak := peakGoroutines()
 
 	half, err := adversarialtest.OpenHalf(gs[0].Addr(), 1100)
-	defer half.Close()
+	t.Cleanup(half.Close) // the connections opened, even if not all could be
 	require.NoError(t, err)
 
 	late := start(t, "late", []string{gs[0].Addr()}, nil)
@@ -457,4 +457,106 @@ func TestAnswersToANonReader(t *testing.T) {
 	assert.Less(t, heap, uint64(maxHeapGrowth), "answers pinned for a peer that never reads")
 	assert.NotZero(t, st.Transport.DroppedQueueFull, "answers beyond the connection's queue are dropped and counted")
 	assert.True(t, spreads(t, gs[0], gs, "after", "1"), "the honest nodes keep converging")
+}
+
+// TestForgedShutdown documents what an unauthenticated peer can do with a
+// Shutdown: the envelope's sender ID is not authenticated, so a Shutdown
+// that claims to come from an honest node, carrying that node's state
+// (learnt from one Ack) with status "shutdown" at a higher version, is
+// believed: the receiver marks the node down. The node hears of it
+// through gossip, refutes by taking a new generation, and is back up
+// everywhere within a bounded wait, its application states kept: the
+// forgery costs the cluster a dead and a restart event, not the node.
+func TestForgedShutdown(t *testing.T) {
+	gs := cluster(t, 3, nil)
+	target, observer := gs[1], gs[0]
+	require.NoError(t, target.SetState("role", "db"))
+	require.True(t, spreads(t, target, gs, "ready", "1"))
+	before, ok := observer.Member(target.LocalID())
+	require.True(t, ok)
+	var dead atomic.Int64
+	cancel := observer.On(gossiper.EventDead, func(e gossiper.Event) {
+		if e.Endpoint == target.LocalID() && e.Reason == "shutdown" {
+			dead.Add(1)
+		}
+	})
+	defer cancel()
+
+	// Learn the target's state as any peer can: a SYN with an old digest.
+	p, err := adversarialtest.Dial(observer.Addr(), adversarialtest.Config{ID: "spy"})
+	require.NoError(t, err)
+	defer p.Close()
+	require.NoError(t, p.Send(&messaging.Syn{Digests: []endpointstate.Digest{{Endpoint: target.LocalID(), Generation: 1}}}))
+	var state endpointstate.Delta
+	for state.Endpoint == "" {
+		env, err := p.Receive(5 * time.Second)
+		require.NoError(t, err)
+		if ack, ok := env.Message.(*messaging.Ack); ok {
+			for _, d := range ack.Deltas {
+				if d.Endpoint == target.LocalID() {
+					state = d
+				}
+			}
+		}
+	}
+	forged := state.Clone()
+	forged.HeartBeat += 1000
+	for i := range forged.States {
+		if forged.States[i].Key == endpointstate.KeyStatus {
+			forged.States[i].Value = endpointstate.StatusShutdown
+			forged.States[i].Version = forged.HeartBeat + 1
+		}
+	}
+	require.NoError(t, p.SendAs(target.LocalID(), target.Addr(), &messaging.Shutdown{State: forged}))
+
+	require.Eventually(t, func() bool { return dead.Load() > 0 }, converge, 5*time.Millisecond,
+		"the forged Shutdown is believed: the observer marks the target down")
+	require.Eventually(t, func() bool {
+		for _, g := range gs {
+			m, ok := g.Member(target.LocalID())
+			if !ok || m.Status != gossiper.StatusUp || m.Generation <= before.Generation {
+				return false
+			}
+		}
+		return true
+	}, converge, 10*time.Millisecond, "the target refutes with a new generation and is up everywhere")
+	m, _ := observer.Member(target.LocalID())
+	assert.Equal(t, "db", m.States["role"].Value, "the target's states survive the refutation")
+	assert.True(t, spreads(t, target, gs, "after", "1"))
+}
+
+// TestHandshakedConnectionFlood: 600 connections from one source that do
+// send a valid handshake (and a frame each) are within MaxConns at any
+// time: each new one closes the least recently used; goroutines stay
+// bounded, and a node started during the flood still joins through the
+// attacked seed.
+func TestHandshakedConnectionFlood(t *testing.T) {
+	gs := cluster(t, 3, nil)
+	base := adversarialtest.Measure()
+	var peers []*adversarialtest.Peer
+	defer func() {
+		for _, p := range peers {
+			_ = p.Close()
+		}
+	}()
+	for i := range 600 {
+		p, err := adversarialtest.Dial(gs[0].Addr(), adversarialtest.Config{ID: fmt.Sprintf("squatter-%d", i)})
+		require.NoError(t, err)
+		peers = append(peers, p)
+		_ = p.Send(&messaging.Echo{Nonce: uint64(i + 1)}) // fails once the node has closed this one to make room
+	}
+	late := start(t, "late", []string{gs[0].Addr()}, nil)
+	all := append(gs, late)
+	assert.Eventually(t, func() bool { return allUp(all, all) }, converge, 10*time.Millisecond,
+		"a node started during the flood joins through the attacked seed")
+	assert.True(t, spreads(t, gs[0], all, "during", "1"), "updates spread during the flood")
+
+	tr := gs[0].Stats().Transport
+	t.Logf("open %d, accepted %d, evicted %d, refused %v", tr.OpenConns, tr.AcceptedConns, tr.EvictedConns, tr.Refusals())
+	assert.LessOrEqual(t, tr.OpenConns, uint64(messaging.DefaultTCPConfig().MaxConns), "open connections within MaxConns")
+	held := adversarialtest.Measure().Goroutines - base.Goroutines
+	t.Logf("goroutine growth with 600 handshaked connections held by the attacker: %d", held)
+	// A reader and a writer per open connection, and the late node's own.
+	assert.Less(t, held, 2*messaging.DefaultTCPConfig().MaxConns+50, "goroutines beyond MaxConns connections")
+	require.NoError(t, late.Stop(context.Background()))
 }
