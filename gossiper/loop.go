@@ -7,8 +7,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hearsay-io/hearsay/failuredetector"
-	"github.com/hearsay-io/hearsay/messaging/ratelog"
 	"github.com/hearsay-io/hearsay/messaging"
+	"github.com/hearsay-io/hearsay/messaging/ratelog"
 )
 
 // snapshot is what readers see: published by the loop after each round and

@@ -197,10 +197,16 @@ func (t *TCP) checkSendLocked(payload []byte) error {
 	return nil
 }
 
-// enqueueLocked queues payload on c without blocking.
+// enqueueLocked queues payload on c without blocking, within QueueSize
+// frames and QueueBytes bytes.
 func (t *TCP) enqueueLocked(c *conn, payload []byte) error {
+	if c.queued.Load()+int64(len(payload)) > int64(t.cfg.QueueBytes) {
+		t.stats.droppedQueueFull.Add(1)
+		return ErrQueueFull
+	}
 	select {
 	case c.queue <- payload:
+		c.queued.Add(int64(len(payload)))
 		return nil
 	default:
 		t.stats.droppedQueueFull.Add(1)

@@ -27,6 +27,12 @@ type TCPConfig struct {
 	// QueueSize is the number of frames queued per destination before Send
 	// returns [ErrQueueFull]. Default 128.
 	QueueSize int
+	// QueueBytes caps the payload bytes queued per connection: a Send or a
+	// reply that would go beyond it returns [ErrQueueFull], so a peer that
+	// does not read pins at most this much (and MaxConns times this in
+	// all), however many answers it draws. Default 4 × MaxFrameSize (4 MiB
+	// at the default frame size); at least MaxFrameSize.
+	QueueBytes int
 	// InboxSize is the capacity, in frames, of the Packets channel; frames
 	// received while it is full are dropped. Default 1024.
 	InboxSize int
@@ -86,6 +92,7 @@ type TCPConfig struct {
 // Defaults of [TCPConfig].
 const (
 	defaultQueueSize    = 128
+	queueFrames         = 4 // QueueBytes' default, in frames of MaxFrameSize
 	defaultInboxSize    = 1024
 	defaultMaxConns     = 64
 	defaultPerSource    = 16
@@ -99,11 +106,14 @@ const (
 )
 
 // DefaultTCPConfig returns a configuration with every field at its default
-// and BindAddr empty: the caller must set BindAddr.
+// and BindAddr empty: the caller must set BindAddr. QueueBytes is left 0,
+// which means 4 × MaxFrameSize, so that raising MaxFrameSize alone keeps
+// the configuration valid.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
 		MaxFrameSize:      DefaultMaxFrameSize,
 		QueueSize:         defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
+		QueueBytes:        0,                   // 4 × MaxFrameSize, whatever MaxFrameSize is set to: enough for a round, bounded for a peer that never reads
 		InboxSize:         defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
 		MaxConns:          defaultMaxConns,     // gossip talks to a few peers per round; 256 nodes × 64 fit in 20,000 files
 		MaxConnsPerSource: defaultPerSource,    // an honest dialer handshakes at once, so few are ever pending
@@ -137,7 +147,7 @@ func (c TCPConfig) Validate() error {
 		name  string
 		value int
 	}{
-		{"QueueSize", c.QueueSize}, {"InboxSize", c.InboxSize}, {"MaxConns", c.MaxConns},
+		{"QueueSize", c.QueueSize}, {"QueueBytes", c.QueueBytes}, {"InboxSize", c.InboxSize}, {"MaxConns", c.MaxConns},
 		{"MaxConnsPerSource", c.MaxConnsPerSource}, {"MaxDials", c.MaxDials},
 	} {
 		if f.value < 0 {
@@ -161,6 +171,9 @@ func (c TCPConfig) Validate() error {
 			bad("AdvertiseAddr", fmt.Sprintf("%q", c.AdvertiseAddr), fmt.Sprintf(`must be "host:port" of at most %d bytes`, maxHandshakeAddr))
 		}
 	}
+	if d := c.withDefaults(); c.QueueBytes > 0 && d.QueueBytes < d.MaxFrameSize {
+		bad("QueueBytes", c.QueueBytes, fmt.Sprintf("must hold one frame of MaxFrameSize (%d bytes), or 0 for the default", d.MaxFrameSize))
+	}
 	if d := c.withDefaults(); d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMax < d.BackoffMin {
 		bad("BackoffMax", d.BackoffMax, fmt.Sprintf("must not be below BackoffMin (%v)", d.BackoffMin))
 	}
@@ -182,6 +195,9 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	}
 	setInt(&c.MaxFrameSize, def.MaxFrameSize)
 	setInt(&c.QueueSize, def.QueueSize)
+	if c.QueueBytes == 0 {
+		c.QueueBytes = queueFrames * c.MaxFrameSize
+	}
 	setInt(&c.InboxSize, def.InboxSize)
 	setInt(&c.MaxConns, def.MaxConns)
 	setInt(&c.MaxConnsPerSource, def.MaxConnsPerSource)

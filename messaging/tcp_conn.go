@@ -28,11 +28,14 @@ const (
 // [TCP.runOutbound] dialled it) owns the buffered writer; its reader
 // goroutine ([TCP.readLoop]) owns the buffered reader.
 type conn struct {
-	queue chan []byte   // frames waiting for the writer; capacity QueueSize
-	done  chan struct{} // closed when the connection is closed
-	nudge chan struct{} // capacity 1: wakes the writer after a demotion
-	src   netip.Addr    // source IP of an accepted connection
-	reply func([]byte) error
+	queue chan []byte // frames waiting for the writer; capacity QueueSize
+	// queued is the payload bytes in queue, at most QueueBytes: added
+	// under TCP.mu when a frame is queued, taken off when it leaves.
+	queued atomic.Int64
+	done   chan struct{} // closed when the connection is closed
+	nudge  chan struct{} // capacity 1: wakes the writer after a demotion
+	src    netip.Addr    // source IP of an accepted connection
+	reply  func([]byte) error
 	// active is the time, in unix nanoseconds, of the last frame read or
 	// written (or of the connection's creation): the idle timeout and the
 	// least-recently-used eviction go by it.
@@ -49,6 +52,9 @@ type conn struct {
 	demoted  bool     // lost a simultaneous open: close once the queue is empty
 	closed   bool
 }
+
+// dequeued accounts for payload taken off c's queue.
+func (c *conn) dequeued(payload []byte) { c.queued.Add(-int64(len(payload))) }
 
 // newConnLocked creates a connection record and registers it.
 func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
@@ -229,6 +235,7 @@ func (t *TCP) writeLoop(c *conn) {
 				return
 			}
 		case payload := <-c.queue:
+			c.dequeued(payload)
 			if err := t.writeBatch(c, w, payload); err != nil {
 				t.log.Debug().Err(err).Str("peer", c.remote).Msg("write failed, closing connection")
 				return
@@ -281,6 +288,7 @@ func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first []byte) (err error) {
 		}
 		select {
 		case payload = <-c.queue:
+			c.dequeued(payload)
 		default:
 			payload = nil
 		}
@@ -324,7 +332,8 @@ func (t *TCP) dropQueued(c *conn) {
 	}
 	for {
 		select {
-		case <-c.queue:
+		case p := <-c.queue:
+			c.dequeued(p)
 			counter.Add(1)
 		default:
 			return
@@ -425,11 +434,8 @@ func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	for moved := true; moved; {
 		select {
 		case p := <-old.queue:
-			select {
-			case c.queue <- p:
-			default:
-				t.stats.droppedQueueFull.Add(1)
-			}
+			old.dequeued(p)
+			_ = t.enqueueLocked(c, p) // counted if it does not fit
 		default:
 			moved = false
 		}
