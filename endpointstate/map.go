@@ -1,6 +1,7 @@
 package endpointstate
 
 import (
+	"iter"
 	"maps"
 	"slices"
 	"time"
@@ -11,6 +12,16 @@ import (
 // concurrent use.
 type Map struct {
 	states map[string]*EndpointState
+	// sorted lists every endpoint in ascending order unless dirty (an
+	// endpoint was added or removed since it was built); it is rebuilt
+	// lazily, once per membership change, so a steady-state round sorts
+	// nothing. A built slice is never changed in place: an iteration over
+	// it survives Put and Remove.
+	sorted []string
+	dirty  bool
+	// epoch stamps the endpoints one Examine call has met (see
+	// EndpointState.seen), so duplicates cost no per-call set.
+	epoch uint64
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.
 	limits *Limits
@@ -35,12 +46,44 @@ func (m *Map) Get(endpoint string) *EndpointState {
 
 // Put sets the state of endpoint, replacing any previous one.
 func (m *Map) Put(endpoint string, s *EndpointState) {
+	if _, ok := m.states[endpoint]; !ok {
+		m.dirty = true
+	}
 	m.states[endpoint] = s
 }
 
 // Remove forgets endpoint.
 func (m *Map) Remove(endpoint string) {
-	delete(m.states, endpoint)
+	if _, ok := m.states[endpoint]; ok {
+		m.dirty = true
+		delete(m.states, endpoint)
+	}
+}
+
+// order returns every endpoint in ascending order, sorting only after a
+// membership change. The result is shared: callers must not change it.
+func (m *Map) order() []string {
+	if m.dirty || len(m.sorted) != len(m.states) {
+		m.sorted = slices.Sorted(maps.Keys(m.states))
+		m.dirty = false
+	}
+	return m.sorted
+}
+
+// All yields every endpoint and its state in ascending endpoint order.
+// It sorts only when endpoints were added or removed since the last
+// ordered read, and allocates nothing otherwise. The iteration follows the
+// order as it was when it began: an endpoint removed during it is skipped,
+// one added during it is not visited. The states are the map's own (see
+// [Map.Get]).
+func (m *Map) All() iter.Seq2[string, *EndpointState] {
+	return func(yield func(string, *EndpointState) bool) {
+		for _, ep := range m.order() {
+			if s := m.states[ep]; s != nil && !yield(ep, s) {
+				return
+			}
+		}
+	}
 }
 
 // Len returns the number of endpoints.
@@ -48,14 +91,13 @@ func (m *Map) Len() int { return len(m.states) }
 
 // Endpoints returns every endpoint ID in ascending order.
 func (m *Map) Endpoints() []string {
-	return slices.Sorted(maps.Keys(m.states))
+	return slices.Clone(m.order())
 }
 
 // Digests returns one digest per endpoint, in ascending endpoint order.
 func (m *Map) Digests() []Digest {
 	out := make([]Digest, 0, len(m.states))
-	for _, ep := range m.Endpoints() {
-		s := m.states[ep]
+	for ep, s := range m.All() {
 		out = append(out, Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
 	}
 	return out
@@ -63,7 +105,7 @@ func (m *Map) Digests() []Digest {
 
 // Clone returns a deep copy.
 func (m *Map) Clone() *Map {
-	c := &Map{states: make(map[string]*EndpointState, len(m.states)), limits: m.limits}
+	c := &Map{states: make(map[string]*EndpointState, len(m.states)), limits: m.limits, dirty: true}
 	for ep, s := range m.states {
 		c.states[ep] = s.Clone()
 	}
@@ -90,8 +132,10 @@ func (m *Map) Equal(o *Map) bool {
 // tombstones were dropped.
 func (m *Map) CollectGarbage(now time.Time, grace time.Duration) int {
 	n := 0
-	for _, ep := range m.Endpoints() {
-		n += m.states[ep].collectGarbage(now, grace)
+	for _, s := range m.states { // order does not matter: only counts
+		if len(s.tombstoneSince) > 0 {
+			n += s.collectGarbage(now, grace)
+		}
 	}
 	return n
 }

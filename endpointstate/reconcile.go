@@ -31,18 +31,33 @@ type Want struct {
 // Both results are in a deterministic order: requests as the digests came,
 // wants by endpoint.
 func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
-	seen := make(map[string]struct{}, len(remote))
+	// Each known endpoint met is stamped with this call's epoch, so a
+	// duplicate costs nothing to detect and the endpoints the SYN did not
+	// mention are the unstamped ones. Only unknown endpoints, rare in
+	// steady state, need a set.
+	m.epoch++
+	epoch := m.epoch
+	var unknown map[string]struct{}
 	matched := 0
 	for _, d := range remote {
-		if _, dup := seen[d.Endpoint]; dup {
+		local := m.states[d.Endpoint]
+		if local == nil {
+			if _, dup := unknown[d.Endpoint]; dup {
+				continue
+			}
+			if unknown == nil {
+				unknown = map[string]struct{}{}
+			}
+			unknown[d.Endpoint] = struct{}{}
+			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
 			continue
 		}
-		seen[d.Endpoint] = struct{}{}
-		local := m.states[d.Endpoint]
-		if local != nil {
-			matched++
+		if local.seen == epoch {
+			continue
 		}
-		if local == nil || d.Generation > local.HeartBeat.Generation {
+		local.seen = epoch
+		matched++
+		if d.Generation > local.HeartBeat.Generation {
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
 			continue
 		}
@@ -59,8 +74,8 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 		}
 	}
 	if matched < len(m.states) {
-		for ep := range m.states {
-			if _, ok := seen[ep]; !ok {
+		for ep, s := range m.states {
+			if s.seen != epoch {
 				wants = append(wants, Want{Endpoint: ep})
 			}
 		}
@@ -302,6 +317,9 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		if err := opts.Limits.CheckState(next); err != nil {
 			errs = append(errs, fmt.Errorf("apply %q: the resulting state: %w", d.Endpoint, err))
 			continue
+		}
+		if m.states[d.Endpoint] == nil {
+			m.dirty = true
 		}
 		m.states[d.Endpoint] = next
 		changes = changed

@@ -61,6 +61,7 @@ func steadyNode(b *testing.B, n, windowFill int) (*Node, time.Time) {
 		p.alive = true
 		node.fd.Report(ep, now)
 	}
+	node.retarget()
 	// Heartbeats every second, jittered, until the windows hold windowFill
 	// intervals (or are full).
 	r := rand.New(rand.NewPCG(3, 4))

@@ -31,6 +31,9 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 		}
 	}
 	for _, c := range changes {
+		if c.Kind != endpointstate.ChangeHeartBeat {
+			n.retarget() // a join, restart, address or status change
+		}
 		n.onChange(now, c, out)
 	}
 	// Liveness follows the status each endpoint ended with.
@@ -256,6 +259,7 @@ func (n *Node) peer(ep string, now time.Time) *peer {
 	if p == nil {
 		p = &peer{lastBeat: now}
 		n.peers[ep] = p
+		n.retarget()
 	}
 	return p
 }
@@ -307,6 +311,7 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 		return
 	}
 	p.alive, p.lastBeat = true, now
+	n.retarget()
 	n.fd.Report(from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
 }
@@ -318,6 +323,7 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 		return
 	}
 	p.alive, p.echoNonce = false, 0
+	n.retarget()
 	s := n.states.Get(ep)
 	out.event(now, Event{Kind: EventDead, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason, Phi: failuredetector.ClampPhi(phi)})
 }
@@ -342,6 +348,7 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	n.states.Remove(ep)
 	n.fd.Remove(ep)
 	delete(n.peers, ep)
+	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
 

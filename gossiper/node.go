@@ -141,6 +141,11 @@ type Node struct {
 	// restart (a newer generation) is welcome at once.
 	removed map[string]removal
 
+	// live and unreachable are the gossip targets (see Node.targets),
+	// rebuilt when targetsStale.
+	live, unreachable []string
+	targetsStale      bool
+
 	shadow   shadowRound
 	probe    selfProbe
 	refusals refusalLog
@@ -167,11 +172,12 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	}
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
-		states:   endpointstate.NewMap(),
-		fd:       fd,
-		peers:    map[string]*peer{},
-		removed:  map[string]removal{},
-		overhead: messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
+		states:       endpointstate.NewMap(),
+		fd:           fd,
+		peers:        map[string]*peer{},
+		removed:      map[string]removal{},
+		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
+		targetsStale: true,
 	}
 	n.states.SetLimits(cfg.Limits)
 	n.SetSeeds(cfg.Seeds)
