@@ -133,6 +133,16 @@ func (s *EndpointState) MaxVersion() int64 {
 	return max(s.HeartBeat.Version, s.GCVersion, s.maxState)
 }
 
+// StatesVersion is the highest version among States and GCVersion: it
+// changes whenever States does (every change comes with a higher
+// version), and not with the heartbeat, so a reader can keep what it
+// derived from States for as long as the generation and StatesVersion
+// stay the same.
+func (s *EndpointState) StatesVersion() int64 {
+	s.MaxVersion() // fills the cache
+	return max(s.GCVersion, s.maxState)
+}
+
 // Get returns the live value of key; ok is false for an absent or deleted
 // key.
 func (s *EndpointState) Get(key string) (value string, ok bool) {
