@@ -36,11 +36,11 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 		}
 		n.onChange(now, c, out)
 	}
-	// Liveness follows the status each endpoint ended with.
-	seen := map[string]bool{}
-	for _, c := range changes {
-		if !seen[c.Endpoint] {
-			seen[c.Endpoint] = true
+	// Liveness follows the status each endpoint ended with. An endpoint's
+	// changes are adjacent (settling twice, should one message carry two
+	// deltas for it, changes nothing).
+	for i, c := range changes {
+		if i == 0 || changes[i-1].Endpoint != c.Endpoint {
 			n.settle(now, c.Endpoint, out)
 		}
 	}
