@@ -2,8 +2,8 @@ package endpointstate
 
 import (
 	"iter"
-	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -12,12 +12,14 @@ import (
 // concurrent use.
 type Map struct {
 	states map[string]*EndpointState
-	// sorted lists every endpoint in ascending order unless dirty (an
-	// endpoint was added or removed since it was built); it is rebuilt
-	// lazily, once per membership change, so a steady-state round sorts
-	// nothing. A built slice is never changed in place: an iteration over
-	// it survives Put and Remove.
-	sorted []string
+	// sorted lists every endpoint and its state in ascending order unless
+	// dirty (an endpoint was added, removed or Put since it was built); it
+	// is rebuilt lazily, once per membership change, so a steady-state
+	// round sorts nothing and looks nothing up. A built slice is never
+	// changed in place: an iteration over it survives Put and Remove. Apply
+	// updates a known endpoint's state in place, so the pointers stay
+	// valid; a state dropped from the map is marked detached.
+	sorted []entry
 	dirty  bool
 	// epoch stamps the endpoints one Examine call has met (see
 	// EndpointState.seen), so duplicates cost no per-call set.
@@ -25,6 +27,12 @@ type Map struct {
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.
 	limits *Limits
+}
+
+// entry is one endpoint of Map.sorted.
+type entry struct {
+	endpoint string
+	state    *EndpointState
 }
 
 // NewMap returns an empty map.
@@ -46,7 +54,11 @@ func (m *Map) Get(endpoint string) *EndpointState {
 
 // Put sets the state of endpoint, replacing any previous one.
 func (m *Map) Put(endpoint string, s *EndpointState) {
-	if _, ok := m.states[endpoint]; !ok {
+	if old := m.states[endpoint]; old != s {
+		if old != nil {
+			old.detached = true
+		}
+		s.detached = false
 		m.dirty = true
 	}
 	m.states[endpoint] = s
@@ -54,7 +66,8 @@ func (m *Map) Put(endpoint string, s *EndpointState) {
 
 // Remove forgets endpoint.
 func (m *Map) Remove(endpoint string) {
-	if _, ok := m.states[endpoint]; ok {
+	if s, ok := m.states[endpoint]; ok {
+		s.detached = true
 		m.dirty = true
 		delete(m.states, endpoint)
 	}
@@ -62,10 +75,14 @@ func (m *Map) Remove(endpoint string) {
 
 // order returns every endpoint in ascending order, sorting only after a
 // membership change. The result is shared: callers must not change it.
-func (m *Map) order() []string {
+func (m *Map) order() []entry {
 	if m.dirty || len(m.sorted) != len(m.states) {
-		m.sorted = slices.Sorted(maps.Keys(m.states))
-		m.dirty = false
+		sorted := make([]entry, 0, len(m.states))
+		for ep, s := range m.states {
+			sorted = append(sorted, entry{endpoint: ep, state: s})
+		}
+		slices.SortFunc(sorted, func(a, b entry) int { return strings.Compare(a.endpoint, b.endpoint) })
+		m.sorted, m.dirty = sorted, false
 	}
 	return m.sorted
 }
@@ -78,8 +95,14 @@ func (m *Map) order() []string {
 // [Map.Get]).
 func (m *Map) All() iter.Seq2[string, *EndpointState] {
 	return func(yield func(string, *EndpointState) bool) {
-		for _, ep := range m.order() {
-			if s := m.states[ep]; s != nil && !yield(ep, s) {
+		for _, e := range m.order() {
+			s := e.state
+			if s.detached { // removed or replaced during the iteration
+				if s = m.states[e.endpoint]; s == nil {
+					continue
+				}
+			}
+			if !yield(e.endpoint, s) {
 				return
 			}
 		}
@@ -91,7 +114,11 @@ func (m *Map) Len() int { return len(m.states) }
 
 // Endpoints returns every endpoint ID in ascending order.
 func (m *Map) Endpoints() []string {
-	return slices.Clone(m.order())
+	out := make([]string, 0, len(m.states))
+	for _, e := range m.order() {
+		out = append(out, e.endpoint)
+	}
+	return out
 }
 
 // Digests returns one digest per endpoint, in ascending endpoint order.

@@ -318,10 +318,12 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			errs = append(errs, fmt.Errorf("apply %q: the resulting state: %w", d.Endpoint, err))
 			continue
 		}
-		if m.states[d.Endpoint] == nil {
+		if local := m.states[d.Endpoint]; local == nil {
+			m.states[d.Endpoint] = next
 			m.dirty = true
+		} else if local != next {
+			*local = *next // in place: Map.sorted keeps pointing at it
 		}
-		m.states[d.Endpoint] = next
 		changes = changed
 	}
 	return changes, errors.Join(errs...)

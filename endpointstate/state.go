@@ -109,6 +109,9 @@ type EndpointState struct {
 	// right because GCVersion then covers the tombstone's version.
 	maxState int64
 	maxKnown bool
+	// detached marks a state its Map dropped (Remove, or Put of another
+	// state for the endpoint), for the Map's iterations. Local.
+	detached bool
 }
 
 // NewEndpointState returns an empty state of the given generation.

@@ -90,6 +90,7 @@ func BenchmarkTick(b *testing.B) {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			node, now := steadyNode(b, n, 8)
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				now = now.Add(benchTick)
 				out := node.Tick(now)
@@ -97,6 +98,7 @@ func BenchmarkTick(b *testing.B) {
 					b.Fatalf("unexpected events in steady state: %v", out.Events)
 				}
 			}
+			cpu.report()
 		})
 	}
 }
@@ -130,12 +132,14 @@ func BenchmarkHandleSyn(b *testing.B) {
 			node, now := steadyNode(b, n, 8)
 			env := synFrom(node, benchID(0))
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				out := node.Step(now, env)
 				if len(out.Messages) != 1 {
 					b.Fatalf("want one Ack, got %d messages", len(out.Messages))
 				}
 			}
+			cpu.report()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/digest")
 		})
 	}
@@ -149,11 +153,13 @@ func BenchmarkTickAndSyn(b *testing.B) {
 			node, now := steadyNode(b, n, 8)
 			env := synFrom(node, benchID(0))
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				now = now.Add(benchTick)
 				node.Tick(now)
 				node.Step(now, env)
 			}
+			cpu.report()
 		})
 	}
 }
@@ -181,6 +187,7 @@ func BenchmarkHandleAck(b *testing.B) {
 			env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: node.cfg.ClusterName,
 				From: benchID(0), Addr: node.addrOf(benchID(0)), Message: ack}
 			b.ReportAllocs()
+			cpu := startCPU(b)
 			for b.Loop() {
 				now = now.Add(benchTick)
 				for i := range deltas {
@@ -191,6 +198,7 @@ func BenchmarkHandleAck(b *testing.B) {
 					b.Fatalf("want one Ack2, got %d messages", len(out.Messages))
 				}
 			}
+			cpu.report()
 		})
 	}
 }

@@ -148,6 +148,8 @@ type Node struct {
 	// shown keeps, per endpoint, the States map its Members show (see
 	// Node.memberStates).
 	shown map[string]shownStates
+	// due is checkStatus's buffer, kept between rounds.
+	due []string
 
 	shadow   shadowRound
 	probe    selfProbe

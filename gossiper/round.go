@@ -2,6 +2,7 @@ package gossiper
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -209,9 +210,24 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	// A node that sees nobody up may be the one cut off: it announces no
 	// one left (the others would have to refute it when it comes back).
 	canRemove := n.cfg.RemoveDownAfter > 0 && n.anyAlive()
-	for ep := range n.states.All() {
+	// Find the few peers with something due in map order, which costs no
+	// lookup and no sort of everyone, then act on them in ID order, as a
+	// deterministic core must.
+	due := n.due[:0]
+	for ep, p := range n.peers {
+		switch {
+		case p.alive && n.fd.Interpret(ep, now):
+		case !p.leftSince.IsZero() && n.states.Get(ep) != nil && !now.Before(n.leftExpiry(ep, p)):
+		case canRemove && !p.alive && p.leftSince.IsZero() && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
+		default:
+			continue
+		}
+		due = append(due, ep)
+	}
+	slices.Sort(due)
+	for _, ep := range due {
 		p := n.peers[ep]
-		if p == nil {
+		if p == nil || n.states.Get(ep) == nil {
 			continue
 		}
 		if p.alive && n.fd.Interpret(ep, now) {
@@ -230,6 +246,8 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			_ = n.announceLeft(now, ep, "expired", out)
 		}
 	}
+	clear(due)
+	n.due = due[:0]
 	for ep, r := range n.removed {
 		if !now.Before(r.until) {
 			delete(n.removed, ep)
