@@ -210,21 +210,21 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	// A node that sees nobody up may be the one cut off: it announces no
 	// one left (the others would have to refute it when it comes back).
 	canRemove := n.cfg.RemoveDownAfter > 0 && n.anyAlive()
-	// Find the few peers with something due in map order, which costs no
-	// lookup and no sort of everyone, then act on them in ID order, as a
-	// deterministic core must.
-	due := n.due[:0]
-	for ep, p := range n.peers {
-		switch {
-		case p.alive && n.fd.Interpret(ep, now):
-		case !p.leftSince.IsZero() && n.states.Get(ep) != nil && !now.Before(n.leftExpiry(ep, p)):
-		case canRemove && !p.alive && p.leftSince.IsZero() && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
-		default:
-			continue
+	// Find the few peers with something due without looking at everyone:
+	// the failure detector lists the peers whose phi may be over the
+	// threshold (a comparison each), and the peers that are down or left
+	// are walked only when there are some. Then act on them in ID order,
+	// as a deterministic core must.
+	due := n.fd.Overdue(now, n.due[:0])
+	if live, _ := n.targets(); len(live) < len(n.peers) {
+		for ep, p := range n.peers {
+			if !p.alive || !p.leftSince.IsZero() {
+				due = append(due, ep)
+			}
 		}
-		due = append(due, ep)
 	}
 	slices.Sort(due)
+	due = slices.Compact(due)
 	for _, ep := range due {
 		p := n.peers[ep]
 		if p == nil || n.states.Get(ep) == nil {
