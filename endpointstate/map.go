@@ -24,6 +24,8 @@ type Map struct {
 	// epoch stamps the endpoints one Examine call has met (see
 	// EndpointState.seen), so duplicates cost no per-call set.
 	epoch uint64
+	// items is BuildDeltas' buffer, kept between calls (cleared).
+	items []item
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.
 	limits *Limits

@@ -128,12 +128,7 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // whose state breaks the limits is never sent (and does not make the
 // result incomplete).
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
-	type item struct {
-		want  Want
-		state *EndpointState
-		gap   int64
-	}
-	items := make([]item, 0, len(wants))
+	items := m.items[:0]
 	for _, w := range wants {
 		s := m.states[w.Endpoint]
 		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
@@ -155,6 +150,10 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
 	})
 	complete = true
+	if len(items) > 0 {
+		deltas = make([]Delta, 0, len(items))
+	}
+	defer func() { clear(items); m.items = items[:0] }()
 	for _, it := range items {
 		d := it.state.delta(it.want)
 		if size := d.SizeBound(); size <= budget {
@@ -165,6 +164,13 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 	}
 	return deltas, complete
+}
+
+// item is one want BuildDeltas considers.
+type item struct {
+	want  Want
+	state *EndpointState
+	gap   int64
 }
 
 // delta builds the delta for w from s.

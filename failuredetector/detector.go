@@ -29,6 +29,10 @@ type Detector struct {
 	// (t − μ′)/σ′ up to which phi stays below PhiConvictThreshold; see
 	// peer.safe.
 	safeZ float64
+	// base is the time of the first report: peers' deadlines are offsets
+	// from it, so Overdue compares integers.
+	base  time.Time
+	based bool
 
 	// Local-pause guard state (see Tick).
 	lastTick time.Time     // time of the previous Tick or Interpret call
@@ -44,11 +48,14 @@ type peer struct {
 	pos      int // index in Detector.all
 	// safe is the silence, in nanoseconds, up to which phi is surely at
 	// most PhiConvictThreshold for the current window (a margin below the
-	// exact crossing): Overdue passes over a peer silent for less without
-	// evaluating phi. Recomputed whenever the window changes.
-	safe   float64
-	window ArrivalWindow
-	last   time.Time // last accepted heartbeat arrival
+	// exact crossing), −1 if there is no such silence; recomputed whenever
+	// the window changes. deadline is last + safe as an offset from
+	// Detector.base: Overdue passes over the peer until then without
+	// evaluating phi.
+	safe     float64
+	deadline time.Duration
+	window   ArrivalWindow
+	last     time.Time // last accepted heartbeat arrival
 	// stalledAt is the Detector's stalled total when last was set: the
 	// local stall since then, stalled − stalledAt, is not the peer's
 	// silence.
@@ -146,6 +153,7 @@ func (d *Detector) refreshSafe(p *peer) {
 	if math.IsNaN(p.safe) || p.safe < 0 {
 		p.safe = -1 // phi may be over the threshold after no silence at all
 	}
+	d.setDeadline(p)
 }
 
 // Config returns the configuration the Detector was built with.
@@ -178,6 +186,9 @@ func (d *Detector) Config() Config {
 func (d *Detector) Report(endpoint string, at time.Time) {
 	p, ok := d.peers[endpoint]
 	if !ok {
+		if !d.based {
+			d.base, d.based = at, true
+		}
 		p = &peer{endpoint: endpoint, pos: len(d.all), window: ArrivalWindow{size: d.cfg.WindowSize}, last: at, stalledAt: d.stalled}
 		d.bootstrap(&p.window)
 		d.refreshSafe(p)
@@ -193,6 +204,21 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 		d.refreshSafe(p)
 	}
 	p.last, p.stalledAt = at, d.stalled
+	d.setDeadline(p)
+}
+
+// setDeadline recomputes p.deadline from p.last and p.safe.
+func (d *Detector) setDeadline(p *peer) {
+	if p.safe < 0 {
+		p.deadline = math.MinInt64
+		return
+	}
+	since, safe := p.last.Sub(d.base), time.Duration(min(p.safe, 1<<62))
+	if since > math.MaxInt64-safe {
+		p.deadline = math.MaxInt64 // saturated: about 292 years out
+		return
+	}
+	p.deadline = since + safe
 }
 
 // silence is p's silence at now: the time since its last arrival, less the
@@ -351,8 +377,9 @@ func (d *Detector) Remove(endpoint string) {
 // checks every endpoint each round can call Interpret on these alone.
 // It changes nothing.
 func (d *Detector) Overdue(now time.Time, buf []string) []string {
+	off := now.Sub(d.base)
 	for _, p := range d.all {
-		if float64(max(now.Sub(p.last), 0)) > p.safe {
+		if off > p.deadline {
 			buf = append(buf, p.endpoint)
 		}
 	}
