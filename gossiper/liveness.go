@@ -38,11 +38,18 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	}
 	// Liveness follows the status each endpoint ended with. An endpoint's
 	// changes are adjacent (settling twice, should one message carry two
-	// deltas for it, changes nothing).
+	// deltas for it, changes nothing). A heartbeat alone leaves the status
+	// as it was, so a peer that is up has nothing to settle.
 	for i, c := range changes {
-		if i == 0 || changes[i-1].Endpoint != c.Endpoint {
-			n.settle(now, c.Endpoint, out)
+		if i > 0 && changes[i-1].Endpoint == c.Endpoint {
+			continue
 		}
+		if c.Kind == endpointstate.ChangeHeartBeat && (i+1 == len(changes) || changes[i+1].Endpoint != c.Endpoint) {
+			if p := n.peers[c.Endpoint]; p != nil && p.alive {
+				continue
+			}
+		}
+		n.settle(now, c.Endpoint, out)
 	}
 	return err
 }
