@@ -116,6 +116,9 @@ func (m *Map) Len() int { return len(m.states) }
 
 // Endpoints returns every endpoint ID in ascending order.
 func (m *Map) Endpoints() []string {
+	if len(m.states) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(m.states))
 	for _, e := range m.order() {
 		out = append(out, e.endpoint)
