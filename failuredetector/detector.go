@@ -45,14 +45,11 @@ type Detector struct {
 // peer is what the Detector knows about one endpoint.
 type peer struct {
 	endpoint string
-	pos      int // index in Detector.all
-	// safe is the silence, in nanoseconds, up to which phi is surely at
-	// most PhiConvictThreshold for the current window (a margin below the
-	// exact crossing), −1 if there is no such silence; recomputed whenever
-	// the window changes. deadline is last + safe as an offset from
+	pos      int32 // index in Detector.all
+	// deadline is last plus the silence up to which phi is surely at most
+	// PhiConvictThreshold (see Detector.safe), as an offset from
 	// Detector.base: Overdue passes over the peer until then without
-	// evaluating phi.
-	safe     float64
+	// evaluating phi. Recomputed whenever last or the window changes.
 	deadline time.Duration
 	window   ArrivalWindow
 	last     time.Time // last accepted heartbeat arrival
@@ -140,20 +137,23 @@ func safeZ(cfg Config) float64 {
 	return lo
 }
 
-// refreshSafe recomputes p.safe after its window changed.
-func (d *Detector) refreshSafe(p *peer) {
+// safe returns the silence, in nanoseconds, up to which p's phi is
+// surely at most PhiConvictThreshold for its current window (a margin
+// below the exact crossing), or −1 if there is no such silence.
+func (d *Detector) safe(p *peer) float64 {
+	var t float64
 	switch d.cfg.Model {
 	case Exponential:
 		// phi = t/(mean·ln 10): at most the threshold, less a millionth,
 		// up to this t.
-		p.safe = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.window.Mean()
+		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.window.Mean()
 	default:
-		p.safe = d.mu(p.window.Mean()) + d.sigma(&p.window)*d.safeZ
+		t = d.mu(p.window.Mean()) + d.sigma(&p.window)*d.safeZ
 	}
-	if math.IsNaN(p.safe) || p.safe < 0 {
-		p.safe = -1 // phi may be over the threshold after no silence at all
+	if math.IsNaN(t) || t < 0 {
+		return -1 // phi may be over the threshold after no silence at all
 	}
-	d.setDeadline(p)
+	return t
 }
 
 // Config returns the configuration the Detector was built with.
@@ -189,9 +189,9 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 		if !d.based {
 			d.base, d.based = at, true
 		}
-		p = &peer{endpoint: endpoint, pos: len(d.all), window: ArrivalWindow{size: d.cfg.WindowSize}, last: at, stalledAt: d.stalled}
+		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), window: ArrivalWindow{size: int32(d.cfg.WindowSize)}, last: at, stalledAt: d.stalled}
 		d.bootstrap(&p.window)
-		d.refreshSafe(p)
+		d.setDeadline(p)
 		d.peers[endpoint] = p
 		d.all = append(d.all, p)
 		return
@@ -201,19 +201,19 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 	}
 	if interval := d.silence(p, at); interval > 0 && d.learns(p, interval) {
 		p.window.Add(interval)
-		d.refreshSafe(p)
 	}
 	p.last, p.stalledAt = at, d.stalled
 	d.setDeadline(p)
 }
 
-// setDeadline recomputes p.deadline from p.last and p.safe.
+// setDeadline recomputes p.deadline from p.last and p's window.
 func (d *Detector) setDeadline(p *peer) {
-	if p.safe < 0 {
+	t := d.safe(p)
+	if t < 0 {
 		p.deadline = math.MinInt64
 		return
 	}
-	since, safe := p.last.Sub(d.base), time.Duration(min(p.safe, 1<<62))
+	since, safe := p.last.Sub(d.base), time.Duration(min(t, 1<<62))
 	if since > math.MaxInt64-safe {
 		p.deadline = math.MaxInt64 // saturated: about 292 years out
 		return

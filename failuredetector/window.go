@@ -64,14 +64,14 @@ const (
 type ArrivalWindow struct {
 	small  []uint32 // ring buffer while every sample fits in 32 bits
 	large  []uint64 // ring buffer once one did not; small is then nil
-	size   int      // capacity, in [1, maxWindowSize] once set
-	oldest int      // index of the oldest sample once the buffer is full
+	size   int32    // capacity, in [1, maxWindowSize] once set
+	oldest int32    // index of the oldest sample once the buffer is full
 	sum    uint128  // Σx over samples
 	sumSq  uint128  // Σx² over samples
 
 	// Derived from the sums after every Add, so that reading them (once
 	// per phi) costs nothing.
-	mean, variance, stdDev float64
+	mean, variance float64
 }
 
 // NewArrivalWindow returns an empty window that holds at most size
@@ -79,7 +79,7 @@ type ArrivalWindow struct {
 // Memory for the intervals is allocated as they arrive, up to 4 bytes per
 // interval while they fit in 32 bits (about 4.29 s), 8 bytes otherwise.
 func NewArrivalWindow(size int) *ArrivalWindow {
-	return &ArrivalWindow{size: min(max(size, 1), maxWindowSize)}
+	return &ArrivalWindow{size: int32(min(max(size, 1), maxWindowSize))}
 }
 
 // Add records one inter-arrival interval, evicting the oldest one if the
@@ -119,10 +119,10 @@ func (w *ArrivalWindow) Add(interval time.Duration) {
 // ringAdd adds x to the ring buf of capacity size whose oldest element is
 // at *oldest once full, and returns the buffer and the element x evicted,
 // if any. The buffer grows by doubling up to exactly size.
-func ringAdd[T uint32 | uint64](buf []T, size int, oldest *int, x T) ([]T, T, bool) {
-	if len(buf) < size {
+func ringAdd[T uint32 | uint64](buf []T, size int32, oldest *int32, x T) ([]T, T, bool) {
+	if len(buf) < int(size) {
 		if len(buf) == cap(buf) {
-			grown := make([]T, len(buf), min(max(2*cap(buf), 4), size))
+			grown := make([]T, len(buf), min(max(2*cap(buf), 4), int(size)))
 			copy(grown, buf)
 			buf = grown
 		}
@@ -130,13 +130,13 @@ func ringAdd[T uint32 | uint64](buf []T, size int, oldest *int, x T) ([]T, T, bo
 	}
 	old := buf[*oldest]
 	buf[*oldest] = x
-	if *oldest++; *oldest == len(buf) {
+	if *oldest++; int(*oldest) == len(buf) {
 		*oldest = 0
 	}
 	return buf, old, true
 }
 
-// refresh recomputes the mean, variance and standard deviation from the
+// refresh recomputes the mean and variance (StdDev is its root) from the
 // exact sums.
 func (w *ArrivalWindow) refresh() {
 	n := uint64(w.Len())
@@ -144,7 +144,6 @@ func (w *ArrivalWindow) refresh() {
 	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
 	w.mean = float64(w.sum.float() / nf)
 	w.variance = float64(num.float() / float64(nf*nf))
-	w.stdDev = math.Sqrt(w.variance)
 }
 
 // Len returns the number of intervals in the window.
@@ -167,5 +166,5 @@ func (w *ArrivalWindow) Variance() float64 {
 // StdDev returns the population standard deviation of the intervals in
 // nanoseconds, or 0 for an empty window.
 func (w *ArrivalWindow) StdDev() float64 {
-	return w.stdDev
+	return math.Sqrt(w.variance)
 }
