@@ -1,8 +1,9 @@
 package endpointstate
 
 import (
-	"maps"
+	"iter"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -11,9 +12,29 @@ import (
 // concurrent use.
 type Map struct {
 	states map[string]*EndpointState
+	// sorted lists every endpoint and its state in ascending order unless
+	// dirty (an endpoint was added, removed or Put since it was built); it
+	// is rebuilt lazily, once per membership change, so a steady-state
+	// round sorts nothing and looks nothing up. A built slice is never
+	// changed in place: an iteration over it survives Put and Remove. Apply
+	// updates a known endpoint's state in place, so the pointers stay
+	// valid; a state dropped from the map is marked detached.
+	sorted []entry
+	dirty  bool
+	// epoch stamps the endpoints one Examine call has met (see
+	// EndpointState.seen), so duplicates cost no per-call set.
+	epoch uint64
+	// items is BuildDeltas' buffer, kept between calls (cleared).
+	items []item
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.
 	limits *Limits
+}
+
+// entry is one endpoint of Map.sorted.
+type entry struct {
+	endpoint string
+	state    *EndpointState
 }
 
 // NewMap returns an empty map.
@@ -35,12 +56,59 @@ func (m *Map) Get(endpoint string) *EndpointState {
 
 // Put sets the state of endpoint, replacing any previous one.
 func (m *Map) Put(endpoint string, s *EndpointState) {
+	if old := m.states[endpoint]; old != s {
+		if old != nil {
+			old.detached = true
+		}
+		s.detached = false
+		m.dirty = true
+	}
 	m.states[endpoint] = s
 }
 
 // Remove forgets endpoint.
 func (m *Map) Remove(endpoint string) {
-	delete(m.states, endpoint)
+	if s, ok := m.states[endpoint]; ok {
+		s.detached = true
+		m.dirty = true
+		delete(m.states, endpoint)
+	}
+}
+
+// order returns every endpoint in ascending order, sorting only after a
+// membership change. The result is shared: callers must not change it.
+func (m *Map) order() []entry {
+	if m.dirty || len(m.sorted) != len(m.states) {
+		sorted := make([]entry, 0, len(m.states))
+		for ep, s := range m.states {
+			sorted = append(sorted, entry{endpoint: ep, state: s})
+		}
+		slices.SortFunc(sorted, func(a, b entry) int { return strings.Compare(a.endpoint, b.endpoint) })
+		m.sorted, m.dirty = sorted, false
+	}
+	return m.sorted
+}
+
+// All yields every endpoint and its state in ascending endpoint order.
+// It sorts only when endpoints were added or removed since the last
+// ordered read, and allocates nothing otherwise. The iteration follows the
+// order as it was when it began: an endpoint removed during it is skipped,
+// one added during it is not visited. The states are the map's own (see
+// [Map.Get]).
+func (m *Map) All() iter.Seq2[string, *EndpointState] {
+	return func(yield func(string, *EndpointState) bool) {
+		for _, e := range m.order() {
+			s := e.state
+			if s.detached { // removed or replaced during the iteration
+				if s = m.states[e.endpoint]; s == nil {
+					continue
+				}
+			}
+			if !yield(e.endpoint, s) {
+				return
+			}
+		}
+	}
 }
 
 // Len returns the number of endpoints.
@@ -48,14 +116,20 @@ func (m *Map) Len() int { return len(m.states) }
 
 // Endpoints returns every endpoint ID in ascending order.
 func (m *Map) Endpoints() []string {
-	return slices.Sorted(maps.Keys(m.states))
+	if len(m.states) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m.states))
+	for _, e := range m.order() {
+		out = append(out, e.endpoint)
+	}
+	return out
 }
 
 // Digests returns one digest per endpoint, in ascending endpoint order.
 func (m *Map) Digests() []Digest {
 	out := make([]Digest, 0, len(m.states))
-	for _, ep := range m.Endpoints() {
-		s := m.states[ep]
+	for ep, s := range m.All() {
 		out = append(out, Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
 	}
 	return out
@@ -63,7 +137,7 @@ func (m *Map) Digests() []Digest {
 
 // Clone returns a deep copy.
 func (m *Map) Clone() *Map {
-	c := &Map{states: make(map[string]*EndpointState, len(m.states)), limits: m.limits}
+	c := &Map{states: make(map[string]*EndpointState, len(m.states)), limits: m.limits, dirty: true}
 	for ep, s := range m.states {
 		c.states[ep] = s.Clone()
 	}
@@ -90,8 +164,10 @@ func (m *Map) Equal(o *Map) bool {
 // tombstones were dropped.
 func (m *Map) CollectGarbage(now time.Time, grace time.Duration) int {
 	n := 0
-	for _, ep := range m.Endpoints() {
-		n += m.states[ep].collectGarbage(now, grace)
+	for _, e := range m.order() { // a slice walk, cheaper than the map's
+		if s := e.state; len(s.tombstoneSince) > 0 && !s.detached {
+			n += s.collectGarbage(now, grace)
+		}
 	}
 	return n
 }

@@ -31,18 +31,33 @@ type Want struct {
 // Both results are in a deterministic order: requests as the digests came,
 // wants by endpoint.
 func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
-	seen := make(map[string]struct{}, len(remote))
+	// Each known endpoint met is stamped with this call's epoch, so a
+	// duplicate costs nothing to detect and the endpoints the SYN did not
+	// mention are the unstamped ones. Only unknown endpoints, rare in
+	// steady state, need a set.
+	m.epoch++
+	epoch := m.epoch
+	var unknown map[string]struct{}
 	matched := 0
 	for _, d := range remote {
-		if _, dup := seen[d.Endpoint]; dup {
+		local := m.states[d.Endpoint]
+		if local == nil {
+			if _, dup := unknown[d.Endpoint]; dup {
+				continue
+			}
+			if unknown == nil {
+				unknown = map[string]struct{}{}
+			}
+			unknown[d.Endpoint] = struct{}{}
+			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
 			continue
 		}
-		seen[d.Endpoint] = struct{}{}
-		local := m.states[d.Endpoint]
-		if local != nil {
-			matched++
+		if local.seen == epoch {
+			continue
 		}
-		if local == nil || d.Generation > local.HeartBeat.Generation {
+		local.seen = epoch
+		matched++
+		if d.Generation > local.HeartBeat.Generation {
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
 			continue
 		}
@@ -59,8 +74,8 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 		}
 	}
 	if matched < len(m.states) {
-		for ep := range m.states {
-			if _, ok := seen[ep]; !ok {
+		for ep, s := range m.states {
+			if s.seen != epoch {
 				wants = append(wants, Want{Endpoint: ep})
 			}
 		}
@@ -113,12 +128,7 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // whose state breaks the limits is never sent (and does not make the
 // result incomplete).
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
-	type item struct {
-		want  Want
-		state *EndpointState
-		gap   int64
-	}
-	items := make([]item, 0, len(wants))
+	items := m.items[:0]
 	for _, w := range wants {
 		s := m.states[w.Endpoint]
 		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
@@ -140,6 +150,10 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
 	})
 	complete = true
+	if len(items) > 0 {
+		deltas = make([]Delta, 0, len(items))
+	}
+	defer func() { clear(items); m.items = items[:0] }()
 	for _, it := range items {
 		d := it.state.delta(it.want)
 		if size := d.SizeBound(); size <= budget {
@@ -150,6 +164,13 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 	}
 	return deltas, complete
+}
+
+// item is one want BuildDeltas considers.
+type item struct {
+	want  Want
+	state *EndpointState
+	gap   int64
 }
 
 // delta builds the delta for w from s.
@@ -303,7 +324,12 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			errs = append(errs, fmt.Errorf("apply %q: the resulting state: %w", d.Endpoint, err))
 			continue
 		}
-		m.states[d.Endpoint] = next
+		if local := m.states[d.Endpoint]; local == nil {
+			m.states[d.Endpoint] = next
+			m.dirty = true
+		} else if local != next {
+			*local = *next // in place: Map.sorted keeps pointing at it
+		}
 		changes = changed
 	}
 	return changes, errors.Join(errs...)

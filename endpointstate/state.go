@@ -89,7 +89,9 @@ type EndpointState struct {
 	// HeartBeat is the endpoint's generation and heartbeat version.
 	HeartBeat HeartBeatState
 	// States maps application-state keys to their latest value or
-	// tombstone. Never nil in a state built by this package.
+	// tombstone. Never nil in a state built by this package. Change it
+	// only through Set, Delete and Map.Apply, which keep the cached
+	// maximum version (see MaxVersion) up to date; read it freely.
 	States map[string]VersionedValue
 	// GCVersion is the highest version of a tombstone dropped from States
 	// (0 when none was).
@@ -98,6 +100,18 @@ type EndpointState struct {
 	// tombstoneSince records, locally, when each tombstone was first seen
 	// here; it decides when the tombstone may be collected. Never sent.
 	tombstoneSince map[string]time.Time
+	// seen is the Map.Examine call that last met this state (see
+	// Map.epoch). Local, never copied.
+	seen uint64
+	// maxState caches the highest version in States when maxKnown, so
+	// MaxVersion, asked for once per digest and round, does not walk the
+	// map. put raises it; collecting a tombstone leaves it, which stays
+	// right because GCVersion then covers the tombstone's version.
+	maxState int64
+	maxKnown bool
+	// detached marks a state its Map dropped (Remove, or Put of another
+	// state for the endpoint), for the Map's iterations. Local.
+	detached bool
 }
 
 // NewEndpointState returns an empty state of the given generation.
@@ -105,17 +119,31 @@ func NewEndpointState(generation int64) *EndpointState {
 	return &EndpointState{
 		HeartBeat: HeartBeatState{Generation: generation},
 		States:    map[string]VersionedValue{},
+		maxKnown:  true,
 	}
 }
 
 // MaxVersion is the highest version in the state: the heartbeat's, any
 // application state's, or GCVersion. It is what a [Digest] carries.
 func (s *EndpointState) MaxVersion() int64 {
-	m := max(s.HeartBeat.Version, s.GCVersion)
-	for _, v := range s.States {
-		m = max(m, v.Version)
+	if !s.maxKnown {
+		s.maxState = 0
+		for _, v := range s.States {
+			s.maxState = max(s.maxState, v.Version)
+		}
+		s.maxKnown = true
 	}
-	return m
+	return max(s.HeartBeat.Version, s.GCVersion, s.maxState)
+}
+
+// StatesVersion is the highest version among States and GCVersion: it
+// changes whenever States does (every change comes with a higher
+// version), and not with the heartbeat, so a reader can keep what it
+// derived from States for as long as the generation and StatesVersion
+// stay the same.
+func (s *EndpointState) StatesVersion() int64 {
+	s.MaxVersion() // fills the cache
+	return max(s.GCVersion, s.maxState)
 }
 
 // Get returns the live value of key; ok is false for an absent or deleted
@@ -166,7 +194,11 @@ func (s *EndpointState) Delete(key string, version int64, now time.Time) {
 }
 
 func (s *EndpointState) put(key string, v VersionedValue, now time.Time) {
+	if old, ok := s.States[key]; ok && v.Version < old.Version {
+		s.maxKnown = false // the old version may have been the maximum
+	}
 	s.States[key] = v
+	s.maxState = max(s.maxState, v.Version)
 	if v.Deleted {
 		if s.tombstoneSince == nil {
 			s.tombstoneSince = map[string]time.Time{}
@@ -196,6 +228,8 @@ func (s *EndpointState) Clone() *EndpointState {
 		HeartBeat: s.HeartBeat,
 		States:    maps.Clone(s.States),
 		GCVersion: s.GCVersion,
+		maxState:  s.maxState,
+		maxKnown:  s.maxKnown,
 	}
 	if c.States == nil {
 		c.States = map[string]VersionedValue{}

@@ -22,6 +22,17 @@ import (
 type Detector struct {
 	cfg   Config
 	peers map[string]*peer
+	// all lists the peers densely, for the scans of Tick and Overdue;
+	// peer.pos is each one's index.
+	all []*peer
+	// safeZ is, for Normal and Akka, the standardized silence
+	// (t − μ′)/σ′ up to which phi stays below PhiConvictThreshold; see
+	// peer.safe.
+	safeZ float64
+	// base is the time of the first report: peers' deadlines are offsets
+	// from it, so Overdue compares integers.
+	base  time.Time
+	based bool
 
 	// Local-pause guard state (see Tick).
 	lastTick time.Time     // time of the previous Tick or Interpret call
@@ -33,8 +44,15 @@ type Detector struct {
 
 // peer is what the Detector knows about one endpoint.
 type peer struct {
-	window ArrivalWindow
-	last   time.Time // last accepted heartbeat arrival
+	endpoint string
+	pos      int32 // index in Detector.all
+	// deadline is last plus the silence up to which phi is surely at most
+	// PhiConvictThreshold (see Detector.safe), as an offset from
+	// Detector.base: Overdue passes over the peer until then without
+	// evaluating phi. Recomputed whenever last or the window changes.
+	deadline time.Duration
+	window   ArrivalWindow
+	last     time.Time // last accepted heartbeat arrival
 	// stalledAt is the Detector's stalled total when last was set: the
 	// local stall since then, stalled − stalledAt, is not the peer's
 	// silence.
@@ -86,7 +104,56 @@ func NewDetector(cfg Config) (*Detector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Detector{cfg: cfg, peers: make(map[string]*peer)}, nil
+	return &Detector{cfg: cfg, peers: make(map[string]*peer), safeZ: safeZ(cfg)}, nil
+}
+
+// safeZ returns the standardized silence z up to which the Normal or
+// Akka phi stays at most a millionth below cfg's threshold, found by
+// bisection once per Detector; −Inf (no fast path) if none is found.
+// Both phis grow with z, so every z below it is safe too.
+func safeZ(cfg Config) float64 {
+	var phi func(z float64) float64
+	switch cfg.Model {
+	case Normal:
+		phi = func(z float64) float64 { return phiNormal(z, 0, 1) }
+	case Akka:
+		phi = func(z float64) float64 { return phiAkka(z, 0, 1) }
+	default:
+		return math.Inf(-1)
+	}
+	target := cfg.PhiConvictThreshold * (1 - 1e-6)
+	lo, hi := -50.0, 50+math.Sqrt(2*math.Ln10*cfg.PhiConvictThreshold)
+	if phi(lo) > target || !(phi(hi) > target) {
+		return math.Inf(-1)
+	}
+	for range 200 {
+		mid := lo + (hi-lo)/2
+		if phi(mid) <= target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// safe returns the silence, in nanoseconds, up to which p's phi is
+// surely at most PhiConvictThreshold for its current window (a margin
+// below the exact crossing), or −1 if there is no such silence.
+func (d *Detector) safe(p *peer) float64 {
+	var t float64
+	switch d.cfg.Model {
+	case Exponential:
+		// phi = t/(mean·ln 10): at most the threshold, less a millionth,
+		// up to this t.
+		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.window.Mean()
+	default:
+		t = d.mu(p.window.Mean()) + d.sigma(&p.window)*d.safeZ
+	}
+	if math.IsNaN(t) || t < 0 {
+		return -1 // phi may be over the threshold after no silence at all
+	}
+	return t
 }
 
 // Config returns the configuration the Detector was built with.
@@ -119,9 +186,14 @@ func (d *Detector) Config() Config {
 func (d *Detector) Report(endpoint string, at time.Time) {
 	p, ok := d.peers[endpoint]
 	if !ok {
-		p = &peer{window: ArrivalWindow{size: d.cfg.WindowSize}, last: at, stalledAt: d.stalled}
+		if !d.based {
+			d.base, d.based = at, true
+		}
+		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), window: ArrivalWindow{size: int32(d.cfg.WindowSize)}, last: at, stalledAt: d.stalled}
 		d.bootstrap(&p.window)
+		d.setDeadline(p)
 		d.peers[endpoint] = p
+		d.all = append(d.all, p)
 		return
 	}
 	if at.Sub(p.last) <= 0 {
@@ -131,6 +203,22 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 		p.window.Add(interval)
 	}
 	p.last, p.stalledAt = at, d.stalled
+	d.setDeadline(p)
+}
+
+// setDeadline recomputes p.deadline from p.last and p's window.
+func (d *Detector) setDeadline(p *peer) {
+	t := d.safe(p)
+	if t < 0 {
+		p.deadline = math.MinInt64
+		return
+	}
+	since, safe := p.last.Sub(d.base), time.Duration(min(t, 1<<62))
+	if since > math.MaxInt64-safe {
+		p.deadline = math.MaxInt64 // saturated: about 292 years out
+		return
+	}
+	p.deadline = since + safe
 }
 
 // silence is p's silence at now: the time since its last arrival, less the
@@ -245,7 +333,7 @@ func (d *Detector) Tick(now time.Time) time.Duration {
 	var excess time.Duration
 	if limit := d.cfg.MaxLocalPause; limit > 0 && d.ticked && now.Sub(d.lastTick) > limit {
 		excess = now.Sub(d.lastTick) - limit
-		for _, p := range d.peers {
+		for _, p := range d.all {
 			if p.last.After(d.lastTick) {
 				p.stalledAt += excess // heard during the gap: its silence is its own
 			}
@@ -268,7 +356,34 @@ func (d *Detector) PauseStats() PauseStats {
 // starts afresh, as for a new endpoint. Removing an unknown endpoint does
 // nothing.
 func (d *Detector) Remove(endpoint string) {
+	p, ok := d.peers[endpoint]
+	if !ok {
+		return
+	}
 	delete(d.peers, endpoint)
+	last := len(d.all) - 1
+	d.all[p.pos] = d.all[last]
+	d.all[p.pos].pos = p.pos
+	d.all[last] = nil
+	d.all = d.all[:last]
+}
+
+// Overdue appends to buf, and returns, the endpoints whose phi at now may
+// be above PhiConvictThreshold, in no particular order: every endpoint
+// Interpret would convict at now, and every one whose conviction only the
+// local-pause discount defers, plus possibly a few just below the
+// threshold. It evaluates no phi for the others (a comparison each, with
+// a bound computed when their windows last changed), so a caller that
+// checks every endpoint each round can call Interpret on these alone.
+// It changes nothing.
+func (d *Detector) Overdue(now time.Time, buf []string) []string {
+	off := now.Sub(d.base)
+	for _, p := range d.all {
+		if off > p.deadline {
+			buf = append(buf, p.endpoint)
+		}
+	}
+	return buf
 }
 
 // Snapshot returns the state of every known endpoint at now, sorted by

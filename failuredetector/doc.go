@@ -80,6 +80,15 @@
 // dead peer is convicted however often the process stalls.
 // [Detector.PauseStats] counts pauses and deferred convictions.
 //
+// # Checking many endpoints each round
+//
+// A gossip round checks every endpoint. [Detector.Overdue] lists the
+// endpoints whose phi may be over the threshold without evaluating phi for
+// the others: each endpoint keeps the silence up to which its phi is surely
+// below the threshold (a margin of a millionth below the exact crossing),
+// recomputed when its window changes, so the scan is one comparison per
+// endpoint, and [Detector.Interpret] is needed only for those it lists.
+//
 // # Edge cases
 //
 // A report at or before an endpoint's last arrival is ignored. Phi is 0 for

@@ -54,6 +54,32 @@ func TestDetectorProperties(t *testing.T) {
 					assert.Greater(t, phi, cfg.PhiConvictThreshold)
 				}
 			},
+			"overdue": func(t *rapid.T) {
+				when := at(now + duration(t, "later", -int64(time.Second), int64(time.Hour)))
+				checkOverdue(t, d, when)
+			},
+			"overdue at the crossing": func(t *rapid.T) {
+				ep := rapid.SampledFrom(endpoints).Draw(t, "endpoint")
+				p, ok := d.peers[ep]
+				if !ok {
+					return
+				}
+				// The least silence whose phi is over the threshold.
+				lo, hi := time.Duration(0), time.Duration(1<<62)
+				if d.phiAfter(p, hi) <= cfg.PhiConvictThreshold {
+					return
+				}
+				for hi-lo > 1 {
+					mid := lo + (hi-lo)/2
+					if d.phiAfter(p, mid) > cfg.PhiConvictThreshold {
+						hi = mid
+					} else {
+						lo = mid
+					}
+				}
+				assert.Contains(t, d.Overdue(p.last.Add(hi), nil), ep, "silence %v: phi %g > threshold %g",
+					hi, d.phiAfter(p, hi), cfg.PhiConvictThreshold)
+			},
 			"phi grows with silence": func(t *rapid.T) {
 				ep := rapid.SampledFrom(endpoints).Draw(t, "endpoint")
 				a := duration(t, "a", -int64(time.Second), int64(time.Hour))
@@ -83,4 +109,23 @@ func TestDetectorProperties(t *testing.T) {
 // duration draws a Duration in [lo, hi] nanoseconds.
 func duration(t *rapid.T, label string, lo, hi int64) time.Duration {
 	return time.Duration(rapid.Int64Range(lo, hi).Draw(t, label))
+}
+
+// checkOverdue checks that Overdue at when lists every known endpoint
+// whose phi at when, with its silence discounted or counted in full, is
+// over the threshold, each once, and no unknown one.
+func checkOverdue(t *rapid.T, d *Detector, when time.Time) {
+	over := d.Overdue(when, nil)
+	seen := map[string]bool{}
+	for _, ep := range over {
+		assert.False(t, seen[ep], "%s listed twice", ep)
+		seen[ep] = true
+		assert.Contains(t, d.peers, ep, "unknown endpoint listed")
+	}
+	for ep, p := range d.peers {
+		if d.Phi(ep, when) > d.cfg.PhiConvictThreshold || d.phiAfter(p, when.Sub(p.last)) > d.cfg.PhiConvictThreshold {
+			assert.True(t, seen[ep], "%s: phi over the threshold, not listed", ep)
+		}
+	}
+	assert.Len(t, d.all, len(d.peers))
 }

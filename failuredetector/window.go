@@ -7,8 +7,10 @@ import (
 
 const (
 	// defaultWindowSize is the window size of DefaultConfig and of the zero
-	// ArrivalWindow, as in Cassandra and Akka.
-	defaultWindowSize = 1000
+	// ArrivalWindow. Cassandra and Akka keep 1000; 100 recent intervals
+	// follow a change of pace sooner for a tenth of the memory, which
+	// matters at thousands of peers (docs/performance.md).
+	defaultWindowSize = 100
 
 	// maxWindowSize bounds the window so that the exact sums below fit:
 	// 2^20 samples of at most 2^53 ns give Σx < 2^73 and Σx² < 2^126.
@@ -50,26 +52,34 @@ const (
 // Statistics are float64 nanoseconds (square nanoseconds for Variance) so
 // that the phi arithmetic keeps sub-nanosecond precision.
 //
-// The zero value is an empty window with capacity 1000. An ArrivalWindow is
+// # Compact storage
+//
+// While every stored interval fits in 32 bits (up to 2^32 ns, about 4.29 s,
+// the usual case for heartbeats a second apart) the window keeps them in 4
+// bytes each; the first longer one moves the window to 8 bytes each, for
+// good. Either way the values, and so the statistics, are exact.
+//
+// The zero value is an empty window with capacity 100. An ArrivalWindow is
 // not safe for concurrent use.
 type ArrivalWindow struct {
-	samples []uint64 // ring buffer; grows by append until len == size
-	size    int      // capacity, in [1, maxWindowSize] once set
-	oldest  int      // index of the oldest sample once the buffer is full
-	sum     uint128  // Σx over samples
-	sumSq   uint128  // Σx² over samples
+	small  []uint32 // ring buffer while every sample fits in 32 bits
+	large  []uint64 // ring buffer once one did not; small is then nil
+	size   int32    // capacity, in [1, maxWindowSize] once set
+	oldest int32    // index of the oldest sample once the buffer is full
+	sum    uint128  // Σx over samples
+	sumSq  uint128  // Σx² over samples
 
 	// Derived from the sums after every Add, so that reading them (once
 	// per phi) costs nothing.
-	mean, variance, stdDev float64
+	mean, variance float64
 }
 
 // NewArrivalWindow returns an empty window that holds at most size
 // intervals. A size below 1 is taken as 1 and a size above 2^20 as 2^20.
-// Memory for the intervals is allocated as they arrive, up to 8 bytes per
-// interval.
+// Memory for the intervals is allocated as they arrive, up to 4 bytes per
+// interval while they fit in 32 bits (about 4.29 s), 8 bytes otherwise.
 func NewArrivalWindow(size int) *ArrivalWindow {
-	return &ArrivalWindow{size: min(max(size, 1), maxWindowSize)}
+	return &ArrivalWindow{size: int32(min(max(size, 1), maxWindowSize))}
 }
 
 // Add records one inter-arrival interval, evicting the oldest one if the
@@ -81,37 +91,64 @@ func (w *ArrivalWindow) Add(interval time.Duration) {
 		w.size = defaultWindowSize
 	}
 	x := uint64(min(max(interval, 0), maxSample))
-	if len(w.samples) < w.size {
-		w.samples = append(w.samples, x)
+	if w.large == nil && x > math.MaxUint32 {
+		w.large = make([]uint64, len(w.small), cap(w.small))
+		for i, v := range w.small {
+			w.large[i] = uint64(v)
+		}
+		w.small = nil
+	}
+	var old uint64
+	var evicted bool
+	if w.large != nil {
+		w.large, old, evicted = ringAdd(w.large, w.size, &w.oldest, x)
 	} else {
-		old := w.samples[w.oldest]
+		var old32 uint32
+		w.small, old32, evicted = ringAdd(w.small, w.size, &w.oldest, uint32(x))
+		old = uint64(old32)
+	}
+	if evicted {
 		w.sum = w.sum.sub(uint128{lo: old})
 		w.sumSq = w.sumSq.sub(square64(old))
-		w.samples[w.oldest] = x
-		w.oldest++
-		if w.oldest == len(w.samples) {
-			w.oldest = 0
-		}
 	}
 	w.sum = w.sum.add(uint128{lo: x})
 	w.sumSq = w.sumSq.add(square64(x))
 	w.refresh()
 }
 
-// refresh recomputes the mean, variance and standard deviation from the
+// ringAdd adds x to the ring buf of capacity size whose oldest element is
+// at *oldest once full, and returns the buffer and the element x evicted,
+// if any. The buffer grows by doubling up to exactly size.
+func ringAdd[T uint32 | uint64](buf []T, size int32, oldest *int32, x T) ([]T, T, bool) {
+	if len(buf) < int(size) {
+		if len(buf) == cap(buf) {
+			grown := make([]T, len(buf), min(max(2*cap(buf), 4), int(size)))
+			copy(grown, buf)
+			buf = grown
+		}
+		return append(buf, x), 0, false
+	}
+	old := buf[*oldest]
+	buf[*oldest] = x
+	if *oldest++; int(*oldest) == len(buf) {
+		*oldest = 0
+	}
+	return buf, old, true
+}
+
+// refresh recomputes the mean and variance (StdDev is its root) from the
 // exact sums.
 func (w *ArrivalWindow) refresh() {
-	n := uint64(len(w.samples))
+	n := uint64(w.Len())
 	nf := float64(n)
 	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
 	w.mean = float64(w.sum.float() / nf)
 	w.variance = float64(num.float() / float64(nf*nf))
-	w.stdDev = math.Sqrt(w.variance)
 }
 
 // Len returns the number of intervals in the window.
 func (w *ArrivalWindow) Len() int {
-	return len(w.samples)
+	return len(w.small) + len(w.large)
 }
 
 // Mean returns the mean interval in nanoseconds, or 0 for an empty window.
@@ -129,5 +166,5 @@ func (w *ArrivalWindow) Variance() float64 {
 // StdDev returns the population standard deviation of the intervals in
 // nanoseconds, or 0 for an empty window.
 func (w *ArrivalWindow) StdDev() float64 {
-	return w.stdDev
+	return math.Sqrt(w.variance)
 }

@@ -101,7 +101,7 @@ func TestArrivalWindowCapacity(t *testing.T) {
 		w    *ArrivalWindow
 		want int
 	}{
-		{"zero value holds 1000", &ArrivalWindow{}, 1000},
+		{"zero value holds 100", &ArrivalWindow{}, 100},
 		{"explicit size", NewArrivalWindow(17), 17},
 		{"size above 2^20 taken as 2^20", NewArrivalWindow(math.MaxInt), 1 << 20},
 	}
@@ -252,4 +252,26 @@ func addCarry(a, b uint64) (sum, carry uint64) {
 		carry = 1
 	}
 	return sum, carry
+}
+
+// TestArrivalWindowWidens checks the move from 4-byte to 8-byte storage:
+// a wrapped ring of small intervals that meets one longer than 2^32 ns
+// keeps every value and its order of eviction, and the statistics stay
+// exact.
+func TestArrivalWindowWidens(t *testing.T) {
+	w := NewArrivalWindow(3)
+	for i := 1; i <= 5; i++ { // the ring wraps: it holds 3, 4, 5
+		w.Add(time.Duration(i))
+	}
+	require.Equal(t, 4.0, w.Mean())
+	big := time.Duration(1 << 40)
+	w.Add(big) // evicts 3: 4, 5, 2^40
+	assert.Equal(t, 3, w.Len())
+	assert.Equal(t, float64(4+5+1<<40)/3, w.Mean())
+	w.Add(6) // evicts 4
+	w.Add(7) // evicts 5
+	assert.Equal(t, float64(1<<40+6+7)/3, w.Mean())
+	w.Add(8) // evicts 2^40
+	assert.Equal(t, 7.0, w.Mean())
+	assert.Equal(t, 2.0/3, w.Variance())
 }

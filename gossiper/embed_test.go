@@ -362,7 +362,10 @@ func TestOverflowReachesGossiperSubscribers(t *testing.T) {
 				continue
 			default:
 			}
-			time.Sleep(time.Second) // the next round reports what is pending
+			// The next round reports what is pending. Half an interval off
+			// the ticks: at the very instant of a tick, whether the loop has
+			// published yet is up to the scheduler (the test was flaky).
+			time.Sleep(1500 * time.Millisecond)
 			if len(sub.C) == 0 {
 				break
 			}

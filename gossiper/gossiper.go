@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -355,16 +356,19 @@ func (g *Gossiper) Assassinate(id string) error {
 }
 
 // Members returns every known endpoint, the local node included, sorted by
-// ID, as of the last round or membership change. It never blocks the loop.
+// ID, as of the last round or membership change. It never blocks the loop
+// and copies no application state: the slice is the caller's, but each
+// Member's States map is shared with the published snapshot and must not
+// be modified (see [Member]).
 func (g *Gossiper) Members() []Member {
-	return cloneMembers(g.snap.Load().members)
+	return slices.Clone(g.snap.Load().members)
 }
 
 // Member returns the member with the given ID.
 func (g *Gossiper) Member(id string) (Member, bool) {
 	for _, m := range g.snap.Load().members {
 		if m.ID == id {
-			return cloneMembers([]Member{m})[0], true
+			return m, true
 		}
 	}
 	return Member{}, false

@@ -98,10 +98,13 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 	if !n.allowAnswer(now, env) {
 		return
 	}
-	digests := syn.Digests[:0:0]
-	for _, d := range syn.Digests {
-		if d.Endpoint == n.id || !n.quarantined(d.Endpoint, d.Generation, now) {
-			digests = append(digests, d)
+	digests := syn.Digests
+	if len(n.removed) > 0 {
+		digests = make([]endpointstate.Digest, 0, len(syn.Digests))
+		for _, d := range syn.Digests {
+			if d.Endpoint == n.id || !n.quarantined(d.Endpoint, d.Generation, now) {
+				digests = append(digests, d)
+			}
 		}
 	}
 	requests, wants := n.states.Examine(digests)

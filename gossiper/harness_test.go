@@ -49,6 +49,8 @@ type harness struct {
 	fatal   map[string]error
 	bytes   int // bytes delivered
 	maxSize int // largest message seen
+	// onStep, when set, is called after every message a node handles.
+	onStep func(n *Node)
 }
 
 func newHarness(t testing.TB) *harness {
@@ -109,7 +111,11 @@ func (h *harness) deliver(from *Node, out Output) {
 		h.maxSize = max(h.maxSize, len(b))
 		env, err := h.codec.Decode(b)
 		require.NoError(h.t, err)
-		h.deliver(to, to.Step(h.now, env))
+		stepped := to.Step(h.now, env)
+		if h.onStep != nil {
+			h.onStep(to)
+		}
+		h.deliver(to, stepped)
 	}
 }
 

@@ -31,16 +31,26 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 		}
 	}
 	for _, c := range changes {
+		if c.Kind != endpointstate.ChangeHeartBeat {
+			n.retarget() // a join, restart, address or status change
+		}
 		n.onChange(now, c, out)
 	}
 	n.notePushChanges(changes)
-	// Liveness follows the status each endpoint ended with.
-	seen := map[string]bool{}
-	for _, c := range changes {
-		if !seen[c.Endpoint] {
-			seen[c.Endpoint] = true
-			n.settle(now, c.Endpoint, out)
+	// Liveness follows the status each endpoint ended with. An endpoint's
+	// changes are adjacent (settling twice, should one message carry two
+	// deltas for it, changes nothing). A heartbeat alone leaves the status
+	// as it was, so a peer that is up has nothing to settle.
+	for i, c := range changes {
+		if i > 0 && changes[i-1].Endpoint == c.Endpoint {
+			continue
 		}
+		if c.Kind == endpointstate.ChangeHeartBeat && (i+1 == len(changes) || changes[i+1].Endpoint != c.Endpoint) {
+			if p := n.peers[c.Endpoint]; p != nil && p.alive {
+				continue
+			}
+		}
+		n.settle(now, c.Endpoint, out)
 	}
 	return err
 }
@@ -257,6 +267,7 @@ func (n *Node) peer(ep string, now time.Time) *peer {
 	if p == nil {
 		p = &peer{lastBeat: now}
 		n.peers[ep] = p
+		n.retarget()
 	}
 	return p
 }
@@ -308,6 +319,7 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 		return
 	}
 	p.alive, p.lastBeat = true, now
+	n.retarget()
 	n.fd.Report(from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
 }
@@ -319,6 +331,7 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 		return
 	}
 	p.alive, p.echoNonce = false, 0
+	n.retarget()
 	s := n.states.Get(ep)
 	out.event(now, Event{Kind: EventDead, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason, Phi: failuredetector.ClampPhi(phi)})
 }
@@ -343,6 +356,7 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	n.states.Remove(ep)
 	n.fd.Remove(ep)
 	delete(n.peers, ep)
+	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
 

@@ -191,15 +191,3 @@ func (g *Gossiper) publish(now time.Time) {
 		counters: n.Counters(),
 	})
 }
-
-func cloneMembers(ms []Member) []Member {
-	out := make([]Member, len(ms))
-	for i, m := range ms {
-		out[i] = m
-		out[i].States = make(map[string]Value, len(m.States))
-		for k, v := range m.States {
-			out[i].States[k] = v
-		}
-	}
-	return out
-}

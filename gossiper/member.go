@@ -26,8 +26,10 @@ type Value struct {
 	Version int64 `json:"version"`
 }
 
-// Member is a snapshot of one known endpoint. Members are values: changing
-// one changes nothing in the gossiper.
+// Member is a snapshot of one known endpoint. A Member is a value, except
+// for States: that map is shared by every snapshot that shows the same
+// application states (so reading the membership copies none), and must be
+// treated as read-only; copy it (maps.Clone) to change it.
 type Member struct {
 	// ID is the endpoint's node ID.
 	ID string `json:"id"`
@@ -45,16 +47,48 @@ type Member struct {
 	// Self is true for the local node.
 	Self bool `json:"self"`
 	// States are the endpoint's live application states (hearsay's own
-	// "hearsay."-prefixed keys included).
+	// "hearsay."-prefixed keys included). Read-only: the map is shared
+	// with other snapshots.
 	States map[string]Value `json:"states"`
 }
 
-func memberStates(s *endpointstate.EndpointState) map[string]Value {
+// shownStates is the States map of an endpoint's Members, kept while the
+// endpoint's generation and states version stay the same. A map once
+// handed out is never changed: a change builds a new one.
+type shownStates struct {
+	generation, version int64
+	states              map[string]Value
+}
+
+// memberStates returns the live application states of ep's state s, as
+// shown in a Member: the map built for an earlier snapshot if s has not
+// changed since, else a new one.
+func (n *Node) memberStates(ep string, s *endpointstate.EndpointState) map[string]Value {
+	gen, version := s.HeartBeat.Generation, s.StatesVersion()
+	if c, ok := n.shown[ep]; ok && c.generation == gen && c.version == version {
+		return c.states
+	}
 	out := make(map[string]Value, len(s.States))
 	for k, v := range s.States {
 		if !v.Deleted {
 			out[k] = Value{Value: v.Value, Version: v.Version}
 		}
 	}
+	if n.shown == nil {
+		n.shown = map[string]shownStates{}
+	}
+	n.shown[ep] = shownStates{generation: gen, version: version, states: out}
 	return out
+}
+
+// forgetShown drops the kept States maps of endpoints no longer known.
+func (n *Node) forgetShown() {
+	if len(n.shown) <= n.states.Len() {
+		return
+	}
+	for ep := range n.shown {
+		if n.states.Get(ep) == nil {
+			delete(n.shown, ep)
+		}
+	}
 }

@@ -159,6 +159,16 @@ type Node struct {
 	// restart (a newer generation) is welcome at once.
 	removed map[string]removal
 
+	// live and unreachable are the gossip targets (see Node.targets),
+	// rebuilt when targetsStale.
+	live, unreachable []string
+	targetsStale      bool
+	// shown keeps, per endpoint, the States map its Members show (see
+	// Node.memberStates).
+	shown map[string]shownStates
+	// due is checkStatus's buffer, kept between rounds.
+	due []string
+
 	shadow   shadowRound
 	probe    selfProbe
 	refusals refusalLog
@@ -187,11 +197,12 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	}
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
-		states:   endpointstate.NewMap(),
-		fd:       fd,
-		peers:    map[string]*peer{},
-		removed:  map[string]removal{},
-		overhead: messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
+		states:       endpointstate.NewMap(),
+		fd:           fd,
+		peers:        map[string]*peer{},
+		removed:      map[string]removal{},
+		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
+		targetsStale: true,
 	}
 	n.states.SetLimits(cfg.Limits)
 	n.SetSeeds(cfg.Seeds)
@@ -270,10 +281,13 @@ func (n *Node) SetSeeds(addrs []string) {
 func (n *Node) Seeds() []string { return slices.Clone(n.seeds) }
 
 // Members returns a snapshot of every known endpoint, the local node
-// included, sorted by ID; phi is evaluated at now.
+// included, sorted by ID; phi is evaluated at now. Each member's States
+// map is shared with earlier snapshots while that endpoint's states are
+// unchanged: callers must not modify it (see [Member]).
 func (n *Node) Members(now time.Time) []Member {
+	n.forgetShown()
 	out := make([]Member, 0, n.states.Len())
-	for _, ep := range n.states.Endpoints() {
+	for ep := range n.states.All() {
 		out = append(out, n.member(ep, now))
 	}
 	return out
@@ -283,7 +297,7 @@ func (n *Node) member(ep string, now time.Time) Member {
 	s := n.states.Get(ep)
 	m := Member{
 		ID: ep, Address: s.Address(), Generation: s.HeartBeat.Generation,
-		HeartBeat: s.HeartBeat.Version, States: memberStates(s), Self: ep == n.id,
+		HeartBeat: s.HeartBeat.Version, States: n.memberStates(ep, s), Self: ep == n.id,
 	}
 	switch {
 	case m.Self:

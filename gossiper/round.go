@@ -2,6 +2,7 @@ package gossiper
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -110,16 +111,17 @@ func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, out 
 }
 
 // synDigests returns the digests of everything known except quarantined
-// endpoints, shuffled, the local node's first, cut to fit one frame.
+// endpoints, shuffled, the local node's first, cut to fit one frame. The
+// slice is the round's one allocation: the Syn keeps it.
 func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
-	all := n.states.Digests()
-	out := make([]endpointstate.Digest, 0, len(all))
-	for _, d := range all {
-		if d.Endpoint == n.id {
-			out = append([]endpointstate.Digest{d}, out...)
-		} else if !n.quarantined(d.Endpoint, d.Generation, now) {
-			out = append(out, d)
+	self := n.self()
+	out := make([]endpointstate.Digest, 1, n.states.Len())
+	out[0] = endpointstate.Digest{Endpoint: n.id, Generation: self.HeartBeat.Generation, MaxVersion: self.MaxVersion()}
+	for ep, s := range n.states.All() {
+		if ep == n.id || len(n.removed) > 0 && n.quarantined(ep, s.HeartBeat.Generation, now) {
+			continue
 		}
+		out = append(out, endpointstate.Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
 	}
 	rest := out[1:]
 	n.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
@@ -133,25 +135,40 @@ func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
 }
 
 // targets returns the live peers and the unreachable ones worth gossiping
-// to (down, not left, with an address), both sorted by ID.
+// to (down, not left, with an address), both sorted by ID. The lists are
+// kept between rounds and rebuilt only after a change that can move a
+// peer between them (see [Node.retarget]); callers must not change them.
 func (n *Node) targets() (live, unreachable []string) {
-	for _, ep := range n.states.Endpoints() {
+	if !n.targetsStale {
+		return n.live, n.unreachable
+	}
+	live, unreachable = n.live[:0:0], n.unreachable[:0:0]
+	for ep, s := range n.states.All() {
 		p := n.peers[ep]
-		if p == nil || n.addrOf(ep) == "" {
+		if p == nil || s.Address() == "" {
 			continue
 		}
 		switch {
 		case p.alive:
 			live = append(live, ep)
-		case n.states.Get(ep).Status() != endpointstate.StatusLeft:
+		case s.Status() != endpointstate.StatusLeft:
 			unreachable = append(unreachable, ep)
 		}
 	}
+	n.live, n.unreachable, n.targetsStale = live, unreachable, false
 	return live, unreachable
 }
 
+// retarget marks the gossip targets for a rebuild: a peer was added,
+// removed, went up or down, or its address or status may have changed.
+func (n *Node) retarget() { n.targetsStale = true }
+
 func (n *Node) anyAlive() bool {
-	for _, p := range n.peers {
+	live, _ := n.targets()
+	if len(live) > 0 {
+		return true
+	}
+	for _, p := range n.peers { // a live peer without an address
 		if p.alive {
 			return true
 		}
@@ -192,9 +209,24 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	// A node that sees nobody up may be the one cut off: it announces no
 	// one left (the others would have to refute it when it comes back).
 	canRemove := n.cfg.RemoveDownAfter > 0 && n.anyAlive()
-	for _, ep := range n.states.Endpoints() {
+	// Find the few peers with something due without looking at everyone:
+	// the failure detector lists the peers whose phi may be over the
+	// threshold (a comparison each), and the peers that are down or left
+	// are walked only when there are some. Then act on them in ID order,
+	// as a deterministic core must.
+	due := n.fd.Overdue(now, n.due[:0])
+	if live, _ := n.targets(); len(live) < len(n.peers) {
+		for ep, p := range n.peers {
+			if !p.alive || !p.leftSince.IsZero() {
+				due = append(due, ep)
+			}
+		}
+	}
+	slices.Sort(due)
+	due = slices.Compact(due)
+	for _, ep := range due {
 		p := n.peers[ep]
-		if p == nil {
+		if p == nil || n.states.Get(ep) == nil {
 			continue
 		}
 		if p.alive && n.fd.Interpret(ep, now) {
@@ -213,6 +245,8 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			_ = n.announceLeft(now, ep, "expired", out)
 		}
 	}
+	clear(due)
+	n.due = due[:0]
 	for ep, r := range n.removed {
 		if !now.Before(r.until) {
 			delete(n.removed, ep)
