@@ -1,6 +1,7 @@
 package faulttest
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -30,6 +31,10 @@ type change struct {
 	observer string
 	subject  string
 	from, to gossiper.Status
+}
+
+func (c change) String() string {
+	return fmt.Sprintf("%s: %s saw %s go %s → %s", c.at.Format("15:04:05.000"), c.observer, c.subject, c.from, c.to)
 }
 
 // watch starts a watcher on as, polling every period, until t ends.
