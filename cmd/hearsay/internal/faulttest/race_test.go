@@ -1,0 +1,6 @@
+//go:build race
+
+package faulttest
+
+// raceEnabled builds the agent binary under test with the race detector too.
+const raceEnabled = true
