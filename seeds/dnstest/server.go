@@ -20,8 +20,10 @@ package dnstest
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -137,10 +139,47 @@ func start(tb testing.TB) (*Server, error) {
 	return s, nil
 }
 
-// listen binds a UDP socket and a TCP listener on the same port, trying a
-// few ports in case another process takes the TCP one first.
+// quietBase is the lowest port listen draws from below the ephemeral range.
+const quietBase = 10000
+
+// lowestEphemeralPort is the bottom of the kernel's range of local ports
+// for outgoing connections (32768 when it cannot be read).
+func lowestEphemeralPort() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	var lo, hi int
+	if err != nil {
+		return 32768
+	}
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
+		return 32768
+	}
+	return lo
+}
+
+// listen binds a UDP socket and a TCP listener on the same port. It tries
+// random ports below the kernel's ephemeral range first: a port from that
+// range (what port 0 gives) is also where every outgoing TCP connection on
+// the machine takes its local port, so under load the TCP half of an
+// ephemeral UDP port is often taken. Then it falls back to port 0, a few
+// times.
 func listen() (net.PacketConn, net.Listener, error) {
 	var lastErr error
+	if lo := lowestEphemeralPort(); lo-quietBase > 1000 {
+		for range 50 {
+			addr := fmt.Sprintf("127.0.0.1:%d", quietBase+rand.IntN(lo-quietBase))
+			pc, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			l, err := net.Listen("tcp", addr)
+			if err == nil {
+				return pc, l, nil
+			}
+			lastErr = err
+			_ = pc.Close()
+		}
+	}
 	for range 20 {
 		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 		if err != nil {
