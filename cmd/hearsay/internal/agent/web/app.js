@@ -404,7 +404,14 @@
     if (!st.frame) st.frame = requestAnimationFrame(flush);
   }
 
+  // Frame statistics, read by the tests (window.hearsayFrames): how many
+  // DOM passes ran, and how long they took.
+  const frames = { count: 0, rows: 0, totalMs: 0, maxMs: 0 };
+  window.hearsayFrames = frames;
+
   function flush() {
+    const start = performance.now();
+    frames.rows += st.dirty.size;
     st.frame = 0;
     for (const r of st.dirty) renderRow(r);
     st.dirty.clear();
@@ -418,6 +425,10 @@
       renderDetail();
     }
     if (st.pendingEvents.length) flushEvents();
+    const ms = performance.now() - start;
+    frames.count++;
+    frames.totalMs += ms;
+    frames.maxMs = Math.max(frames.maxMs, ms);
   }
 
   function markAllDirty() {
@@ -783,6 +794,7 @@
       }
       st.streamUp = false;
       updateConn();
+      pollNow(); // tells at once whether the agent itself is gone
       await new Promise((r) => setTimeout(r, backoff));
       backoff = Math.min(MAX_BACKOFF_MS, backoff * 2);
     }
