@@ -84,6 +84,8 @@ func TestDashboard(t *testing.T) {
 		page.Do(t, 5*time.Second, chromedp.SetValue(`#state-key`, "hearsay.status"), chromedp.Click(`#state-set`))
 		page.WaitFor(t, 5*time.Second, "refused", `document.getElementById('state-msg').textContent.includes('400')`, pageState)
 		assert.Contains(t, browsertest.Eval[string](t, page, `document.getElementById('state-msg').textContent`), "reserved")
+		page.Do(t, 5*time.Second, chromedp.SetValue(`#state-key`, "zone"), chromedp.Click(`#state-set`))
+		page.WaitFor(t, 5*time.Second, "set again", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
 	})
 
 	t.Run("a killed agent turns down", func(t *testing.T) {

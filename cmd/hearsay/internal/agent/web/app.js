@@ -334,9 +334,11 @@
     let top = st.threshold;
     for (let i = 1; i < p.length; i += 2) top = Math.max(top, p[i]);
     top *= 1.1;
+    // The span grows with the history, from 30 s up to HISTORY_MS.
+    const span = Math.min(HISTORY_MS, Math.max(30000, p.length ? now - p[0] : 0));
     const pts = [];
     for (let i = 0; i < p.length; i += 2) {
-      const x = SPARK_W - ((now - p[i]) / HISTORY_MS) * SPARK_W;
+      const x = SPARK_W - ((now - p[i]) / span) * SPARK_W;
       const y = SPARK_H - 1 - (Math.min(p[i + 1], top) / top) * (SPARK_H - 2);
       pts.push(x.toFixed(1) + ',' + y.toFixed(1));
     }
@@ -534,7 +536,9 @@
     $('fd-summary').textContent = iv.length + ' intervals, mean ' + fmtMs(w.mean_ms) + ', std dev ' +
       fmtMs(w.stddev_ms) + '; silence now ' + fmtMs(w.silence_ms) + ', phi ' + fmtPhi(w.phi) +
       '; phi reaches the threshold ' + w.threshold + ' after ' + fmtMs(w.convict_after_ms) + ' of silence.';
-    const W = 600, H = 180, B = 22, bins = 30;
+    // Drawn in the SVG's own pixels, so that its text is not stretched.
+    const W = Math.max(200, Math.round(svg.getBoundingClientRect().width) || 600), H = 180, B = 22, bins = 30;
+    svg.setAttribute('viewBox', '0 0 ' + W + ' ' + H);
     let xmax = Math.max(w.silence_ms, w.convict_after_ms, 1);
     for (const x of iv) xmax = Math.max(xmax, x);
     xmax *= 1.05;
