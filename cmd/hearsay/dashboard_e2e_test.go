@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -61,7 +62,22 @@ func TestDashboard(t *testing.T) {
 		assert.Equal(t, "3 known: 3 up, 0 down, 0 left", browsertest.Eval[string](t, page, `document.getElementById('counts').textContent`))
 	})
 
+	t.Run("phone", func(t *testing.T) {
+		page.Do(t, 5*time.Second, chromedp.EmulateViewport(390, 844))
+		defer page.Do(t, 5*time.Second, chromedp.ResetViewport())
+		page.WaitFor(t, 5*time.Second, "fits a phone's width, the optional columns hidden",
+			`document.documentElement.scrollWidth <= window.innerWidth &&
+			getComputedStyle(document.querySelector('#rows tr td.opt')).display === 'none'`, pageState)
+	})
+
 	t.Run("detail panel", func(t *testing.T) {
+		// From the keyboard: Enter on the member's ID opens the panel and
+		// moves the focus to it, Escape closes it.
+		page.Do(t, 5*time.Second, chromedp.Focus(`#rows tr[data-id="node-2"] button.link`), chromedp.KeyEvent(kb.Enter))
+		page.WaitFor(t, 5*time.Second, "the panel opened", `!document.getElementById('detail').hidden &&
+			document.activeElement === document.getElementById('detail-h')`, pageState)
+		page.Do(t, 5*time.Second, chromedp.KeyEvent(kb.Escape))
+		page.WaitFor(t, 5*time.Second, "the panel closed", `document.getElementById('detail').hidden`, pageState)
 		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
 		page.WaitFor(t, 5*time.Second, "the window's histogram",
 			`document.querySelectorAll('#fd-hist rect').length > 0 && document.querySelector('#fd-hist line.threshold') !== null`, pageState)
