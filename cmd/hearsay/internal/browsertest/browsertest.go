@@ -69,6 +69,9 @@ type Page struct {
 	errs []string
 }
 
+// startLimit bounds the start of the browser.
+const startLimit = 60 * time.Second
+
 // New starts a browser with a 1280×900 window and opens a blank tab.
 func New(t *testing.T) *Page {
 	t.Helper()
@@ -82,8 +85,12 @@ func New(t *testing.T) *Page {
 	t.Cleanup(cancel)
 	p := &Page{Ctx: ctx}
 	// Starts the browser, on ctx itself: canceling the context of the first
-	// call would close the browser.
+	// call would close the browser. A browser that does not start within
+	// startLimit is given up (and closed) all the same.
+	giveUp := time.AfterFunc(startLimit, cancel)
 	_, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{})
+	stopped := giveUp.Stop()
+	require.True(t, stopped, "%s did not start within %s", chrome, startLimit)
 	require.NoError(t, err, "starting %s", chrome)
 	require.NoError(t, chromedp.Listen(ctx, p.record))
 	t.Cleanup(func() {
