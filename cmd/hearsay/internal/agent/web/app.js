@@ -98,6 +98,7 @@
       st.needToken = true;
       $('token-form').hidden = false;
       $('token-msg').textContent = st.token ? 'The agent refused this token.' : '';
+      if (!document.activeElement || document.activeElement === document.body) $('token').focus();
       updateConn();
     }
   }
