@@ -165,7 +165,7 @@ func TestDashboardThousandMembers(t *testing.T) {
 	after := browsertest.Eval[frames](t, page, `window.hearsayFrames`)
 	count, rows := after.Count-before.Count, after.Rows-before.Rows
 	require.Positive(t, count)
-	assert.GreaterOrEqual(t, rows, 3*n, "every poll updates every row")
+	assert.GreaterOrEqual(t, rows, n, "a poll updates every row")
 	t.Logf("1000 members, steady state: %d DOM passes for %d row updates, %.1f ms per pass on average, %.1f ms at most (since load)",
 		count, rows, (after.TotalMs-before.TotalMs)/float64(count), after.MaxMs)
 

@@ -50,6 +50,8 @@
     tokenWaiters: [],
     refreshTimer: 0,
     pollTimer: 0,
+    polling: false,
+    pollAgain: false,
     armed: 0, // assassinate confirmation deadline
   };
 
@@ -155,7 +157,13 @@
     return Math.min(MAX_BACKOFF_MS, POLL_MS * st.failures);
   }
 
+  // pollNow polls at once, or right after the poll in flight: one at a
+  // time, so that answers are applied in order.
   function pollNow() {
+    if (st.polling) {
+      st.pollAgain = true;
+      return;
+    }
     clearTimeout(st.pollTimer);
     st.pollTimer = setTimeout(poll, 0);
   }
@@ -172,6 +180,8 @@
 
   async function poll() {
     clearTimeout(st.pollTimer);
+    st.polling = true;
+    st.pollAgain = false;
     try {
       const [ms, fd] = await Promise.all([call('GET', '/v1/members'), call('GET', '/v1/failure-detector')]);
       st.pollOK = true;
@@ -189,8 +199,9 @@
         st.pollErr = e.message;
       }
     }
+    st.polling = false;
     updateConn();
-    st.pollTimer = setTimeout(poll, pollDelay());
+    st.pollTimer = setTimeout(poll, st.pollAgain && st.failures === 0 ? 0 : pollDelay());
   }
 
   async function loadWindow(id) {
