@@ -23,6 +23,13 @@ import (
 const pageState = `document.getElementById('conn').textContent + ' | rows: ' +
 	[...document.querySelectorAll('#rows tr')].map(r => r.dataset.id + '=' + r.dataset.status).join(', ')`
 
+// panelLoaded is the expression for: the member panel shows id, with its
+// failure detector window loaded.
+func panelLoaded(id string) string {
+	return fmt.Sprintf(`document.getElementById('detail-id').textContent === %q &&
+		document.getElementById('fd-summary').textContent.includes('intervals')`, id)
+}
+
 // rowStatus is the expression for a member's status as the page shows it.
 func rowStatus(id string) string {
 	return fmt.Sprintf(`document.querySelector('#rows tr[data-id=%q]')?.dataset.status`, id)
@@ -64,7 +71,7 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("phone", func(t *testing.T) {
 		page.Do(t, 5*time.Second, chromedp.EmulateViewport(390, 844))
-		defer page.Do(t, 5*time.Second, chromedp.ResetViewport())
+		defer page.Do(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
 		page.WaitFor(t, 5*time.Second, "fits a phone's width, the optional columns hidden",
 			`document.documentElement.scrollWidth <= window.innerWidth &&
 			getComputedStyle(document.querySelector('#rows tr td.opt')).display === 'none'`, pageState)
@@ -79,8 +86,8 @@ func TestDashboard(t *testing.T) {
 		page.Do(t, 5*time.Second, chromedp.KeyEvent(kb.Escape))
 		page.WaitFor(t, 5*time.Second, "the panel closed", `document.getElementById('detail').hidden`, pageState)
 		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
-		page.WaitFor(t, 5*time.Second, "the window's histogram",
-			`document.querySelectorAll('#fd-hist rect').length > 0 && document.querySelector('#fd-hist line.threshold') !== null`, pageState)
+		page.WaitFor(t, 5*time.Second, "the window's histogram", panelLoaded("node-2")+` &&
+			document.querySelectorAll('#fd-hist rect').length > 0 && document.querySelector('#fd-hist line.threshold') !== null`, pageState)
 		states := browsertest.Eval[string](t, page, `document.getElementById('detail-states').textContent`)
 		assert.Contains(t, states, "hearsay.status")
 		assert.Contains(t, browsertest.Eval[string](t, page, `document.getElementById('fd-summary').textContent`), "threshold 8")
@@ -117,10 +124,14 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("remove from the page", func(t *testing.T) {
 		// node-2 is up: the API refuses, and the page says why.
-		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-2"] button.link`), chromedp.Click(`#remove-btn`))
+		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
+		page.WaitFor(t, 5*time.Second, "node-2's panel", panelLoaded("node-2"), pageState)
+		page.Do(t, 5*time.Second, chromedp.Click(`#remove-btn`))
 		page.WaitFor(t, 5*time.Second, "409 shown", `document.getElementById('ops-msg').textContent.includes('409')`, pageState)
 		assert.Contains(t, browsertest.Eval[string](t, page, `document.getElementById('ops-msg').textContent`), "alive")
-		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-3"] button.link`), chromedp.Click(`#remove-btn`))
+		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-3"] button.link`))
+		page.WaitFor(t, 5*time.Second, "node-3's panel", panelLoaded("node-3"), pageState)
+		page.Do(t, 5*time.Second, chromedp.Click(`#remove-btn`))
 		page.WaitFor(t, 5*time.Second, "removed", `document.getElementById('ops-msg').textContent.includes('Removed node-3')`, pageState)
 		eventually(t, ps[1:2], 10*time.Second, "node-3 left on node-2", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
 			assert.Equal(c, gossiper.StatusLeft, v["node-3"].Status)

@@ -537,6 +537,7 @@
     const w = st.window;
     if (!w) {
       $('fd-summary').textContent = 'Loading…';
+      svg.replaceChildren();
       return;
     }
     if (w.error) {
