@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -84,22 +83,11 @@ type proc struct {
 	err                     error         // Wait's result; read after done
 }
 
-// freeAddrs returns n distinct free 127.0.0.1 ports: listen on port 0,
-// note the port, close.
+// freeAddrs returns n distinct free 127.0.0.1 ports, outside the
+// ephemeral range (quietPorts in ports_test.go).
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	var lns []net.Listener
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		require.NoError(t, ln.Close())
-	}
-	return out
+	return quietPorts(t, n)
 }
 
 // startProc starts an agent, kills it at the end of owner (t or a parent

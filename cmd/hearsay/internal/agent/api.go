@@ -29,6 +29,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.HandleFunc("DELETE "+api.PathState+"{key...}", a.deleteState)
 	mux.HandleFunc("GET "+api.PathEvents, a.streamEvents)
 	mux.HandleFunc("GET "+api.PathFailureDetector, a.failureDetector)
+	mux.HandleFunc("GET "+api.PathFailureDetector+"/{id...}", a.detectorWindow)
 	mux.HandleFunc("POST "+api.PathLeave, a.leave)
 	mux.HandleFunc("POST "+api.PathJoin, a.join)
 	mux.HandleFunc("POST "+api.PathMembers+"/{id}/"+api.ActionRemove, a.removeMember)
@@ -36,6 +37,7 @@ func (a *Agent) Handler() http.Handler {
 	mux.Handle("GET "+api.PathMetrics, promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET "+api.PathHealth, a.health)
 	h := authenticate(a.opts.HTTPToken, a.whileRunning(mux))
+	h = withDashboard(h) // the page asks for the token itself (dashboard.go)
 	if a.opts.HTTPToken == "" && !a.opts.HTTPAllowRemote {
 		h = loopbackHostOnly(h)
 	}
