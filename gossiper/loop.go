@@ -102,7 +102,7 @@ func (g *Gossiper) step(now time.Time, p *messaging.Packet) Output {
 	}
 	g.stats.received(env.Message.Type(), len(p.Payload))
 	g.joinReply(env)
-	out := g.core.Step(now, env)
+	out := g.core.StepFrom(now, p.Remote, env)
 	g.applyFrom(now, out, p)
 	return out
 }

@@ -101,7 +101,8 @@ type Counters struct {
 	// have had to take (to refute or take over) and did not.
 	GenerationsRefused uint64
 	// RepliesLimited counts requests left unanswered because their sender
-	// ID had used its answer budget for the interval (see [Node.Step]).
+	// ID, or the connection they came on, had used its answer budget for
+	// the interval (see [Node.StepFrom]).
 	RepliesLimited uint64
 	// Pushes counts Push messages sent (changes pushed or forwarded at
 	// once, see Config.PushFanout).
@@ -176,6 +177,7 @@ type Node struct {
 	overhead int
 	counters Counters
 	replies  replyBudget
+	source   string // where the message being stepped came from (StepFrom)
 	push     pushState
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -119,6 +120,33 @@ func TestAnswersRateLimitedPerSender(t *testing.T) {
 	assert.EqualValues(t, 100-replyBurst, n.Counters().RepliesLimited)
 	assert.Equal(t, 1, answers(epoch.Add(time.Millisecond), "honest", 1), "other senders keep their budget")
 	assert.Equal(t, replyBurst, answers(epoch.Add(cfg.Interval), "flooder", 100), "a new interval, a new budget")
+}
+
+// TestAnswersRateLimitedPerSource: a peer forging a new sender ID for
+// every SYN on one connection gets at most replyBurst answers per interval;
+// another connection keeps its own budget, and so does a message stepped
+// without a source.
+func TestAnswersRateLimitedPerSource(t *testing.T) {
+	cfg := coreConfig("n1")
+	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
+	require.NoError(t, err)
+	n.Start(epoch)
+	rotating := 0
+	answers := func(now time.Time, source string, k int) int {
+		got := 0
+		for range k {
+			rotating++
+			env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: cfg.ClusterName,
+				From: fmt.Sprintf("forged-%d", rotating), Addr: "10.9.9.9:7000", Message: &messaging.Syn{}}
+			got += len(n.StepFrom(now, source, env).Messages)
+		}
+		return got
+	}
+	assert.Equal(t, replyBurst, answers(epoch, "10.9.9.9:40001", 100), "one connection, a new ID per SYN")
+	assert.EqualValues(t, 100-replyBurst, n.Counters().RepliesLimited)
+	assert.Equal(t, 1, answers(epoch, "10.9.9.9:40002", 1), "another connection keeps its budget")
+	assert.Equal(t, replyBurst, answers(epoch.Add(cfg.Interval), "10.9.9.9:40001", 100), "a new interval, a new budget")
+	assert.Equal(t, 3, answers(epoch, "", 3), "no source: budgeted per ID only")
 }
 
 // TestRepliesAreMarked: every answer to a request is sent back on the
