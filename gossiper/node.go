@@ -59,6 +59,10 @@ type Output struct {
 	// Warnings are problems with input (a foreign cluster, a rejected
 	// delta) for the caller to log; nothing was applied from that input.
 	Warnings []error
+	// Notices are things about the node itself, not its input, for the
+	// caller to log: a local pause (this process stalled between two
+	// rounds) and the convictions it deferred.
+	Notices []error
 	// Fatal is set when the node cannot go on (its ID is in use).
 	Fatal error
 	// NewGeneration is set when the node took a new generation (to beat a

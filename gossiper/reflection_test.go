@@ -220,3 +220,30 @@ func TestGarbageFloodLogsBounded(t *testing.T) {
 		require.NoError(t, g.Stop(context.Background()))
 	})
 }
+
+// TestLocalPauseLoggedAsStall: a stall of the gossip loop is logged as the
+// node's own stall (under its own rate limit), not as rejected input.
+func TestLocalPauseLoggedAsStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		net := messaging.NewMemNetwork()
+		tr, err := net.Listen("mem-0:7000", 16)
+		require.NoError(t, err)
+		cfg := DefaultConfig()
+		cfg.ID, cfg.Transport, cfg.Logger = "node-0", tr, zerolog.New(&logs)
+		g, err := New(cfg)
+		require.NoError(t, err)
+		require.NoError(t, g.Start(context.Background()))
+		time.Sleep(2*cfg.Interval + time.Millisecond) // a few rounds first
+
+		// Stall the loop for 10 s, twice MaxLocalPause.
+		require.NoError(t, g.do(func(time.Time) (Output, error) { time.Sleep(10 * time.Second); return Output{}, nil }))
+		time.Sleep(2 * cfg.Interval)
+		assert.EqualValues(t, 1, g.Stats().Core.LocalPauses)
+		out := logs.String()
+		assert.Contains(t, out, "this node stalled")
+		assert.Contains(t, out, "local pause: ")
+		assert.NotContains(t, out, "gossip input rejected", "a stall is not bad input")
+		require.NoError(t, g.Stop(context.Background()))
+	})
+}
