@@ -71,7 +71,17 @@ func TestJoinDeadAddresses(t *testing.T) {
 	assert.Equal(t, 0, n)
 	require.ErrorIs(t, err, ErrJoinFailed)
 	assert.ErrorContains(t, err, `"no-port"`)
+	assert.NotErrorIs(t, err, ErrBadAddress, "one address was fine, it just did not answer")
 	assert.Len(t, g.Members(), 1)
+
+	n, err = g.Join(ctx, "no-port", "[::1")
+	assert.Equal(t, 0, n)
+	require.ErrorIs(t, err, ErrBadAddress, "nothing could be contacted: bad input")
+	assert.ErrorIs(t, err, ErrJoinFailed)
+	assert.ErrorContains(t, err, `"[::1"`)
+	_, err = g.Join(ctx, g.Addr())
+	assert.ErrorIs(t, err, ErrJoinFailed)
+	assert.NotErrorIs(t, err, ErrBadAddress, "its own address is no bad input")
 
 	_, err = g.Join(context.Background())
 	assert.Error(t, err, "no address")
