@@ -59,11 +59,11 @@ func TestJoinThroughLiveAddress(t *testing.T) {
 // TestJoinDeadAddresses: Join with only addresses nobody answers at fails
 // with ErrJoinFailed, and says which address did not parse.
 func TestJoinDeadAddresses(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	g := startTCP(t, tcpConfig("a", nil, 50*time.Millisecond))
+	l, err := net.Listen("tcp", "127.0.0.1:0") // after g: not g's port
 	require.NoError(t, err)
 	dead := l.Addr().String()
 	require.NoError(t, l.Close())
-	g := startTCP(t, tcpConfig("a", nil, 50*time.Millisecond))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
