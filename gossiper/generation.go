@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,31 +71,45 @@ func SaveGeneration(path string, gen int64) error {
 }
 
 // lastGenerations remembers, per node ID, the last generation this process
-// handed out without a GenerationFile, so that an in-process restart within
+// handed out (or the node took while running) without a GenerationFile, and
+// the clock reading it was recorded at, so that an in-process restart within
 // the same second (a test's restart, a supervisor inside the program) still
 // gets a higher generation. This is the package's one piece of process-wide
 // state, because the Gossiper being restarted is a new value and nothing
-// else of the old one outlives it in the process. Each ID keeps one value
-// per clock (see generationAhead), and only while it is not below that
-// clock's seconds: after a second or so the clock alone is enough again, so
-// entries are dropped and the table holds only IDs started just now.
+// else of the old one outlives it in the process.
+//
+// Several clocks share the table: the wall clock and every
+// testing/synctest bubble, whose clock starts again at 2000-01-01. An entry
+// recorded after the current reading comes from a clock that went back (a
+// new bubble, a clock step) and is dropped, so one bubble's starts do not
+// push the next bubble's generations up. Entries the clock has passed are
+// dropped too (the clock alone is enough again), as are entries older than
+// generationMemory, and the table holds at most maxGenerationEntries IDs
+// (the oldest recorded goes first): it holds only IDs started just now.
 var lastGenerations = struct {
 	sync.Mutex
-	byID map[string][]int64
-}{byID: map[string][]int64{}}
+	byID map[string]generationEntry
+}{byID: map[string]generationEntry{}}
 
-// generationAhead tells clocks apart: a remembered generation further than
-// this from the clock came from another one (a testing/synctest bubble,
-// whose clock starts in 2000, or the wall clock seen from a bubble) and is
-// kept for that clock but not used. It is far more than a burst of
-// restarts can push a generation ahead, and far less than the year within
-// which peers accept a generation.
-const generationAhead = 24 * time.Hour
+// generationEntry is one ID's entry in lastGenerations.
+type generationEntry struct {
+	gen int64     // the last generation handed out or taken
+	at  time.Time // the clock reading it was recorded at
+}
+
+const (
+	// generationMemory bounds how long an entry ahead of the clock (a
+	// generation taken while running, to beat an older incarnation) is
+	// remembered.
+	generationMemory = 24 * time.Hour
+	// maxGenerationEntries bounds lastGenerations.
+	maxGenerationEntries = 1024
+)
 
 // processGeneration returns the generation for node id starting at now
 // without a GenerationFile: the wall-clock seconds, or one more than the
-// last generation this process gave id on the same clock if that is not
-// below them.
+// last generation this process gave id (at or before now on this clock) if
+// that is not below them.
 func processGeneration(id string, now time.Time) int64 {
 	return rememberGeneration(id, now, 0)
 }
@@ -107,37 +120,30 @@ func processGeneration(id string, now time.Time) int64 {
 // generation. Either way it returns the generation recorded.
 func rememberGeneration(id string, now time.Time, gen int64) int64 {
 	sec := now.Unix()
-	ahead := int64(generationAhead / time.Second)
-	sameClock := func(v int64) bool { return v > sec-ahead && v < sec+ahead }
 	lastGenerations.Lock()
 	defer lastGenerations.Unlock()
-	for k, vs := range lastGenerations.byID {
-		vs = slices.DeleteFunc(vs, func(v int64) bool { return sameClock(v) && v < sec })
-		if len(vs) == 0 {
-			delete(lastGenerations.byID, k)
-		} else {
-			lastGenerations.byID[k] = vs
+	table := lastGenerations.byID
+	oldest := ""
+	for k, e := range table {
+		if e.at.After(now) || e.gen < sec || now.Sub(e.at) > generationMemory {
+			delete(table, k)
+		} else if oldest == "" || e.at.Before(table[oldest].at) {
+			oldest = k
 		}
 	}
-	if gen > 0 && !sameClock(gen) {
-		return gen // beyond any use for a restart on this clock
-	}
-	vs := lastGenerations.byID[id]
-	i := slices.IndexFunc(vs, sameClock)
+	prev, ok := table[id]
 	switch {
-	case gen > 0 && i >= 0:
-		gen = max(gen, vs[i])
+	case gen > 0 && ok:
+		gen = max(gen, prev.gen)
 	case gen > 0:
-	case i >= 0:
-		gen = max(sec, vs[i]+1)
+	case ok:
+		gen = max(sec, prev.gen+1)
 	default:
 		gen = sec
 	}
-	if i >= 0 {
-		vs[i] = gen
-	} else {
-		vs = append(vs, gen)
+	if !ok && len(table) >= maxGenerationEntries {
+		delete(table, oldest)
 	}
-	lastGenerations.byID[id] = vs
+	table[id] = generationEntry{gen: gen, at: now}
 	return gen
 }

@@ -13,8 +13,23 @@ import (
 // warning for the first two). Answers to the message are marked
 // [Outgoing.Reply], to be sent back on the channel it came in on; each
 // sender ID gets at most 8 answers per Config.Interval, and requests beyond
-// that are dropped and counted in [Counters.RepliesLimited].
+// that are dropped and counted in [Counters.RepliesLimited]. Callers that
+// know where the message came from use [Node.StepFrom].
 func (n *Node) Step(now time.Time, env *messaging.Envelope) Output {
+	return n.StepFrom(now, "", env)
+}
+
+// StepFrom is [Node.Step] for a message that came in from source, the
+// transport's name for the channel it arrived on ([messaging.Packet.Remote]:
+// the TCP connection's remote IP:port; in memory, the sending transport's
+// address), which, unlike the envelope, the sender cannot choose per
+// message. Answers are budgeted per source as well as per sender ID: at
+// most 8 per Config.Interval each, so a peer forging a new ID for every
+// request still gets at most 8 answers per interval per connection. An
+// empty source budgets per sender ID only.
+func (n *Node) StepFrom(now time.Time, source string, env *messaging.Envelope) Output {
+	n.source = source
+	defer func() { n.source = "" }()
 	var out Output
 	if env == nil || env.Message == nil {
 		return out
@@ -168,62 +183,86 @@ func (n *Node) directContact(now time.Time, from string, out *Output) {
 	}
 }
 
-// Answers are rate-limited per sender ID: at most replyBurst per Interval
-// (a peer's round asks for one or two: its Syn, our Syn's Ack, an echo),
-// so forged requests cannot make a node spend its bandwidth, or flood a
-// connection, at a rate of the attacker's choosing. Answers go back on the
-// connection the request came on (Outgoing.Reply), so they cannot be aimed
-// at a third party either.
+// Answers are rate-limited per sender ID and per source (the connection a
+// request came in on, see [Node.StepFrom]): at most replyBurst each per
+// Interval (a peer's round asks for one or two: its Syn, our Syn's Ack, an
+// echo), so forged requests cannot make a node spend its bandwidth, or
+// flood a connection, at a rate of the attacker's choosing, even when they
+// forge a new ID each. The source is the connection, not its IP: on
+// loopback, or behind a NAT, many honest peers share one IP, and a budget
+// per IP would make them starve each other, while the transport bounds how
+// many connections one attacker holds (TCPConfig.MaxConns,
+// MaxConnsPerSource). Answers go back on the connection the request came on
+// (Outgoing.Reply), so they cannot be aimed at a third party either.
 const (
 	replyBurst = 8
-	// maxReplySenders bounds the table of senders; when it is full and
-	// none of its windows has ended, it starts afresh.
+	// maxReplySenders bounds each table of windows (sender IDs, sources);
+	// when one is full and none of its windows has ended, it starts afresh.
 	maxReplySenders = 4096
 )
 
-// replyBudget counts answers per sender ID in the current window.
+// replyBudget counts answers per sender ID and per source in the current
+// window.
 type replyBudget struct {
-	senders map[string]*replyWindow
+	senders, sources replyWindows
 }
+
+// replyWindows maps a sender ID or a source to its window.
+type replyWindows map[string]*replyWindow
 
 type replyWindow struct {
 	start time.Time
 	used  int
 }
 
-// allowAnswer spends one answer of env.From's budget at now. It returns
-// false, counting the refusal, when the budget of this interval is spent.
+// allowAnswer spends one answer of env.From's budget, and of the current
+// message's source's, at now. It returns false, counting the refusal, when
+// either budget of this interval is spent.
 func (n *Node) allowAnswer(now time.Time, env *messaging.Envelope) bool {
 	b := &n.replies
-	w := b.senders[env.From]
-	if w == nil {
-		if b.senders == nil || len(b.senders) >= maxReplySenders {
-			b.prune(now, n.cfg.Interval)
-		}
-		w = &replyWindow{start: now}
-		b.senders[env.From] = w
+	w := b.senders.window(now, env.From, n.cfg.Interval)
+	var s *replyWindow
+	if n.source != "" {
+		s = b.sources.window(now, n.source, n.cfg.Interval)
 	}
-	if now.Sub(w.start) >= n.cfg.Interval || now.Before(w.start) {
-		w.start, w.used = now, 0
-	}
-	if w.used >= replyBurst {
+	if w.used >= replyBurst || s != nil && s.used >= replyBurst {
 		n.counters.RepliesLimited++
 		return false
 	}
 	w.used++
+	if s != nil {
+		s.used++
+	}
 	return true
 }
 
-// prune forgets senders whose window has ended, or everyone if that does
-// not make room.
-func (b *replyBudget) prune(now time.Time, interval time.Duration) {
-	for id, w := range b.senders {
+// window returns key's window at now, a new one if the last has ended,
+// making room first if key is new and the table is full.
+func (ws *replyWindows) window(now time.Time, key string, interval time.Duration) *replyWindow {
+	w := (*ws)[key]
+	if w == nil {
+		if *ws == nil || len(*ws) >= maxReplySenders {
+			ws.prune(now, interval)
+		}
+		w = &replyWindow{start: now}
+		(*ws)[key] = w
+	}
+	if now.Sub(w.start) >= interval || now.Before(w.start) {
+		w.start, w.used = now, 0
+	}
+	return w
+}
+
+// prune forgets windows that have ended, or all of them if that does not
+// make room.
+func (ws *replyWindows) prune(now time.Time, interval time.Duration) {
+	for key, w := range *ws {
 		if now.Sub(w.start) >= interval {
-			delete(b.senders, id)
+			delete(*ws, key)
 		}
 	}
-	if b.senders == nil || len(b.senders) >= maxReplySenders {
-		b.senders = make(map[string]*replyWindow)
+	if *ws == nil || len(*ws) >= maxReplySenders {
+		*ws = make(replyWindows)
 	}
 }
 

@@ -322,7 +322,10 @@ func TestRepeatedLocalStallsStillConvict(t *testing.T) {
 	c := h.node("n0").Counters()
 	assert.Positive(t, c.LocalPauses)
 	assert.Positive(t, c.ConvictionsDeferred)
-	assert.NotEmpty(t, h.warns["n0"])
+	assert.NotEmpty(t, h.notices["n0"], "pauses and deferred convictions are reported as notices")
+	for _, w := range h.warns["n0"] {
+		assert.NotContains(t, w.Error(), "local pause", "a local pause is not a problem with input")
+	}
 }
 
 // TestRefusalWarningsRateLimited (issue 11, item 1): refused deltas are

@@ -46,6 +46,7 @@ type harness struct {
 	cut     func(from, to string) bool
 	events  map[string][]Event // by node ID
 	warns   map[string][]error
+	notices map[string][]error
 	fatal   map[string]error
 	bytes   int // bytes delivered
 	maxSize int // largest message seen
@@ -57,7 +58,7 @@ func newHarness(t testing.TB) *harness {
 	c, err := messaging.NewCodec(messaging.DefaultMaxFrameSize, endpointstate.DefaultLimits())
 	require.NoError(t, err)
 	return &harness{t: t, now: epoch, codec: c, nodes: map[string]*Node{}, down: map[string]bool{},
-		events: map[string][]Event{}, warns: map[string][]error{}, fatal: map[string]error{}}
+		events: map[string][]Event{}, warns: map[string][]error{}, notices: map[string][]error{}, fatal: map[string]error{}}
 }
 
 func addrFor(i int) string { return fmt.Sprintf("10.0.0.%d:7000", i) }
@@ -96,6 +97,7 @@ func (h *harness) addAt(addr string, cfg Config, gen int64) *Node {
 func (h *harness) deliver(from *Node, out Output) {
 	h.events[from.ID()] = append(h.events[from.ID()], out.Events...)
 	h.warns[from.ID()] = append(h.warns[from.ID()], out.Warnings...)
+	h.notices[from.ID()] = append(h.notices[from.ID()], out.Notices...)
 	if out.Fatal != nil {
 		h.fatal[from.ID()] = out.Fatal
 	}

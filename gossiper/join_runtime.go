@@ -12,8 +12,15 @@ import (
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
-// ErrJoinFailed is returned by Join when no address answered.
-var ErrJoinFailed = errors.New("no address answered")
+var (
+	// ErrJoinFailed is returned by Join when no address answered.
+	ErrJoinFailed = errors.New("no address answered")
+	// ErrBadAddress is returned by Join, with ErrJoinFailed, when nothing
+	// could even be contacted because the addresses given did not parse
+	// as host:port or their names did not resolve: bad input, not an
+	// unreachable cluster.
+	ErrBadAddress = errors.New("bad join address")
+)
 
 // joinWait is one Join call waiting for answers. The loop marks addresses
 // answered; the caller reads the count.
@@ -29,7 +36,8 @@ type joinWait struct {
 // know into this node's view, and returns how many of the contacted
 // addresses answered. It returns an error wrapping ErrJoinFailed only when
 // none did; that error also says which addresses did not parse or resolve
-// (the others are still contacted). It waits until every address answered, or
+// (the others are still contacted), and wraps ErrBadAddress too when those
+// left nothing to contact. It waits until every address answered, or
 // ctx ends, or, if ctx has no deadline, five gossip intervals (at least a
 // second) passed; unanswered addresses are asked again every interval.
 //
@@ -45,7 +53,11 @@ func (g *Gossiper) Join(ctx context.Context, addrs ...string) (int, error) {
 	targets, resolveErr := g.resolve(ctx, addrs)
 	targets = slices.DeleteFunc(targets, func(a string) bool { return a == g.Addr() })
 	if len(targets) == 0 {
-		return 0, fmt.Errorf("gossiper %s: join %v: nothing to contact: %w", g.cfg.ID, addrs, errors.Join(ErrJoinFailed, resolveErr))
+		failed := ErrJoinFailed
+		if resolveErr != nil {
+			failed = fmt.Errorf("%w: %w", ErrJoinFailed, ErrBadAddress)
+		}
+		return 0, fmt.Errorf("gossiper %s: join %v: nothing to contact: %w", g.cfg.ID, addrs, errors.Join(failed, resolveErr))
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc

@@ -383,7 +383,11 @@ func (n *Node) Remove(now time.Time, id string) (Output, error) {
 // checking liveness, and also for an ID this node does not know (it is
 // announced left with a generation a minute ahead of the clock, as
 // Cassandra does). A member that is in fact running refutes the
-// announcement with a newer generation and comes back up.
+// announcement with a newer generation and comes back up. An announcement
+// that could not be applied (endpointstate.ErrTooManyEndpoints for an
+// unknown ID with MaxEndpoints known, ErrGenerationTooFar for a member at
+// the edge of the acceptance window) is an error and changes nothing, as
+// for Remove.
 func (n *Node) Assassinate(now time.Time, id string) (Output, error) {
 	if err := n.checkTarget(id); err != nil {
 		return Output{}, err
@@ -404,12 +408,22 @@ func (n *Node) checkTarget(id string) error {
 
 // announceLeft replaces id's state, locally and then everywhere through
 // gossip, by one of a higher generation saying it left, expiring
-// LeftExpiry from now. reason goes into the dead event if id was up.
+// LeftExpiry from now. reason goes into the dead event if id was up. If
+// the announcement cannot be applied (a generation beyond the acceptance
+// window, no room for a new endpoint), it returns the error and changes
+// nothing: no event, no quarantine lifted.
 func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error {
 	gen := now.Unix() + 60
 	addr := ""
-	if old := n.states.Get(id); old != nil {
+	old := n.states.Get(id)
+	if old != nil {
 		gen, addr = old.HeartBeat.Generation+1, old.Address()
+	}
+	switch {
+	case gen > generationLimit(now):
+		return farGeneration(gen, now, fmt.Sprintf("announce %q left", id))
+	case old == nil && n.states.Len() >= n.cfg.MaxEndpoints:
+		return fmt.Errorf("announce %q left: %w: %d known, limit %d", id, endpointstate.ErrTooManyEndpoints, n.states.Len(), n.cfg.MaxEndpoints)
 	}
 	// Versions derive from the expiry, so two announcements made apart (a
 	// partition, two operators) order deterministically: the later expiry

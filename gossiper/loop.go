@@ -23,11 +23,12 @@ type snapshot struct {
 }
 
 // runtimeLogs rate-limits the runtime's warnings about network input, so
-// that a flood of bad frames is not a flood of log lines; the counters
-// still count every frame.
+// that a flood of bad frames is not a flood of log lines (the counters
+// still count every frame), and, apart, those about the node's own stalls.
 type runtimeLogs struct {
 	undecodable ratelog.Limiter // "dropped undecodable frame"
 	rejected    ratelog.Limiter // "gossip input rejected"
+	stalled     ratelog.Limiter // "this node stalled" (Output.Notices)
 }
 
 // run is the loop: the only goroutine that touches the core. It ticks
@@ -102,7 +103,7 @@ func (g *Gossiper) step(now time.Time, p *messaging.Packet) Output {
 	}
 	g.stats.received(env.Message.Type(), len(p.Payload))
 	g.joinReply(env)
-	out := g.core.Step(now, env)
+	out := g.core.StepFrom(now, p.Remote, env)
 	g.applyFrom(now, out, p)
 	return out
 }
@@ -116,6 +117,9 @@ func (g *Gossiper) apply(now time.Time, out Output) { g.applyFrom(now, out, nil)
 func (g *Gossiper) applyFrom(now time.Time, out Output, p *messaging.Packet) {
 	for _, w := range out.Warnings {
 		g.logs.rejected.Event(&g.log, zerolog.WarnLevel).Err(w).Msg("gossip input rejected")
+	}
+	for _, w := range out.Notices {
+		g.logs.stalled.Event(&g.log, zerolog.WarnLevel).Err(w).Msg("this node stalled")
 	}
 	if out.NewGeneration != 0 {
 		g.log.Warn().Int64("generation", out.NewGeneration).Msg("took a new generation")

@@ -59,6 +59,10 @@ type Output struct {
 	// Warnings are problems with input (a foreign cluster, a rejected
 	// delta) for the caller to log; nothing was applied from that input.
 	Warnings []error
+	// Notices are things about the node itself, not its input, for the
+	// caller to log: a local pause (this process stalled between two
+	// rounds) and the convictions it deferred.
+	Notices []error
 	// Fatal is set when the node cannot go on (its ID is in use).
 	Fatal error
 	// NewGeneration is set when the node took a new generation (to beat a
@@ -101,7 +105,8 @@ type Counters struct {
 	// have had to take (to refute or take over) and did not.
 	GenerationsRefused uint64
 	// RepliesLimited counts requests left unanswered because their sender
-	// ID had used its answer budget for the interval (see [Node.Step]).
+	// ID, or the connection they came on, had used its answer budget for
+	// the interval (see [Node.StepFrom]).
 	RepliesLimited uint64
 	// Pushes counts Push messages sent (changes pushed or forwarded at
 	// once, see Config.PushFanout).
@@ -176,6 +181,7 @@ type Node struct {
 	overhead int
 	counters Counters
 	replies  replyBudget
+	source   string // where the message being stepped came from (StepFrom)
 	push     pushState
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -121,6 +122,33 @@ func TestAnswersRateLimitedPerSender(t *testing.T) {
 	assert.Equal(t, replyBurst, answers(epoch.Add(cfg.Interval), "flooder", 100), "a new interval, a new budget")
 }
 
+// TestAnswersRateLimitedPerSource: a peer forging a new sender ID for
+// every SYN on one connection gets at most replyBurst answers per interval;
+// another connection keeps its own budget, and so does a message stepped
+// without a source.
+func TestAnswersRateLimitedPerSource(t *testing.T) {
+	cfg := coreConfig("n1")
+	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
+	require.NoError(t, err)
+	n.Start(epoch)
+	rotating := 0
+	answers := func(now time.Time, source string, k int) int {
+		got := 0
+		for range k {
+			rotating++
+			env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: cfg.ClusterName,
+				From: fmt.Sprintf("forged-%d", rotating), Addr: "10.9.9.9:7000", Message: &messaging.Syn{}}
+			got += len(n.StepFrom(now, source, env).Messages)
+		}
+		return got
+	}
+	assert.Equal(t, replyBurst, answers(epoch, "10.9.9.9:40001", 100), "one connection, a new ID per SYN")
+	assert.EqualValues(t, 100-replyBurst, n.Counters().RepliesLimited)
+	assert.Equal(t, 1, answers(epoch, "10.9.9.9:40002", 1), "another connection keeps its budget")
+	assert.Equal(t, replyBurst, answers(epoch.Add(cfg.Interval), "10.9.9.9:40001", 100), "a new interval, a new budget")
+	assert.Equal(t, 3, answers(epoch, "", 3), "no source: budgeted per ID only")
+}
+
 // TestRepliesAreMarked: every answer to a request is sent back on the
 // request's channel; messages a node starts are not.
 func TestRepliesAreMarked(t *testing.T) {
@@ -189,6 +217,33 @@ func TestGarbageFloodLogsBounded(t *testing.T) {
 		assert.LessOrEqual(t, lines, 10, "log lines for %d garbage frames", frames)
 		assert.Positive(t, lines)
 		require.NoError(t, attacker.Close())
+		require.NoError(t, g.Stop(context.Background()))
+	})
+}
+
+// TestLocalPauseLoggedAsStall: a stall of the gossip loop is logged as the
+// node's own stall (under its own rate limit), not as rejected input.
+func TestLocalPauseLoggedAsStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		net := messaging.NewMemNetwork()
+		tr, err := net.Listen("mem-0:7000", 16)
+		require.NoError(t, err)
+		cfg := DefaultConfig()
+		cfg.ID, cfg.Transport, cfg.Logger = "node-0", tr, zerolog.New(&logs)
+		g, err := New(cfg)
+		require.NoError(t, err)
+		require.NoError(t, g.Start(context.Background()))
+		time.Sleep(2*cfg.Interval + time.Millisecond) // a few rounds first
+
+		// Stall the loop for 10 s, twice MaxLocalPause.
+		require.NoError(t, g.do(func(time.Time) (Output, error) { time.Sleep(10 * time.Second); return Output{}, nil }))
+		time.Sleep(2 * cfg.Interval)
+		assert.EqualValues(t, 1, g.Stats().Core.LocalPauses)
+		out := logs.String()
+		assert.Contains(t, out, "this node stalled")
+		assert.Contains(t, out, "local pause: ")
+		assert.NotContains(t, out, "gossip input rejected", "a stall is not bad input")
 		require.NoError(t, g.Stop(context.Background()))
 	})
 }

@@ -440,3 +440,69 @@ func TestConcurrentStopsAllWait(t *testing.T) {
 		})
 	}
 }
+
+// joinedPeer makes n (running) know peer id at generation gen, advertising
+// addr, and see it up (it answered n's echo), all at now.
+func joinedPeer(t *testing.T, n *Node, now time.Time, id, addr string, gen int64) {
+	t.Helper()
+	env := func(m messaging.Message) *messaging.Envelope {
+		return &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: n.cfg.ClusterName, From: id, Addr: addr, Message: m}
+	}
+	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: 1, Reset: true, States: []endpointstate.KeyValue{
+		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: 1}},
+		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusNormal, Version: 2}},
+	}}
+	out := n.Step(now, env(&messaging.Ack2{Deltas: []endpointstate.Delta{delta}}))
+	require.Empty(t, out.Warnings)
+	var nonce uint64
+	for _, m := range out.Messages {
+		if e, ok := m.Message.(*messaging.Echo); ok {
+			nonce = e.Nonce
+		}
+	}
+	require.NotZero(t, nonce, "n echoes the new peer")
+	n.Step(now, env(&messaging.EchoReply{Nonce: nonce, Generation: gen}))
+	require.Equal(t, StatusUp, n.member(id, now).Status)
+}
+
+// TestAssassinateRefusedFarGenerationChangesNothing: assassinating a member
+// whose generation is at the edge of the acceptance window (old+1 would be
+// refused everywhere) fails with ErrGenerationTooFar, and the member stays
+// up: no dead event, no message, no state change.
+func TestAssassinateRefusedFarGenerationChangesNothing(t *testing.T) {
+	n, err := NewNode(coreConfig("n0"), "10.0.0.1:7000", 1, nil)
+	require.NoError(t, err)
+	n.Start(epoch)
+	now := epoch.Add(time.Second)
+	gen := now.Unix() + endpointstate.MaxGenerationDrift
+	joinedPeer(t, n, now, "far", "10.0.0.9:7000", gen)
+	before := n.member("far", now)
+
+	out, err := n.Assassinate(now, "far")
+	require.ErrorIs(t, err, endpointstate.ErrGenerationTooFar)
+	assert.Empty(t, out.Events, "no dead event for a refused assassination")
+	assert.Empty(t, out.Messages)
+	assert.Equal(t, before, n.member("far", now), "the member is as it was: up")
+}
+
+// TestAssassinateRefusedFullTableChangesNothing: assassinating an unknown
+// ID while MaxEndpoints are known fails with ErrTooManyEndpoints and leaves
+// everything as it was, including the quarantine of an ID removed here.
+func TestAssassinateRefusedFullTableChangesNothing(t *testing.T) {
+	cfg := coreConfig("n0")
+	cfg.MaxEndpoints = 2
+	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
+	require.NoError(t, err)
+	n.Start(epoch)
+	now := epoch.Add(time.Second)
+	joinedPeer(t, n, now, "n1", "10.0.0.2:7000", 5)
+	n.removed["ghost"] = removal{generation: 50, until: now.Add(time.Minute)}
+	members := n.Members(now)
+
+	out, err := n.Assassinate(now, "ghost")
+	require.ErrorIs(t, err, endpointstate.ErrTooManyEndpoints)
+	assert.Empty(t, out.Events)
+	assert.Empty(t, out.Messages)
+	assert.Equal(t, members, n.Members(now))
+	assert.True(t, n.quarantined("ghost", 50, now), "the quarantine is not lifted")
+}

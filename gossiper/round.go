@@ -61,23 +61,23 @@ func (n *Node) round(now time.Time, out *Output) {
 // tickLocalPause feeds the round to the failure detector's local-pause
 // guard: a gap since the previous round longer than MaxLocalPause is this
 // node's own stall, and its excess is not counted as any peer's silence.
-// Each pause is counted and reported as a warning.
+// Each pause is counted and reported as a notice.
 func (n *Node) tickLocalPause(now time.Time, out *Output) {
 	stall := n.fd.Tick(now)
 	n.counters.LocalPauses = n.fd.PauseStats().Pauses
 	if stall > 0 {
 		limit := n.cfg.FailureDetector.MaxLocalPause
-		out.Warnings = append(out.Warnings, fmt.Errorf("local pause: %v between two rounds (MaxLocalPause %v): "+
+		out.Notices = append(out.Notices, fmt.Errorf("local pause: %v between two rounds (MaxLocalPause %v): "+
 			"this process was stalled; %v of it is not counted as any peer's silence", stall+limit, limit, stall))
 	}
 }
 
 // countDeferred counts the convictions the local-pause discount deferred
-// this round and reports them as one warning.
+// this round and reports them as one notice.
 func (n *Node) countDeferred(out *Output) {
 	deferred := n.fd.PauseStats().Deferred
 	if d := deferred - n.counters.ConvictionsDeferred; d > 0 {
-		out.Warnings = append(out.Warnings, fmt.Errorf("local pause: deferred %d conviction(s) that only this node's own stall would have caused", d))
+		out.Notices = append(out.Notices, fmt.Errorf("local pause: deferred %d conviction(s) that only this node's own stall would have caused", d))
 	}
 	n.counters.ConvictionsDeferred = deferred
 }

@@ -10,9 +10,11 @@ import (
 type Packet struct {
 	// Payload is the frame body. The receiver owns it.
 	Payload []byte
-	// Remote is the network address the frame came from. It is
-	// informational only (a TCP peer's ephemeral port, for example): the
-	// sender's identity is the one in the decoded envelope.
+	// Remote is the network address the frame came from (a TCP peer's
+	// IP and ephemeral port, for example). It is not the sender's identity,
+	// which is the one in the decoded envelope, but it names the channel,
+	// which the sender cannot change per frame: the gossiper budgets its
+	// answers per Remote.
 	Remote string
 	// Reply, when not nil, queues a payload back to whoever sent this
 	// frame, on the channel it came in on (its TCP connection; in memory,

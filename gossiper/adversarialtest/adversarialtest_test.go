@@ -381,6 +381,38 @@ func TestReflection(t *testing.T) {
 	bounded(t, base)
 }
 
+// TestReflectionRotatingIDs: SYNs on one connection, each under a new
+// sender ID, draw no more answers than one ID would: the budget holds per
+// connection too.
+func TestReflectionRotatingIDs(t *testing.T) {
+	gs := cluster(t, 3, nil)
+	victim, err := adversarialtest.NewVictim()
+	require.NoError(t, err)
+	defer victim.Close()
+	p, err := adversarialtest.Dial(gs[0].Addr(), adversarialtest.Config{ID: "rotator", Addr: victim.Addr()})
+	require.NoError(t, err)
+	defer p.Close()
+	const syns = 400
+	before := gs[0].Stats().Messages["syn"].Received
+	limited := gs[0].Stats().Core.RepliesLimited
+	began := time.Now()
+	for i := range syns {
+		require.NoError(t, p.SendAs(fmt.Sprintf("rotator-%d", i), victim.Addr(), &messaging.Syn{}))
+	}
+	received(t, gs[0], "syn", before+syns)
+	elapsed := time.Since(began)
+	got := p.Drain(5 * interval)
+	require.NoError(t, p.Close())
+
+	acks := got[messaging.TypeAck]
+	t.Logf("%d SYNs under %d IDs in %v drew %d Acks", syns, syns, elapsed, acks)
+	assert.NotZero(t, acks, "answers come back on the SYN's connection")
+	assert.LessOrEqual(t, acks, 8*(int(elapsed/interval)+2), "answers beyond the per-connection budget")
+	assert.Greater(t, gs[0].Stats().Core.RepliesLimited, limited, "unanswered SYNs are counted")
+	assert.Zero(t, victim.Conns(), "the node connected to the address the SYNs claimed")
+	assert.True(t, spreads(t, gs[0], gs, "after", "1"), "the honest nodes keep converging")
+}
+
 // TestConnectionExhaustion: 1,100 connections from one source that never
 // send a handshake (more than the old global cap of 1,024) do not keep
 // an honest node out: one started during the attack joins through the

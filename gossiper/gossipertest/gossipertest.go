@@ -15,6 +15,11 @@
 //			// ... assert what your code does when n3 dies ...
 //		})
 //	}
+//
+// The package's example is a test, TestCachesFollowFailures in
+// example_test.go, rather than an Example function, because NewCluster
+// needs a testing.TB: it stops the cluster when the test ends and fails
+// the test on an error. docs/embedding.md walks through it.
 package gossipertest
 
 import (

@@ -372,6 +372,7 @@ func TestMetrics(t *testing.T) {
 	} {
 		assert.Contains(t, families, name)
 	}
+	assert.Contains(t, families["hearsay_acks_truncated_total"].GetHelp(), "Acks, Ack2s and shadow-round Acks", "it counts all three")
 	up := families["hearsay_members"].GetMetric()
 	require.Len(t, up, 3)
 	for _, m := range up {

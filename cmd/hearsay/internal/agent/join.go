@@ -15,7 +15,7 @@ const maxJoinBody = 64 << 10
 
 // join contacts the addresses of the request body at once (see
 // gossiper.Gossiper.Join): 200 with how many answered, 400 for a bad
-// body, 502 when none answered.
+// body or when no address parses or resolves, 502 when none answered.
 func (a *Agent) join(w http.ResponseWriter, r *http.Request) {
 	if !a.running.Load() {
 		writeError(w, http.StatusServiceUnavailable, "the agent is not running")
@@ -37,6 +37,8 @@ func (a *Agent) join(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := a.g.Join(r.Context(), req.Addrs...)
 	switch {
+	case errors.Is(err, gossiper.ErrBadAddress):
+		writeError(w, http.StatusBadRequest, "%v", err)
 	case errors.Is(err, gossiper.ErrJoinFailed):
 		writeError(w, http.StatusBadGateway, "%v", err)
 	case err != nil:

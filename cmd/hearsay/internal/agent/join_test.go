@@ -21,7 +21,7 @@ func TestJoin(t *testing.T) {
 	b := startAgent(t, "node-b", nil)
 	require.Len(t, b.g.Members(), 1)
 
-	for _, body := range []string{"", "{", `{"addrs": []}`, `{"addrs": "x"}`} {
+	for _, body := range []string{"", "{", `{"addrs": []}`, `{"addrs": "x"}`, `{"addrs": ["no-port"]}`, `{"addrs": ["[::1", "x:y:z"]}`} {
 		code, msg := b.call(t, "POST", api.PathJoin, body)
 		assert.Equal(t, http.StatusBadRequest, code, "body %q: %s", body, msg)
 	}

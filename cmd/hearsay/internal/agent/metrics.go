@@ -55,7 +55,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		rounds:        d("gossip_rounds_total", "Gossip rounds run."),
 		convictions:   d("convictions_total", "Peers convicted (marked down) by the failure detector."),
 		restarts:      d("restarts_total", "Peers seen restarting with a higher generation."),
-		truncated:     d("acks_truncated_total", "Acks and Ack2s that left deltas for later rounds to fit the frame size limit."),
+		truncated:     d("acks_truncated_total", "Acks, Ack2s and shadow-round Acks that left deltas for later rounds to fit the frame size limit."),
 		sent:          d("messages_sent_total", "Messages sent, by type.", "type"),
 		received:      d("messages_received_total", "Messages received, by type.", "type"),
 		sentBytes:     d("message_bytes_sent_total", "Encoded bytes of messages sent, by type.", "type"),
@@ -75,7 +75,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		conns:      d("transport_connections", "Gossip connections open now (both directions; one per peer pair)."),
 		connEvents: d("transport_connections_total", "Gossip connections by event: dialed, accepted (with a valid handshake), evicted (idle, to stay under the cap).", "event"),
 		repliesLimited: d("replies_limited_total",
-			"Requests left unanswered because their sender ID had used its answer budget for the interval."),
+			"Requests left unanswered because their sender ID, or the connection they came on, had used its answer budget for the interval."),
 	}
 }
 

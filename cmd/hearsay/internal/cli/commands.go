@@ -98,20 +98,21 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 		fmt.Fprintf(env.Stderr, "Usage: hearsay %s [flags] %s\n\nhearsay %s: %s.\n\nFlags:\n", name, cmd.args, name, cmd.summary)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, true
 		}
 		return 2, true
 	}
-	if fs.NArg() != cmd.nargs && !(cmd.more && fs.NArg() > cmd.nargs) {
-		fmt.Fprintf(env.Stderr, "hearsay %s: want %d argument(s) %s, got %d\n", name, cmd.nargs, cmd.args, fs.NArg())
+	if len(pos) != cmd.nargs && !(cmd.more && len(pos) > cmd.nargs) {
+		fmt.Fprintf(env.Stderr, "hearsay %s: want %d argument(s) %s, got %d\n", name, cmd.nargs, cmd.args, len(pos))
 		fmt.Fprintf(env.Stderr, "Run 'hearsay %s -h' for usage.\n", name)
 		return 2, true
 	}
 	if cmd.confirm && !o.yes {
-		fmt.Fprintf(env.Stderr, "hearsay %s: this forces %s out of the cluster even if it is alive (it comes back only by restarting); run again with --yes to confirm\n",
-			name, showValue(fs.Arg(0)))
+		fmt.Fprintf(env.Stderr, "hearsay %s: this announces %s as left even if it is alive (if it is running, it refutes this and comes back); run again with --yes to confirm\n",
+			name, showValue(pos[0]))
 		return 2, true
 	}
 	if *token == "" && env.Getenv != nil {
@@ -122,11 +123,33 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 		fmt.Fprintf(env.Stderr, "hearsay %s: %v\n", name, err)
 		return 2, true
 	}
-	if err := cmd.run(ctx, c, fs.Args(), o, env); err != nil {
+	if err := cmd.run(ctx, c, pos, o, env); err != nil {
 		fmt.Fprintf(env.Stderr, "hearsay %s: %v\n", name, err)
 		return 1, true
 	}
 	return 0, true
+}
+
+// parseInterleaved parses args with fs, accepting flags before, between and
+// after the positional arguments (the flag package alone stops at the first
+// positional one), and returns the positional arguments in order. Everything
+// after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		consumed := len(rest) - fs.NArg()
+		rest = fs.Args()
+		if consumed > 0 && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		pos, rest = append(pos, rest[0]), rest[1:]
+	}
 }
 
 func runSet(ctx context.Context, c *Client, args []string, _ options, env Env) error {
