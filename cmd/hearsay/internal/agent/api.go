@@ -253,6 +253,10 @@ func (a *Agent) removeMember(w http.ResponseWriter, r *http.Request) {
 		code, hint = http.StatusBadRequest, " (to take this node out, use POST /v1/leave)"
 	case errors.Is(err, endpointstate.ErrInvalidEndpoint):
 		code = http.StatusBadRequest
+	case errors.Is(err, endpointstate.ErrTooManyEndpoints):
+		code, hint = http.StatusConflict, " (this node already knows MaxEndpoints members)"
+	case errors.Is(err, endpointstate.ErrGenerationTooFar):
+		code, hint = http.StatusConflict, " (the member's generation is at the edge of the acceptance window)"
 	case errors.Is(err, gossiper.ErrStopped), errors.Is(err, gossiper.ErrNotStarted):
 		code = http.StatusServiceUnavailable
 	}
