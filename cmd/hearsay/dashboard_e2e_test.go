@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/agenttest"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/browsertest"
 	"github.com/hearsay-io/hearsay/gossiper"
 )
@@ -41,7 +42,7 @@ func rowStatus(id string) string {
 // and, against a token-protected agent, writes only with the token.
 func TestDashboard(t *testing.T) {
 	page := browsertest.New(t)
-	addrs := freeAddrs(t, 8)
+	addrs := agenttest.FreeAddrs(t, 8)
 	seed := addrs[0]
 	ps := make([]*proc, 3)
 	for i := range ps {

@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/agenttest"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/api"
 	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/gossiper"
@@ -34,27 +35,9 @@ import (
 
 // binPath is where TestMain builds the binary: a directory of this test
 // process's own.
-func binPath() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("hearsay-e2e-%d", os.Getpid()), "hearsay")
-}
+func binPath() string { return agenttest.BinaryPath("hearsay-e2e") }
 
-func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	defer os.RemoveAll(filepath.Dir(binPath()))
-	args := []string{"build", "-o", binPath()}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building hearsay: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(agenttest.Main(m, binPath())) }
 
 // lockedBuffer collects a process's output.
 type lockedBuffer struct {
@@ -81,13 +64,6 @@ type proc struct {
 	stderr                  *lockedBuffer
 	done                    chan struct{} // closed once the process exited
 	err                     error         // Wait's result; read after done
-}
-
-// freeAddrs returns n distinct free 127.0.0.1 ports, outside the
-// ephemeral range (quietPorts in ports_test.go).
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	return quietPorts(t, n)
 }
 
 // startProc starts an agent, kills it at the end of owner (t or a parent
@@ -240,7 +216,7 @@ func runCLI(t *testing.T, args ...string) (int, string) {
 // a leave.
 func TestCluster(t *testing.T) {
 	const n = 5
-	addrs := freeAddrs(t, 2*n)
+	addrs := agenttest.FreeAddrs(t, 2*n)
 	ps := make([]*proc, n)
 	seed := addrs[0]
 	for i := range n {
@@ -438,7 +414,7 @@ func (w *watchProc) outlive(t *testing.T, age time.Duration) {
 // agent is SIGKILLed and restarted on the same data directory, in a
 // higher generation.
 func TestStatesSurviveKill(t *testing.T) {
-	addrs := freeAddrs(t, 2)
+	addrs := agenttest.FreeAddrs(t, 2)
 	dir := t.TempDir()
 	p := startProc(t, t, "solo", addrs[0], addrs[1], dir)
 	code, out := runCLI(t, "set", "--http", p.http, "zone", "eu-west")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/agenttest"
 	"github.com/hearsay-io/hearsay/gossiper"
 )
 
@@ -28,27 +28,9 @@ import (
 
 // binPath is where TestMain builds the binary: a directory of this test
 // process's own.
-func binPath() string {
-	return filepath.Join(os.TempDir(), fmt.Sprintf("hearsay-faulttest-%d", os.Getpid()), "hearsay")
-}
+func binPath() string { return agenttest.BinaryPath("hearsay-faulttest") }
 
-func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
-}
-
-func buildAndRun(m *testing.M) int {
-	defer os.RemoveAll(filepath.Dir(binPath()))
-	args := []string{"build", "-o", binPath()}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	out, err := exec.Command("go", append(args, "github.com/hearsay-io/hearsay/cmd/hearsay")...).CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building hearsay: %v\n%s", err, out)
-		return 1
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(agenttest.Main(m, binPath())) }
 
 // tailBuffer keeps the last bytes of a process's output (a soak runs for
 // half an hour; its logs need not all stay in memory).

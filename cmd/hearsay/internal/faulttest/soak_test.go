@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/agenttest"
 	"github.com/hearsay-io/hearsay/gossiper"
 )
 
@@ -53,7 +53,7 @@ func TestSoak(t *testing.T) {
 	require.NoError(t, err, "%s", soakEnv)
 	require.True(t, total >= 5*time.Minute && total <= 4*time.Hour, "%s=%s: want 5m to 4h", soakEnv, spec)
 
-	addrs := freeAddrs(t, 2*soakAgents)
+	addrs := agenttest.FreeAddrs(t, 2*soakAgents)
 	seeds := addrs[0] + "," + addrs[2]
 	as := make([]*agent, soakAgents)
 	for i := range as {
@@ -249,22 +249,4 @@ func checkFlat(t *testing.T, id string, samples []sample, warmup time.Duration) 
 		id, (mine[len(mine)-1].at - mine[0].at).Round(time.Second), rss0/1024, rss1/1024, float64(peakRSS)/1024, g0, g1, peakG)
 	assert.LessOrEqual(t, rss1, 1.5*rss0+8*1024, "%s: resident memory flat", id)
 	assert.LessOrEqual(t, g1, 1.2*g0+10, "%s: goroutines flat", id)
-}
-
-// freeAddrs returns n distinct free 127.0.0.1 ports: listen on port 0,
-// note the port, close.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var lns []net.Listener
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
-	}
-	for _, ln := range lns {
-		require.NoError(t, ln.Close())
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package main
+package agenttest
 
 import (
 	"fmt"
@@ -24,17 +24,17 @@ func lowestEphemeralPort() int {
 	return lo
 }
 
-// quietPorts returns n distinct free 127.0.0.1 addresses with ports below
+// FreeAddrs returns n distinct free 127.0.0.1 addresses with ports below
 // the ephemeral range: a port picked with port 0 comes from that range,
 // and between its release and the agent's bind any outgoing connection on
 // the machine (a browser's, another test's) can take it. Each candidate is
 // drawn at random from [10000, lowest ephemeral port) and checked by
 // listening on it; at most 100·n candidates are tried.
-func quietPorts(t *testing.T, n int) []string {
+func FreeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	const base = 10000
 	span := lowestEphemeralPort() - base
-	require.Greater(t, span, 1000, "ephemeral range starts too low for quietPorts")
+	require.Greater(t, span, 1000, "ephemeral range starts too low for FreeAddrs")
 	var lns []net.Listener
 	var out []string
 	for try := 0; try < 100*n && len(out) < n; try++ {
