@@ -367,14 +367,14 @@ func (w *world) members(t *testing.T, b *strings.Builder, d *datadriven.TestData
 	if d.HasArg("keys") {
 		d.ScanArgs(t, "keys", &keys)
 	}
-	phase := "new"
+	phase := "starting" // not started, or in its shadow round
 	switch {
+	case w.crashed[name]:
+		phase = "crashed"
 	case n.Stopped():
 		phase = "stopped"
 	case n.Running():
 		phase = "running"
-	case w.crashed[name]:
-		phase = "crashed"
 	}
 	fmt.Fprintf(b, "%s (%s, %s):\n", name, phase, gen(n.Generation()))
 	ms := n.Members(w.now)
