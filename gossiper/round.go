@@ -87,6 +87,7 @@ func (n *Node) gossip(now time.Time, out *Output) {
 	syn := &messaging.Syn{Digests: n.synDigests(now)}
 	live, unreachable := n.targets()
 	sentToSeed := false
+	first := len(out.Messages)
 	for _, to := range n.roundPeers(live) {
 		out.send(to, syn)
 		sentToSeed = sentToSeed || n.isSeed(to)
@@ -95,18 +96,22 @@ func (n *Node) gossip(now time.Time, out *Output) {
 		out.send(n.addrOf(unreachable[n.rng.IntN(u)]), syn)
 	}
 	if !sentToSeed || len(live) < len(n.seeds) {
-		n.maybeGossipToSeed(len(live), len(unreachable), syn, out)
+		n.maybeGossipToSeed(len(live), len(unreachable), syn, out.Messages[first:], out)
 	}
 }
 
-// maybeGossipToSeed is Cassandra's rule: with no live peer, always a seed;
-// otherwise a seed with probability seeds/(live+unreachable).
-func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, out *Output) {
+func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, sent []Outgoing, out *Output) {
 	if len(n.seeds) == 0 {
 		return
 	}
 	if live == 0 || n.rng.Float64() <= float64(len(n.seeds))/float64(live+unreachable) {
-		out.send(n.seeds[n.rng.IntN(len(n.seeds))], syn)
+		seed := n.seeds[n.rng.IntN(len(n.seeds))]
+		for _, m := range sent {
+			if m.To == seed {
+				return // already has this round's Syn (it was the unreachable pick)
+			}
+		}
+		out.send(seed, syn)
 	}
 }
 
