@@ -303,6 +303,9 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 		return
 	}
 	n.nonce++
+	if p.echoNonce == 0 {
+		p.echoFirst = n.nonce
+	}
 	p.echoNonce, p.echoSentAt = n.nonce, now
 	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
 }
@@ -311,7 +314,7 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 // incarnation we know (a newer one is marked up once its state arrives).
 func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoReply, out *Output) {
 	p, s := n.peers[from], n.states.Get(from)
-	if p == nil || s == nil || r.Nonce == 0 || p.echoNonce != r.Nonce {
+	if p == nil || s == nil || p.echoNonce == 0 || r.Nonce < p.echoFirst || r.Nonce > p.echoNonce {
 		return
 	}
 	p.echoNonce = 0

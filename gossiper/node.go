@@ -134,9 +134,13 @@ type peer struct {
 	lastBeat time.Time
 	// leftSince is when the peer was seen leaving; zero otherwise.
 	leftSince time.Time
-	// echoNonce is the outstanding echo's nonce, 0 if none.
-	echoNonce  uint64
-	echoSentAt time.Time
+	// echoNonce is the latest outstanding echo's nonce, 0 if none;
+	// echoFirst the nonce of the first echo sent since the last answer.
+	// A reply to any of them counts (nonces only grow), so a peer whose
+	// round trip is longer than an interval, and which is echoed again
+	// each interval, is still marked up.
+	echoNonce, echoFirst uint64
+	echoSentAt           time.Time
 }
 
 // Node is hearsay's protocol core: a deterministic state machine stepped by
