@@ -83,6 +83,19 @@ type TCPConfig struct {
 	// failure. Each wait is drawn uniformly from [base/2, base]. Default 5s;
 	// must not be below BackoffMin.
 	BackoffMax time.Duration
+	// Codec, when set, makes every connection carry envelopes in the lean
+	// encoding (docs/protocol.md): [TCP.SendEnvelope] queues an envelope
+	// that the connection's writer encodes with that connection's tables,
+	// and each received frame is decoded by its connection's reader and
+	// delivered as [Packet.Envelope]; a frame that does not decode closes
+	// its connection (both ends then start fresh). Raw payloads sent with
+	// Send are written as they are, and a peer decoding lean frames will
+	// refuse them. Default nil: raw payloads only.
+	Codec *Codec
+	// Encoded, when set with Codec, is called by each connection's writer
+	// with the type and size of every envelope it encodes, for per-type
+	// metrics. It must be quick and safe for concurrent use.
+	Encoded func(t Type, size int)
 	// Logger receives connection-level events (dial failures, closed
 	// connections, protocol violations) at debug and warn level, never one
 	// line per frame. Default [zerolog.Nop]; the zero Logger discards too.
