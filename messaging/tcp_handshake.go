@@ -50,7 +50,7 @@ func parseHandshake(p []byte) (string, error) {
 		return "", fmt.Errorf("%w: first frame is not a handshake", errHandshake)
 	}
 	if rest[0] != handshakeVersion {
-		return "", fmt.Errorf("%w: the peer speaks protocol version %d, this node speaks %d: run one version across the cluster", ErrVersion, rest[0], handshakeVersion)
+		return "", fmt.Errorf("%w: %w: the peer speaks protocol version %d, this node speaks %d: run one version across the cluster", errHandshake, ErrVersion, rest[0], handshakeVersion)
 	}
 	addr := string(rest[1:])
 	if len(addr) == 0 || len(addr) > maxHandshakeAddr {
