@@ -96,7 +96,7 @@ type backoffEntry struct {
 // entries go first, then arbitrary ones.
 const maxBackoffEntries = 4096
 
-var _ Transport = (*TCP)(nil)
+var _ EnvelopeTransport = (*TCP)(nil)
 
 // ErrConnLimit is returned by Send when a new connection is needed but
 // MaxConns connections are open and busy, or MaxDials dials are under way.

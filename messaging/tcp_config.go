@@ -74,7 +74,10 @@ type TCPConfig struct {
 	// IdleTimeout closes an inbound connection that sends no frame for this
 	// long (it is the read deadline), and closes an outbound connection,
 	// with its queue and goroutine, that has had nothing to send for this
-	// long. Default 60s.
+	// long. Default 5m: a connection's lean-encoding tables (see Codec)
+	// last as long as it does, and two nodes of a 64-node cluster meet
+	// about every 30 s, so a minute would close one connection in six
+	// between their meetings; MaxConns bounds what stays open.
 	IdleTimeout time.Duration
 	// BackoffMin is the base delay before redialling a peer after the first
 	// dial or write failure. Default 50ms.
@@ -113,7 +116,7 @@ const (
 	defaultHandshake    = 5 * time.Second
 	defaultDialTimeout  = time.Second
 	defaultWriteTimeout = 2 * time.Second
-	defaultIdleTimeout  = 60 * time.Second
+	defaultIdleTimeout  = 5 * time.Minute
 	defaultBackoffMin   = 50 * time.Millisecond
 	defaultBackoffMax   = 5 * time.Second
 )
@@ -134,7 +137,7 @@ func DefaultTCPConfig() TCPConfig {
 		HandshakeTimeout:  defaultHandshake,    // far longer than a handshake takes, short enough to reap half-open connections
 		DialTimeout:       defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
 		WriteTimeout:      defaultWriteTimeout, // a peer stalled this long is as good as down
-		IdleTimeout:       defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
+		IdleTimeout:       defaultIdleTimeout,  // keeps the lean tables of peers met every few minutes; MaxConns bounds the rest
 		BackoffMin:        defaultBackoffMin,   // a restarting peer is back quickly
 		BackoffMax:        defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
 		Logger:            zerolog.Nop(),
