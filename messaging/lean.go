@@ -32,8 +32,9 @@ const (
 	hdrKnown    = hdrEnvelope
 )
 
-// Endpoint reference codes: 0 interns a new ID, 1 carries one inline,
-// k >= 2 names interned entry k-2.
+// Endpoint reference codes: 0 interns a new ID, 1 carries one inline
+// (both spelled out as the length of the prefix shared with the last ID
+// the frame spelled out, and the rest), k >= 2 names interned entry k-2.
 const (
 	refNew    = 0
 	refInline = 1
@@ -69,7 +70,38 @@ type Encoder struct {
 	entries []entry
 	bytes   int // interned ID bytes
 	last    *Envelope
+	sp      spelled // within the frame being encoded
 	buf     []byte
+}
+
+// spelled is the endpoint a frame last spelled out in full (a new or an
+// inline reference): the next one spelled out shares a prefix with its ID
+// and starts from its generation and versions, which are close to its own
+// in a cluster of similar names started together.
+type spelled struct {
+	id     string
+	idx    int    // its interned entry, or -1
+	inline *entry // its scratch entry when inline
+}
+
+// base returns the values a newly spelled-out endpoint starts from.
+func (s *spelled) base(entries []entry) entry {
+	switch {
+	case s.idx >= 0:
+		return entries[s.idx]
+	case s.inline != nil:
+		return *s.inline
+	}
+	return entry{}
+}
+
+// sharedPrefix returns the length of the longest common prefix of a and b.
+func sharedPrefix(a, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
 }
 
 // NewEncoder returns an Encoder with empty tables, for a new connection.
@@ -86,6 +118,7 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 		return nil, fmt.Errorf("encode: nil message")
 	}
 	b := enc.buf[:0]
+	enc.sp = spelled{idx: -1}
 	b = append(b, byte(e.Message.Type()))
 	if enc.last != nil && enc.last.Cluster == e.Cluster && enc.last.From == e.From && enc.last.Addr == e.Addr {
 		b = append(b, 0)
@@ -140,15 +173,25 @@ func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
 	if i, ok := enc.index[id]; ok {
 		return binary.AppendUvarint(b, uint64(i+refBase)), &enc.entries[i]
 	}
-	if len(enc.entries) >= maxInterned || enc.bytes+len(id) > maxInternedBytes {
-		b = binary.AppendUvarint(b, refInline)
-		return appendStr(b, id), &entry{id: id}
+	base := enc.sp.base(enc.entries)
+	e := entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc}
+	code := uint64(refNew)
+	inline := len(enc.entries) >= maxInterned || enc.bytes+len(id) > maxInternedBytes
+	if inline {
+		code = refInline
 	}
-	b = binary.AppendUvarint(b, refNew)
-	b = appendStr(b, id)
+	shared := sharedPrefix(enc.sp.id, id)
+	b = binary.AppendUvarint(b, code)
+	b = binary.AppendUvarint(b, uint64(shared))
+	b = appendStr(b, id[shared:])
+	if inline {
+		enc.sp = spelled{id: id, idx: -1, inline: &e}
+		return b, &e
+	}
 	enc.index[id] = len(enc.entries)
-	enc.entries = append(enc.entries, entry{id: id})
+	enc.entries = append(enc.entries, e)
 	enc.bytes += len(id)
+	enc.sp = spelled{id: id, idx: len(enc.entries) - 1}
 	return b, &enc.entries[len(enc.entries)-1]
 }
 
@@ -259,7 +302,7 @@ func appendStr(b []byte, s string) []byte {
 // varint takes at most binary.MaxVarintLen64.
 const (
 	vb             = binary.MaxVarintLen64
-	leanRefBound   = 1 + vb          // reference code and ID length; plus the ID
+	leanRefBound   = 1 + 2*vb        // reference code, shared prefix and suffix length; plus the ID
 	leanDigestRest = 1 + 2*vb        // version code, version and generation
 	leanDeltaRest  = 1 + 4*vb + vb   // flags, four numbers, state count
 	leanStateRest  = 2*vb + vb + 1   // key and value lengths, version, deleted

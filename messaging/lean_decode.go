@@ -42,7 +42,7 @@ func (dec *Decoder) Decode(payload []byte) (*Envelope, error) {
 	if len(payload) > dec.codec.maxFrame {
 		return nil, fmt.Errorf("decode: %w: %d bytes, limit %d", ErrFrameTooLarge, len(payload), dec.codec.maxFrame)
 	}
-	r := &leanReader{b: payload, dec: dec, limits: dec.codec.limits}
+	r := &leanReader{b: payload, dec: dec, limits: dec.codec.limits, sp: spelled{idx: -1}}
 	t := Type(r.byte("type"))
 	hdr := r.byte("header")
 	e := &Envelope{Version: ProtocolVersion}
@@ -85,6 +85,7 @@ type leanReader struct {
 	b      []byte
 	dec    *Decoder
 	limits endpointstate.Limits
+	sp     spelled // the endpoint the frame last spelled out
 	err    error
 }
 
@@ -198,25 +199,47 @@ func (r *leanReader) ref(what string, max int) *entry {
 	switch {
 	case r.err != nil:
 		return &entry{}
-	case code == refInline:
-		return &entry{id: r.str(what, max)}
-	case code == refNew:
-		id := r.str(what, max)
+	case code == refInline || code == refNew:
+		id := r.spelled(what, max)
 		if r.err != nil {
 			return &entry{}
+		}
+		base := r.sp.base(dec.entries)
+		e := entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc}
+		if code == refInline {
+			r.sp = spelled{id: id, idx: -1, inline: &e}
+			return &e
 		}
 		if len(dec.entries) >= maxInterned || dec.bytes+len(id) > maxInternedBytes {
 			r.fail("%s: intern table full", what)
 			return &entry{}
 		}
-		dec.entries = append(dec.entries, entry{id: id})
+		dec.entries = append(dec.entries, e)
 		dec.bytes += len(id)
+		r.sp = spelled{id: id, idx: len(dec.entries) - 1}
 		return &dec.entries[len(dec.entries)-1]
 	case code-refBase >= uint64(len(dec.entries)):
 		r.fail("%s: reference %d to an unknown entry", what, code-refBase)
 		return &entry{}
 	}
 	return &dec.entries[code-refBase]
+}
+
+// spelled reads an ID spelled out as the length of the prefix it shares
+// with the last one the frame spelled out, and the rest.
+func (r *leanReader) spelled(what string, max int) string {
+	shared := r.uvarint(what)
+	if r.err == nil && shared > uint64(len(r.sp.id)) {
+		r.fail("%s: shares %d bytes with an ID of %d", what, shared, len(r.sp.id))
+	}
+	if r.err != nil {
+		return ""
+	}
+	rest := r.str(what, max-int(shared))
+	if r.err != nil {
+		return ""
+	}
+	return r.sp.id[:shared] + rest
 }
 
 func (r *leanReader) digests() []endpointstate.Digest {

@@ -206,7 +206,7 @@ func TestLeanTableBounds(t *testing.T) {
 	dec := c.NewDecoder()
 	dec.entries = make([]entry, maxInterned)
 	b := append([]byte{byte(TypeSyn), hdrEnvelope}, appendStr(appendStr(appendStr(nil, "c"), "f"), "a:1")...)
-	b = append(b, 1, refNew)
+	b = append(b, 1, refNew, 0)
 	b = appendStr(b, "x")
 	b = append(b, 0)
 	_, err := dec.Decode(b)
@@ -234,12 +234,13 @@ func TestLeanBadInput(t *testing.T) {
 		{"unknown type", frame(99), ErrUnknownType, "99"},
 		{"digest count beyond the frame", frame(TypeSyn, 0xff, 0xff, 0x03), ErrMalformed, "does not fit"},
 		{"reference to an unknown entry", frame(TypeSyn, 1, 7, 0), ErrMalformed, "unknown entry"},
-		{"bad version code", frame(TypeSyn, 1, refNew, 1, 'e', 3), ErrMalformed, "version code"},
-		{"negative digest", frame(TypeSyn, 1, refNew, 1, 'e', digestFull, 1, 1), endpointstate.ErrInvalidVersion, "digest 0"},
-		{"invalid utf8 digest id", frame(TypeSyn, 1, refNew, 2, 0xc3, 0x28, 2), endpointstate.ErrInvalidEndpoint, "digest 0"},
-		{"unknown delta flag", frame(TypeAck2, 1, refNew, 1, 'e', 0x40, 0, 0), ErrMalformed, "delta flags"},
-		{"states flagged, none sent", frame(TypeAck2, 1, refNew, 1, 'e', dfStates, 0, 0, 0), ErrMalformed, "empty list"},
-		{"deleted flag not 0 or 1", frame(TypeAck2, 1, refNew, 1, 'e', dfStates, 0, 0, 1, 1, 'k', 0, 0, 2), ErrMalformed, "deleted"},
+		{"prefix longer than the last ID", frame(TypeSyn, 1, refNew, 3, 1, 'e', 0), ErrMalformed, "shares 3 bytes"},
+		{"bad version code", frame(TypeSyn, 1, refNew, 0, 1, 'e', 3), ErrMalformed, "version code"},
+		{"negative digest", frame(TypeSyn, 1, refNew, 0, 1, 'e', digestFull, 1, 1), endpointstate.ErrInvalidVersion, "digest 0"},
+		{"invalid utf8 digest id", frame(TypeSyn, 1, refNew, 0, 2, 0xc3, 0x28, 2), endpointstate.ErrInvalidEndpoint, "digest 0"},
+		{"unknown delta flag", frame(TypeAck2, 1, refNew, 0, 1, 'e', 0x40, 0, 0), ErrMalformed, "delta flags"},
+		{"states flagged, none sent", frame(TypeAck2, 1, refNew, 0, 1, 'e', dfStates, 0, 0, 0), ErrMalformed, "empty list"},
+		{"deleted flag not 0 or 1", frame(TypeAck2, 1, refNew, 0, 1, 'e', dfStates, 0, 0, 1, 1, 'k', 0, 0, 2), ErrMalformed, "deleted"},
 		{"truncated varint", frame(TypeEcho, 0x80), ErrMalformed, "varint"},
 		{"trailing bytes", frame(TypeShadowSyn, 0), ErrMalformed, "trailing"},
 		{"sender too long", append([]byte{byte(TypeShadowSyn), hdrEnvelope, 1, 'c', 0xff, 0x03}, make([]byte, 600)...), ErrMalformed, "sender id"},
