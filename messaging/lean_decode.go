@@ -229,8 +229,12 @@ func (r *leanReader) ref(what string, max int) *entry {
 // with the last one the frame spelled out, and the rest.
 func (r *leanReader) spelled(what string, max int) string {
 	shared := r.uvarint(what)
-	if r.err == nil && shared > uint64(len(r.sp.id)) {
+	switch {
+	case r.err != nil:
+	case shared > uint64(len(r.sp.id)):
 		r.fail("%s: shares %d bytes with an ID of %d", what, shared, len(r.sp.id))
+	case shared > uint64(max):
+		r.fail("%s: %d bytes, limit %d", what, shared, max)
 	}
 	if r.err != nil {
 		return ""

@@ -235,6 +235,8 @@ func TestLeanBadInput(t *testing.T) {
 		{"digest count beyond the frame", frame(TypeSyn, 0xff, 0xff, 0x03), ErrMalformed, "does not fit"},
 		{"reference to an unknown entry", frame(TypeSyn, 1, 7, 0), ErrMalformed, "unknown entry"},
 		{"prefix longer than the last ID", frame(TypeSyn, 1, refNew, 3, 1, 'e', 0), ErrMalformed, "shares 3 bytes"},
+		{"digest id over the limit with its shared prefix", append(frame(TypeSyn, 2, refNew, 0, 1, 'e', 0, refNew, 1, 0x80, 0x02),
+			bytes.Repeat([]byte{'x'}, 256)...), ErrMalformed, "digest endpoint: 256 bytes, limit 255"},
 		{"bad version code", frame(TypeSyn, 1, refNew, 0, 1, 'e', 3), ErrMalformed, "version code"},
 		{"negative digest", frame(TypeSyn, 1, refNew, 0, 1, 'e', digestFull, 1, 1), endpointstate.ErrInvalidVersion, "digest 0"},
 		{"invalid utf8 digest id", frame(TypeSyn, 1, refNew, 0, 2, 0xc3, 0x28, 2), endpointstate.ErrInvalidEndpoint, "digest 0"},
@@ -303,6 +305,8 @@ func leanExchangeSizes(t testing.TB, n, rounds int, step int64) (syn, ack, ack2 
 // bytes in the plain encoding.
 func TestLeanSteadySize(t *testing.T) {
 	for _, n := range []int{64, 256} {
+		fsyn, fack, fack2 := leanExchangeSizes(t, n, 1, 40)
+		t.Logf("n=%d, fresh connection: syn %d B (%.2f B/digest), ack %d B, ack2 %d B", n, fsyn, float64(fsyn)/float64(n), fack, fack2)
 		syn, ack, ack2 := leanExchangeSizes(t, n, 3, 40)
 		perDigest := float64(syn-8) / float64(n)
 		perDelta := float64(ack2-8) / float64(n/2)
@@ -454,6 +458,55 @@ func FuzzLeanDecode(f *testing.F) {
 			e2, err := again.Decode(b)
 			require.NoError(t, err, "frame %d", i)
 			assert.Equal(t, normalize(e), normalize(e2), "frame %d", i)
+		}
+	})
+}
+
+// BenchmarkLeanSyn encodes and decodes a steady-state Syn of 1,000
+// digests on a warm connection (every ID interned, versions moved by 40):
+// the work a connection's writer and reader do per round.
+func BenchmarkLeanSyn(b *testing.B) {
+	c := testCodec(b)
+	syn, _, _ := steadyExchange(1000, 0, 40)
+	enc, dec := c.NewEncoder(), c.NewDecoder()
+	first, err := enc.Encode(envelope(syn))
+	require.NoError(b, err)
+	_, err = dec.Decode(first)
+	require.NoError(b, err)
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for i := range syn.Digests {
+				syn.Digests[i].MaxVersion += 40
+			}
+			if _, err := enc.Encode(envelope(syn)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	for i := range syn.Digests {
+		syn.Digests[i].MaxVersion += 40
+	}
+	warm, err := c.NewEncoder().Encode(envelope(syn))
+	require.NoError(b, err)
+	warmDec := c.NewDecoder()
+	_, err = warmDec.Decode(warm)
+	require.NoError(b, err)
+	steady, err := func() ([]byte, error) {
+		e := c.NewEncoder()
+		if _, err := e.Encode(envelope(syn)); err != nil {
+			return nil, err
+		}
+		return e.Encode(envelope(syn)) // every digest: same version, 2 bytes
+	}()
+	require.NoError(b, err)
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(steady)))
+		for b.Loop() {
+			if _, err := warmDec.Decode(steady); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
