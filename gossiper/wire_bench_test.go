@@ -56,31 +56,59 @@ func steadyBytes(b *testing.B, n int, settle, window time.Duration) float64 {
 		}
 		wg.Wait()
 	}()
-	var seeds []string
-	for i := range n {
+	// Each node binds its own loopback address, 127.1.x.y, so that the
+	// dials of 256 nodes (each from its bound address) and their closed
+	// connections' TIME_WAIT ports do not exhaust one address's ephemeral
+	// ports. Nodes after the first start 16 at a time.
+	startNode := func(i int, seeds []string) (*Gossiper, error) {
 		cfg := DefaultConfig()
 		cfg.ID = fmt.Sprintf("node-%d", i)
-		cfg.BindAddr = "127.0.0.1:0"
+		cfg.BindAddr = fmt.Sprintf("127.1.%d.%d:0", i/250, i%250+1)
 		cfg.Seeds = seeds
 		g, err := New(cfg)
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = g.Start(ctx)
-		cancel()
-		if err != nil {
-			b.Fatalf("start node %d: %v", i, err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := g.Start(ctx); err != nil {
+			return nil, fmt.Errorf("start node %d: %w", i, err)
 		}
-		gs = append(gs, g)
-		if i == 0 {
-			seeds = []string{g.Addr()}
-		}
+		return g, nil
 	}
-	deadline := time.Now().Add(3 * time.Minute)
+	first, err := startNode(0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	gs = append(gs, first)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, 16)
+	)
+	for i := 1; i < n; i++ {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			g, err := startNode(i, []string{first.Addr()})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			gs = append(gs, g)
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		b.Fatal(errs[0])
+	}
+	deadline := time.Now().Add(5 * time.Minute)
 	for !allAlive(gs) {
 		if time.Now().After(deadline) {
-			b.Fatalf("%d nodes did not all see each other alive within 3 minutes", n)
+			b.Fatalf("%d nodes did not all see each other alive within 5 minutes", n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
