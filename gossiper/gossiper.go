@@ -163,6 +163,9 @@ func (g *Gossiper) prepare() (*Node, error) {
 	if tr == nil {
 		tcfg := g.cfg.tcpConfig()
 		tcfg.Logger = g.log
+		// The transport encodes and decodes envelopes per connection (the
+		// lean encoding) and reports their sizes for the metrics.
+		tcfg.Codec, tcfg.Encoded = g.codec, g.stats.sent
 		t, err := messaging.NewTCP(tcfg)
 		if err != nil {
 			return nil, fmt.Errorf("gossiper %s: %w", g.cfg.ID, err)

@@ -95,7 +95,10 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 
 // step decodes and handles one frame; answers go back through p.Reply.
 func (g *Gossiper) step(now time.Time, p *messaging.Packet) Output {
-	env, err := g.codec.Decode(p.Payload)
+	env, err := p.Envelope, error(nil)
+	if env == nil {
+		env, err = g.codec.Decode(p.Payload)
+	}
 	if err != nil {
 		g.stats.decodeErrors.Add(1)
 		g.logs.undecodable.Event(&g.log, zerolog.WarnLevel).Err(err).Str("remote", p.Remote).Msg("dropped undecodable frame")
@@ -151,6 +154,10 @@ func (g *Gossiper) deliver(now time.Time, out Output) {
 func (g *Gossiper) send(m Outgoing, p *messaging.Packet) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: g.cfg.ClusterName,
 		From: g.cfg.ID, Addr: g.core.Addr(), Message: m.Message}
+	if et, ok := g.transport.(messaging.EnvelopeTransport); ok && et.Codec() != nil {
+		g.sendEnvelope(et, m, env, p)
+		return
+	}
 	b, err := g.codec.Encode(env)
 	if err != nil {
 		g.stats.sendErrors.Add(1)
@@ -167,6 +174,21 @@ func (g *Gossiper) send(m Outgoing, p *messaging.Packet) {
 		return
 	}
 	g.stats.sent(m.Message.Type(), len(b))
+}
+
+// sendEnvelope hands env to a transport that encodes it per connection
+// (the lean encoding); the transport counts its size when it encodes it.
+func (g *Gossiper) sendEnvelope(et messaging.EnvelopeTransport, m Outgoing, env *messaging.Envelope, p *messaging.Packet) {
+	var err error
+	if m.Reply && p != nil && p.ReplyEnvelope != nil {
+		err = p.ReplyEnvelope(env)
+	} else {
+		err = et.SendEnvelope(m.To, env)
+	}
+	if err != nil {
+		g.stats.sendErrors.Add(1)
+		g.log.Debug().Err(err).Str("to", m.To).Stringer("type", m.Message.Type()).Msg("send dropped")
+	}
 }
 
 func (g *Gossiper) logEvent(e Event) {

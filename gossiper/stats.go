@@ -40,7 +40,10 @@ type Stats struct {
 	Core Counters
 	// Messages are per message type ("syn", "ack", ...).
 	Messages map[string]TypeStats
-	// DecodeErrors counts frames that were not valid messages.
+	// DecodeErrors counts frames that were not valid messages. A
+	// transport that decodes frames itself (TCP, with the lean encoding)
+	// counts them in Transport.DroppedMalformed instead, and closes
+	// their connection.
 	DecodeErrors uint64
 	// SendErrors counts messages that could not be encoded or queued.
 	SendErrors uint64

@@ -10,10 +10,13 @@ import (
 	"github.com/hearsay-io/hearsay/endpointstate"
 )
 
-// ProtocolVersion is the wire protocol version this package speaks. It
-// changes only for incompatible changes; compatible additions append fields
-// to the end of an array, which older decoders skip.
-const ProtocolVersion uint8 = 1
+// ProtocolVersion is the wire protocol version this package speaks: 2
+// since the lean encoding (docs/protocol.md). A TCP handshake or a plain
+// envelope of any other version is refused with an error wrapping
+// [ErrVersion]. Within a version, the plain encoding's arrays may grow
+// fields at their end, which decoders skip; the lean encoding has no such
+// room, so any change to it takes a new version.
+const ProtocolVersion uint8 = 2
 
 // MaxAddrLength is the longest sender address accepted, in bytes.
 const MaxAddrLength = 512

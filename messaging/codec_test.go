@@ -124,7 +124,7 @@ func TestDecodeBadInput(t *testing.T) {
 	good, err := c.Encode(envelope(goldenMessages()[1]))
 	require.NoError(t, err)
 	digest := func(ep string, gen, ver int64) []any { return []any{ep, gen, ver} }
-	hugeArray := append(raw(t, 1, "prod", "n", "a:1", 1), 0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff)
+	hugeArray := append(raw(t, ProtocolVersion, "prod", "n", "a:1", 1), 0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff)
 	cases := []struct {
 		name    string
 		payload []byte
@@ -135,17 +135,17 @@ func TestDecodeBadInput(t *testing.T) {
 		{"truncated by one", good[:len(good)-1], ErrMalformed},
 		{"trailing bytes", append(append([]byte{}, good...), 0xc0), ErrMalformed},
 		{"not an array", []byte{0xa3, 'a', 'b', 'c'}, ErrMalformed},
-		{"wrong protocol version", raw(t, 2, "prod", "n", "a:1", 1, []any{[]any{}}), ErrVersion},
+		{"old protocol version", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{}}), ErrVersion},
 		{"version zero", raw(t, 0, "prod", "n", "a:1", 1, []any{[]any{}}), ErrVersion},
-		{"unknown type", raw(t, 1, "prod", "n", "a:1", 99, []any{}), ErrUnknownType},
-		{"too few envelope fields", raw(t, 1, "prod", "n"), ErrMalformed},
-		{"empty sender", raw(t, 1, "prod", "", "a:1", 1, []any{[]any{}}), ErrMalformed},
+		{"unknown type", raw(t, ProtocolVersion, "prod", "n", "a:1", 99, []any{}), ErrUnknownType},
+		{"too few envelope fields", raw(t, ProtocolVersion, "prod", "n"), ErrMalformed},
+		{"empty sender", raw(t, ProtocolVersion, "prod", "", "a:1", 1, []any{[]any{}}), ErrMalformed},
 		{"oversized count", hugeArray, ErrMalformed},
-		{"invalid utf8 digest endpoint", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{digest("\xc3\x28", 1, 1)}}), endpointstate.ErrInvalidEndpoint},
-		{"negative digest version", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{digest("e", 1, -1)}}), endpointstate.ErrInvalidVersion},
-		{"wrong field type", raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", "one", 1}}}), ErrMalformed},
+		{"invalid utf8 digest endpoint", raw(t, ProtocolVersion, "prod", "n", "a:1", 1, []any{[]any{digest("\xc3\x28", 1, 1)}}), endpointstate.ErrInvalidEndpoint},
+		{"negative digest version", raw(t, ProtocolVersion, "prod", "n", "a:1", 1, []any{[]any{digest("e", 1, -1)}}), endpointstate.ErrInvalidVersion},
+		{"wrong field type", raw(t, ProtocolVersion, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", "one", 1}}}), ErrMalformed},
 		{"frame too large", make([]byte, DefaultMaxFrameSize+1), ErrFrameTooLarge},
-		{"delta without from version", raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{}}}}), ErrMalformed},
+		{"delta without from version", raw(t, ProtocolVersion, "prod", "n", "a:1", 3, []any{[]any{[]any{"e", 1, 1, 0, true, []any{}}}}), ErrMalformed},
 		{"deeply nested appended field", deepNesting(t), ErrMalformed},
 		{"delta count amplification", countAmplification(t), ErrMalformed},
 	}
@@ -180,7 +180,7 @@ func TestDecodeLeavesDeltaLimitsToApply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e, err := c.Decode(raw(t, 1, "prod", "n", "a:1", 3, []any{[]any{tc.bad, good}}))
+			e, err := c.Decode(raw(t, ProtocolVersion, "prod", "n", "a:1", 3, []any{[]any{tc.bad, good}}))
 			require.NoError(t, err)
 			ack2, ok := e.Message.(*Ack2)
 			require.True(t, ok)
@@ -205,7 +205,7 @@ func deepNesting(t *testing.T) []byte {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	require.NoError(t, enc.EncodeArrayLen(7))
-	for _, v := range []any{1, "c", "x", "a:1", int(TypeShadowSyn), []any{}} {
+	for _, v := range []any{ProtocolVersion, "c", "x", "a:1", int(TypeShadowSyn), []any{}} {
 		require.NoError(t, enc.Encode(v))
 	}
 	for buf.Len() < DefaultMaxFrameSize-1 {
@@ -221,7 +221,7 @@ func countAmplification(t *testing.T) []byte {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	require.NoError(t, enc.EncodeArrayLen(6))
-	for _, v := range []any{1, "c", "x", "a:1", int(TypeAck2)} {
+	for _, v := range []any{ProtocolVersion, "c", "x", "a:1", int(TypeAck2)} {
 		require.NoError(t, enc.Encode(v))
 	}
 	require.NoError(t, enc.EncodeArrayLen(1))
@@ -236,7 +236,7 @@ func countAmplification(t *testing.T) []byte {
 // array; this version ignores them.
 func TestDecodeSkipsAppendedFields(t *testing.T) {
 	c := testCodec(t)
-	p := raw(t, 1, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", 5, 9, "extra"}}, "extra"}, map[string]any{"x": []any{1, []any{2}}})
+	p := raw(t, ProtocolVersion, "prod", "n", "a:1", 1, []any{[]any{[]any{"e", 5, 9, "extra"}}, "extra"}, map[string]any{"x": []any{1, []any{2}}})
 	e, err := c.Decode(p)
 	require.NoError(t, err)
 	assert.Equal(t, &Syn{Digests: []endpointstate.Digest{{Endpoint: "e", Generation: 5, MaxVersion: 9}}}, e.Message)
@@ -313,18 +313,18 @@ func FuzzDecode(f *testing.F) {
 // per-endpoint limits decodes for Apply to refuse alone.
 func TestDecodePushLimits(t *testing.T) {
 	c := testCodec(t)
-	huge := append(raw(t, 1, "prod", "n", "a:1", 9), 0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff)
+	huge := append(raw(t, ProtocolVersion, "prod", "n", "a:1", 9), 0x91, 0xdd, 0x7f, 0xff, 0xff, 0xff)
 	huge[0] = 0x96 // the envelope's six fields: the body is the last
 	_, err := c.Decode(huge)
 	require.ErrorIs(t, err, ErrMalformed)
 	assert.Contains(t, err.Error(), "does not fit")
-	_, err = c.Decode(raw(t, 1, "prod", "n", "a:1", 9, []any{}))
+	_, err = c.Decode(raw(t, ProtocolVersion, "prod", "n", "a:1", 9, []any{}))
 	require.ErrorIs(t, err, ErrMalformed)
 	assert.Contains(t, err.Error(), "push")
 
 	bad := []any{"e", 1, 1, 0, true, []any{[]any{"k", "v", -4, false}}, 0}
 	good := []any{"good", 1, 1, 0, true, []any{[]any{"k", "v", 1, false}}, 0}
-	e, err := c.Decode(raw(t, 1, "prod", "n", "a:1", 9, []any{[]any{bad, good}}))
+	e, err := c.Decode(raw(t, ProtocolVersion, "prod", "n", "a:1", 9, []any{[]any{bad, good}}))
 	require.NoError(t, err)
 	push, ok := e.Message.(*Push)
 	require.True(t, ok)

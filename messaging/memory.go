@@ -43,6 +43,18 @@ type MemNetwork struct {
 	blocked      map[string]bool
 	lossRate     float64
 	rng          *rand.Rand // loss decisions; nil until SetLossRate
+	codec        *Codec     // the lean encoding's codec; nil: raw payloads only
+	// pairs are the lean tables of each direction between two open
+	// transports, created on first use and dropped when either closes.
+	pairs map[[2]*MemTransport]*memPair
+}
+
+// memPair is one direction's lean tables: the sender's Encoder and the
+// receiver's Decoder, in step because a frame is decoded as soon as it is
+// encoded, or not encoded at all.
+type memPair struct {
+	enc *Encoder
+	dec *Decoder
 }
 
 // partition separates two groups of addresses.
@@ -154,6 +166,34 @@ func (n *MemNetwork) SetLossRate(p float64, seed uint64) {
 	n.rng = rand.New(rand.NewPCG(seed, 0))
 }
 
+// SetCodec makes the network carry envelopes in the lean encoding, as TCP
+// connections do: [MemTransport.SendEnvelope] encodes with the tables of
+// the (sender, receiver) pair and the receiver gets the decoded
+// [Packet.Envelope]. A frame a fault drops is dropped before it is
+// encoded, so the pair's tables stay in step. Raw Sends still work. Call
+// it before the transports exchange envelopes; nil turns it off.
+func (n *MemNetwork) SetCodec(c *Codec) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.codec = c
+	n.pairs = nil
+}
+
+// pair returns the lean tables from one transport to another. The caller
+// holds n.mu.
+func (n *MemNetwork) pair(from, to *MemTransport) *memPair {
+	key := [2]*MemTransport{from, to}
+	p := n.pairs[key]
+	if p == nil {
+		if n.pairs == nil {
+			n.pairs = make(map[[2]*MemTransport]*memPair)
+		}
+		p = &memPair{enc: n.codec.NewEncoder(), dec: n.codec.NewDecoder()}
+		n.pairs[key] = p
+	}
+	return p
+}
+
 // faulty reports whether a fault drops a frame from one address to another.
 // It draws from the loss generator only when every other fault lets the
 // frame through. The caller holds n.mu.
@@ -179,7 +219,7 @@ type MemTransport struct {
 	closed bool // guarded by net.mu
 }
 
-var _ Transport = (*MemTransport)(nil)
+var _ EnvelopeTransport = (*MemTransport)(nil)
 
 // Send delivers a copy of payload to the transport listening on addr, on the
 // caller's goroutine, without blocking. It returns [ErrClosed] after Close,
@@ -218,6 +258,82 @@ func (m *MemTransport) Send(addr string, payload []byte) error {
 		dst.stats.droppedInboxFull.Add(1)
 	}
 	return nil
+}
+
+// SendEnvelope delivers e to the transport listening on addr, encoded
+// and decoded with the lean tables of this pair of transports, on the
+// caller's goroutine, without blocking. It returns [ErrNoCodec] unless the
+// network has a codec ([MemNetwork.SetCodec]), and otherwise Send's
+// errors. An envelope over the frame size resets the pair's tables.
+func (m *MemTransport) SendEnvelope(addr string, e *Envelope) error {
+	n := m.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case m.closed:
+		m.stats.droppedClosed.Add(1)
+		return ErrClosed
+	case n.codec == nil:
+		return ErrNoCodec
+	}
+	dst := n.nodes[addr]
+	if dst == nil {
+		m.stats.droppedSendError.Add(1)
+		return ErrUnreachable
+	}
+	if n.faulty(m.addr, addr) {
+		m.stats.droppedSendError.Add(1)
+		return nil
+	}
+	p := n.pair(m, dst)
+	b, err := p.enc.Encode(e)
+	if err == nil && len(b) > n.maxFrameSize {
+		err = fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, len(b), n.maxFrameSize)
+	}
+	if err != nil {
+		delete(n.pairs, [2]*MemTransport{m, dst})
+		m.stats.droppedTooLarge.Add(1)
+		return fmt.Errorf("messaging: send to %s: %w", addr, err)
+	}
+	m.stats.sent(1, len(b))
+	env, err := p.dec.Decode(b)
+	if err != nil { // cannot happen: the tables are in step
+		delete(n.pairs, [2]*MemTransport{m, dst})
+		dst.stats.droppedMalformed.Add(1)
+		return nil
+	}
+	select {
+	case dst.inbox <- Packet{Payload: b, Envelope: env, Remote: m.addr, Reply: dst.replyTo(m), ReplyEnvelope: dst.replyEnvelopeTo(m)}:
+		dst.stats.received(len(b))
+	default:
+		dst.stats.droppedInboxFull.Add(1)
+	}
+	return nil
+}
+
+// Codec returns the network's codec for envelopes, nil if it has none.
+func (m *MemTransport) Codec() *Codec {
+	m.net.mu.Lock()
+	defer m.net.mu.Unlock()
+	return m.net.codec
+}
+
+// replyEnvelopeTo is replyTo for envelopes.
+func (m *MemTransport) replyEnvelopeTo(src *MemTransport) func(*Envelope) error {
+	return func(e *Envelope) error {
+		n := m.net
+		n.mu.Lock()
+		open := !src.closed
+		n.mu.Unlock()
+		if !open {
+			if err := m.rejectClosed(); err != nil {
+				return err
+			}
+			m.stats.droppedSendError.Add(1)
+			return ErrUnreachable
+		}
+		return m.SendEnvelope(src.addr, e)
+	}
 }
 
 // replyTo returns the Reply function of a packet that m received from
@@ -281,6 +397,11 @@ func (m *MemTransport) Close() error {
 	m.closed = true
 	if n.nodes[m.addr] == m {
 		delete(n.nodes, m.addr)
+	}
+	for k := range n.pairs {
+		if k[0] == m || k[1] == m {
+			delete(n.pairs, k)
+		}
 	}
 	close(m.inbox)
 	return nil

@@ -42,7 +42,8 @@ type Stats struct {
 	DroppedClosed uint64
 	// DroppedMalformed counts frames that were not valid frames: empty
 	// payloads passed to Send ([ErrEmptyFrame]), and incoming frames that
-	// were empty or cut short by the end of their connection.
+	// were empty or cut short by the end of their connection, or, on a
+	// transport with a codec, did not decode (their connection is closed).
 	DroppedMalformed uint64
 	// DroppedConnLimit counts Sends refused with [ErrConnLimit]: a new
 	// connection was needed but MaxConns were open and busy, or MaxDials
@@ -61,6 +62,10 @@ type Stats struct {
 	// RefusedHandshake counts connections whose first frame was not a
 	// valid handshake.
 	RefusedHandshake uint64
+	// RefusedVersion counts connections whose handshake names another
+	// protocol version (an older or newer peer): they are closed before
+	// any frame is read.
+	RefusedVersion uint64
 	// RefusedTimeout counts connections that sent no handshake within
 	// HandshakeTimeout.
 	RefusedTimeout uint64
@@ -83,10 +88,11 @@ const (
 	refuseHandshake = "bad_handshake"
 	refuseTimeout   = "handshake_timeout"
 	refuseClosed    = "closed_before_handshake"
+	refuseVersion   = "version"
 )
 
 // Refusals returns the refused-connection counters keyed by reason, for
-// metrics export: "conn_limit", "per_source", "bad_handshake",
+// metrics export: "conn_limit", "per_source", "bad_handshake", "version",
 // "handshake_timeout" and "closed_before_handshake". Every key is present.
 func (s Stats) Refusals() map[string]uint64 {
 	return map[string]uint64{
@@ -95,6 +101,7 @@ func (s Stats) Refusals() map[string]uint64 {
 		refuseHandshake: s.RefusedHandshake,
 		refuseTimeout:   s.RefusedTimeout,
 		refuseClosed:    s.RefusedClosed,
+		refuseVersion:   s.RefusedVersion,
 	}
 }
 
@@ -145,7 +152,7 @@ type counters struct {
 	droppedConnLimit atomic.Uint64
 
 	refusedConnLimit, refusedPerSource, refusedHandshake atomic.Uint64
-	refusedTimeout, refusedClosed                        atomic.Uint64
+	refusedTimeout, refusedClosed, refusedVersion        atomic.Uint64
 	dialedConns, acceptedConns, evictedConns             atomic.Uint64
 }
 
@@ -160,6 +167,8 @@ func (c *counters) refused(reason string) {
 		c.refusedHandshake.Add(1)
 	case refuseTimeout:
 		c.refusedTimeout.Add(1)
+	case refuseVersion:
+		c.refusedVersion.Add(1)
 	default:
 		c.refusedClosed.Add(1)
 	}
@@ -206,10 +215,11 @@ func (c *counters) snapshot() Stats {
 		RefusedHandshake: c.refusedHandshake.Load(),
 		RefusedTimeout:   c.refusedTimeout.Load(),
 		RefusedClosed:    c.refusedClosed.Load(),
+		RefusedVersion:   c.refusedVersion.Load(),
 		DialedConns:      c.dialedConns.Load(),
 		AcceptedConns:    c.acceptedConns.Load(),
 		EvictedConns:     c.evictedConns.Load(),
 	}
-	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed
+	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed + s.RefusedVersion
 	return s
 }

@@ -96,7 +96,7 @@ type backoffEntry struct {
 // entries go first, then arbitrary ones.
 const maxBackoffEntries = 4096
 
-var _ Transport = (*TCP)(nil)
+var _ EnvelopeTransport = (*TCP)(nil)
 
 // ErrConnLimit is returned by Send when a new connection is needed but
 // MaxConns connections are open and busy, or MaxDials dials are under way.
@@ -147,9 +147,14 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 // the frame is dropped and counted. A nil error means the frame was queued;
 // it can still be lost later, and is then counted as DroppedSendError.
 func (t *TCP) Send(addr string, payload []byte) error {
+	return t.send(addr, outFrame{payload: payload, size: len(payload)})
+}
+
+// send queues f for addr, dialling if needed.
+func (t *TCP) send(addr string, f outFrame) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.checkSendLocked(payload); err != nil {
+	if err := t.checkSendLocked(f); err != nil {
 		return fmt.Errorf("messaging: send to %s: %w", addr, err)
 	}
 	c := t.byAddr[addr]
@@ -167,46 +172,71 @@ func (t *TCP) Send(addr string, payload []byte) error {
 		t.dialing++
 		t.wg.Go(func() { t.runOutbound(c) })
 	}
-	return t.enqueueLocked(c, payload)
+	return t.enqueueLocked(c, f)
 }
 
-// reply queues payload on connection c, for [Packet.Reply].
-func (t *TCP) reply(c *conn, payload []byte) error {
+// SendEnvelope queues e for delivery to addr like [TCP.Send]; the
+// connection's writer encodes it in the lean encoding right before writing
+// it. It returns [ErrNoCodec] if the transport has no Codec, and otherwise
+// Send's errors. The transport owns e after the call: the caller must not
+// change it.
+func (t *TCP) SendEnvelope(addr string, e *Envelope) error {
+	if t.cfg.Codec == nil {
+		return ErrNoCodec
+	}
+	return t.send(addr, envFrame(e))
+}
+
+// Codec returns the codec of the lean encoding, nil when the transport
+// carries raw payloads.
+func (t *TCP) Codec() *Codec { return t.cfg.Codec }
+
+// envFrame queues an envelope, counted against QueueBytes at an upper
+// bound of its size.
+func envFrame(e *Envelope) outFrame { return outFrame{env: e, size: SizeBound(e)} }
+
+// reply queues f on connection c, for [Packet.Reply] and
+// [Packet.ReplyEnvelope].
+func (t *TCP) reply(c *conn, f outFrame) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.checkSendLocked(payload); err != nil {
+	if err := t.checkSendLocked(f); err != nil {
 		return fmt.Errorf("messaging: reply to %s: %w", c.remote, err)
 	}
 	if c.closed {
 		t.stats.droppedSendError.Add(1)
 		return ErrUnreachable
 	}
-	return t.enqueueLocked(c, payload)
+	return t.enqueueLocked(c, f)
 }
 
-// checkSendLocked returns, and counts, why payload cannot be sent at all.
-func (t *TCP) checkSendLocked(payload []byte) error {
+// checkSendLocked returns, and counts, why f cannot be sent at all. An
+// envelope's size is checked when it is encoded.
+func (t *TCP) checkSendLocked(f outFrame) error {
 	if t.closed {
 		t.stats.droppedClosed.Add(1)
 		return ErrClosed
 	}
-	if err := checkFrameSize(len(payload), t.cfg.MaxFrameSize); err != nil {
+	if f.env != nil {
+		return nil
+	}
+	if err := checkFrameSize(len(f.payload), t.cfg.MaxFrameSize); err != nil {
 		t.stats.countRejected(err)
 		return err
 	}
 	return nil
 }
 
-// enqueueLocked queues payload on c without blocking, within QueueSize
+// enqueueLocked queues f on c without blocking, within QueueSize
 // frames and QueueBytes bytes.
-func (t *TCP) enqueueLocked(c *conn, payload []byte) error {
-	if c.queued.Load()+int64(len(payload)) > int64(t.cfg.QueueBytes) {
+func (t *TCP) enqueueLocked(c *conn, f outFrame) error {
+	if c.queued.Load()+int64(f.size) > int64(t.cfg.QueueBytes) {
 		t.stats.droppedQueueFull.Add(1)
 		return ErrQueueFull
 	}
 	select {
-	case c.queue <- payload:
-		c.queued.Add(int64(len(payload)))
+	case c.queue <- f:
+		c.queued.Add(int64(f.size))
 		return nil
 	default:
 		t.stats.droppedQueueFull.Add(1)

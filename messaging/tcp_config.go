@@ -74,7 +74,10 @@ type TCPConfig struct {
 	// IdleTimeout closes an inbound connection that sends no frame for this
 	// long (it is the read deadline), and closes an outbound connection,
 	// with its queue and goroutine, that has had nothing to send for this
-	// long. Default 60s.
+	// long. Default 5m: a connection's lean-encoding tables (see Codec)
+	// last as long as it does, and two nodes of a 64-node cluster meet
+	// about every 30 s, so a minute would close one connection in six
+	// between their meetings; MaxConns bounds what stays open.
 	IdleTimeout time.Duration
 	// BackoffMin is the base delay before redialling a peer after the first
 	// dial or write failure. Default 50ms.
@@ -83,6 +86,19 @@ type TCPConfig struct {
 	// failure. Each wait is drawn uniformly from [base/2, base]. Default 5s;
 	// must not be below BackoffMin.
 	BackoffMax time.Duration
+	// Codec, when set, makes every connection carry envelopes in the lean
+	// encoding (docs/protocol.md): [TCP.SendEnvelope] queues an envelope
+	// that the connection's writer encodes with that connection's tables,
+	// and each received frame is decoded by its connection's reader and
+	// delivered as [Packet.Envelope]; a frame that does not decode closes
+	// its connection (both ends then start fresh). Raw payloads sent with
+	// Send are written as they are, and a peer decoding lean frames will
+	// refuse them. Default nil: raw payloads only.
+	Codec *Codec
+	// Encoded, when set with Codec, is called by each connection's writer
+	// with the type and size of every envelope it encodes, for per-type
+	// metrics. It must be quick and safe for concurrent use.
+	Encoded func(t Type, size int)
 	// Logger receives connection-level events (dial failures, closed
 	// connections, protocol violations) at debug and warn level, never one
 	// line per frame. Default [zerolog.Nop]; the zero Logger discards too.
@@ -100,7 +116,7 @@ const (
 	defaultHandshake    = 5 * time.Second
 	defaultDialTimeout  = time.Second
 	defaultWriteTimeout = 2 * time.Second
-	defaultIdleTimeout  = 60 * time.Second
+	defaultIdleTimeout  = 5 * time.Minute
 	defaultBackoffMin   = 50 * time.Millisecond
 	defaultBackoffMax   = 5 * time.Second
 )
@@ -121,7 +137,7 @@ func DefaultTCPConfig() TCPConfig {
 		HandshakeTimeout:  defaultHandshake,    // far longer than a handshake takes, short enough to reap half-open connections
 		DialTimeout:       defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
 		WriteTimeout:      defaultWriteTimeout, // a peer stalled this long is as good as down
-		IdleTimeout:       defaultIdleTimeout,  // longer than any sane gossip interval, short enough to reap churned peers
+		IdleTimeout:       defaultIdleTimeout,  // keeps the lean tables of peers met every few minutes; MaxConns bounds the rest
 		BackoffMin:        defaultBackoffMin,   // a restarting peer is back quickly
 		BackoffMax:        defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
 		Logger:            zerolog.Nop(),

@@ -28,7 +28,7 @@ const (
 // [TCP.runOutbound] dialled it) owns the buffered writer; its reader
 // goroutine ([TCP.readLoop]) owns the buffered reader.
 type conn struct {
-	queue chan []byte // frames waiting for the writer; capacity QueueSize
+	queue chan outFrame // frames waiting for the writer; capacity QueueSize
 	// queued is the payload bytes in queue, at most QueueBytes: added
 	// under TCP.mu when a frame is queued, taken off when it leaves.
 	queued atomic.Int64
@@ -36,6 +36,12 @@ type conn struct {
 	nudge  chan struct{} // capacity 1: wakes the writer after a demotion
 	src    netip.Addr    // source IP of an accepted connection
 	reply  func([]byte) error
+	// replyEnv queues an envelope on this connection (Packet.ReplyEnvelope).
+	replyEnv func(*Envelope) error
+	// enc and dec are the lean encoding's tables of this connection (nil
+	// without a Codec): the writer goroutine owns enc, the reader dec.
+	enc *Encoder
+	dec *Decoder
 	// active is the time, in unix nanoseconds, of the last frame read or
 	// written (or of the connection's creation): the idle timeout and the
 	// least-recently-used eviction go by it.
@@ -53,13 +59,24 @@ type conn struct {
 	closed   bool
 }
 
-// dequeued accounts for payload taken off c's queue.
-func (c *conn) dequeued(payload []byte) { c.queued.Add(-int64(len(payload))) }
+// outFrame is one queued frame: payload bytes, or an envelope that the
+// writer encodes with the connection's [Encoder] right before writing it,
+// so that every encoded frame is written, in order, or the connection
+// closes. size is what the frame counts against QueueBytes (for an
+// envelope, an upper bound on its encoding).
+type outFrame struct {
+	payload []byte
+	env     *Envelope
+	size    int
+}
+
+// dequeued accounts for f taken off c's queue.
+func (c *conn) dequeued(f outFrame) { c.queued.Add(-int64(f.size)) }
 
 // newConnLocked creates a connection record and registers it.
 func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 	c := &conn{
-		queue:    make(chan []byte, t.cfg.QueueSize),
+		queue:    make(chan outFrame, t.cfg.QueueSize),
 		done:     make(chan struct{}),
 		nudge:    make(chan struct{}, 1),
 		src:      src,
@@ -68,7 +85,11 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 		outbound: outbound,
 		dialing:  outbound,
 	}
-	c.reply = func(p []byte) error { return t.reply(c, p) }
+	c.reply = func(p []byte) error { return t.reply(c, outFrame{payload: p, size: len(p)}) }
+	if codec := t.cfg.Codec; codec != nil {
+		c.enc, c.dec = codec.NewEncoder(), codec.NewDecoder()
+		c.replyEnv = func(e *Envelope) error { return t.reply(c, envFrame(e)) }
+	}
 	c.active.Store(time.Now().UnixNano())
 	t.conns[c] = struct{}{}
 	return c
@@ -234,9 +255,9 @@ func (t *TCP) writeLoop(c *conn) {
 			if t.retireDemoted(c) {
 				return
 			}
-		case payload := <-c.queue:
-			c.dequeued(payload)
-			if err := t.writeBatch(c, w, payload); err != nil {
+		case f := <-c.queue:
+			c.dequeued(f)
+			if err := t.writeBatch(c, w, f); err != nil {
 				t.log.Debug().Err(err).Str("peer", c.remote).Msg("write failed, closing connection")
 				return
 			}
@@ -259,7 +280,7 @@ func (t *TCP) retireDemoted(c *conn) bool {
 // writeBatch writes first and then every frame already queued, up to
 // QueueSize frames, and flushes them. On failure it counts the frames
 // taken from the queue as lost.
-func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first []byte) (err error) {
+func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first outFrame) (err error) {
 	t.setWriting(c, true)
 	frames, size := 0, 0
 	defer func() {
@@ -273,7 +294,12 @@ func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first []byte) (err error) {
 		}
 		t.setWriting(c, false)
 	}()
-	for payload := first; payload != nil; {
+	for f, more := first, true; more; {
+		payload, err := t.encodeFrame(c, f)
+		if err != nil {
+			frames++
+			return err
+		}
 		if w.Available() < FrameHeaderSize+len(payload) {
 			// The frame will reach the socket now; bound that write.
 			t.setWriteDeadline(c)
@@ -287,10 +313,10 @@ func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first []byte) (err error) {
 			break // flush now and then; the rest waits for the next batch
 		}
 		select {
-		case payload = <-c.queue:
-			c.dequeued(payload)
+		case f = <-c.queue:
+			c.dequeued(f)
 		default:
-			payload = nil
+			more = false
 		}
 	}
 	t.setWriteDeadline(c)
@@ -301,6 +327,27 @@ func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first []byte) (err error) {
 	c.active.Store(time.Now().UnixNano())
 	frames = 0
 	return nil
+}
+
+// encodeFrame returns the bytes of f: its payload, or its envelope
+// encoded with c's Encoder. An envelope that cannot be encoded (over the
+// frame size) has already changed the Encoder's tables, so the connection
+// must close: the error says so, and both ends start fresh.
+func (t *TCP) encodeFrame(c *conn, f outFrame) ([]byte, error) {
+	if f.env == nil {
+		return f.payload, nil
+	}
+	if c.enc == nil {
+		return nil, fmt.Errorf("write to %s: envelope on a connection without a codec", c.remote)
+	}
+	b, err := c.enc.Encode(f.env)
+	if err != nil {
+		return nil, fmt.Errorf("write to %s: %w", c.remote, err)
+	}
+	if t.cfg.Encoded != nil {
+		t.cfg.Encoded(f.env.Message.Type(), len(b))
+	}
+	return b, nil
 }
 
 // setWriting records whether the writer holds frames of c, so that c is
@@ -332,8 +379,8 @@ func (t *TCP) dropQueued(c *conn) {
 	}
 	for {
 		select {
-		case p := <-c.queue:
-			c.dequeued(p)
+		case f := <-c.queue:
+			c.dequeued(f)
 			counter.Add(1)
 		default:
 			return
@@ -366,7 +413,16 @@ func (t *TCP) readLoop(c *conn) {
 			return
 		}
 		c.active.Store(time.Now().UnixNano())
-		t.deliver(Packet{Payload: payload, Remote: c.remote, Reply: c.reply})
+		p := Packet{Payload: payload, Remote: c.remote, Reply: c.reply, ReplyEnvelope: c.replyEnv}
+		if c.dec != nil {
+			if p.Envelope, err = c.dec.Decode(payload); err != nil {
+				t.stats.droppedMalformed.Add(1)
+				t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Str("remote", c.remote).
+					Msg("closing connection: undecodable frame")
+				return
+			}
+		}
+		t.deliver(p)
 	}
 }
 
@@ -394,13 +450,19 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 			reason = refuseTimeout
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 			reason = refuseClosed
+		case errors.Is(err, ErrVersion):
+			reason = refuseVersion
 		}
 		t.stats.refused(reason)
 		ev := t.warns.Event(&t.log, zerolog.WarnLevel)
 		if reason == refuseClosed {
 			ev = t.log.Debug()
 		}
-		ev.Err(err).Str("remote", c.remote).Str("reason", reason).Msg("closing connection: no valid handshake")
+		msg := "closing connection: no valid handshake"
+		if reason == refuseVersion {
+			msg = "refused connection: the peer speaks another protocol version"
+		}
+		ev.Err(err).Str("remote", c.remote).Str("reason", reason).Msg(msg)
 		t.closeConnLocked(c)
 		return false
 	}
@@ -433,9 +495,9 @@ func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	// Frames still queued on the loser move to the winner, in order.
 	for moved := true; moved; {
 		select {
-		case p := <-old.queue:
-			old.dequeued(p)
-			_ = t.enqueueLocked(c, p) // counted if it does not fit
+		case f := <-old.queue:
+			old.dequeued(f)
+			_ = t.enqueueLocked(c, f) // counted if it does not fit
 		default:
 			moved = false
 		}

@@ -18,12 +18,15 @@ import (
 //	       | "HSAY" | version |  address (n B)  |
 //	       +--------+---------+------ ... ------+
 //
-// The address is "host:port", 1 to 255 bytes; version is 1. The magic
-// cannot begin an envelope (a msgpack array), so a peer that skips the
+// The address is "host:port", 1 to 255 bytes; version is the protocol
+// version, [ProtocolVersion] (2: the lean encoding). A dialer of another
+// version is refused before any of its frames is read (counted as
+// "version" in [Stats.Refusals]), so frames of another format are never
+// misread. The magic cannot begin an envelope, so a peer that skips the
 // handshake is told apart at once.
 const (
 	handshakeMagic   = "HSAY"
-	handshakeVersion = 1
+	handshakeVersion = ProtocolVersion
 	// maxHandshakeAddr is the longest address a handshake carries.
 	maxHandshakeAddr = 255
 	// maxHandshakeSize is the largest valid handshake payload.
@@ -47,7 +50,7 @@ func parseHandshake(p []byte) (string, error) {
 		return "", fmt.Errorf("%w: first frame is not a handshake", errHandshake)
 	}
 	if rest[0] != handshakeVersion {
-		return "", fmt.Errorf("%w: version %d, want %d", errHandshake, rest[0], handshakeVersion)
+		return "", fmt.Errorf("%w: %w: the peer speaks protocol version %d, this node speaks %d: run one version across the cluster", errHandshake, ErrVersion, rest[0], handshakeVersion)
 	}
 	addr := string(rest[1:])
 	if len(addr) == 0 || len(addr) > maxHandshakeAddr {

@@ -145,7 +145,7 @@ func bareConn(t *testing.T, addr string) net.Conn {
 // handshake returns the handshake frame of a dialer listening at addr, as
 // docs/protocol.md draws it.
 func handshake(addr string) []byte {
-	payload := append([]byte("HSAY\x01"), addr...)
+	payload := append([]byte("HSAY\x02"), addr...)
 	return append(header(uint32(len(payload))), payload...)
 }
 
@@ -424,5 +424,5 @@ func TestStatsDrops(t *testing.T) {
 	}, s.Drops())
 	assert.Equal(t, uint64(28), s.Dropped())
 	assert.Len(t, messaging.Stats{}.Drops(), 7, "every reason is present when zero")
-	assert.Len(t, messaging.Stats{}.Refusals(), 5, "every reason is present when zero")
+	assert.Len(t, messaging.Stats{}.Refusals(), 6, "every reason is present when zero")
 }

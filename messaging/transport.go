@@ -22,6 +22,30 @@ type Packet struct {
 	// takes the payload like [Transport.Send], returns the same errors
 	// (ErrUnreachable once that channel is gone) and never blocks.
 	Reply func(payload []byte) error
+	// Envelope is the decoded frame when the transport decodes frames
+	// itself ([EnvelopeTransport] with a codec): the gossip loop uses it
+	// instead of decoding Payload, which it must not do (the lean
+	// encoding depends on the frames before). Nil otherwise.
+	Envelope *Envelope
+	// ReplyEnvelope, when not nil, is Reply for an envelope the
+	// connection encodes itself (set alongside Envelope).
+	ReplyEnvelope func(e *Envelope) error
+}
+
+// EnvelopeTransport is a [Transport] that can encode and decode envelopes
+// itself, per connection, in the lean encoding (docs/protocol.md): a
+// stateful encoding that needs every frame written in the order it was
+// encoded, which only the connection knows. [TCP] and [MemTransport] are
+// EnvelopeTransports.
+type EnvelopeTransport interface {
+	Transport
+	// Codec returns the codec the transport encodes envelopes with, or
+	// nil if it carries raw payloads only (then SendEnvelope fails and
+	// packets carry no Envelope).
+	Codec() *Codec
+	// SendEnvelope queues e for addr like Send, with Send's errors, and
+	// [ErrNoCodec] without a codec. The transport owns e after the call.
+	SendEnvelope(addr string, e *Envelope) error
 }
 
 // Transport moves frames between gossip nodes. Implementations are safe for
@@ -66,4 +90,7 @@ var (
 	// write failed and that is waiting out its reconnect backoff, or an
 	// in-memory address nobody listens on. The frame is dropped.
 	ErrUnreachable = errors.New("peer unreachable")
+	// ErrNoCodec is returned by SendEnvelope on a transport created
+	// without a codec.
+	ErrNoCodec = errors.New("transport has no codec")
 )

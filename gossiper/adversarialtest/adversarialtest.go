@@ -56,7 +56,8 @@ type Peer struct {
 	conn  net.Conn
 	w     *bufio.Writer
 	r     *bufio.Reader
-	codec *messaging.Codec
+	enc   *messaging.Encoder // this connection's lean tables, each way
+	dec   *messaging.Decoder
 	cfg   Config
 	nonce uint64
 }
@@ -93,7 +94,8 @@ func Dial(target string, cfg Config) (*Peer, error) {
 	if cfg.Handshake == "" {
 		cfg.Handshake = conn.LocalAddr().String()
 	}
-	p := &Peer{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), r: bufio.NewReaderSize(conn, 64<<10), codec: codec, cfg: cfg}
+	p := &Peer{conn: conn, w: bufio.NewWriterSize(conn, 64<<10), r: bufio.NewReaderSize(conn, 64<<10), cfg: cfg,
+		enc: codec.NewEncoder(), dec: codec.NewDecoder()}
 	if err := p.SendPayload(Handshake(cfg.Handshake)); err != nil {
 		_ = conn.Close()
 		return nil, err
@@ -102,9 +104,9 @@ func Dial(target string, cfg Config) (*Peer, error) {
 }
 
 // Handshake returns the transport handshake payload claiming addr (see
-// docs/protocol.md): "HSAY", version 1, the address.
+// docs/protocol.md): "HSAY", the protocol version, the address.
 func Handshake(addr string) []byte {
-	return append([]byte("HSAY\x01"), addr...)
+	return append([]byte{'H', 'S', 'A', 'Y', messaging.ProtocolVersion}, addr...)
 }
 
 // LocalAddr is the connection's local address.
@@ -121,9 +123,10 @@ func (p *Peer) SendAs(from, addr string, m messaging.Message) error {
 		From: from, Addr: addr, Message: m})
 }
 
-// SendEnvelope encodes env with the real codec and sends it as one frame.
+// SendEnvelope encodes env with the real codec, in the lean encoding with
+// this connection's tables, and sends it as one frame.
 func (p *Peer) SendEnvelope(env *messaging.Envelope) error {
-	b, err := p.codec.Encode(env)
+	b, err := p.enc.Encode(env)
 	if err != nil {
 		return fmt.Errorf("adversarialtest: encode %s: %w", env.Message.Type(), err)
 	}
@@ -154,7 +157,7 @@ func (p *Peer) Receive(timeout time.Duration) (*messaging.Envelope, error) {
 	if err != nil {
 		return nil, fmt.Errorf("adversarialtest: receive: %w", err)
 	}
-	env, err := p.codec.Decode(b)
+	env, err := p.dec.Decode(b)
 	if err != nil {
 		return nil, fmt.Errorf("adversarialtest: decode: %w", err)
 	}

@@ -71,7 +71,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		hardening:     coreCounters(d),
 
 		refused: d("transport_refused_connections_total",
-			"Inbound connections closed before they carried a frame, by reason: conn_limit, per_source, bad_handshake, handshake_timeout, closed_before_handshake.", "reason"),
+			"Inbound connections closed before they carried a frame, by reason: conn_limit, per_source, bad_handshake, version (a peer speaking another protocol version), handshake_timeout, closed_before_handshake.", "reason"),
 		conns:      d("transport_connections", "Gossip connections open now (both directions; one per peer pair)."),
 		connEvents: d("transport_connections_total", "Gossip connections by event: dialed, accepted (with a valid handshake), evicted (idle, to stay under the cap).", "event"),
 		repliesLimited: d("replies_limited_total",

@@ -30,6 +30,14 @@ func TestTransportMetrics(t *testing.T) {
 	require.NoError(t, err)
 	defer bad.Close()
 	require.Eventually(t, func() bool { return b.g.Stats().Transport.RefusedHandshake == 1 }, 10*time.Second, 10*time.Millisecond)
+	// A node of protocol version 1: its handshake names version 1.
+	old, err := net.Dial("tcp", b.g.Addr())
+	require.NoError(t, err)
+	defer old.Close()
+	hs := append([]byte("HSAY\x01"), old.LocalAddr().String()...)
+	_, err = old.Write(append([]byte{0, 0, 0, byte(len(hs))}, hs...))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return b.g.Stats().Transport.RefusedVersion == 1 }, 10*time.Second, 10*time.Millisecond)
 
 	code, body := b.call(t, "GET", "/metrics", "")
 	require.Equal(t, http.StatusOK, code)
@@ -45,6 +53,7 @@ func TestTransportMetrics(t *testing.T) {
 		reasons[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
 	}
 	assert.InDelta(t, 1, reasons["bad_handshake"], 0)
-	assert.Len(t, reasons, 5, "every reason exported")
+	assert.InDelta(t, 1, reasons["version"], 0, "an older peer is refused and counted")
+	assert.Len(t, reasons, 6, "every reason exported")
 	assert.GreaterOrEqual(t, families["hearsay_transport_connections"].GetMetric()[0].GetGauge().GetValue(), 1.0)
 }
