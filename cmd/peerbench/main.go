@@ -66,7 +66,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	fs.SetOutput(errOut)
 	systems := fs.String("systems", strings.Join(systemNames, ","), "systems to run, comma-separated: "+strings.Join(systemNames, ", "))
 	sizes := fs.String("sizes", "8,32,64,128,256", "cluster sizes N, comma-separated")
-	steady := fs.Duration("steady", 10*time.Second, "duration of the steady byte and CPU measurement")
+	steady := fs.Duration("steady", 30*time.Second, "duration of the steady byte and CPU measurement (memberlist and serf push-pull every 30 s, more above 32 nodes: a shorter window samples fewer of those)")
 	settle := fs.Duration("settle", 3*time.Second, "quiet time after the updates, before the steady measurement")
 	updates := fs.Int("updates", 5, "number of key/value updates timed")
 	timeout := fs.Duration("timeout", 60*time.Second, "bound of each phase's wait (join, each update, crash, restart)")

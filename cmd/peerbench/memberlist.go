@@ -6,7 +6,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,7 +138,8 @@ var _ memberlist.NodeAwareTransport = (*countingTransport)(nil)
 
 // newCountingTransport binds TCP and UDP on 127.0.0.1:port; with port 0,
 // NetTransport takes a free TCP port and the same UDP port, which can be
-// taken in between: that is retried.
+// taken in between: that is retried here (a given port is retried by the
+// caller).
 func newCountingTransport(port int) (*countingTransport, error) {
 	var nt *memberlist.NetTransport
 	var err error
@@ -147,10 +147,9 @@ func newCountingTransport(port int) (*countingTransport, error) {
 		nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{
 			BindAddrs: []string{"127.0.0.1"}, BindPort: port, Logger: log.New(io.Discard, "", 0),
 		})
-		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		if err == nil || port != 0 || !addrInUse(err) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("memberlist transport on port %d: %w", port, err)
