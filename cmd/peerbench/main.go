@@ -171,13 +171,16 @@ func runChild(cfg config) int {
 
 // report is the --json output.
 type report struct {
-	Command string   `json:"command"`
-	Date    string   `json:"date"`
-	Go      string   `json:"go"`
-	CPUs    int      `json:"cpus"`
-	Steady  string   `json:"steady"`
-	Updates int      `json:"updates"`
-	Timeout string   `json:"timeout"`
+	Command string `json:"command"`
+	Date    string `json:"date"`
+	Go      string `json:"go"`
+	CPUs    int    `json:"cpus"`
+	Steady  string `json:"steady"`
+	Updates int    `json:"updates"`
+	Timeout string `json:"timeout"`
+	// Load is /proc/loadavg when the run started: other work on the
+	// machine skews every figure.
+	Load    string   `json:"load,omitempty"`
 	Results []result `json:"results"`
 }
 
@@ -192,7 +195,7 @@ func runParent(cfg config, out, errOut io.Writer) int {
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Go:      runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		CPUs:    runtime.NumCPU(), Steady: cfg.opts.steady.String(), Updates: cfg.opts.updates,
-		Timeout: cfg.opts.timeout.String(),
+		Timeout: cfg.opts.timeout.String(), Load: loadAverage(),
 	}
 	prog := newProgress(errOut)
 	failed := false
@@ -265,4 +268,17 @@ func runOne(exe string, cfg config, sys string, n int, prog *progress) result {
 	}
 	prog.finished(label, time.Since(started), res)
 	return res
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages, "" if unknown.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }

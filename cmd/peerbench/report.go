@@ -57,8 +57,11 @@ func (p *progress) done() {
 
 // writeMarkdown prints one table per size, the systems as columns.
 func writeMarkdown(w io.Writer, rep report, systems []string, sizes []int) {
-	fmt.Fprintf(w, "`%s` · %s · %s · %d CPUs · steady %s, %d updates, timeout %s per phase\n",
-		rep.Command, rep.Date, rep.Go, rep.CPUs, rep.Steady, rep.Updates, rep.Timeout)
+	fmt.Fprintf(w, "`%s` · %s · %s · %d CPUs", rep.Command, rep.Date, rep.Go, rep.CPUs)
+	if rep.Load != "" {
+		fmt.Fprintf(w, " (load %s at start)", rep.Load)
+	}
+	fmt.Fprintf(w, " · steady %s, %d updates, timeout %s per phase\n", rep.Steady, rep.Updates, rep.Timeout)
 	byKey := map[string]result{}
 	for _, r := range rep.Results {
 		byKey[fmt.Sprintf("%s/%d", r.System, r.N)] = r
