@@ -96,6 +96,9 @@ func TestRecorder(t *testing.T) {
 	o0.up(nodeName(1), now)
 	r.read(func() { assert.Zero(t, r.upCount[0]) })
 
+	r.instance(2)
+	assert.Equal(t, " (n000 misses n001, n002; n001 misses n000, n002; n002 misses n000, n001)", missing(r))
+
 	r.close()
 	o1.down(nodeName(0), now, true)
 	assert.Equal(t, 1, r.totalFalseConvictions())

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 )
@@ -142,7 +143,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	})
 	res.Join = summarize(joinTimes, n)
 	if res.Join.Count < n {
-		res.Notes = append(res.Notes, fmt.Sprintf("join: %d of %d nodes saw all %d up within %v", res.Join.Count, n, n, opts.timeout))
+		res.Notes = append(res.Notes, fmt.Sprintf("join: %d of %d nodes saw all %d up within %v%s", res.Join.Count, n, n, opts.timeout, missing(rec)))
 	}
 
 	// Updates: node 1 changes its value; every other node must see it.
@@ -309,6 +310,37 @@ func restartNode(ctx context.Context, sys system, spec nodeSpec, ob observer) (n
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// missing says, for the first few nodes that do not see everyone up,
+// whom they miss.
+func missing(rec *recorder) string {
+	var parts []string
+	rec.read(func() {
+		for o := range rec.n {
+			if rec.current[o] == 0 || !rec.fullAt[o].IsZero() {
+				continue
+			}
+			if len(parts) == 3 {
+				parts = append(parts, "…")
+				return
+			}
+			var miss []string
+			for s := range rec.n {
+				if s != o && !rec.up[o][s] {
+					miss = append(miss, nodeName(s))
+				}
+			}
+			if len(miss) > 4 {
+				miss = append(miss[:4], fmt.Sprintf("%d more", len(miss)-4))
+			}
+			parts = append(parts, fmt.Sprintf("%s misses %s", nodeName(o), strings.Join(miss, ", ")))
+		}
+	})
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 // collect summarises, over the survivors (every running node but
