@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -162,4 +166,69 @@ func TestRunCase(t *testing.T) {
 			assert.Zero(t, res.FalseConvictions["steady"])
 		})
 	}
+}
+
+// TestCountingTransport checks memberlist's byte accounting: a datagram
+// and a stream, counted once on each side.
+func TestCountingTransport(t *testing.T) {
+	a, err := newCountingTransport(0)
+	require.NoError(t, err)
+	defer a.Shutdown()
+	b, err := newCountingTransport(0)
+	require.NoError(t, err)
+	defer b.Shutdown()
+	bAddr := fmt.Sprintf("127.0.0.1:%d", b.port)
+
+	_, err = a.WriteTo([]byte("hello"), bAddr)
+	require.NoError(t, err)
+	select {
+	case p := <-b.PacketCh():
+		assert.Equal(t, "hello", string(p.Buf))
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no datagram within 5 s")
+	}
+	assert.Equal(t, uint64(5), a.count.Load())
+	assert.Equal(t, uint64(5), b.count.Load())
+
+	c, err := a.DialTimeout(bAddr, 5*time.Second)
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("0123456789"))
+	require.NoError(t, err)
+	var in net.Conn
+	select {
+	case in = <-b.StreamCh():
+	case <-time.After(5 * time.Second):
+		require.FailNow(t, "no stream within 5 s")
+	}
+	defer in.Close()
+	require.NoError(t, in.SetReadDeadline(time.Now().Add(5*time.Second)))
+	buf := make([]byte, 10)
+	_, err = io.ReadFull(in, buf)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(15), a.count.Load())
+	assert.Equal(t, uint64(15), b.count.Load())
+}
+
+func TestPortPicker(t *testing.T) {
+	p := newPortPicker()
+	require.NotNil(t, p, "this machine's ephemeral range leaves room below it")
+	seen := map[int]bool{}
+	for range 20 {
+		port := p.pick()
+		require.NotZero(t, port)
+		assert.GreaterOrEqual(t, port, p.lo)
+		assert.Less(t, port, p.hi, "below the ephemeral range")
+		assert.False(t, seen[port], "port %d handed out twice", port)
+		seen[port] = true
+	}
+	// A port in use is skipped.
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p.next))
+	require.NoError(t, err)
+	defer ln.Close()
+	taken := ln.Addr().(*net.TCPAddr).Port
+	assert.NotEqual(t, taken, p.pick())
+	assert.True(t, addrInUse(fmt.Errorf("wrapped: %w", syscall.EADDRINUSE)))
+	assert.False(t, addrInUse(errors.New("connection refused")))
+	assert.False(t, addrInUse(nil))
 }
