@@ -55,7 +55,7 @@ type conn struct {
 	dialing  bool     // the dial is under way
 	awaiting bool     // accepted, handshake not read yet
 	writing  bool     // the writer holds frames taken from the queue
-	demoted  bool     // lost a simultaneous open: close once the queue is empty
+	demoted  bool     // lost a simultaneous open: close once the queue is empty and quiet
 	closed   bool
 }
 
@@ -500,7 +500,7 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 // claim, the one Send uses for claim, unless a connection this node dialled
 // to claim wins the simultaneous open: the connection dialled by the node
 // with the lower address wins on both sides. The loser is demoted: it
-// closes once its queue is empty.
+// closes once its queue is empty and it is quiet (see demotedLinger).
 func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	old := t.byAddr[claim]
 	if old != nil && old.outbound && self < claim {
