@@ -26,7 +26,9 @@ import (
 // IP the connection comes from (on a shared host another local process can
 // claim a neighbour's address: see [verifiedClaim]). When two nodes dial
 // each other at once, both keep the connection dialled by the node with the
-// lower address and close the other once its queue is empty.
+// lower address and close the other once its queue is empty and it has
+// been quiet for 2 s, so that answers to the requests it carried, which
+// come back on it, still arrive.
 //
 // Each connection has a bounded queue of QueueSize frames, one writer and
 // one reader goroutine, and closes after IdleTimeout without a frame either

@@ -55,7 +55,7 @@ type conn struct {
 	dialing  bool     // the dial is under way
 	awaiting bool     // accepted, handshake not read yet
 	writing  bool     // the writer holds frames taken from the queue
-	demoted  bool     // lost a simultaneous open: close once the queue is empty
+	demoted  bool     // lost a simultaneous open: close once the queue is empty and quiet
 	closed   bool
 }
 
@@ -247,12 +247,17 @@ func (t *TCP) writeLoop(c *conn) {
 		// Flushed with the first batch, which is already queued.
 		_ = WriteFrame(w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
 	}
+	var linger <-chan time.Time // set while a demoted c waits for answers
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-c.nudge:
-			if t.retireDemoted(c) {
+			if t.retireDemoted(c, &linger) {
+				return
+			}
+		case <-linger:
+			if t.retireDemoted(c, &linger) {
 				return
 			}
 		case f := <-c.queue:
@@ -265,12 +270,27 @@ func (t *TCP) writeLoop(c *conn) {
 	}
 }
 
-// retireDemoted closes a demoted connection once nothing is queued. It
-// returns true if it did.
-func (t *TCP) retireDemoted(c *conn) bool {
+// demotedLinger is how long a demoted connection stays open, once its
+// queue is empty, after its last frame read or written. The frames it
+// carried were often requests (an echo, a Syn) whose answers come back on
+// it, since a peer answers on the connection a request came in on;
+// closing it as soon as the queue is empty lost those answers, and the
+// requester waited a whole gossip interval to ask again. No new frame is
+// queued on it (Send uses the winner), so it falls quiet and closes.
+const demotedLinger = 2 * time.Second
+
+// retireDemoted closes a demoted connection once nothing is queued and
+// nothing was read or written for demotedLinger. It returns true if it
+// did; otherwise, for a demoted connection that must linger, it sets
+// *linger to fire when it may be retired.
+func (t *TCP) retireDemoted(c *conn, linger *<-chan time.Time) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !c.demoted || len(c.queue) > 0 {
+		return false
+	}
+	if wait := demotedLinger - time.Since(time.Unix(0, c.active.Load())); wait > 0 {
+		*linger = time.After(wait)
 		return false
 	}
 	t.closeConnLocked(c)
@@ -480,7 +500,7 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 // claim, the one Send uses for claim, unless a connection this node dialled
 // to claim wins the simultaneous open: the connection dialled by the node
 // with the lower address wins on both sides. The loser is demoted: it
-// closes once its queue is empty.
+// closes once its queue is empty and it is quiet (see demotedLinger).
 func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	old := t.byAddr[claim]
 	if old != nil && old.outbound && self < claim {
