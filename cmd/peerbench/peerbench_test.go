@@ -17,8 +17,10 @@ import (
 
 func TestSummarize(t *testing.T) {
 	d := summarize([]time.Duration{3 * time.Second, time.Second, 2 * time.Second, 10 * time.Second}, 5)
-	assert.Equal(t, dist{Count: 4, Want: 5, MinMS: 1000, P50MS: 2000, MaxMS: 10000}, d)
+	assert.Equal(t, dist{Count: 4, Want: 5, MinMS: 1000, P50MS: 3000, MaxMS: 10000}, d, "the missing fifth counts as slowest")
 	assert.Equal(t, dist{Want: 3}, summarize(nil, 3))
+	assert.Equal(t, dist{Count: 2, Want: 10, MinMS: 1000, P50MS: -1, MaxMS: 2000},
+		summarize([]time.Duration{time.Second, 2 * time.Second}, 10), "the median counts the missing")
 }
 
 func TestFormatting(t *testing.T) {
@@ -30,7 +32,8 @@ func TestFormatting(t *testing.T) {
 	assert.Equal(t, "77 s", ms(77000, 1))
 	assert.Equal(t, "—", ms(0, 0))
 	assert.Equal(t, "4.8 s / 5.9 s", pair(dist{Count: 10, Want: 10, P50MS: 4800, MaxMS: 5900}))
-	assert.Equal(t, "2.8 s / incomplete (11 of 128)", pair(dist{Count: 11, Want: 128, P50MS: 2800, MaxMS: 3000}))
+	assert.Equal(t, "2.8 s / incomplete (100 of 128)", pair(dist{Count: 100, Want: 128, P50MS: 2800, MaxMS: 3000}))
+	assert.Equal(t, "over timeout / incomplete (11 of 128)", pair(dist{Count: 11, Want: 128, P50MS: -1, MaxMS: 3000}))
 	assert.Equal(t, "none of 63", pair(dist{Want: 63}))
 	assert.Equal(t, "9.0 s / 9.4 s", firstLast(dist{Count: 2, Want: 2, MinMS: 9000, P50MS: 9000, MaxMS: 9400}))
 }

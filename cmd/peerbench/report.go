@@ -145,7 +145,11 @@ func pair(d dist) string {
 	if d.Count < d.Want {
 		last = fmt.Sprintf("incomplete (%d of %d)", d.Count, d.Want)
 	}
-	return ms(d.P50MS, d.Count) + " / " + last
+	p50 := ms(d.P50MS, d.Count)
+	if d.P50MS < 0 {
+		p50 = "over timeout"
+	}
+	return p50 + " / " + last
 }
 
 // firstLast is "min / max", like pair.

@@ -22,7 +22,9 @@ type options struct {
 }
 
 // dist summarises durations: Count of Want observations completed within
-// the timeout; the quantiles are over the completed ones.
+// the timeout. Min and Max are over the completed ones; P50 is over all
+// Want, the missing ones counted as slowest (-1 when half or more are
+// missing).
 type dist struct {
 	Count int     `json:"count"`
 	Want  int     `json:"want"`

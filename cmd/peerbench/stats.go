@@ -16,7 +16,12 @@ func summarize(ds []time.Duration, want int) dist {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	ms := func(x time.Duration) float64 { return float64(x.Microseconds()) / 1000 }
-	d.MinMS, d.P50MS, d.MaxMS = ms(s[0]), ms(s[(len(s)-1)/2]), ms(s[len(s)-1])
+	// The median is over all want observations, the missing ones counted
+	// as later than every completed one: -1 when half or more are missing.
+	d.MinMS, d.P50MS, d.MaxMS = ms(s[0]), -1, ms(s[len(s)-1])
+	if rank := (max(want, len(s)) - 1) / 2; rank < len(s) {
+		d.P50MS = ms(s[rank])
+	}
 	return d
 }
 
