@@ -450,9 +450,9 @@ func TestConnectionExhaustion(t *testing.T) {
 	bounded(t, base)
 }
 
-// TestAnswersToANonReader: SYNs that each claim a new sender ID (the
-// answer budget is per ID, and IDs cost nothing to forge) draw one Ack
-// each, every Ack carrying the honest nodes' full states (about 540 KB
+// TestAnswersToANonReader: SYNs that each claim a new sender ID (IDs cost
+// nothing to forge) are answered at most up to the per-connection answer
+// budget, every Ack carrying the honest nodes' full states (about 540 KB
 // here); the attacker never reads them. What the node holds for it is
 // bounded by the transport's per-connection QueueBytes, not by QueueSize
 // frames of that size (before the cap, two such connections pinned about
@@ -487,7 +487,13 @@ func TestAnswersToANonReader(t *testing.T) {
 	t.Logf("%d connections × %d SYNs, never read: %d Acks written or queued, %d KiB; heap growth %d KiB; dropped (queue full) %d",
 		conns, syns, st.Messages["ack"].Sent, st.Messages["ack"].SentBytes>>10, heap>>10, st.Transport.DroppedQueueFull)
 	assert.Less(t, heap, uint64(maxHeapGrowth), "answers pinned for a peer that never reads")
-	assert.NotZero(t, st.Transport.DroppedQueueFull, "answers beyond the connection's queue are dropped and counted")
+	// Both bounds may act: the per-connection answer budget refuses most
+	// SYNs (RepliesLimited, counted as of the last round) and the queue
+	// cap drops Acks the attacker does not read; which one does the work
+	// depends on how fast the kernel's socket buffers fill.
+	assert.Less(t, st.Messages["ack"].Sent, uint64(conns*syns), "not every forged SYN is answered")
+	assert.NotZero(t, st.Transport.DroppedQueueFull+st.Core.RepliesLimited,
+		"answers beyond the budget or the connection's queue are refused and counted")
 	assert.True(t, spreads(t, gs[0], gs, "after", "1"), "the honest nodes keep converging")
 }
 
