@@ -194,19 +194,27 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// startLogged starts node-0 at mem-0:7000 on net, with an inbox of the
+// given size, logging to logs.
+func startLogged(t *testing.T, net *messaging.MemNetwork, inbox int, logs *syncBuffer) (*Gossiper, Config) {
+	t.Helper()
+	tr, err := net.Listen("mem-0:7000", inbox)
+	require.NoError(t, err)
+	cfg := DefaultConfig()
+	cfg.ID, cfg.Transport, cfg.Logger = "node-0", tr, zerolog.New(logs)
+	g, err := New(cfg)
+	require.NoError(t, err)
+	require.NoError(t, g.Start(context.Background()))
+	return g, cfg
+}
+
 // TestGarbageFloodLogsBounded (issue 11, item 8): a flood of undecodable
 // frames is counted frame by frame but logged a few times per second.
 func TestGarbageFloodLogsBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs syncBuffer
 		net := messaging.NewMemNetwork()
-		tr, err := net.Listen("mem-0:7000", 4096)
-		require.NoError(t, err)
-		cfg := DefaultConfig()
-		cfg.ID, cfg.Transport, cfg.Logger = "node-0", tr, zerolog.New(&logs)
-		g, err := New(cfg)
-		require.NoError(t, err)
-		require.NoError(t, g.Start(context.Background()))
+		g, _ := startLogged(t, net, 4096, &logs)
 		attacker, err := net.Listen("mem-9:7000", 16)
 		require.NoError(t, err)
 
@@ -233,13 +241,7 @@ func TestLocalPauseLoggedAsStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs syncBuffer
 		net := messaging.NewMemNetwork()
-		tr, err := net.Listen("mem-0:7000", 16)
-		require.NoError(t, err)
-		cfg := DefaultConfig()
-		cfg.ID, cfg.Transport, cfg.Logger = "node-0", tr, zerolog.New(&logs)
-		g, err := New(cfg)
-		require.NoError(t, err)
-		require.NoError(t, g.Start(context.Background()))
+		g, cfg := startLogged(t, net, 16, &logs)
 		time.Sleep(2*cfg.Interval + time.Millisecond) // a few rounds first
 
 		// Stall the loop for 10 s, twice MaxLocalPause.

@@ -321,16 +321,8 @@ func (m *MemTransport) Codec() *Codec {
 // replyEnvelopeTo is replyTo for envelopes.
 func (m *MemTransport) replyEnvelopeTo(src *MemTransport) func(*Envelope) error {
 	return func(e *Envelope) error {
-		n := m.net
-		n.mu.Lock()
-		open := !src.closed
-		n.mu.Unlock()
-		if !open {
-			if err := m.rejectClosed(); err != nil {
-				return err
-			}
-			m.stats.droppedSendError.Add(1)
-			return ErrUnreachable
+		if err := m.checkReplyTo(src); err != nil {
+			return err
 		}
 		return m.SendEnvelope(src.addr, e)
 	}
@@ -341,19 +333,28 @@ func (m *MemTransport) replyEnvelopeTo(src *MemTransport) func(*Envelope) error 
 // may listen at src's address later.
 func (m *MemTransport) replyTo(src *MemTransport) func([]byte) error {
 	return func(payload []byte) error {
-		n := m.net
-		n.mu.Lock()
-		open := !src.closed
-		n.mu.Unlock()
-		if !open {
-			if err := m.rejectClosed(); err != nil {
-				return err
-			}
-			m.stats.droppedSendError.Add(1)
-			return ErrUnreachable
+		if err := m.checkReplyTo(src); err != nil {
+			return err
 		}
 		return m.Send(src.addr, payload)
 	}
+}
+
+// checkReplyTo returns, and counts, why an answer to src cannot be sent:
+// m is closed (ErrClosed) or src is (ErrUnreachable).
+func (m *MemTransport) checkReplyTo(src *MemTransport) error {
+	n := m.net
+	n.mu.Lock()
+	open := !src.closed
+	n.mu.Unlock()
+	if open {
+		return nil
+	}
+	if err := m.rejectClosed(); err != nil {
+		return err
+	}
+	m.stats.droppedSendError.Add(1)
+	return ErrUnreachable
 }
 
 // rejectClosed counts and returns ErrClosed if m is closed.
