@@ -106,7 +106,7 @@ func steadyBytes(b *testing.B, n int, settle, window time.Duration) float64 {
 		b.Fatal(errs[0])
 	}
 	deadline := time.Now().Add(5 * time.Minute)
-	for !allAlive(gs) {
+	for !allUp(gs) {
 		if time.Now().After(deadline) {
 			b.Fatalf("%d nodes did not all see each other alive within 5 minutes", n)
 		}
@@ -148,20 +148,4 @@ func steadyBytes(b *testing.B, n int, settle, window time.Duration) float64 {
 	}
 	b.Logf("connections dialled: %d over %v", dials1-dials0, elapsed)
 	return float64(after-before) / float64(n) / elapsed.Seconds()
-}
-
-// allAlive reports whether every gossiper sees every other as alive.
-func allAlive(gs []*Gossiper) bool {
-	for _, g := range gs {
-		ms := g.Members()
-		if len(ms) != len(gs) {
-			return false
-		}
-		for _, m := range ms {
-			if m.Status != StatusUp {
-				return false
-			}
-		}
-	}
-	return true
 }
