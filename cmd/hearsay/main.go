@@ -11,6 +11,7 @@
 //	hearsay remove ID              announce a down member as left
 //	hearsay assassinate ID --yes   force a member out, alive or not
 //	hearsay demo                   run a 5-node cluster in-process and show it
+//	hearsay keygen                 print a new keyring key
 //
 // docs/operations.md explains how to run a cluster, and docs/http-api.md
 // the API the client subcommands use.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 		return agent.Main(ctx, rest, agent.HostEnv(), stderr)
 	case "demo":
 		return demo.Main(ctx, rest, stdout, stderr, term.IsTerminal(stdout))
+	case "keygen":
+		return cli.Keygen(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -71,5 +74,6 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c[0], c[1])
 	}
 	fmt.Fprintf(w, "  %-8s %s\n", "demo", "run a small cluster in this process and show it at work")
+	fmt.Fprintf(w, "  %-8s %s\n", "keygen", "print a new key for a keyring file (agent --keyring)")
 	fmt.Fprint(w, "\nRun 'hearsay <command> -h' for the flags of a command.\n")
 }

@@ -35,6 +35,7 @@ type Agent struct {
 	g        *gossiper.Gossiper
 	registry *prometheus.Registry
 	ln       net.Listener // nil when the API is disabled
+	certs    *certFiles   // the HTTPS certificate; nil for plain HTTP
 	srv      *http.Server
 	served   chan error // receives Serve's error once
 
@@ -79,6 +80,16 @@ func New(o Options, log zerolog.Logger) (*Agent, error) {
 	if a.writeTimeout <= 0 {
 		a.writeTimeout = defaultWriteTimeout
 	}
+	if o.HTTPTLSCert != "" {
+		every := o.certCheckEvery
+		if every <= 0 {
+			every = certCheckInterval
+		}
+		a.certs, err = loadCertFiles(o.HTTPTLSCert, o.HTTPTLSKey, every, log.With().Str("component", "http").Logger())
+		if err != nil {
+			return nil, &UsageError{Err: err}
+		}
+	}
 	return a, nil
 }
 
@@ -115,6 +126,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		if a.opts.HTTPToken == "" && !isLoopback(a.opts.HTTP) {
 			a.log.Warn().Str("http", a.opts.HTTP).Msg("the admin API is reachable from the network without --http-token")
 		}
+		if a.certs == nil && !isLoopback(a.opts.HTTP) {
+			a.log.Warn().Str("http", a.opts.HTTP).Msg("the admin API is reachable from the network over plain HTTP; its token and answers travel in clear (set --http-tls-cert and --http-tls-key)")
+		}
 		ln, err := net.Listen("tcp", a.opts.HTTP)
 		if err != nil {
 			return fmt.Errorf("admin API: %w", err)
@@ -142,7 +156,7 @@ func (a *Agent) Start(ctx context.Context) error {
 	}
 	a.running.Store(true)
 	m, _ := g.Member(g.LocalID())
-	a.log.Info().Str("gossip", g.Addr()).Str("http", a.HTTPAddr()).Int64("generation", m.Generation).
+	a.log.Info().Str("gossip", g.Addr()).Str("http", a.HTTPAddr()).Bool("https", a.certs != nil).Int64("generation", m.Generation).
 		Msg("agent ready")
 	return nil
 }
@@ -158,8 +172,14 @@ func (a *Agent) serve() {
 		IdleTimeout:       time.Minute,
 		ErrorLog:          log.New(a.log.With().Str("component", "http").Logger(), "", 0),
 	}
+	serve := a.srv.Serve
+	if a.certs != nil {
+		// The TLS handshake is bounded by ReadHeaderTimeout.
+		a.srv.TLSConfig = a.certs.tlsConfig()
+		serve = func(ln net.Listener) error { return a.srv.ServeTLS(ln, "", "") }
+	}
 	go func() {
-		if err := a.srv.Serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := serve(a.ln); !errors.Is(err, http.ErrServerClosed) {
 			a.served <- err
 		}
 	}()

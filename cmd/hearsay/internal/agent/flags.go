@@ -93,6 +93,8 @@ func (p *parser) defineNetwork() {
 		"admin HTTP API `address`; empty disables it; loopback only unless --http-allow-remote")
 	p.boolean("http-allow-remote", &o.HTTPAllowRemote, "allow --http on a non-loopback address (set --http-token too)")
 	p.str("http-token", &o.HTTPToken, "bearer `token` required on every API endpoint but /healthz (default $HEARSAY_HTTP_TOKEN)")
+	p.str("http-tls-cert", &o.HTTPTLSCert, "serve the API over HTTPS with this PEM certificate (chain) `file`, reloaded when it changes; needs --http-tls-key")
+	p.str("http-tls-key", &o.HTTPTLSKey, "PEM private key `file` of --http-tls-cert")
 	p.add("max-event-streams", func() string { return strconv.Itoa(o.MaxEventStreams) }, o.setMaxEventStreams,
 		"most concurrent GET /v1/events `streams` (hearsay watch); more are refused with 503")
 }

@@ -35,6 +35,10 @@ type Options struct {
 	HTTPAllowRemote bool
 	// HTTPToken, when set, is the bearer token the API requires.
 	HTTPToken string
+	// HTTPTLSCert and HTTPTLSKey, set together, are the PEM certificate
+	// (chain) and private key files the API serves HTTPS with
+	// (--http-tls-cert, --http-tls-key); reloaded when they change.
+	HTTPTLSCert, HTTPTLSKey string
 	// Cluster is the cluster name (--cluster).
 	Cluster string
 	// Seeds are static seed entries (--seeds).
@@ -77,6 +81,9 @@ type Options struct {
 	// keepAlive and writeTimeout time the event streams (0: 15 s and
 	// 10 s); tests shorten them.
 	keepAlive, writeTimeout time.Duration
+	// certCheckEvery is how often the HTTPS certificate files are looked
+	// at (0: certCheckInterval); tests shorten it.
+	certCheckEvery time.Duration
 }
 
 // Env is what the agent's defaults depend on.
@@ -186,8 +193,27 @@ func (o *Options) complete(env Env) error {
 	if o.HTTPToken == "" {
 		o.HTTPToken = env.HTTPToken
 	}
+	if err := o.checkHTTPTLS(); err != nil {
+		return err
+	}
 	if o.HTTP != "" && !o.HTTPAllowRemote && !isLoopback(o.HTTP) {
 		return usageErrorf("invalid value %q for --http: not a loopback address; the API can change state and make the node leave, so pass --http-allow-remote (and set --http-token) to expose it", o.HTTP)
+	}
+	return nil
+}
+
+// checkHTTPTLS checks that --http-tls-cert and --http-tls-key come
+// together, and with the API on.
+func (o *Options) checkHTTPTLS() error {
+	switch {
+	case o.HTTPTLSCert == "" && o.HTTPTLSKey == "":
+		return nil
+	case o.HTTPTLSKey == "":
+		return usageErrorf("--http-tls-cert needs --http-tls-key (the certificate's private key file): set both, or neither for plain HTTP")
+	case o.HTTPTLSCert == "":
+		return usageErrorf("--http-tls-key needs --http-tls-cert (the certificate file): set both, or neither for plain HTTP")
+	case o.HTTP == "":
+		return usageErrorf("--http-tls-cert and --http-tls-key need the admin API on, but --http is empty")
 	}
 	return nil
 }

@@ -5,12 +5,15 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -20,24 +23,70 @@ import (
 
 // Client calls one agent's admin API. It is safe for concurrent use.
 type Client struct {
-	base  string // "http://host:port"
-	token string
-	hc    *http.Client
+	base   string // "http://host:port" or "https://host:port"
+	token  string
+	caFile string // --http-ca, "" for the system's roots
+	hc     *http.Client
 }
 
 // NewClient returns a client for the agent at addr ("host:port" or an
 // http:// or https:// URL), sending token as a bearer token when set.
-// timeout bounds each request but event streams (0: none).
-func NewClient(addr, token string, timeout time.Duration) (*Client, error) {
+// timeout bounds each request but event streams (0: none). With caFile
+// (PEM certificates), an https:// agent is trusted only if that CA signed
+// its certificate, and a bare host:port means https; without it, the
+// system's roots are trusted.
+func NewClient(addr, token string, timeout time.Duration, caFile string) (*Client, error) {
 	base := addr
 	if !strings.Contains(addr, "://") {
 		base = "http://" + addr
+		if caFile != "" {
+			base = "https://" + addr
+		}
 	}
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid agent address %q: want host:port or http://host:port", addr)
+		return nil, fmt.Errorf("invalid agent address %q: want host:port, http://host:port or https://host:port", addr)
 	}
-	return &Client{base: strings.TrimRight(base, "/"), token: token, hc: &http.Client{Timeout: timeout}}, nil
+	c := &Client{base: strings.TrimRight(base, "/"), token: token, hc: &http.Client{Timeout: timeout}}
+	if caFile != "" {
+		if u.Scheme != "https" {
+			return nil, fmt.Errorf("--http-ca %s is for an agent that serves HTTPS, but the address is %q: use https://%s", caFile, addr, u.Host)
+		}
+		pool, err := LoadCA(caFile)
+		if err != nil {
+			return nil, err
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		c.hc.Transport = tr
+		c.caFile = caFile
+	}
+	return c, nil
+}
+
+// maxCAFile bounds the --http-ca file: a wrong path fails at once.
+const maxCAFile = 1 << 20
+
+// LoadCA reads a PEM file of CA certificates (--http-ca) into a pool. A
+// file that cannot be read or holds no certificate is an error naming it.
+func LoadCA(path string) (*x509.CertPool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--http-ca: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxCAFile+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("--http-ca %s: %w", path, err)
+	case len(b) > maxCAFile:
+		return nil, fmt.Errorf("--http-ca %s: larger than 1 MiB; is it the right file?", path)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("--http-ca %s: no PEM certificate in the file (want the CA's certificate, -----BEGIN CERTIFICATE-----)", path)
+	}
+	return pool, nil
 }
 
 // APIError is an error answer from the agent.
@@ -82,7 +131,8 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the agent at %s: %w", c.base, unwrapURLError(err))
+		err = unwrapURLError(err)
+		return nil, fmt.Errorf("cannot reach the agent at %s: %w%s", c.base, err, c.tlsHint(err))
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil
@@ -94,7 +144,35 @@ func (c *Client) send(ctx context.Context, hc *http.Client, method, path string,
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
 		msg = e.Error
 	}
+	if resp.StatusCode == http.StatusBadRequest && strings.HasPrefix(c.base, "http://") &&
+		strings.Contains(msg, "HTTP request to an HTTPS server") {
+		return nil, fmt.Errorf("the agent at %s serves HTTPS: use --http https://%s (with --http-ca FILE if its CA is not among the system's roots)",
+			c.base, strings.TrimPrefix(c.base, "http://"))
+	}
 	return nil, &APIError{Status: resp.StatusCode, Message: msg}
+}
+
+// tlsHint returns what to do about a TLS failure, "" for other errors.
+func (c *Client) tlsHint(err error) string {
+	host := strings.TrimPrefix(c.base, "https://")
+	switch {
+	case errors.Is(err, http.ErrSchemeMismatch):
+		return fmt.Sprintf(" (the agent serves plain HTTP: use --http http://%s)", host)
+	case isType[x509.UnknownAuthorityError](err):
+		if c.caFile != "" {
+			return fmt.Sprintf(" (the CA in --http-ca %s did not sign the agent's certificate: pass the CA that did)", c.caFile)
+		}
+		return " (the system's roots do not trust the agent's certificate: pass the CA that signed it with --http-ca FILE)"
+	case isType[x509.HostnameError](err):
+		return " (connect with a name or address the agent's certificate holds, or give the agent a certificate for this one)"
+	}
+	return ""
+}
+
+// isType reports whether err's chain holds an error of type E.
+func isType[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
 }
 
 func unwrapURLError(err error) error {

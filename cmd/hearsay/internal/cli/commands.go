@@ -83,6 +83,7 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 	fs.SetOutput(env.Stderr)
 	addr := fs.String("http", "127.0.0.1:7080", "agent admin API `address` (host:port or URL)")
 	token := fs.String("http-token", "", "bearer `token` for the API (default $HEARSAY_HTTP_TOKEN)")
+	ca := fs.String("http-ca", "", "trust an https:// agent only if the CA certificates in this PEM `file` signed its certificate (default: the system's roots); a bare host:port then means https")
 	timeout := fs.Duration("timeout", 10*time.Second, "request `timeout` (not for watch)")
 	var o options
 	if cmd.json {
@@ -118,7 +119,7 @@ func Main(ctx context.Context, name string, args []string, env Env) (int, bool) 
 	if *token == "" && env.Getenv != nil {
 		*token = env.Getenv("HEARSAY_HTTP_TOKEN")
 	}
-	c, err := NewClient(*addr, *token, *timeout)
+	c, err := NewClient(*addr, *token, *timeout, *ca)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "hearsay %s: %v\n", name, err)
 		return 2, true
