@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,6 +87,13 @@ func TestReadEvents(t *testing.T) {
 
 // fakeAgent answers like an agent: canned members, state writes, errors.
 func fakeAgent(t *testing.T, token string) *httptest.Server {
+	srv := httptest.NewServer(fakeAgentHandler(t, token))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// fakeAgentHandler is fakeAgent's handler.
+func fakeAgentHandler(t *testing.T, token string) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/members", func(w http.ResponseWriter, r *http.Request) {
 		if token != "" && r.Header.Get("Authorization") != "Bearer "+token {
@@ -126,9 +134,12 @@ func fakeAgent(t *testing.T, token string) *httptest.Server {
 		assert.Equal(t, "dead", r.URL.Query().Get("kinds"))
 		fmt.Fprint(w, ": hi\n\nevent: dead\ndata: {\"kind\":\"dead\",\"endpoint\":\"n2\",\"time\":\"2025-01-02T03:04:05Z\",\"generation\":5,\"reason\":\"convicted\",\"phi\":8.25}\n\n")
 	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv
+	mux.HandleFunc("POST /v1/join", func(w http.ResponseWriter, r *http.Request) {
+		var req api.JoinRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		fmt.Fprintf(w, `{"answered":%d}`, len(req.Addrs))
+	})
+	return mux
 }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
