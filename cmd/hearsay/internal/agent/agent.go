@@ -170,7 +170,7 @@ func (a *Agent) serve() {
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
-		ErrorLog:          log.New(a.log.With().Str("component", "http").Logger(), "", 0),
+		ErrorLog:          log.New(newHTTPErrorLog(a.log.With().Str("component", "http").Logger()), "", 0),
 	}
 	serve := a.srv.Serve
 	if a.certs != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"sync"
@@ -114,6 +115,11 @@ func (c *certFiles) load() (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("--http-tls-cert %s with --http-tls-key %s: %w", c.certFile, c.keyFile, err)
+	}
+	if cert.Leaf == nil { // GODEBUG=x509keypairleaf=0
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("--http-tls-cert %s: %w", c.certFile, err)
+		}
 	}
 	if now := c.now(); now.After(cert.Leaf.NotAfter) || now.Before(cert.Leaf.NotBefore) {
 		c.log.Warn().Str("file", c.certFile).Time("not_before", cert.Leaf.NotBefore).Time("not_after", cert.Leaf.NotAfter).
