@@ -1,6 +1,7 @@
 // Package cli holds the client subcommands of hearsay (members, info, set,
-// delete, watch, leave): each talks to one agent's admin HTTP API and
-// prints what it answers.
+// delete, watch, join, leave, remove, assassinate): each talks to one
+// agent's admin HTTP API, over HTTP or HTTPS, and prints what it answers.
+// It also holds "hearsay keygen", which talks to nobody.
 package cli
 
 import (
