@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"math/big"
 	"net/http"
 	"os/exec"
@@ -92,6 +93,22 @@ func TestHTTPSAgent(t *testing.T) {
 	}, 20*time.Second, 100*time.Millisecond, "hearsay members over HTTPS sees both nodes up")
 
 	watch := startWatch(t, url2, append([]string{"--kinds", "change"}, auth...)...)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}
+	defer tr.CloseIdleConnections()
+	metrics := &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		req, err := http.NewRequest(http.MethodGet, url2+"/metrics", nil)
+		require.NoError(c, err)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err := metrics.Do(req)
+		if !assert.NoError(c, err) {
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		assert.NoError(c, err)
+		assert.Contains(c, string(b), "\nhearsay_event_streams 1\n")
+	}, 20*time.Second, 50*time.Millisecond, "hearsay watch has its stream open")
 	code, out := runCLI(t, append([]string{"set", "--http", n1.http, "role", "web"}, auth...)...)
 	require.Equal(t, 0, code, "a bare host:port with --http-ca is https: %s", out)
 	assert.True(t, strings.HasPrefix(out, "role = web (version "), out)

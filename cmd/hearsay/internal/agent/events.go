@@ -47,11 +47,15 @@ func (a *Agent) streamEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
 	// A client that stops reading must not pin this handler: every write
-	// has a deadline, set just before it (never before a wait, which
-	// would leave the keep-alive an expired deadline).
+	// has a deadline, set just before it and cleared after it. A deadline
+	// left over a wait would kill the stream: over HTTP/1 the keep-alive
+	// would meet an expired deadline, and over HTTP/2 (HTTPS) the
+	// deadline is a timer that resets the stream while it waits.
 	send := func(write func() error) bool {
 		_ = rc.SetWriteDeadline(time.Now().Add(a.writeTimeout))
-		return write() == nil && rc.Flush() == nil
+		ok := write() == nil && rc.Flush() == nil
+		_ = rc.SetWriteDeadline(time.Time{})
+		return ok
 	}
 	if !send(func() error {
 		w.WriteHeader(http.StatusOK)

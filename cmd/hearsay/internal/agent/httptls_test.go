@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -277,4 +278,34 @@ func TestHTTPTLSOptions(t *testing.T) {
 	half := writeFile(t, "half.json", `{"http-tls-key": "`+keyFile+`"}`)
 	_, err = ParseOptions([]string{"--config", half}, testEnv(), nil)
 	assert.ErrorContains(t, err, "--http-tls-key needs --http-tls-cert")
+}
+
+// TestEventStreamOverHTTP2OutlivesKeepAlives: over HTTPS the event stream
+// is HTTP/2, where a write deadline left set fires during the wait and
+// resets the stream; an idle stream must outlive several keep-alives,
+// each longer than the write timeout (as 15 s is longer than 10 s in
+// production).
+func TestEventStreamOverHTTP2OutlivesKeepAlives(t *testing.T) {
+	dir := t.TempDir()
+	ca := tlstest.NewCA(t, "api CA")
+	certFile, keyFile, _ := ca.WriteServer(t, dir, "127.0.0.1")
+	a := startHTTPSAgent(t, certFile, keyFile, func(o *Options) {
+		o.keepAlive, o.writeTimeout = 300*time.Millisecond, 100*time.Millisecond
+	})
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}, ForceAttemptHTTP2: true}
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr}).Get("https://" + a.HTTPAddr() + "/v1/events?kinds=remove")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 2, resp.ProtoMajor, "HTTP/2 over TLS")
+	r := bufio.NewReader(resp.Body)
+	keepAlives := 0
+	for keepAlives < 3 {
+		line, err := r.ReadString('\n')
+		require.NoError(t, err, "the stream ended after %d keep-alives", keepAlives)
+		if line == ": keep-alive\n" {
+			keepAlives++
+		}
+	}
 }
