@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -34,6 +35,7 @@ type certFiles struct {
 	cert    *tls.Certificate
 	tried   fileStamp // the files as they were when last loaded or tried
 	checked time.Time // when the files were last looked at
+	reloads [2]uint64 // pairs reloaded after a change: loaded, failed
 }
 
 // fileStamp is what tells that a file changed: its modification time and
@@ -87,13 +89,43 @@ func (c *certFiles) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	c.tried = st
 	cert, err := c.load()
 	if err != nil {
+		c.reloads[1]++
 		c.log.Warn().Err(err).Msg("admin API certificate changed on disk but does not load; still serving the previous one")
 		return c.cert, nil
 	}
 	c.cert = cert
+	c.reloads[0]++
 	c.log.Info().Str("subject", cert.Leaf.Subject.String()).Time("not_after", cert.Leaf.NotAfter).
 		Msg("admin API certificate reloaded")
 	return c.cert, nil
+}
+
+// tlsMetrics exports the served certificate's expiry and the reloads, when
+// the API serves HTTPS.
+func (a *Agent) tlsMetrics() []prometheus.Collector {
+	c := a.certs
+	if c == nil {
+		return nil
+	}
+	read := func(f func() float64) func() float64 {
+		return func() float64 {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return f()
+		}
+	}
+	out := []prometheus.Collector{prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hearsay_http_tls_certificate_expiry_timestamp_seconds",
+		Help: "When the certificate the admin API serves expires (Unix time).",
+	}, read(func() float64 { return float64(c.cert.Leaf.NotAfter.Unix()) }))}
+	for i, result := range []string{"loaded", "failed"} {
+		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "hearsay_http_tls_reloads_total",
+			Help:        "Certificate and key pairs of the admin API read again after they changed on disk, by result: loaded (served from then on) or failed (the previous one kept).",
+			ConstLabels: prometheus.Labels{"result": result},
+		}, read(func() float64 { return float64(c.reloads[i]) })))
+	}
+	return out
 }
 
 // stamp returns the files' modification times and sizes.

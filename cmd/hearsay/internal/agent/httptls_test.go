@@ -6,10 +6,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"io"
 	"math/big"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +171,20 @@ func TestHTTPSCertificateReloaded(t *testing.T) {
 	require.NoError(t, os.WriteFile(keyFile, thirdKey, 0o600))
 	touch(t, keyFile, mtime.Add(time.Minute))
 	assert.Equal(t, third, servedSerial(t, addr, ca.Pool()), "the pair is whole again")
+
+	_, metrics, err := get(tlsClient(t, ca.Pool(), 0), "https://"+addr+"/metrics", "")
+	require.NoError(t, err)
+	assert.Contains(t, metrics, `hearsay_http_tls_reloads_total{result="loaded"} 2`)
+	assert.Contains(t, metrics, `hearsay_http_tls_reloads_total{result="failed"} 1`)
+	block, _ := pem.Decode(thirdCert)
+	require.NotNil(t, block)
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	m := regexp.MustCompile(`\nhearsay_http_tls_certificate_expiry_timestamp_seconds (\S+)\n`).FindStringSubmatch(metrics)
+	require.Len(t, m, 2, metrics)
+	expiry, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	assert.Equal(t, float64(leaf.NotAfter.Unix()), expiry, "the served certificate's expiry")
 }
 
 // TestCertFilesCheckBounded: the files are looked at most once per

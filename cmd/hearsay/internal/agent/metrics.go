@@ -14,7 +14,7 @@ import (
 // counters, read at every scrape, plus the Go runtime and process metrics.
 func newRegistry(a *Agent) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
-	for _, c := range append(a.streamMetrics(),
+	for _, c := range append(append(a.streamMetrics(), a.tlsMetrics()...),
 		newCollector(a.g, a.sources),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
