@@ -71,6 +71,7 @@ type TCP struct {
 	inbox chan Packet    // closed by Close, after every goroutine has stopped
 	stats counters
 	warns *ratelog.Limiter // connection-level warnings about peers
+	sec   *security        // credentials; mode none when plaintext
 
 	ctx    context.Context // cancelled by Close; every goroutine watches it
 	cancel context.CancelFunc
@@ -113,6 +114,10 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	sec, err := cfg.newSecurity()
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.BindAddr)
 	if err != nil {
 		return nil, fmt.Errorf("messaging: listen on %s: %w", cfg.BindAddr, err)
@@ -126,6 +131,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		bind:    bind,
 		inbox:   make(chan Packet, cfg.InboxSize),
 		warns:   ratelog.New(time.Second, 5),
+		sec:     sec,
 		ctx:     ctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
@@ -267,6 +273,7 @@ func (t *TCP) Stats() Stats {
 	t.mu.Lock()
 	s.OpenConns = uint64(len(t.conns))
 	t.mu.Unlock()
+	s.CredentialReloads = t.sec.reloads.Load()
 	return s
 }
 
