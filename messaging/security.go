@@ -10,8 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"sync/atomic"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
