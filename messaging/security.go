@@ -414,3 +414,15 @@ func (t *TCP) tellRefusal(nc net.Conn, r *bufio.Reader, msg string) {
 	}
 	_, _ = io.CopyN(io.Discard, r, 64<<10)
 }
+
+// Check reads the files s names and reports, naming the file, what would
+// make [NewTCP] fail: a missing or unreadable file, a keyring that does not
+// parse, a CA bundle without a certificate, a certificate that does not
+// match its key. It returns the problems of [TCPConfig.Validate] first.
+func (s Security) Check() error {
+	if errs := s.validate(); len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	_, err := newSecurity(s, nil)
+	return err
+}

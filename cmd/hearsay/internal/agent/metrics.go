@@ -61,7 +61,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		sentBytes:     d("message_bytes_sent_total", "Encoded bytes of messages sent, by type.", "type"),
 		receivedBytes: d("message_bytes_received_total", "Encoded bytes of messages received, by type.", "type"),
 		sizes:         d("message_size_bytes", "Sizes of the messages sent, by type.", "type"),
-		dropped:       d("frames_dropped_total", "Frames dropped, by reason: the transport's reasons, decode_error, cluster_mismatch and rejected.", "reason"),
+		dropped:       d("frames_dropped_total", "Frames dropped, by reason: the transport's reasons (decrypt: a sealed frame that does not open), decode_error, cluster_mismatch, rejected and identity (an envelope whose From the peer's TLS certificate does not name).", "reason"),
 		sendErrors:    d("send_errors_total", "Messages that could not be encoded or queued."),
 		eventsDropped: d("events_dropped_total", "Membership events lost to full subscriber buffers."),
 		seedLookups:   d("seed_lookups_total", "Lookups made by the seed sources."),
@@ -121,6 +121,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	drops["decode_error"] = s.DecodeErrors
 	drops["cluster_mismatch"] = s.Core.ClusterMismatch
 	drops["rejected"] = s.Core.Rejected
+	drops["identity"] = s.IdentityRefused
 	for _, reason := range slices.Sorted(maps.Keys(drops)) {
 		counter(c.dropped, drops[reason], reason)
 	}

@@ -73,6 +73,8 @@ type Options struct {
 	// MaxEventStreams caps the concurrent GET /v1/events streams
 	// (--max-event-streams); one more is refused with 503.
 	MaxEventStreams int
+	// GossipSecurity is mutual TLS or a keyring for gossip.
+	GossipSecurity
 
 	// keepAlive and writeTimeout time the event streams (0: 15 s and
 	// 10 s); tests shorten them.
@@ -185,6 +187,9 @@ func (o *Options) complete(env Env) error {
 	}
 	if o.HTTPToken == "" {
 		o.HTTPToken = env.HTTPToken
+	}
+	if err := o.checkSecurity(); err != nil {
+		return err
 	}
 	if o.HTTP != "" && !o.HTTPAllowRemote && !isLoopback(o.HTTP) {
 		return usageErrorf("invalid value %q for --http: not a loopback address; the API can change state and make the node leave, so pass --http-allow-remote (and set --http-token) to expose it", o.HTTP)
