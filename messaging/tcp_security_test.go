@@ -472,3 +472,34 @@ func tlsClient(conn net.Conn) *tls.Conn {
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
+
+// TestTCPTLSHandshakeFlood: connections that start a TLS handshake and
+// stall hold no more than the per-source and total caps of connections
+// awaiting their handshake, and an honest member still gets in.
+func TestTCPTLSHandshakeFlood(t *testing.T) {
+	const flood = 300
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	target := newTCP(t, "127.0.0.1:0", secured(ca.Issue(t, dir, "t", "t").Security(), nil))
+	for range flood {
+		conn := bareConn(t, target.LocalAddr())
+		// A TLS record header announcing a 512-byte ClientHello that
+		// never comes.
+		_, err := conn.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01})
+		require.NoError(t, err)
+	}
+	honest := newTCP(t, "127.0.0.1:0", secured(ca.Issue(t, dir, "h", "h").Security(), nil))
+	require.Eventually(t, func() bool {
+		_ = honest.Send(target.LocalAddr(), []byte("let me in"))
+		select {
+		case p := <-target.Packets():
+			return string(p.Payload) == "let me in"
+		case <-time.After(10 * time.Millisecond):
+			return false
+		}
+	}, waitTimeout, time.Millisecond, "the honest member never got a frame through")
+	s := target.Stats()
+	assert.GreaterOrEqual(t, s.RefusedPerSource, uint64(flood-messaging.DefaultTCPConfig().MaxConnsPerSource),
+		"refusals: %v", s.Refusals())
+	assert.LessOrEqual(t, s.OpenConns, uint64(messaging.DefaultTCPConfig().MaxConns))
+}
