@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -143,4 +144,27 @@ func FuzzOpenFrame(f *testing.F) {
 			t.Errorf("allocated %d bytes for %d of input", grew, len(b))
 		}
 	})
+}
+
+// BenchmarkSealOpen is the CPU cost of the keyring on one frame: sealing
+// it and opening it (the receiver's key is the sender's primary), at the
+// sizes of a steady-state Ack at N = 100 and 1,000 (BenchmarkSecureExchange).
+func BenchmarkSealOpen(b *testing.B) {
+	for _, size := range []int{700, 8 << 10} {
+		b.Run(fmt.Sprintf("bytes=%d", size), func(b *testing.B) {
+			seal, open, _ := testSession(b, key(7))
+			payload := bytes.Repeat([]byte{'x'}, size)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			for b.Loop() {
+				s, err := seal.seal(payload)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := open.open(s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
