@@ -310,3 +310,48 @@ func TestModeMismatchRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestMutualTLSRelayedForgery (issue 12, a limit of mTLS): a member with
+// a valid certificate for its own name relays, as itself, a forged state
+// of n3 at a higher generation and its own address. Receivers believe the
+// relay (any member may relay news of others), so they see that n3 down
+// at the forged address; but no node ever sees it up there, since only
+// n3's certificate can answer the echo as n3, and the real n3 refutes
+// with a higher generation at its own address.
+func TestMutualTLSRelayedForgery(t *testing.T) {
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	gs := tlsCluster(t, ca, dir, "n1", "n2", "n3")
+	real, _ := gs[0].Member("n3")
+	evil := ca.Issue(t, dir, "evil", "evil")
+	pair, err := tls.LoadX509KeyPair(evil.Cert, evil.Key)
+	require.NoError(t, err)
+	p, err := adversarialtest.Dial(gs[0].Addr(), adversarialtest.Config{ID: "evil",
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	forgedGen := real.Generation + 1000
+	for i := range 40 {
+		d := endpointstate.Delta{Endpoint: "n3", Generation: forgedGen, HeartBeat: int64(10 + i), Reset: true,
+			States: []endpointstate.KeyValue{
+				{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: p.LocalAddr(), Version: 1}},
+				{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusNormal, Version: 2}},
+			}}
+		require.NoError(t, p.Send(&messaging.Push{Deltas: []endpointstate.Delta{d}}))
+		for _, g := range gs {
+			m, _ := g.Member("n3")
+			require.False(t, m.Status == StatusUp && m.Address != real.Address,
+				"at %s: n3 up at the forged address %s", g.cfg.ID, m.Address)
+		}
+		time.Sleep(secureInterval)
+	}
+	require.Eventually(t, func() bool {
+		for _, g := range gs {
+			m, _ := g.Member("n3")
+			if m.Status != StatusUp || m.Address != real.Address || m.Generation <= forgedGen {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "the real n3 refuted, at its own address")
+}
