@@ -202,8 +202,12 @@ func (z *sealer) seal(payload []byte) ([]byte, error) {
 	}
 	binary.BigEndian.PutUint64(z.nonce[gcmCounterOffset:], z.counter)
 	z.counter++
-	z.buf = z.aead.Seal(z.buf[:0], z.nonce[:], payload, z.s.aad)
-	return z.buf, nil
+	sealed := z.aead.Seal(z.buf[:0], z.nonce[:], payload, z.s.aad)
+	z.buf = sealed
+	if cap(sealed) > maxReusedReadBuffer {
+		z.buf = nil // do not pin one large frame's size for the connection's life
+	}
+	return sealed, nil
 }
 
 // opener opens one direction of a connection. It is owned by the

@@ -281,6 +281,9 @@ func (t *TCP) dialSecure(c *conn, nc net.Conn) (net.Conn, error) {
 	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return nil, err
 	}
+	// Close must not wait out a peer that never answers the hello.
+	stop := context.AfterFunc(t.ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
 	defer func() { _ = nc.SetDeadline(time.Time{}) }() // an error means closed: the next I/O fails
 	switch t.sec.mode {
 	case ModeTLS:

@@ -503,3 +503,46 @@ func TestTCPTLSHandshakeFlood(t *testing.T) {
 		"refusals: %v", s.Refusals())
 	assert.LessOrEqual(t, s.OpenConns, uint64(messaging.DefaultTCPConfig().MaxConns))
 }
+
+// TestTCPCloseDuringKeyringHello: Close does not wait for a peer that
+// accepts a connection and never answers the keyring hello.
+func TestTCPCloseDuringKeyringHello(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	ring := filepath.Join(t.TempDir(), "keyring")
+	securitytest.WriteKeyring(t, ring, securitytest.NewKey(t))
+	cfg := messaging.DefaultTCPConfig()
+	cfg.BindAddr, cfg.Security, cfg.HandshakeTimeout = "127.0.0.1:0", messaging.Security{KeyringFile: ring}, time.Minute
+	tr, err := messaging.NewTCP(cfg)
+	require.NoError(t, err)
+	require.NoError(t, tr.Send(ln.Addr().String(), []byte("hello?")))
+	require.Eventually(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(held) == 1 }, waitTimeout, time.Millisecond)
+	done := make(chan struct{})
+	go func() { _ = tr.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(waitTimeout):
+		require.FailNow(t, "Close waited for the hello (HandshakeTimeout is a minute)")
+	}
+}
