@@ -2,6 +2,8 @@ package gossiper
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -230,4 +232,22 @@ func (g *Gossiper) publish(now time.Time) {
 		seeds:    n.Seeds(),
 		counters: n.Counters(),
 	})
+}
+
+// checkCertNames returns an error if sec is mutual TLS and its
+// certificate does not name id: every peer would refuse every envelope of
+// this node. The runtime logs it at start (the agent refuses to start).
+func checkCertNames(sec messaging.Security, id string) error {
+	if sec.Mode() != messaging.ModeTLS {
+		return nil
+	}
+	names, err := sec.CertNames()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(names, id) {
+		return fmt.Errorf("TLS certificate %s names %q, not this node's ID %q (as a DNS SAN, or a URI SAN %s:%s): peers would refuse every message",
+			sec.CertFile, names, id, messaging.URIScheme, id)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package messaging
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -175,4 +176,23 @@ func verifyPeer(cs tls.ConnectionState, pool *x509.CertPool) error {
 func isRemoteTLSAlert(err error) bool {
 	var oe *net.OpError
 	return errors.As(err, &oe) && oe.Op == "remote error"
+}
+
+// CertNames returns the names of the certificate in s.CertFile (its
+// first PEM block), as a peer would see them in [Identity]: so that a node
+// can check, before it starts, that its certificate names its own ID.
+func (s Security) CertNames() ([]string, error) {
+	b, err := os.ReadFile(s.CertFile)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("TLS certificate %s: no PEM certificate in the file", s.CertFile)
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
+	}
+	return identityOf(cert).Names, nil
 }

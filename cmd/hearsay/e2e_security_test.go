@@ -29,9 +29,9 @@ func metric(t *testing.T, httpAddr, sample string) string {
 }
 
 // TestSecureAgentProcesses (issue 12): agent processes under mutual TLS
-// form a cluster; an agent presenting another member's certificate under
-// an ID it does not name, and a plaintext agent, are refused, never listed,
-// and both ends say why. Then the same with a keyring, and an agent with
+// form a cluster; an agent given a certificate that does not name its ID
+// does not start, and says why; a plaintext agent is refused, never
+// listed, and both ends say why. Then the same with a keyring, and an agent with
 // another keyring.
 func TestSecureAgentProcesses(t *testing.T) {
 	dir := t.TempDir()
@@ -51,13 +51,16 @@ func TestSecureAgentProcesses(t *testing.T) {
 				assert.Equal(c, gossiper.StatusUp, v[p.id].Status, "%s sees %s", self.id, p.id)
 			}
 		})
+		// The agent will not start as n4 with a certificate naming n2
+		// (the gossiper tests run such an impostor, and see it refused).
 		n2 := ca.Issue(t, dir, "n2-copy", "n2")
-		impostor := startProc(t, t, "n4", addrs[6], addrs[7], t.TempDir(),
-			"--seeds", addrs[0], "--tls-ca", n2.CA, "--tls-cert", n2.Cert, "--tls-key", n2.Key)
+		code, out := runCLI(t, "agent", "--id", "n4", "--bind", addrs[6], "--http", addrs[7], "--data-dir", t.TempDir(),
+			"--tls-ca", n2.CA, "--tls-cert", n2.Cert, "--tls-key", n2.Key)
+		assert.Equal(t, 2, code, out)
+		assert.Contains(t, out, `it names ["n2"], not --id "n4"`)
 		plain := startProc(t, t, "n5", addrs[8], addrs[9], t.TempDir(), "--seeds", addrs[0])
 		require.Eventually(t, func() bool {
-			return metric(t, ps[0].http, `hearsay_frames_dropped_total{reason="identity"}`) != "0" &&
-				metric(t, ps[0].http, `hearsay_transport_refused_connections_total{reason="security_mode"}`) != "0"
+			return metric(t, ps[0].http, `hearsay_transport_refused_connections_total{reason="security_mode"}`) != "0"
 		}, 20*time.Second, 50*time.Millisecond)
 		for range 20 { // two seconds of rounds: neither ever listed
 			for _, p := range ps {
@@ -68,13 +71,10 @@ func TestSecureAgentProcesses(t *testing.T) {
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
-		assert.Contains(t, ps[0].stderr.String(), "the peer's certificate does not name the node it claims to be")
 		assert.Contains(t, plain.stderr.String(), "this node uses mutual TLS (--tls-ca, --tls-cert, --tls-key), the peer no encryption")
-		v, err := view(impostor.http)
+		v, err := view(plain.http)
 		require.NoError(t, err)
-		for id, m := range v {
-			assert.True(t, m.Self || m.Status != gossiper.StatusUp, "the impostor sees %s up", id)
-		}
+		assert.Len(t, v, 1, "the plaintext node learned nothing")
 	})
 	t.Run("keyring", func(t *testing.T) {
 		ring, other := filepath.Join(dir, "ring"), filepath.Join(dir, "other")

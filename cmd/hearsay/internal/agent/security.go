@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hearsay-io/hearsay/gossiper"
 	"github.com/hearsay-io/hearsay/messaging"
@@ -70,6 +71,16 @@ func (o Options) checkSecurity() error {
 			flags = "--tls-ca, --tls-cert, --tls-key"
 		}
 		return usageErrorf("invalid %s: %w", flags, err)
+	}
+	if tlsSet {
+		names, err := o.security().CertNames()
+		if err != nil {
+			return usageErrorf("invalid --tls-cert: %w", err)
+		}
+		if !slices.Contains(names, o.ID) {
+			return usageErrorf("invalid --tls-cert %s: it names %q, not --id %q: issue it with the SAN DNS:%s (or URI:%s:%s), or every peer refuses this node's messages",
+				o.TLSCert, names, o.ID, o.ID, messaging.URIScheme, o.ID)
+		}
 	}
 	return nil
 }

@@ -48,6 +48,7 @@ func TestParseOptionsSecurity(t *testing.T) {
 		{[]string{"--tls-ca", files.CA, "--tls-cert", files.Cert}, "--tls-key is required"},
 		{[]string{"--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key, "--keyring", ring}, "--keyring and --tls-* exclude each other"},
 		{[]string{"--tls-ca", files.Key, "--tls-cert", files.Cert, "--tls-key", files.Key}, "invalid --tls-ca, --tls-cert, --tls-key: messaging: TLS CA " + files.Key + ": no PEM certificate"},
+		{[]string{"--id", "n2", "--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key}, `it names ["n1"], not --id "n2"`},
 	} {
 		_, err := ParseOptions(append([]string{"--id", "n1"}, tc.args...), testEnv(), nil)
 		var ue *UsageError
