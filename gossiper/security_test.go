@@ -355,3 +355,12 @@ func TestMutualTLSRelayedForgery(t *testing.T) {
 		return true
 	}, 10*time.Second, 10*time.Millisecond, "the real n3 refuted, at its own address")
 }
+
+func TestCheckCertNames(t *testing.T) {
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	assert.NoError(t, checkCertNames(ca.Issue(t, dir, "a", "n1", "n 1").Security(), "n 1"))
+	err := checkCertNames(ca.Issue(t, dir, "b", "n2").Security(), "n1")
+	assert.ErrorContains(t, err, `names ["n2"], not this node's ID "n1"`)
+	assert.NoError(t, checkCertNames(messaging.Security{KeyringFile: "any"}, "n1"), "only TLS has names")
+}

@@ -43,6 +43,14 @@ import (
 // connection the frame came in on: answers go to whoever sent the request,
 // never to an address the request claims.
 //
+// # Security
+//
+// With TCPConfig.Security set, every connection first runs a keyring
+// hello or a mutual TLS 1.3 handshake (see [Security]), within
+// HandshakeTimeout and while it counts as awaiting its handshake; a peer
+// in another mode, or without valid credentials, is refused and counted
+// before any of its frames is decoded.
+//
 // # Failures
 //
 // Send never blocks and never waits for the network. It returns
