@@ -54,8 +54,10 @@ type Stats struct {
 	// frame. Their connection is closed.
 	DroppedDecrypt uint64
 
-	// RefusedConns counts accepted connections closed before they carried
-	// a frame, for every reason in [Stats.Refusals].
+	// RefusedConns counts connections closed before they carried a frame,
+	// for every reason in [Stats.Refusals]: accepted ones, and, for the
+	// secured modes' reasons "tls_handshake" and "peer_refused", dialled
+	// ones too.
 	RefusedConns uint64
 	// RefusedConnLimit counts connections refused, or closed before their
 	// handshake, because MaxConns connections were open.
