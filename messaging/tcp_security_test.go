@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -502,6 +503,31 @@ func TestTCPTLSHandshakeFlood(t *testing.T) {
 	assert.GreaterOrEqual(t, s.RefusedPerSource, uint64(flood-messaging.DefaultTCPConfig().MaxConnsPerSource),
 		"refusals: %v", s.Refusals())
 	assert.LessOrEqual(t, s.OpenConns, uint64(messaging.DefaultTCPConfig().MaxConns))
+
+	// Complete handshakes without a certificate, 8 at a time, 400 in
+	// all, while a second member joins: it gets in during the flood.
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for next.Add(1) <= 400 {
+				conn, err := net.DialTimeout("tcp", target.LocalAddr(), waitTimeout)
+				if err != nil {
+					continue
+				}
+				_ = conn.SetDeadline(time.Now().Add(waitTimeout))
+				tc := tlsClient(conn)
+				_ = tc.Handshake()
+				_, _ = io.Copy(io.Discard, tc) // until the target refuses it
+				_ = conn.Close()
+			}
+		})
+	}
+	second := newTCP(t, "127.0.0.1:0", secured(ca.Issue(t, dir, "h2", "h2").Security(), nil))
+	require.NoError(t, second.Send(target.LocalAddr(), []byte("me too")))
+	receiveFrom(t, target, "me too")
+	wg.Wait()
+	assert.GreaterOrEqual(t, target.Stats().RefusedTLS, uint64(100), "refusals: %v", target.Stats().Refusals())
 }
 
 // TestTCPCloseDuringKeyringHello: Close does not wait for a peer that
