@@ -127,10 +127,12 @@ type Config struct {
 	// RandSeed seeds peer selection. Default 0: a random seed.
 	RandSeed uint64
 	// TCP tunes the built-in TCP transport (queue sizes, timeouts,
-	// connection caps); it is validated with the rest and unused when
-	// Transport is set. Its BindAddr, MaxFrameSize and Logger are ignored:
-	// the transport takes Config's. Default messaging.DefaultTCPConfig(); a
-	// zero field takes its default.
+	// connection caps) and its security (TCP.Security: a keyring or mutual
+	// TLS, see docs/security.md); it is validated with the rest and unused
+	// when Transport is set. Its BindAddr, MaxFrameSize and Logger are
+	// ignored: the transport takes Config's; an empty Security.Cluster
+	// takes ClusterName. Default messaging.DefaultTCPConfig(); a zero field
+	// takes its default.
 	TCP messaging.TCPConfig
 }
 
@@ -277,5 +279,8 @@ func (c Config) Validate() error {
 func (c Config) tcpConfig() messaging.TCPConfig {
 	t := c.TCP
 	t.BindAddr, t.MaxFrameSize = c.BindAddr, c.MaxFrameSize
+	if t.Security.Cluster == "" {
+		t.Security.Cluster = c.ClusterName
+	}
 	return t
 }

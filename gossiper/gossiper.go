@@ -163,6 +163,9 @@ func (g *Gossiper) prepare() (*Node, error) {
 	if tr == nil {
 		tcfg := g.cfg.tcpConfig()
 		tcfg.Logger = g.log
+		if err := checkCertNames(tcfg.Security, g.cfg.ID); err != nil {
+			g.log.Warn().Err(err).Msg("this node's certificate does not name it")
+		}
 		// The transport encodes and decodes envelopes per connection (the
 		// lean encoding) and reports their sizes for the metrics.
 		tcfg.Codec, tcfg.Encoded = g.codec, g.stats.sent

@@ -2,6 +2,8 @@ package gossiper
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -29,6 +31,7 @@ type runtimeLogs struct {
 	undecodable ratelog.Limiter // "dropped undecodable frame"
 	rejected    ratelog.Limiter // "gossip input rejected"
 	stalled     ratelog.Limiter // "this node stalled" (Output.Notices)
+	identity    ratelog.Limiter // "refused envelope: the peer's certificate ..."
 }
 
 // run is the loop: the only goroutine that touches the core. It ticks
@@ -94,6 +97,12 @@ func (g *Gossiper) run(ctx context.Context, ready chan<- error) {
 }
 
 // step decodes and handles one frame; answers go back through p.Reply.
+// On a mutual-TLS connection the envelope must come from a node the peer's
+// certificate names (messaging.Identity): a member cannot speak as
+// another, so it can neither send another's Shutdown nor announce a new
+// generation of another's ID, nor answer the echo that would mark such a
+// forged incarnation up. The check runs here, in the shell, before the
+// core sees the envelope; it is counted in Stats.IdentityRefused.
 func (g *Gossiper) step(now time.Time, p *messaging.Packet) Output {
 	env, err := p.Envelope, error(nil)
 	if env == nil {
@@ -102,6 +111,13 @@ func (g *Gossiper) step(now time.Time, p *messaging.Packet) Output {
 	if err != nil {
 		g.stats.decodeErrors.Add(1)
 		g.logs.undecodable.Event(&g.log, zerolog.WarnLevel).Err(err).Str("remote", p.Remote).Msg("dropped undecodable frame")
+		return Output{}
+	}
+	if p.Identity != nil && !p.Identity.Covers(env.From) {
+		g.stats.identityRefused.Add(1)
+		g.logs.identity.Event(&g.log, zerolog.WarnLevel).Str("remote", p.Remote).Str("from", env.From).
+			Strs("certificate_names", p.Identity.Names).Stringer("type", env.Message.Type()).
+			Msg("refused envelope: the peer's certificate does not name the node it claims to be")
 		return Output{}
 	}
 	g.stats.received(env.Message.Type(), len(p.Payload))
@@ -216,4 +232,22 @@ func (g *Gossiper) publish(now time.Time) {
 		seeds:    n.Seeds(),
 		counters: n.Counters(),
 	})
+}
+
+// checkCertNames returns an error if sec is mutual TLS and its
+// certificate does not name id: every peer would refuse every envelope of
+// this node. The runtime logs it at start (the agent refuses to start).
+func checkCertNames(sec messaging.Security, id string) error {
+	if sec.Mode() != messaging.ModeTLS {
+		return nil
+	}
+	names, err := sec.CertNames()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(names, id) {
+		return fmt.Errorf("TLS certificate %s names %q, not this node's ID %q (as a DNS SAN, or a URI SAN %s:%s): peers would refuse every message",
+			sec.CertFile, names, id, messaging.URIScheme, id)
+	}
+	return nil
 }

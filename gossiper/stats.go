@@ -51,6 +51,10 @@ type Stats struct {
 	EventsDropped uint64
 	// SeedUpdates counts seed lists received from the SeedProvider.
 	SeedUpdates uint64
+	// IdentityRefused counts envelopes refused on a mutual-TLS connection
+	// because the peer's certificate does not name the node ID in their
+	// From (see messaging.Identity).
+	IdentityRefused uint64
 	// Transport holds the transport's counters, when it has them.
 	Transport messaging.Stats
 }
@@ -60,6 +64,7 @@ const numTypes = 16
 // counters are the runtime's atomic counters.
 type counters struct {
 	decodeErrors, sendErrors, eventsDropped, seedUpdates atomic.Uint64
+	identityRefused                                      atomic.Uint64
 	types                                                [numTypes]typeCounters
 }
 
@@ -99,6 +104,8 @@ func (g *Gossiper) Stats() Stats {
 		SendErrors:    g.stats.sendErrors.Load(),
 		EventsDropped: g.stats.eventsDropped.Load(),
 		SeedUpdates:   g.stats.seedUpdates.Load(),
+
+		IdentityRefused: g.stats.identityRefused.Load(),
 	}
 	for t := messaging.TypeSyn; t <= messaging.TypePush; t++ {
 		tc := &g.stats.types[t]

@@ -66,4 +66,14 @@
 // decoded ([Packet.Envelope]). Sends never block: frames that cannot be
 // queued are dropped and counted in [Stats]. The package transporttest
 // holds a conformance suite every transport passes.
+//
+// # Security
+//
+// [TCPConfig.Security] protects the TCP transport with a keyring (every
+// frame sealed with AES-256-GCM under keys derived per connection, see
+// [ParseKeyring]) or with mutual TLS 1.3, whose verified peer names ride on
+// every [Packet] as its [Identity]; a peer in another mode is refused
+// before anything it sends is decoded. The package securitytest makes
+// certificates and keyrings for tests. docs/security.md has the threat
+// model, docs/protocol.md the wire format.
 package messaging

@@ -294,7 +294,9 @@ func (r *leanReader) deltas() []endpointstate.Delta {
 // delta reads one delta's shape. Its strings are bounded by the frame,
 // not by the per-endpoint limits, which Apply enforces per endpoint.
 func (r *leanReader) delta() endpointstate.Delta {
-	e := r.ref("delta endpoint", len(r.b))
+	// A spelled-out ID is at most the previous one (its shared prefix) and
+	// the bytes left.
+	e := r.ref("delta endpoint", len(r.b)+len(r.sp.id))
 	flags := r.byte("delta flags")
 	if r.err == nil && flags&^deltaFlags != 0 {
 		r.fail("delta flags %#x", flags)

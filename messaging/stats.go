@@ -49,9 +49,15 @@ type Stats struct {
 	// connection was needed but MaxConns were open and busy, or MaxDials
 	// dials were under way.
 	DroppedConnLimit uint64
+	// DroppedDecrypt counts sealed frames (keyring mode) that did not open
+	// under any key: another keyring, or a replayed, reordered or altered
+	// frame. Their connection is closed.
+	DroppedDecrypt uint64
 
-	// RefusedConns counts accepted connections closed before they carried
-	// a frame, for every reason in [Stats.Refusals].
+	// RefusedConns counts connections closed before they carried a frame,
+	// for every reason in [Stats.Refusals]: accepted ones, and, for the
+	// secured modes' reasons "tls_handshake" and "peer_refused", dialled
+	// ones too.
 	RefusedConns uint64
 	// RefusedConnLimit counts connections refused, or closed before their
 	// handshake, because MaxConns connections were open.
@@ -72,6 +78,19 @@ type Stats struct {
 	// RefusedClosed counts connections closed by their peer before their
 	// handshake.
 	RefusedClosed uint64
+	// RefusedSecurityMode counts connections whose peer runs in another
+	// security mode (plaintext, keyring, TLS; see [Security]).
+	RefusedSecurityMode uint64
+	// RefusedTLS counts connections, dialled or accepted, whose TLS
+	// handshake failed: no certificate, one from another CA, expired.
+	RefusedTLS uint64
+	// RefusedBadKey counts accepted connections whose first sealed frame
+	// opened under no key of the keyring.
+	RefusedBadKey uint64
+	// RefusedByPeer counts connections this node opened that the peer
+	// refused, saying so (another mode, another keyring, a certificate
+	// it does not trust).
+	RefusedByPeer uint64
 
 	// DialedConns counts connections dialled successfully, AcceptedConns
 	// connections accepted whose handshake was valid, and EvictedConns
@@ -79,6 +98,9 @@ type Stats struct {
 	DialedConns, AcceptedConns, EvictedConns uint64
 	// OpenConns is the number of connections open now (TCP only).
 	OpenConns uint64
+	// CredentialReloads counts the times the keyring or the TLS files
+	// were read again after a change on disk (TCP only).
+	CredentialReloads uint64
 }
 
 // Refusal reasons, the keys of [Stats.Refusals].
@@ -93,7 +115,9 @@ const (
 
 // Refusals returns the refused-connection counters keyed by reason, for
 // metrics export: "conn_limit", "per_source", "bad_handshake", "version",
-// "handshake_timeout" and "closed_before_handshake". Every key is present.
+// "handshake_timeout", "closed_before_handshake", and for the secured
+// modes "security_mode", "tls_handshake", "bad_key" and "peer_refused".
+// Every key is present.
 func (s Stats) Refusals() map[string]uint64 {
 	return map[string]uint64{
 		refuseConnLimit: s.RefusedConnLimit,
@@ -102,6 +126,11 @@ func (s Stats) Refusals() map[string]uint64 {
 		refuseTimeout:   s.RefusedTimeout,
 		refuseClosed:    s.RefusedClosed,
 		refuseVersion:   s.RefusedVersion,
+
+		refuseSecurityMode: s.RefusedSecurityMode,
+		refuseTLS:          s.RefusedTLS,
+		refuseBadKey:       s.RefusedBadKey,
+		refuseByPeer:       s.RefusedByPeer,
 	}
 }
 
@@ -114,11 +143,12 @@ const (
 	dropClosed    = "closed"
 	dropMalformed = "malformed"
 	dropConnLimit = "conn_limit"
+	dropDecrypt   = "decrypt"
 )
 
 // Drops returns the drop counters keyed by reason, for metrics export:
 // "queue_full", "too_large", "send_error", "inbox_full", "closed",
-// "malformed" and "conn_limit". Every key is present, zero or not.
+// "malformed", "conn_limit" and "decrypt". Every key is present, zero or not.
 func (s Stats) Drops() map[string]uint64 {
 	return map[string]uint64{
 		dropQueueFull: s.DroppedQueueFull,
@@ -128,13 +158,14 @@ func (s Stats) Drops() map[string]uint64 {
 		dropClosed:    s.DroppedClosed,
 		dropMalformed: s.DroppedMalformed,
 		dropConnLimit: s.DroppedConnLimit,
+		dropDecrypt:   s.DroppedDecrypt,
 	}
 }
 
 // Dropped returns the sum of all drop counters.
 func (s Stats) Dropped() uint64 {
 	return s.DroppedQueueFull + s.DroppedTooLarge + s.DroppedSendError +
-		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed + s.DroppedConnLimit
+		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed + s.DroppedConnLimit + s.DroppedDecrypt
 }
 
 // counters is the live, concurrently updated form of [Stats]. Its fields are
@@ -150,9 +181,12 @@ type counters struct {
 	droppedClosed    atomic.Uint64
 	droppedMalformed atomic.Uint64
 	droppedConnLimit atomic.Uint64
+	droppedDecrypt   atomic.Uint64
 
 	refusedConnLimit, refusedPerSource, refusedHandshake atomic.Uint64
 	refusedTimeout, refusedClosed, refusedVersion        atomic.Uint64
+	refusedSecurityMode, refusedTLS, refusedBadKey       atomic.Uint64
+	refusedByPeer                                        atomic.Uint64
 	dialedConns, acceptedConns, evictedConns             atomic.Uint64
 }
 
@@ -169,6 +203,14 @@ func (c *counters) refused(reason string) {
 		c.refusedTimeout.Add(1)
 	case refuseVersion:
 		c.refusedVersion.Add(1)
+	case refuseSecurityMode:
+		c.refusedSecurityMode.Add(1)
+	case refuseTLS:
+		c.refusedTLS.Add(1)
+	case refuseBadKey:
+		c.refusedBadKey.Add(1)
+	case refuseByPeer:
+		c.refusedByPeer.Add(1)
 	default:
 		c.refusedClosed.Add(1)
 	}
@@ -216,10 +258,17 @@ func (c *counters) snapshot() Stats {
 		RefusedTimeout:   c.refusedTimeout.Load(),
 		RefusedClosed:    c.refusedClosed.Load(),
 		RefusedVersion:   c.refusedVersion.Load(),
-		DialedConns:      c.dialedConns.Load(),
-		AcceptedConns:    c.acceptedConns.Load(),
-		EvictedConns:     c.evictedConns.Load(),
+		DroppedDecrypt:   c.droppedDecrypt.Load(),
+
+		RefusedSecurityMode: c.refusedSecurityMode.Load(),
+		RefusedTLS:          c.refusedTLS.Load(),
+		RefusedBadKey:       c.refusedBadKey.Load(),
+		RefusedByPeer:       c.refusedByPeer.Load(),
+		DialedConns:         c.dialedConns.Load(),
+		AcceptedConns:       c.acceptedConns.Load(),
+		EvictedConns:        c.evictedConns.Load(),
 	}
-	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed + s.RefusedVersion
+	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed + s.RefusedVersion +
+		s.RefusedSecurityMode + s.RefusedTLS + s.RefusedBadKey + s.RefusedByPeer
 	return s
 }

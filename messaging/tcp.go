@@ -43,6 +43,14 @@ import (
 // connection the frame came in on: answers go to whoever sent the request,
 // never to an address the request claims.
 //
+// # Security
+//
+// With TCPConfig.Security set, every connection first runs a keyring
+// hello or a mutual TLS 1.3 handshake (see [Security]), within
+// HandshakeTimeout and while it counts as awaiting its handshake; a peer
+// in another mode, or without valid credentials, is refused and counted
+// before any of its frames is decoded.
+//
 // # Failures
 //
 // Send never blocks and never waits for the network. It returns
@@ -71,6 +79,7 @@ type TCP struct {
 	inbox chan Packet    // closed by Close, after every goroutine has stopped
 	stats counters
 	warns *ratelog.Limiter // connection-level warnings about peers
+	sec   *security        // credentials; mode none when plaintext
 
 	ctx    context.Context // cancelled by Close; every goroutine watches it
 	cancel context.CancelFunc
@@ -113,6 +122,10 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	sec, err := cfg.newSecurity()
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.BindAddr)
 	if err != nil {
 		return nil, fmt.Errorf("messaging: listen on %s: %w", cfg.BindAddr, err)
@@ -126,6 +139,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		bind:    bind,
 		inbox:   make(chan Packet, cfg.InboxSize),
 		warns:   ratelog.New(time.Second, 5),
+		sec:     sec,
 		ctx:     ctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
@@ -267,6 +281,7 @@ func (t *TCP) Stats() Stats {
 	t.mu.Lock()
 	s.OpenConns = uint64(len(t.conns))
 	t.mu.Unlock()
+	s.CredentialReloads = t.sec.reloads.Load()
 	return s
 }
 

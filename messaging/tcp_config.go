@@ -99,6 +99,9 @@ type TCPConfig struct {
 	// with the type and size of every envelope it encodes, for per-type
 	// metrics. It must be quick and safe for concurrent use.
 	Encoded func(t Type, size int)
+	// Security selects plaintext (the default), a keyring or mutual TLS;
+	// see [Security] and docs/security.md.
+	Security Security
 	// Logger receives connection-level events (dial failures, closed
 	// connections, protocol violations) at debug and warn level, never one
 	// line per frame. Default [zerolog.Nop]; the zero Logger discards too.
@@ -187,6 +190,7 @@ func (c TCPConfig) Validate() error {
 			bad("AdvertiseAddr", fmt.Sprintf("%q", c.AdvertiseAddr), fmt.Sprintf(`must be "host:port" of at most %d bytes`, maxHandshakeAddr))
 		}
 	}
+	errs = append(errs, c.Security.validate()...)
 	if d := c.withDefaults(); c.QueueBytes > 0 && d.QueueBytes < d.MaxFrameSize {
 		bad("QueueBytes", c.QueueBytes, fmt.Sprintf("must hold one frame of MaxFrameSize (%d bytes), or 0 for the default", d.MaxFrameSize))
 	}

@@ -42,6 +42,21 @@ type conn struct {
 	// without a Codec): the writer goroutine owns enc, the reader dec.
 	enc *Encoder
 	dec *Decoder
+	// ready is closed once the connection's security handshake is done
+	// (at once for a dialled connection, whose dialer did it): an accepted
+	// connection's writer waits for it.
+	ready chan struct{}
+	// identity, seal and open are set by the security handshake, before
+	// ready is closed: the TLS peer's names (nil without TLS), and the
+	// keyring's sealer, owned by the writer, and opener, owned by the
+	// reader (nil without a keyring).
+	identity *Identity
+	seal     *sealer
+	open     *opener
+	// frames counts the frames read (reader-owned); rbuf is the reader's
+	// buffer for sealed frames.
+	frames int
+	rbuf   []byte
 	// active is the time, in unix nanoseconds, of the last frame read or
 	// written (or of the connection's creation): the idle timeout and the
 	// least-recently-used eviction go by it.
@@ -79,6 +94,7 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 		queue:    make(chan outFrame, t.cfg.QueueSize),
 		done:     make(chan struct{}),
 		nudge:    make(chan struct{}, 1),
+		ready:    make(chan struct{}),
 		src:      src,
 		addr:     addr,
 		remote:   addr,
@@ -89,6 +105,9 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 	if codec := t.cfg.Codec; codec != nil {
 		c.enc, c.dec = codec.NewEncoder(), codec.NewDecoder()
 		c.replyEnv = func(e *Envelope) error { return t.reply(c, envFrame(e)) }
+	}
+	if outbound {
+		close(c.ready) // runOutbound secures the connection before writing
 	}
 	c.active.Store(time.Now().UnixNano())
 	t.conns[c] = struct{}{}
@@ -138,6 +157,14 @@ func (t *TCP) releasePendingLocked(src netip.Addr) {
 // runOutbound dials c's address, sends the handshake and runs the writer.
 func (t *TCP) runOutbound(c *conn) {
 	nc, err := t.dial(c.addr)
+	if err == nil {
+		var sc net.Conn
+		if sc, err = t.dialSecure(c, nc); err != nil {
+			t.secureFailed(c.addr, err)
+		} else {
+			nc = sc
+		}
+	}
 	t.mu.Lock()
 	if c.dialing {
 		c.dialing = false
@@ -236,6 +263,11 @@ func (t *TCP) claim(nc net.Conn) string {
 func (t *TCP) writeLoop(c *conn) {
 	defer t.dropQueued(c)
 	defer t.closeConn(c)
+	select {
+	case <-c.ready:
+	case <-c.done:
+		return
+	}
 	t.mu.Lock()
 	nc, outbound := c.nc, c.outbound
 	t.mu.Unlock()
@@ -245,7 +277,7 @@ func (t *TCP) writeLoop(c *conn) {
 	w := bufio.NewWriterSize(nc, writeBufferSize)
 	if outbound {
 		// Flushed with the first batch, which is already queued.
-		_ = WriteFrame(w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
+		_ = t.writePayload(c, w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
 	}
 	var linger <-chan time.Time // set while a demoted c waits for answers
 	for {
@@ -325,7 +357,7 @@ func (t *TCP) writeBatch(c *conn, w *bufio.Writer, first outFrame) (err error) {
 			t.setWriteDeadline(c)
 		}
 		frames++
-		if err := WriteFrame(w, payload, t.cfg.MaxFrameSize); err != nil {
+		if err := t.writePayload(c, w, payload, t.cfg.MaxFrameSize); err != nil {
 			return fmt.Errorf("write to %s: %w", c.remote, err)
 		}
 		size += len(payload)
@@ -417,14 +449,16 @@ func (t *TCP) readLoop(c *conn) {
 	nc, awaiting := c.nc, c.awaiting
 	t.mu.Unlock()
 	r := bufio.NewReaderSize(nc, readBufferSize)
-	if awaiting && !t.readHandshake(c, nc, r) {
-		return
+	if awaiting {
+		if nc, r = t.readHandshake(c, nc, r); nc == nil {
+			return
+		}
 	}
 	for {
 		if err := nc.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout)); err != nil {
 			return
 		}
-		payload, err := ReadFrame(r, t.cfg.MaxFrameSize, nil)
+		payload, err := t.readPayload(c, r, t.cfg.MaxFrameSize)
 		if errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, c.active.Load())) < t.cfg.IdleTimeout {
 			continue // the writer used the connection meanwhile
 		}
@@ -433,7 +467,7 @@ func (t *TCP) readLoop(c *conn) {
 			return
 		}
 		c.active.Store(time.Now().UnixNano())
-		p := Packet{Payload: payload, Remote: c.remote, Reply: c.reply, ReplyEnvelope: c.replyEnv}
+		p := Packet{Payload: payload, Remote: c.remote, Reply: c.reply, ReplyEnvelope: c.replyEnv, Identity: c.identity}
 		if c.dec != nil {
 			if p.Envelope, err = c.dec.Decode(payload); err != nil {
 				t.stats.droppedMalformed.Add(1)
@@ -446,22 +480,31 @@ func (t *TCP) readLoop(c *conn) {
 	}
 }
 
-// readHandshake reads an accepted connection's first frame, within
-// HandshakeTimeout, and registers the address it claims. It returns false,
-// having counted why, if the connection must close.
-func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
-	if err := nc.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
-		return false
+// readHandshake runs an accepted connection's security handshake and
+// reads its first frame, within HandshakeTimeout, and registers the address
+// it claims. It returns the connection and reader to use from then on
+// (wrapped in TLS mode), or nil, having counted why, if the connection
+// must close.
+func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *bufio.Reader) {
+	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+		return nil, nil
 	}
-	payload, err := ReadFrame(r, maxHandshakeSize, nil)
+	sc, sr, err := t.acceptSecure(c, nc, r)
 	var claim string
 	if err == nil {
-		claim, err = parseHandshake(payload)
+		nc, r = sc, sr
+		var payload []byte
+		if payload, err = t.readPayload(c, r, maxHandshakeSize); err == nil {
+			claim, err = parseHandshake(payload)
+		} else if errors.Is(err, ErrDecrypt) {
+			err = fmt.Errorf("%w: %w", errBadKey, err)
+			t.tellRefusal(nc, r, "no key of this node's keyring opens your frames: share a key (see docs/security.md)")
+		}
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if c.closed {
-		return false // evicted or closed meanwhile
+		return nil, nil // evicted or closed meanwhile
 	}
 	if err != nil {
 		reason := refuseHandshake
@@ -470,6 +513,8 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 			reason = refuseTimeout
 		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 			reason = refuseClosed
+		case securityReason(err) != "":
+			reason = securityReason(err)
 		case errors.Is(err, ErrVersion):
 			reason = refuseVersion
 		}
@@ -479,13 +524,18 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 			ev = t.log.Debug()
 		}
 		msg := "closing connection: no valid handshake"
-		if reason == refuseVersion {
+		switch reason {
+		case refuseVersion:
 			msg = "refused connection: the peer speaks another protocol version"
+		case refuseSecurityMode, refuseTLS, refuseBadKey:
+			msg = "refused connection: the peer cannot prove it holds this cluster's credentials"
 		}
 		ev.Err(err).Str("remote", c.remote).Str("reason", reason).Msg(msg)
 		t.closeConnLocked(c)
-		return false
+		return nil, nil
 	}
+	c.nc = nc
+	close(c.ready)
 	c.awaiting = false
 	t.releasePendingLocked(c.src)
 	t.stats.acceptedConns.Add(1)
@@ -493,7 +543,7 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 	if verifiedClaim(claim, nc.RemoteAddr()) && claim != t.claim(nc) {
 		t.adoptLocked(c, claim, t.claim(nc))
 	}
-	return true
+	return nc, r
 }
 
 // adoptLocked makes the accepted connection c, from the node listening at
@@ -549,6 +599,16 @@ func (t *TCP) readFailed(remote string, err error) {
 	switch {
 	case t.ctx.Err() != nil, errors.Is(err, net.ErrClosed):
 		// Closed by Close, by eviction or by the writer.
+	case errors.Is(err, ErrDecrypt):
+		t.stats.droppedDecrypt.Add(1)
+		t.warns.Event(&log, zerolog.WarnLevel).Err(err).Msg("closing connection: frame does not decrypt")
+	case errors.Is(err, ErrRefusedByPeer):
+		t.stats.refused(refuseByPeer)
+		t.warns.Event(&log, zerolog.WarnLevel).Err(err).Msg("the peer refused this node's connection")
+	case isRemoteTLSAlert(err):
+		t.stats.refused(refuseByPeer)
+		t.warns.Event(&log, zerolog.WarnLevel).Err(err).
+			Msg("the peer refused this node's TLS connection (is this node's certificate from the peer's CA, and not expired?)")
 	case errors.Is(err, ErrFrameTooLarge):
 		t.stats.droppedTooLarge.Add(1)
 		t.warns.Event(&log, zerolog.WarnLevel).Err(err).Msg("closing connection: frame over the size limit")

@@ -27,6 +27,10 @@ type Packet struct {
 	// instead of decoding Payload, which it must not do (the lean
 	// encoding depends on the frames before). Nil otherwise.
 	Envelope *Envelope
+	// Identity, on a mutual-TLS connection, is who the peer proved to be
+	// (its certificate's names): the gossiper accepts the envelope only
+	// if Identity.Covers(From). Nil on other transports and modes.
+	Identity *Identity
 	// ReplyEnvelope, when not nil, is Reply for an envelope the
 	// connection encodes itself (set alongside Envelope).
 	ReplyEnvelope func(e *Envelope) error

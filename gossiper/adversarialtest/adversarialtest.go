@@ -14,6 +14,7 @@ package adversarialtest
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -48,6 +49,10 @@ type Config struct {
 	Limits endpointstate.Limits
 	// DialTimeout bounds the dial. Default 2s.
 	DialTimeout time.Duration
+	// TLS, when set, wraps the connection in TLS with this configuration
+	// (the Peer's certificate, if any, in Certificates) before the
+	// handshake, for nodes running mutual TLS. Default nil: plaintext.
+	TLS *tls.Config
 }
 
 // Peer is one hostile connection to a node. Its methods are not safe for
@@ -87,6 +92,16 @@ func Dial(target string, cfg Config) (*Peer, error) {
 	conn, err := net.DialTimeout("tcp", target, cfg.DialTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("adversarialtest: dial %s: %w", target, err)
+	}
+	if cfg.TLS != nil {
+		tc := tls.Client(conn, cfg.TLS)
+		_ = tc.SetDeadline(time.Now().Add(cfg.DialTimeout))
+		if err := tc.Handshake(); err != nil {
+			_ = conn.Close()
+			return nil, fmt.Errorf("adversarialtest: TLS handshake with %s: %w", target, err)
+		}
+		_ = tc.SetDeadline(time.Time{})
+		conn = tc
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = conn.LocalAddr().String()

@@ -36,6 +36,7 @@ func (o Options) gossiperConfig(log zerolog.Logger) (gossiper.Config, []seedSour
 	cfg.FailureDetector.Model = o.Model
 	cfg.FailureDetector.PhiConvictThreshold = o.Phi
 	o.applySpeed(&cfg)
+	o.applySecurity(&cfg)
 	cfg.GenerationFile = filepath.Join(o.DataDir, "generation")
 	cfg.InitialStates = o.States
 	cfg.SeedRefreshInterval = o.SeedRefresh

@@ -76,6 +76,7 @@ func (p *parser) define() {
 		return nil
 	}, "node `ID`, stable across restarts (default: the host name)")
 	p.defineNetwork()
+	p.defineSecurity()
 	p.defineSeeds()
 	p.defineGossip()
 	p.str("data-dir", &o.DataDir, "`directory` for the persisted generation (default $XDG_STATE_HOME/hearsay/<id>)")

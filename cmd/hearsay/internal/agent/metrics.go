@@ -41,6 +41,8 @@ type collector struct {
 
 	// transport connections and answers (issue 11)
 	refused, conns, connEvents, repliesLimited *prometheus.Desc
+	// transport security (issue 12)
+	credentialReloads *prometheus.Desc
 }
 
 func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
@@ -61,7 +63,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		sentBytes:     d("message_bytes_sent_total", "Encoded bytes of messages sent, by type.", "type"),
 		receivedBytes: d("message_bytes_received_total", "Encoded bytes of messages received, by type.", "type"),
 		sizes:         d("message_size_bytes", "Sizes of the messages sent, by type.", "type"),
-		dropped:       d("frames_dropped_total", "Frames dropped, by reason: the transport's reasons, decode_error, cluster_mismatch and rejected.", "reason"),
+		dropped:       d("frames_dropped_total", "Frames dropped, by reason: the transport's reasons (decrypt: a sealed frame that does not open), decode_error, cluster_mismatch, rejected and identity (an envelope whose From the peer's TLS certificate does not name).", "reason"),
 		sendErrors:    d("send_errors_total", "Messages that could not be encoded or queued."),
 		eventsDropped: d("events_dropped_total", "Membership events lost to full subscriber buffers."),
 		seedLookups:   d("seed_lookups_total", "Lookups made by the seed sources."),
@@ -71,11 +73,13 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		hardening:     coreCounters(d),
 
 		refused: d("transport_refused_connections_total",
-			"Inbound connections closed before they carried a frame, by reason: conn_limit, per_source, bad_handshake, version (a peer speaking another protocol version), handshake_timeout, closed_before_handshake.", "reason"),
+			"Connections closed before they carried a frame, by reason: conn_limit, per_source, bad_handshake, version (a peer speaking another protocol version), handshake_timeout, closed_before_handshake; and with --keyring or --tls-*: security_mode (a peer in another mode), tls_handshake (no certificate, or one from another CA), bad_key (no key of the keyring opens its frames), peer_refused (the peer refused this node's connection).", "reason"),
 		conns:      d("transport_connections", "Gossip connections open now (both directions; one per peer pair)."),
 		connEvents: d("transport_connections_total", "Gossip connections by event: dialed, accepted (with a valid handshake), evicted (idle, to stay under the cap).", "event"),
 		repliesLimited: d("replies_limited_total",
 			"Requests left unanswered because their sender ID, or the connection they came on, had used its answer budget for the interval."),
+		credentialReloads: d("transport_credential_reloads_total",
+			"Times the keyring (--keyring) or the TLS files (--tls-*) were read again after a change on disk."),
 	}
 }
 
@@ -84,7 +88,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.members, c.phi, c.generation, c.rounds, c.convictions,
 		c.restarts, c.truncated, c.sent, c.received, c.sentBytes, c.receivedBytes, c.sizes, c.dropped,
 		c.sendErrors, c.eventsDropped, c.seedLookups, c.seedFailures, c.seedUpdates, c.seedsActive,
-		c.refused, c.conns, c.connEvents, c.repliesLimited} {
+		c.refused, c.conns, c.connEvents, c.repliesLimited, c.credentialReloads} {
 		ch <- d
 	}
 	for _, h := range c.hardening {
@@ -121,6 +125,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	drops["decode_error"] = s.DecodeErrors
 	drops["cluster_mismatch"] = s.Core.ClusterMismatch
 	drops["rejected"] = s.Core.Rejected
+	drops["identity"] = s.IdentityRefused
 	for _, reason := range slices.Sorted(maps.Keys(drops)) {
 		counter(c.dropped, drops[reason], reason)
 	}
@@ -133,6 +138,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connEvents, s.Transport.AcceptedConns, "accepted")
 	counter(c.connEvents, s.Transport.EvictedConns, "evicted")
 	counter(c.repliesLimited, s.Core.RepliesLimited)
+	counter(c.credentialReloads, s.Transport.CredentialReloads)
 	counter(c.sendErrors, s.SendErrors)
 	counter(c.eventsDropped, s.EventsDropped)
 	var lookups, failures uint64

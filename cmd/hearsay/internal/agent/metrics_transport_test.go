@@ -54,6 +54,6 @@ func TestTransportMetrics(t *testing.T) {
 	}
 	assert.InDelta(t, 1, reasons["bad_handshake"], 0)
 	assert.InDelta(t, 1, reasons["version"], 0, "an older peer is refused and counted")
-	assert.Len(t, reasons, 6, "every reason exported")
+	assert.Len(t, reasons, 10, "every reason exported")
 	assert.GreaterOrEqual(t, families["hearsay_transport_connections"].GetMetric()[0].GetGauge().GetValue(), 1.0)
 }

@@ -77,6 +77,8 @@ type Options struct {
 	// MaxEventStreams caps the concurrent GET /v1/events streams
 	// (--max-event-streams); one more is refused with 503.
 	MaxEventStreams int
+	// GossipSecurity is mutual TLS or a keyring for gossip.
+	GossipSecurity
 
 	// keepAlive and writeTimeout time the event streams (0: 15 s and
 	// 10 s); tests shorten them.
@@ -194,6 +196,9 @@ func (o *Options) complete(env Env) error {
 		o.HTTPToken = env.HTTPToken
 	}
 	if err := o.checkHTTPTLS(); err != nil {
+		return err
+	}
+	if err := o.checkSecurity(); err != nil {
 		return err
 	}
 	if o.HTTP != "" && !o.HTTPAllowRemote && !isLoopback(o.HTTP) {

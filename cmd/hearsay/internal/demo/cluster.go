@@ -29,6 +29,7 @@ type cluster struct {
 	interval time.Duration
 	fd       failuredetector.Config
 	rec      *recorder
+	security messaging.Security // every node's transport security (--secure: a keyring)
 
 	mu    sync.Mutex
 	nodes []*node
@@ -60,6 +61,8 @@ func (c *cluster) start(ctx context.Context, id, bind, seed string, gen int64) (
 	// Redial quickly, so a restarted node is reached again within a few
 	// rounds rather than after the default 5 s backoff.
 	tcfg.BackoffMax = max(tcfg.BackoffMin, 2*c.interval)
+	tcfg.Security = c.security
+	tcfg.Security.Cluster = cfg.ClusterName
 	tcp, err := messaging.NewTCP(tcfg)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", id, err)

@@ -65,6 +65,27 @@ func TestRun(t *testing.T) {
 	assert.NotContains(t, b.String(), "not measured")
 }
 
+// TestRunSecure: --secure runs the demo on a keyring, shows a node
+// without the key refused and never listed, and deletes the keyring.
+func TestRunSecure(t *testing.T) {
+	o, out := fastOptions(false)
+	o.Secure = true
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := Run(ctx, o)
+	require.NoError(t, err, out.String())
+	require.NotEmpty(t, sum.Keyring)
+	assert.Positive(t, sum.IntruderRefused)
+	assert.False(t, sum.IntruderListed)
+	assert.Positive(t, sum.Recovery, "the whole demo ran on the keyring")
+	assert.Positive(t, sum.ShutdownSeen)
+	assert.NoFileExists(t, sum.Keyring, "the temporary keyring is removed")
+	assert.Contains(t, out.String(), "a node without the key tried to join: refused")
+	var b strings.Builder
+	sum.Write(&b)
+	assert.Contains(t, b.String(), "gossip sealed with AES-256-GCM")
+}
+
 func TestRunLive(t *testing.T) {
 	o, out := fastOptions(true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

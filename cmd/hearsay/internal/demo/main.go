@@ -21,6 +21,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, live boo
 	fs.IntVar(&o.Nodes, "nodes", o.Nodes, "number of nodes, 3 to 50")
 	fs.DurationVar(&o.Interval, "interval", o.Interval, "gossip interval, 10ms to 5s")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "rough length of the whole demo")
+	fs.BoolVar(&o.Secure, "secure", false, "encrypt gossip with a keyring (AES-256-GCM) generated in a temporary directory, and show a node without the key refused")
 	phi := fs.Float64("phi", 8, "failure detector conviction threshold")
 	model := fs.String("fd-model", "exponential", "failure detector model: exponential, normal or akka")
 	fs.Usage = func() {

@@ -28,6 +28,13 @@ func (s Summary) Write(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "\nSummary: %d nodes, gossip interval %s, phi threshold %g (%s model)\n",
 		s.Nodes, s.Interval, s.Threshold, s.Model)
+	if s.Keyring != "" {
+		entry("security", s.Convergence > 0,
+			"gossip sealed with AES-256-GCM under a new keyring (deleted at the end),",
+			s.Keyring+";",
+			fmt.Sprintf("a node without the key was refused %d times and listed by %s", s.IntruderRefused,
+				map[bool]string{false: "nobody", true: "some node"}[s.IntruderListed]))
+	}
 	entry("convergence", s.Convergence > 0,
 		fmt.Sprintf("%s from the first start until all %d nodes saw each other up", took(s.Convergence), s.Nodes))
 	entry("state change", s.Propagation > 0,

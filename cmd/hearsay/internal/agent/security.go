@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// GossipSecurity is how the agent protects its gossip connections (see
+// docs/security.md): mutual TLS (--tls-ca, --tls-cert, --tls-key), a
+// keyring (--keyring), or neither. The files are read again when they
+// change, so certificates and keys rotate without a restart.
+type GossipSecurity struct {
+	// TLSCA is the PEM bundle of the CA peers' certificates must chain
+	// to (--tls-ca).
+	TLSCA string
+	// TLSCert is this node's PEM certificate, whose DNS or
+	// "hearsay:<id>" URI SANs must name --id (--tls-cert).
+	TLSCert string
+	// TLSKey is TLSCert's PEM private key (--tls-key).
+	TLSKey string
+	// Keyring is the keyring file: base64 keys, one a line, the first
+	// used to send (--keyring; `hearsay keygen` prints a key).
+	Keyring string
+}
+
+// defineSecurity declares the gossip security flags.
+func (p *parser) defineSecurity() {
+	o := p.o
+	p.str("tls-ca", &o.TLSCA, "mutual TLS for gossip: PEM `file` of the CA that signs every node's certificate")
+	p.str("tls-cert", &o.TLSCert, "mutual TLS for gossip: this node's PEM certificate `file`, with --id as a DNS SAN or hearsay:<id> URI SAN")
+	p.str("tls-key", &o.TLSKey, "mutual TLS for gossip: the PEM private key `file` of --tls-cert")
+	p.str("keyring", &o.Keyring, "encrypt gossip with the keys of this `file` (base64, one a line, first = primary; see hearsay keygen)")
+}
+
+// security returns the transport security the options name.
+func (o Options) security() messaging.Security {
+	return messaging.Security{CAFile: o.TLSCA, CertFile: o.TLSCert, KeyFile: o.TLSKey, KeyringFile: o.Keyring, Cluster: o.Cluster}
+}
+
+// applySecurity sets the gossiper's transport security.
+func (o Options) applySecurity(cfg *gossiper.Config) { cfg.TCP.Security = o.security() }
+
+// checkSecurity reads the files the security flags name, so that a typo
+// or a bad file stops the agent at once with the flag's name.
+func (o Options) checkSecurity() error {
+	tlsSet := o.TLSCA != "" || o.TLSCert != "" || o.TLSKey != ""
+	var errs []error
+	if tlsSet {
+		for _, f := range []struct{ flag, val string }{{"tls-ca", o.TLSCA}, {"tls-cert", o.TLSCert}, {"tls-key", o.TLSKey}} {
+			if f.val == "" {
+				errs = append(errs, fmt.Errorf("--%s is required with --tls-ca, --tls-cert and --tls-key: mutual TLS needs all three", f.flag))
+			}
+		}
+		if o.Keyring != "" {
+			errs = append(errs, errors.New("--keyring and --tls-* exclude each other: choose mutual TLS or a keyring (TLS already encrypts)"))
+		}
+	}
+	if len(errs) > 0 {
+		return &UsageError{Err: errors.Join(errs...)}
+	}
+	if !tlsSet && o.Keyring == "" {
+		return nil
+	}
+	if err := o.security().Check(); err != nil {
+		flags := "--keyring"
+		if tlsSet {
+			flags = "--tls-ca, --tls-cert, --tls-key"
+		}
+		return usageErrorf("invalid %s: %w", flags, err)
+	}
+	if tlsSet {
+		names, err := o.security().CertNames()
+		if err != nil {
+			return usageErrorf("invalid --tls-cert: %w", err)
+		}
+		if !slices.Contains(names, o.ID) {
+			return usageErrorf("invalid --tls-cert %s: it names %q, not --id %q: issue it with the SAN DNS:%s (or URI:%s:%s), or every peer refuses this node's messages",
+				o.TLSCert, names, o.ID, o.ID, messaging.URIScheme, o.ID)
+		}
+	}
+	return nil
+}
