@@ -24,9 +24,11 @@ type Config struct {
 	PhiConvictThreshold float64
 
 	// WindowSize is how many recent inter-arrival intervals each peer's
-	// ArrivalWindow keeps. Count; default 100 (Cassandra and Akka keep
-	// 1000; 100 recent intervals follow a change of pace sooner and take
-	// 400 bytes per peer rather than 4 KB); range 1 to 1<<20 (1,048,576).
+	// ArrivalWindow keeps. Count; default 32 (Cassandra and Akka keep
+	// 1000; 32 recent intervals follow a change of pace sooner and take
+	// 128 bytes per peer rather than 4 KB, see TestWindowSizeAccuracy for
+	// the accuracy they keep); range 1 to 1<<20 (1,048,576). A simulator
+	// holding many nodes may take 8 (32 bytes per peer).
 	WindowSize int
 
 	// InitialInterval is the interval assumed before any has been observed.
@@ -74,7 +76,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults for a 1 s gossip interval:
-// Cassandra's exponential model with threshold 8, a window of 100,
+// Cassandra's exponential model with threshold 8, a window of 32,
 // InitialInterval and MaxInterval 2 s, MinStdDev 100 ms, AcceptablePause 3 s
 // and MaxLocalPause 5 s. It equals DefaultConfigFor(time.Second).
 func DefaultConfig() Config {
@@ -92,7 +94,7 @@ func DefaultConfig() Config {
 //   - AcceptablePause: 3 × gossipInterval (Akka's 3 s for 1 s);
 //   - MaxLocalPause: 5 × gossipInterval (Cassandra's 5 s for 1 s), shorter
 //     than the 18.4 intervals to conviction at threshold 8;
-//   - Model Exponential, PhiConvictThreshold 8 and WindowSize 100
+//   - Model Exponential, PhiConvictThreshold 8 and WindowSize 32
 //     regardless of the interval.
 //
 // Products that do not fit in a time.Duration saturate. A gossipInterval

@@ -67,7 +67,7 @@ func TestDefaultConfig(t *testing.T) {
 	want := Config{
 		Model:               Exponential,
 		PhiConvictThreshold: 8,
-		WindowSize:          100,
+		WindowSize:          32,
 		InitialInterval:     2 * time.Second,
 		MaxInterval:         2 * time.Second,
 		MinStdDev:           100 * time.Millisecond,
@@ -85,19 +85,19 @@ func TestDefaultConfigFor(t *testing.T) {
 		want     Config
 	}{
 		{100 * time.Millisecond, Config{
-			PhiConvictThreshold: 8, WindowSize: 100,
+			PhiConvictThreshold: 8, WindowSize: 32,
 			InitialInterval: 200 * time.Millisecond, MaxInterval: 200 * time.Millisecond,
 			MinStdDev: 10 * time.Millisecond, AcceptablePause: 300 * time.Millisecond,
 			MaxLocalPause: 500 * time.Millisecond,
 		}},
 		{3 * time.Second, Config{
-			PhiConvictThreshold: 8, WindowSize: 100,
+			PhiConvictThreshold: 8, WindowSize: 32,
 			InitialInterval: 6 * time.Second, MaxInterval: 6 * time.Second,
 			MinStdDev: 300 * time.Millisecond, AcceptablePause: 9 * time.Second,
 			MaxLocalPause: 15 * time.Second,
 		}},
 		{math.MaxInt64, Config{
-			PhiConvictThreshold: 8, WindowSize: 100,
+			PhiConvictThreshold: 8, WindowSize: 32,
 			InitialInterval: math.MaxInt64, MaxInterval: math.MaxInt64,
 			MinStdDev: math.MaxInt64 / 10, AcceptablePause: math.MaxInt64,
 			MaxLocalPause: math.MaxInt64,
