@@ -178,9 +178,9 @@ func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
 		if now.Sub(since) < grace {
 			continue
 		}
-		if v, ok := s.States[key]; ok && v.Deleted {
+		if v, ok := s.States.Get(key); ok && v.Deleted {
 			s.GCVersion = max(s.GCVersion, v.Version)
-			delete(s.States, key)
+			s.States = s.States.Without(key)
 			n++
 		}
 		delete(s.tombstoneSince, key)
@@ -193,11 +193,11 @@ func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
 // bound its state when keys are deleted faster than the grace period
 // collects them. It returns how many were dropped.
 func (s *EndpointState) TrimTombstones(keep int) int {
-	if len(s.States) <= keep {
+	if s.States.Len() <= keep {
 		return 0 // no more tombstones than keys
 	}
 	var tombs []KeyValue
-	for k, v := range s.States {
+	for k, v := range s.States.All() {
 		if v.Deleted {
 			tombs = append(tombs, KeyValue{Key: k, VersionedValue: v})
 		}
@@ -209,7 +209,7 @@ func (s *EndpointState) TrimTombstones(keep int) int {
 	drop := tombs[:len(tombs)-keep]
 	for _, kv := range drop {
 		s.GCVersion = max(s.GCVersion, kv.Version)
-		delete(s.States, kv.Key)
+		s.States = s.States.Without(kv.Key)
 		delete(s.tombstoneSince, kv.Key)
 	}
 	return len(drop)

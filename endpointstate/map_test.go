@@ -104,7 +104,7 @@ func checkMap(t *rapid.T, m *Map) {
 	for i, d := range ds {
 		s := m.states[want[i]]
 		maxStates := s.GCVersion
-		for _, v := range s.States {
+		for _, v := range s.States.All() {
 			maxStates = max(maxStates, v.Version)
 		}
 		require.Equal(t, want[i], d.Endpoint)

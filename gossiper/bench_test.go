@@ -222,7 +222,7 @@ func BenchmarkMemoryPerEndpoint(b *testing.B) {
 				perEndpoint := float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
 				values := 0
 				for _, ep := range node.states.Endpoints() {
-					for k, v := range node.states.Get(ep).States {
+					for k, v := range node.states.Get(ep).States.All() {
 						values += len(k) + len(v.Value)
 					}
 				}

@@ -68,8 +68,8 @@ func (n *Node) memberStates(ep string, s *endpointstate.EndpointState) map[strin
 	if c, ok := n.shown[ep]; ok && c.generation == gen && c.version == version {
 		return c.states
 	}
-	out := make(map[string]Value, len(s.States))
-	for k, v := range s.States {
+	out := make(map[string]Value, s.States.Len())
+	for k, v := range s.States.All() {
 		if !v.Deleted {
 			out[k] = Value{Value: v.Value, Version: v.Version}
 		}

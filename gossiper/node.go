@@ -228,7 +228,7 @@ func (n *Node) resetLocalState() {
 	states := n.cfg.InitialStates
 	if prev := n.states.Get(n.id); prev != nil {
 		states = map[string]string{}
-		for k, v := range prev.States {
+		for k, v := range prev.States.All() {
 			if !v.Deleted && !strings.HasPrefix(k, endpointstate.ReservedPrefix) {
 				states[k] = v.Value
 			}

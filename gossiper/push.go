@@ -207,7 +207,7 @@ func (n *Node) pushWant(ep string, e pushEntry) (endpointstate.Want, bool) {
 		return endpointstate.Want{Endpoint: ep}, true
 	}
 	from := int64(0)
-	for _, v := range s.States {
+	for _, v := range s.States.All() {
 		if v.Version < e.lowest {
 			from = max(from, v.Version)
 		}
