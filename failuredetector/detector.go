@@ -45,14 +45,15 @@ type Detector struct {
 // peer is what the Detector knows about one endpoint.
 type peer struct {
 	endpoint string
-	pos      int32 // index in Detector.all
 	// deadline is last plus the silence up to which phi is surely at most
 	// PhiConvictThreshold (see Detector.safe), as an offset from
 	// Detector.base: Overdue passes over the peer until then without
 	// evaluating phi. Recomputed whenever last or the window changes.
 	deadline time.Duration
 	window   ArrivalWindow
-	last     time.Time // last accepted heartbeat arrival
+	// last is the last accepted heartbeat arrival, as an offset from
+	// Detector.base (8 bytes rather than a time.Time's 24).
+	last time.Duration
 	// stalledAt is the Detector's stalled total when last was set: the
 	// local stall since then, stalled − stalledAt, is not the peer's
 	// silence.
@@ -60,6 +61,7 @@ type peer struct {
 	// deferredIn is the pause count when a conviction of the peer was last
 	// deferred, so each pause counts a peer once.
 	deferredIn uint64
+	pos        int32 // index in Detector.all; last, so the record packs in 144 bytes
 }
 
 // PauseStats are the local-pause guard's running totals.
@@ -189,20 +191,20 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 		if !d.based {
 			d.base, d.based = at, true
 		}
-		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), window: ArrivalWindow{size: int32(d.cfg.WindowSize)}, last: at, stalledAt: d.stalled}
+		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), window: ArrivalWindow{size: int32(d.cfg.WindowSize)}, last: at.Sub(d.base), stalledAt: d.stalled}
 		d.bootstrap(&p.window)
 		d.setDeadline(p)
 		d.peers[endpoint] = p
 		d.all = append(d.all, p)
 		return
 	}
-	if at.Sub(p.last) <= 0 {
+	if d.sinceLast(p, at) <= 0 {
 		return
 	}
 	if interval := d.silence(p, at); interval > 0 && d.learns(p, interval) {
 		p.window.Add(interval)
 	}
-	p.last, p.stalledAt = at, d.stalled
+	p.last, p.stalledAt = at.Sub(d.base), d.stalled
 	d.setDeadline(p)
 }
 
@@ -213,7 +215,7 @@ func (d *Detector) setDeadline(p *peer) {
 		p.deadline = math.MinInt64
 		return
 	}
-	since, safe := p.last.Sub(d.base), time.Duration(min(t, 1<<62))
+	since, safe := p.last, time.Duration(min(t, 1<<62))
 	if since > math.MaxInt64-safe {
 		p.deadline = math.MaxInt64 // saturated: about 292 years out
 		return
@@ -224,7 +226,20 @@ func (d *Detector) setDeadline(p *peer) {
 // silence is p's silence at now: the time since its last arrival, less the
 // local stall detected since (never negative).
 func (d *Detector) silence(p *peer, now time.Time) time.Duration {
-	return max(now.Sub(p.last)-(d.stalled-p.stalledAt), 0)
+	return max(d.sinceLast(p, now)-(d.stalled-p.stalledAt), 0)
+}
+
+// sinceLast is the time from p's last arrival to now, saturated as
+// time.Time.Sub saturates.
+func (d *Detector) sinceLast(p *peer, now time.Time) time.Duration {
+	off := now.Sub(d.base)
+	switch {
+	case p.last < 0 && off > math.MaxInt64+p.last:
+		return math.MaxInt64
+	case p.last > 0 && off < math.MinInt64+p.last:
+		return math.MinInt64
+	}
+	return off - p.last
 }
 
 // bootstrap fills a new window with the model's synthetic history.
@@ -310,7 +325,7 @@ func (d *Detector) Interpret(endpoint string, now time.Time) bool {
 	if d.phiAfter(p, d.silence(p, now)) > d.cfg.PhiConvictThreshold {
 		return true
 	}
-	if p.deferredIn != d.pauses && d.phiAfter(p, now.Sub(p.last)) > d.cfg.PhiConvictThreshold {
+	if p.deferredIn != d.pauses && d.phiAfter(p, d.sinceLast(p, now)) > d.cfg.PhiConvictThreshold {
 		p.deferredIn = d.pauses
 		d.deferred++
 	}
@@ -334,7 +349,7 @@ func (d *Detector) Tick(now time.Time) time.Duration {
 	if limit := d.cfg.MaxLocalPause; limit > 0 && d.ticked && now.Sub(d.lastTick) > limit {
 		excess = now.Sub(d.lastTick) - limit
 		for _, p := range d.all {
-			if p.last.After(d.lastTick) {
+			if p.last > d.lastTick.Sub(d.base) {
 				p.stalledAt += excess // heard during the gap: its silence is its own
 			}
 		}
@@ -398,7 +413,7 @@ func (d *Detector) Snapshot(now time.Time) []EndpointStats {
 			Mean:        nanos(p.window.Mean()),
 			StdDev:      nanos(p.window.StdDev()),
 			Samples:     p.window.Len(),
-			LastArrival: p.last,
+			LastArrival: d.base.Add(p.last),
 		})
 	}
 	slices.SortFunc(out, func(a, b EndpointStats) int {

@@ -7,7 +7,7 @@ import "time"
 // histogram of inter-arrival times.
 func (w *ArrivalWindow) Intervals() []time.Duration {
 	if w.large != nil {
-		return ringIntervals(w.large, w.oldest)
+		return ringIntervals(*w.large, w.oldest)
 	}
 	return ringIntervals(w.small, w.oldest)
 }

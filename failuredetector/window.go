@@ -65,12 +65,12 @@ const (
 // The zero value is an empty window with capacity 32. An ArrivalWindow is
 // not safe for concurrent use.
 type ArrivalWindow struct {
-	small  []uint32 // ring buffer while every sample fits in 32 bits
-	large  []uint64 // ring buffer once one did not; small is then nil
-	size   int32    // capacity, in [1, maxWindowSize] once set
-	oldest int32    // index of the oldest sample once the buffer is full
-	sum    uint128  // Σx over samples
-	sumSq  uint128  // Σx² over samples
+	small  []uint32  // ring buffer while every sample fits in 32 bits
+	large  *[]uint64 // ring buffer once one did not; small is then nil
+	size   int32     // capacity, in [1, maxWindowSize] once set
+	oldest int32     // index of the oldest sample once the buffer is full
+	sum    uint128   // Σx over samples
+	sumSq  uint128   // Σx² over samples
 
 	// Derived from the sums after every Add, so that reading them (once
 	// per phi) costs nothing.
@@ -95,16 +95,17 @@ func (w *ArrivalWindow) Add(interval time.Duration) {
 	}
 	x := uint64(min(max(interval, 0), maxSample))
 	if w.large == nil && x > math.MaxUint32 {
-		w.large = make([]uint64, len(w.small), cap(w.small))
+		large := make([]uint64, len(w.small), cap(w.small))
 		for i, v := range w.small {
-			w.large[i] = uint64(v)
+			large[i] = uint64(v)
 		}
+		w.large = &large
 		w.small = nil
 	}
 	var old uint64
 	var evicted bool
 	if w.large != nil {
-		w.large, old, evicted = ringAdd(w.large, w.size, &w.oldest, x)
+		*w.large, old, evicted = ringAdd(*w.large, w.size, &w.oldest, x)
 	} else {
 		var old32 uint32
 		w.small, old32, evicted = ringAdd(w.small, w.size, &w.oldest, uint32(x))
@@ -151,7 +152,10 @@ func (w *ArrivalWindow) refresh() {
 
 // Len returns the number of intervals in the window.
 func (w *ArrivalWindow) Len() int {
-	return len(w.small) + len(w.large)
+	if w.large != nil {
+		return len(*w.large)
+	}
+	return len(w.small)
 }
 
 // Mean returns the mean interval in nanoseconds, or 0 for an empty window.

@@ -237,12 +237,12 @@ func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoRe
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
-		n.peers[c.Endpoint] = &peer{lastBeat: now}
+		n.peers[c.Endpoint] = &peer{lastBeat: n.moment(now)}
 		n.fd.Report(c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 	case endpointstate.ChangeRestarted:
 		p := n.peer(c.Endpoint, now)
-		p.lastBeat = now
+		p.lastBeat = n.moment(now)
 		n.fd.Remove(c.Endpoint)
 		n.fd.Report(c.Endpoint, now)
 		if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
@@ -251,10 +251,10 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		n.counters.Restarts++
 		// A new incarnation must prove itself with an echo: down, silently
 		// (no dead event), until it answers (Cassandra's markAlive).
-		p.alive, p.echoNonce, p.leftSince = false, 0, time.Time{}
+		p.alive, p.echoNonce, p.leftSince = false, 0, 0
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
-		n.peer(c.Endpoint, now).lastBeat = now
+		n.peer(c.Endpoint, now).lastBeat = n.moment(now)
 		n.fd.Report(c.Endpoint, now)
 	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
@@ -265,7 +265,7 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 func (n *Node) peer(ep string, now time.Time) *peer {
 	p := n.peers[ep]
 	if p == nil {
-		p = &peer{lastBeat: now}
+		p = &peer{lastBeat: n.moment(now)}
 		n.peers[ep] = p
 		n.retarget()
 	}
@@ -299,14 +299,14 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 	if n.phase != phaseRunning || p == nil || s == nil || s.Status() == endpointstate.StatusLeft || s.Status() == endpointstate.StatusShutdown {
 		return
 	}
-	if p.echoNonce != 0 && now.Sub(p.echoSentAt) < n.cfg.Interval {
+	if p.echoNonce != 0 && now.Sub(n.time(p.echoSentAt)) < n.cfg.Interval {
 		return
 	}
 	n.nonce++
 	if p.echoNonce == 0 {
 		p.echoFirst = n.nonce
 	}
-	p.echoNonce, p.echoSentAt = n.nonce, now
+	p.echoNonce, p.echoSentAt = n.nonce, n.moment(now)
 	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
 }
 
@@ -321,7 +321,7 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
-	p.alive, p.lastBeat = true, now
+	p.alive, p.lastBeat = true, n.moment(now)
 	n.retarget()
 	n.fd.Report(from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
@@ -343,8 +343,8 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 func (n *Node) markLeft(ep string, now time.Time, out *Output) {
 	p := n.peer(ep, now)
 	n.markDown(ep, now, "left", 0, out)
-	if p.leftSince.IsZero() {
-		p.leftSince = now
+	if p.leftSince == 0 {
+		p.leftSince = n.moment(now)
 	}
 }
 

@@ -126,22 +126,44 @@ const (
 	phaseStopped
 )
 
-// peer is what the core tracks about a remote endpoint's liveness.
+// peer is what the core tracks about a remote endpoint's liveness: 48
+// bytes, its times kept as moments.
 type peer struct {
 	alive bool
 	// lastBeat is when this node last saw the peer's heartbeat advance
 	// (or first learned of it, or heard its echo reply).
-	lastBeat time.Time
-	// leftSince is when the peer was seen leaving; zero otherwise.
-	leftSince time.Time
+	lastBeat moment
+	// leftSince is when the peer was seen leaving; 0 otherwise.
+	leftSince moment
 	// echoNonce is the latest outstanding echo's nonce, 0 if none;
 	// echoFirst the nonce of the first echo sent since the last answer.
 	// A reply to any of them counts (nonces only grow), so a peer whose
 	// round trip is longer than an interval, and which is echoed again
 	// each interval, is still marked up.
 	echoNonce, echoFirst uint64
-	echoSentAt           time.Time
+	echoSentAt           moment
 }
+
+// moment is a time as nanoseconds after Node.base, so that a per-peer
+// record holds 8 bytes per time rather than a time.Time's 24. The zero
+// moment means never.
+type moment int64
+
+// moment returns t as a moment, never 0. The first time the node converts
+// sets its base, a nanosecond before that time; the times must come from
+// one monotonic source, as every time the core is given.
+func (n *Node) moment(t time.Time) moment {
+	if !n.based {
+		n.base, n.based = t.Add(-time.Nanosecond), true
+	}
+	if m := moment(t.Sub(n.base)); m != 0 {
+		return m
+	}
+	return 1
+}
+
+// time returns the time of moment m.
+func (n *Node) time(m moment) time.Time { return n.base.Add(time.Duration(m)) }
 
 // Node is hearsay's protocol core: a deterministic state machine stepped by
 // [Node.Tick] (time passes) and [Node.Step] (a message arrived), returning
@@ -162,6 +184,9 @@ type Node struct {
 	fd       *failuredetector.Detector
 	peers    map[string]*peer
 	seeds    []string
+	// base is the time moments count from (see Node.moment), set once.
+	base  time.Time
+	based bool
 	// removed remembers, for QuarantineDuration, the generation of each
 	// endpoint removed here: gossip about it at that generation or an older
 	// one is ignored, so in-flight gossip cannot bring it back, while a

@@ -187,7 +187,7 @@ func (n *Node) leftExpiry(ep string, p *peer) time.Time {
 	if at, ok := n.states.Get(ep).Expires(); ok {
 		return at
 	}
-	return p.leftSince.Add(n.cfg.LeftExpiry)
+	return n.time(p.leftSince).Add(n.cfg.LeftExpiry)
 }
 
 func (n *Node) addrOf(ep string) string {
@@ -222,7 +222,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	due := n.fd.Overdue(now, n.due[:0])
 	if live, _ := n.targets(); len(live) < len(n.peers) {
 		for ep, p := range n.peers {
-			if !p.alive || !p.leftSince.IsZero() {
+			if !p.alive || p.leftSince != 0 {
 				due = append(due, ep)
 			}
 		}
@@ -240,11 +240,11 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			n.markDown(ep, now, "convicted", phi, out)
 		}
 		switch {
-		case !p.leftSince.IsZero():
+		case p.leftSince != 0:
 			if !now.Before(n.leftExpiry(ep, p)) {
 				n.remove(ep, now, "expired", out)
 			}
-		case canRemove && !p.alive && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
+		case canRemove && !p.alive && now.Sub(n.time(p.lastBeat)) >= n.cfg.RemoveDownAfter:
 			// Silent for that long, as this node sees it: tell everyone it
 			// left, with an absolute expiry all nodes share.
 			_ = n.announceLeft(now, ep, "expired", out)
