@@ -23,7 +23,7 @@ type Map struct {
 	dirty  bool
 	// epoch stamps the endpoints one Examine call has met (see
 	// EndpointState.seen), so duplicates cost no per-call set.
-	epoch uint64
+	epoch uint32
 	// items is BuildDeltas' buffer, kept between calls (cleared).
 	items []item
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
@@ -72,6 +72,18 @@ func (m *Map) Remove(endpoint string) {
 		s.detached = true
 		m.dirty = true
 		delete(m.states, endpoint)
+	}
+}
+
+// nextEpoch moves to the next Examine call's epoch. When the counter
+// wraps, every stamp is cleared, so no state carries a stale stamp equal
+// to a new epoch.
+func (m *Map) nextEpoch() {
+	if m.epoch++; m.epoch == 0 {
+		for _, s := range m.states {
+			s.seen = 0
+		}
+		m.epoch = 1
 	}
 }
 

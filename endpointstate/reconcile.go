@@ -35,7 +35,7 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	// duplicate costs nothing to detect and the endpoints the SYN did not
 	// mention are the unstamped ones. Only unknown endpoints, rare in
 	// steady state, need a set.
-	m.epoch++
+	m.nextEpoch()
 	epoch := m.epoch
 	var unknown map[string]struct{}
 	matched := 0

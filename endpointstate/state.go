@@ -101,14 +101,15 @@ type EndpointState struct {
 	// tombstoneSince records, locally, when each tombstone was first seen
 	// here; it decides when the tombstone may be collected. Never sent.
 	tombstoneSince map[string]time.Time
-	// seen is the Map.Examine call that last met this state (see
-	// Map.epoch). Local, never copied.
-	seen uint64
 	// maxState caches the highest version in States when maxKnown, so
 	// MaxVersion, asked for once per digest and round, does not walk the
 	// map. put raises it; collecting a tombstone leaves it, which stays
 	// right because GCVersion then covers the tombstone's version.
 	maxState int64
+	// seen is the Map.Examine call that last met this state (see
+	// Map.epoch). Local, never copied. 32 bits, so that the state packs in
+	// 64 bytes; the Map clears the stamps when its counter wraps.
+	seen     uint32
 	maxKnown bool
 	// detached marks a state its Map dropped (Remove, or Put of another
 	// state for the endpoint), for the Map's iterations. Local.

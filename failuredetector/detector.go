@@ -58,10 +58,11 @@ type peer struct {
 	// local stall since then, stalled − stalledAt, is not the peer's
 	// silence.
 	stalledAt time.Duration
-	// deferredIn is the pause count when a conviction of the peer was last
-	// deferred, so each pause counts a peer once.
-	deferredIn uint64
-	pos        int32 // index in Detector.all; last, so the record packs in 144 bytes
+	// deferredIn is the pause count (its low 32 bits, so that the record
+	// packs in 128 bytes) when a conviction of the peer was last deferred,
+	// so each pause counts a peer once.
+	deferredIn uint32
+	pos        int32 // index in Detector.all
 }
 
 // PauseStats are the local-pause guard's running totals.
@@ -325,8 +326,8 @@ func (d *Detector) Interpret(endpoint string, now time.Time) bool {
 	if d.phiAfter(p, d.silence(p, now)) > d.cfg.PhiConvictThreshold {
 		return true
 	}
-	if p.deferredIn != d.pauses && d.phiAfter(p, d.sinceLast(p, now)) > d.cfg.PhiConvictThreshold {
-		p.deferredIn = d.pauses
+	if p.deferredIn != uint32(d.pauses) && d.phiAfter(p, d.sinceLast(p, now)) > d.cfg.PhiConvictThreshold {
+		p.deferredIn = uint32(d.pauses)
 		d.deferred++
 	}
 	return false

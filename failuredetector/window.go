@@ -35,8 +35,9 @@ const (
 // running sum Σx and sum of squares Σx² in 128-bit integers. Adding and
 // evicting are exact integer operations, so the sums never drift, however
 // many millions of intervals pass through the window, and Add is O(1) with no
-// periodic recomputation. Add derives the mean and variance from the sums
-// once, so reading them is free. The population variance is computed from
+// periodic recomputation. Add derives the mean from the sums once, so
+// reading it is free; the variance, which only the normal models read, is
+// derived when read. The population variance is computed from
 //
 //	Var = (n·Σx² − (Σx)²) / n²
 //
@@ -72,9 +73,9 @@ type ArrivalWindow struct {
 	sum    uint128   // Σx over samples
 	sumSq  uint128   // Σx² over samples
 
-	// Derived from the sums after every Add, so that reading them (once
-	// per phi) costs nothing.
-	mean, variance float64
+	// mean is derived from the sums after every Add, so that reading it
+	// (once per phi) costs nothing.
+	mean float64
 }
 
 // NewArrivalWindow returns an empty window that holds at most size
@@ -140,14 +141,9 @@ func ringAdd[T uint32 | uint64](buf []T, size int32, oldest *int32, x T) ([]T, T
 	return buf, old, true
 }
 
-// refresh recomputes the mean and variance (StdDev is its root) from the
-// exact sums.
+// refresh recomputes the mean from the exact sums.
 func (w *ArrivalWindow) refresh() {
-	n := uint64(w.Len())
-	nf := float64(n)
-	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
-	w.mean = float64(w.sum.float() / nf)
-	w.variance = float64(num.float() / float64(nf*nf))
+	w.mean = float64(w.sum.float() / float64(w.Len()))
 }
 
 // Len returns the number of intervals in the window.
@@ -167,11 +163,17 @@ func (w *ArrivalWindow) Mean() float64 {
 // intervals in square nanoseconds, or 0 for an empty window. It is never
 // negative.
 func (w *ArrivalWindow) Variance() float64 {
-	return w.variance
+	n := uint64(w.Len())
+	if n == 0 {
+		return 0
+	}
+	nf := float64(n)
+	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
+	return float64(num.float() / float64(nf*nf))
 }
 
 // StdDev returns the population standard deviation of the intervals in
 // nanoseconds, or 0 for an empty window.
 func (w *ArrivalWindow) StdDev() float64 {
-	return math.Sqrt(w.variance)
+	return math.Sqrt(w.Variance())
 }
