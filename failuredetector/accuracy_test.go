@@ -39,16 +39,19 @@ var realisticTraces = []trace{
 	}},
 }
 
-// convictAfterSamples feeds the same trace to a detector of cfg with the
-// given window size and to a reference detector with Cassandra's and
-// Akka's 1,000-interval window, and returns, after every heartbeat once
-// the small window is full, the relative difference of the silence at
-// which each would convict.
-func convictAfterSamples(t *testing.T, cfg Config, window int, tr trace, beats int) []float64 {
+// referenceWindow is the window the accuracy is measured against:
+// Cassandra's and Akka's 1,000 exact intervals.
+const referenceWindow = 1000
+
+// convictionErrors feeds one trace to a detector of cfg and to a
+// reference detector keeping the last 1,000 intervals exactly, and
+// returns, after every heartbeat once the reference is full, the relative
+// difference of the silences at which each would convict, sorted.
+func convictionErrors(t *testing.T, cfg Config, tr trace, beats int) []float64 {
 	t.Helper()
-	small, ref := cfg, cfg
-	small.WindowSize, ref.WindowSize = window, 1000
-	ds, err := NewDetector(small)
+	ref := cfg
+	ref.Estimator, ref.WindowSize = Sliding, referenceWindow
+	ds, err := NewDetector(cfg)
 	require.NoError(t, err)
 	dr, err := NewDetector(ref)
 	require.NoError(t, err)
@@ -59,7 +62,7 @@ func convictAfterSamples(t *testing.T, cfg Config, window int, tr trace, beats i
 		now = now.Add(max(tr.next(r), time.Millisecond))
 		ds.Report("p", now)
 		dr.Report("p", now)
-		if i < 1000 { // let the reference window fill: it is the truth
+		if i < referenceWindow {
 			continue
 		}
 		vs, ok := ds.Window("p", now)
@@ -68,59 +71,63 @@ func convictAfterSamples(t *testing.T, cfg Config, window int, tr trace, beats i
 		require.True(t, ok)
 		diffs = append(diffs, math.Abs(float64(vs.ConvictAfter-vr.ConvictAfter))/float64(vr.ConvictAfter))
 	}
+	slices.Sort(diffs)
 	return diffs
 }
 
-// TestWindowSizeAccuracy justifies the default WindowSize: on realistic
-// heartbeat traces, the silence at which a detector with the default window
-// convicts stays close to the one of a detector keeping 1,000 intervals
-// (Cassandra's and Akka's window), under every model. A window of 2
-// intervals is far off, which shows the check can fail.
+// TestWindowSizeAccuracy justifies the default statistics (Decaying,
+// span 100): on realistic heartbeat traces, under every model, the silence
+// at which the default detector convicts stays close to the one of a
+// detector keeping the last 1,000 intervals exactly (Cassandra's and
+// Akka's window): within 10 % at the median and 35 % at the 99th
+// percentile (the exact 100-interval window, the previous default, does
+// about as well). An exact window of 2 intervals is far off, which shows
+// the check can fail.
 func TestWindowSizeAccuracy(t *testing.T) {
-	const beats = 3000
+	const beats = 4000
 	for _, model := range []Model{Exponential, Normal, Akka} {
 		for _, tr := range realisticTraces {
 			cfg := DefaultConfig()
 			cfg.Model = model
 			cfg.MaxInterval = time.Hour // learn every interval of the trace
 			t.Run(fmt.Sprintf("%v/%s", model, tr.name), func(t *testing.T) {
-				d := convictAfterSamples(t, cfg, defaultWindowSize, tr, beats)
-				slices.Sort(d)
+				d := convictionErrors(t, cfg, tr, beats)
 				median, p99 := d[len(d)/2], d[len(d)*99/100]
-				t.Logf("window %d: conviction silence vs 1,000 intervals: median %.1f %%, p99 %.1f %%, max %.1f %%",
-					defaultWindowSize, 100*median, 100*p99, 100*d[len(d)-1])
-				assert.LessOrEqual(t, median, 0.15, "median relative difference")
-				assert.LessOrEqual(t, p99, 0.45, "p99 relative difference")
+				t.Logf("%v span %d: conviction silence vs %d exact intervals: median %.1f %%, p99 %.1f %%",
+					cfg.Estimator, cfg.WindowSize, referenceWindow, 100*median, 100*p99)
+				assert.LessOrEqual(t, median, 0.10, "median relative difference")
+				assert.LessOrEqual(t, p99, 0.35, "p99 relative difference")
 			})
 		}
 	}
-	t.Run("window 2 is far off", func(t *testing.T) {
+	t.Run("an exact window of 2 is far off", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.MaxInterval = time.Hour
-		d := convictAfterSamples(t, cfg, 2, realisticTraces[2], beats)
-		slices.Sort(d)
-		assert.Greater(t, d[len(d)*99/100], 0.45)
+		cfg.Estimator, cfg.WindowSize = Sliding, 2
+		d := convictionErrors(t, cfg, realisticTraces[2], beats)
+		assert.Greater(t, d[len(d)*99/100], 0.35)
 	})
 }
 
-// TestWindowSizeSurvey logs the conviction-silence error of a few window
-// sizes against the 1,000-interval reference (run with -v); it asserts
-// only that a larger window is never much worse, so that it stays a
-// survey of the trade-off behind the default.
+// TestWindowSizeSurvey logs the conviction-silence error of a few
+// estimators and sizes against the 1,000-interval reference (run it with
+// -v; docs/failure-detection.md quotes it). It asserts only that a larger
+// size is never much worse, so that it stays a survey.
 func TestWindowSizeSurvey(t *testing.T) {
 	for _, model := range []Model{Exponential, Normal} {
 		for _, tr := range realisticTraces {
-			cfg := DefaultConfig()
-			cfg.Model = model
-			cfg.MaxInterval = time.Hour
-			prev := math.Inf(1)
-			for _, w := range []int{8, 16, 32, 64, 100} {
-				d := convictAfterSamples(t, cfg, w, tr, 3000)
-				slices.Sort(d)
-				p99 := d[len(d)*99/100]
-				t.Logf("%v/%s window %3d: median %5.1f %%  p99 %5.1f %%", model, tr.name, w, 100*d[len(d)/2], 100*p99)
-				assert.LessOrEqual(t, p99, prev*1.5+0.01, "window %d", w)
-				prev = p99
+			for _, est := range []Estimator{Sliding, Decaying} {
+				prev := math.Inf(1)
+				for _, w := range []int{8, 32, 100} {
+					cfg := DefaultConfig()
+					cfg.Model, cfg.Estimator, cfg.WindowSize = model, est, w
+					cfg.MaxInterval = time.Hour
+					d := convictionErrors(t, cfg, tr, 4000)
+					p99 := d[len(d)*99/100]
+					t.Logf("%-11v %-14s %-8v %3d: median %5.1f %%  p99 %5.1f %%", model, tr.name, est, w, 100*d[len(d)/2], 100*p99)
+					assert.LessOrEqual(t, p99, prev*1.5+0.01, "%v %d", est, w)
+					prev = p99
+				}
 			}
 		}
 	}

@@ -50,7 +50,10 @@ type peer struct {
 	// Detector.base: Overdue passes over the peer until then without
 	// evaluating phi. Recomputed whenever last or the window changes.
 	deadline time.Duration
-	window   ArrivalWindow
+	// window holds the intervals under Sliding; nil under Decaying.
+	window *ArrivalWindow
+	// decay holds the statistics under Decaying.
+	decay decaying
 	// last is the last accepted heartbeat arrival, as an offset from
 	// Detector.base (8 bytes rather than a time.Time's 24).
 	last time.Duration
@@ -149,9 +152,9 @@ func (d *Detector) safe(p *peer) float64 {
 	case Exponential:
 		// phi = t/(mean·ln 10): at most the threshold, less a millionth,
 		// up to this t.
-		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.window.Mean()
+		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.mean()
 	default:
-		t = d.mu(p.window.Mean()) + d.sigma(&p.window)*d.safeZ
+		t = d.mu(p.mean()) + d.sigma(p)*d.safeZ
 	}
 	if math.IsNaN(t) || t < 0 {
 		return -1 // phi may be over the threshold after no silence at all
@@ -192,8 +195,11 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 		if !d.based {
 			d.base, d.based = at, true
 		}
-		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), window: ArrivalWindow{size: int32(d.cfg.WindowSize)}, last: at.Sub(d.base), stalledAt: d.stalled}
-		d.bootstrap(&p.window)
+		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), last: at.Sub(d.base), stalledAt: d.stalled}
+		if d.cfg.Estimator == Sliding {
+			p.window = NewArrivalWindow(d.cfg.WindowSize)
+		}
+		d.bootstrap(p)
 		d.setDeadline(p)
 		d.peers[endpoint] = p
 		d.all = append(d.all, p)
@@ -203,7 +209,7 @@ func (d *Detector) Report(endpoint string, at time.Time) {
 		return
 	}
 	if interval := d.silence(p, at); interval > 0 && d.learns(p, interval) {
-		p.window.Add(interval)
+		d.add(p, interval)
 	}
 	p.last, p.stalledAt = at.Sub(d.base), d.stalled
 	d.setDeadline(p)
@@ -243,15 +249,57 @@ func (d *Detector) sinceLast(p *peer, now time.Time) time.Duration {
 	return off - p.last
 }
 
-// bootstrap fills a new window with the model's synthetic history.
-func (d *Detector) bootstrap(w *ArrivalWindow) {
+// bootstrap fills a new peer's statistics with the model's synthetic
+// history.
+func (d *Detector) bootstrap(p *peer) {
 	if d.cfg.Model == Exponential {
-		w.Add(d.cfg.InitialInterval)
+		d.add(p, d.cfg.InitialInterval)
 		return
 	}
 	m := d.cfg.InitialInterval / 2
-	w.Add(m - m/4)
-	w.Add(m + m/4)
+	d.add(p, m-m/4)
+	d.add(p, m+m/4)
+}
+
+// add records one interval in p's statistics.
+func (d *Detector) add(p *peer, interval time.Duration) {
+	if p.window != nil {
+		p.window.Add(interval)
+		return
+	}
+	p.decay.add(interval, d.cfg.WindowSize)
+}
+
+// mean is the mean interval of p's statistics, in nanoseconds.
+func (p *peer) mean() float64 {
+	if p.window != nil {
+		return p.window.Mean()
+	}
+	return p.decay.mean
+}
+
+// stdDev is the standard deviation of p's statistics, in nanoseconds.
+func (p *peer) stdDev() float64 {
+	if p.window != nil {
+		return p.window.StdDev()
+	}
+	return math.Sqrt(p.decay.variance)
+}
+
+// samples is the number of intervals p's statistics reflect.
+func (d *Detector) samples(p *peer) int {
+	if p.window != nil {
+		return p.window.Len()
+	}
+	return p.decay.samples(d.cfg.WindowSize)
+}
+
+// intervals returns p's intervals for display, oldest first.
+func (p *peer) intervals() []time.Duration {
+	if p.window != nil {
+		return p.window.Intervals()
+	}
+	return p.decay.intervals()
 }
 
 // learns reports whether the model adds interval, which ends now, to p's
@@ -262,7 +310,7 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 	}
 	// Up to μ′ both normal models give phi ≤ log10 2 ≈ 0.301, so the usual
 	// heartbeat, on time, is learned without evaluating phi.
-	if float64(interval) <= d.mu(p.window.Mean()) && d.cfg.PhiConvictThreshold >= 0.5 {
+	if float64(interval) <= d.mu(p.mean()) && d.cfg.PhiConvictThreshold >= 0.5 {
 		return true
 	}
 	return d.phiAfter(p, interval) < d.cfg.PhiConvictThreshold
@@ -285,14 +333,14 @@ func (d *Detector) Phi(endpoint string, now time.Time) float64 {
 // phiAfter returns p's phi after t of silence.
 func (d *Detector) phiAfter(p *peer, t time.Duration) float64 {
 	silence := float64(max(t, 0))
-	mean := p.window.Mean()
+	mean := p.mean()
 	switch d.cfg.Model {
 	case Exponential:
 		return phiExponential(silence, mean)
 	case Normal:
-		return phiNormal(silence, d.mu(mean), d.sigma(&p.window))
+		return phiNormal(silence, d.mu(mean), d.sigma(p))
 	case Akka:
-		return phiAkka(silence, d.mu(mean), d.sigma(&p.window))
+		return phiAkka(silence, d.mu(mean), d.sigma(p))
 	default:
 		return 0
 	}
@@ -305,8 +353,8 @@ func (d *Detector) mu(mean float64) float64 {
 
 // sigma is the standard deviation of the normal models: the window's, but
 // at least MinStdDev.
-func (d *Detector) sigma(w *ArrivalWindow) float64 {
-	return math.Max(w.StdDev(), float64(d.cfg.MinStdDev))
+func (d *Detector) sigma(p *peer) float64 {
+	return math.Max(p.stdDev(), float64(d.cfg.MinStdDev))
 }
 
 // Interpret reports whether endpoint should be convicted at now: whether its
@@ -411,9 +459,9 @@ func (d *Detector) Snapshot(now time.Time) []EndpointStats {
 		out = append(out, EndpointStats{
 			Endpoint:    name,
 			Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
-			Mean:        nanos(p.window.Mean()),
-			StdDev:      nanos(p.window.StdDev()),
-			Samples:     p.window.Len(),
+			Mean:        nanos(p.mean()),
+			StdDev:      nanos(p.stdDev()),
+			Samples:     d.samples(p),
 			LastArrival: d.base.Add(p.last),
 		})
 	}

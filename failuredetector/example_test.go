@@ -33,10 +33,10 @@ func Example() {
 		}
 	}
 	// Output:
-	// after 5s: phi 2.17
-	// after 10s: phi 4.34
-	// after 15s: phi 6.51
-	// convicted after 19s of silence, phi 8.25
+	// after 5s: phi 2.14
+	// after 10s: phi 4.27
+	// after 15s: phi 6.41
+	// convicted after 19s of silence, phi 8.12
 }
 
 // The three models read the same silence very differently. Each detector
@@ -59,7 +59,7 @@ func ExampleModel() {
 		fmt.Printf("%-11s phi after 4.5 s of silence: %.2f\n", m, d.Phi("peer", now))
 	}
 	// Output:
-	// exponential phi after 4.5 s of silence: 1.95
+	// exponential phi after 4.5 s of silence: 1.92
 	// normal      phi after 4.5 s of silence: 6.54
 	// akka        phi after 4.5 s of silence: 7.30
 }

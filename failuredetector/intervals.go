@@ -28,7 +28,8 @@ func ringIntervals[T uint32 | uint64](buf []T, oldest int32) []time.Duration {
 // for display.
 type WindowView struct {
 	// Intervals are the intervals in the window, oldest first (bootstrap
-	// intervals included); a copy.
+	// intervals included); a copy. Under Decaying, the last 8, to the
+	// millisecond.
 	Intervals []time.Duration
 	// Silence is the endpoint's silence at the moment: the time since its
 	// last arrival, local stalls discounted (as Phi counts it).
@@ -60,5 +61,5 @@ func (d *Detector) Window(endpoint string, now time.Time) (WindowView, bool) {
 			lo = mid
 		}
 	}
-	return WindowView{Intervals: p.window.Intervals(), Silence: d.silence(p, now), ConvictAfter: hi}, true
+	return WindowView{Intervals: p.intervals(), Silence: d.silence(p, now), ConvictAfter: hi}, true
 }

@@ -6,14 +6,14 @@ import (
 )
 
 const (
-	// defaultWindowSize is the window size of DefaultConfig and of the zero
-	// ArrivalWindow. Cassandra and Akka keep 1000; 32 recent intervals
-	// (128 bytes) follow a change of pace sooner for an eighth of the
-	// memory of 250, which matters at thousands of peers: on realistic
-	// heartbeat traces the silence at which it convicts is within a few
-	// per cent of the 1,000-interval window's at the median
+	// defaultWindowSize is the window size (or, under Decaying, the span)
+	// of DefaultConfig and of the zero ArrivalWindow. Cassandra and Akka
+	// keep 1000; 100 recent intervals follow a change of pace sooner, and
+	// on realistic heartbeat traces the silence at which the default
+	// (Decaying, span 100, 40 bytes per peer) convicts is within a few per
+	// cent of the 1,000-interval window's at the median
 	// (TestWindowSizeAccuracy, docs/failure-detection.md).
-	defaultWindowSize = 32
+	defaultWindowSize = 100
 
 	// maxWindowSize bounds the window so that the exact sums below fit:
 	// 2^20 samples of at most 2^53 ns give Σx < 2^73 and Σx² < 2^126.
@@ -63,7 +63,7 @@ const (
 // bytes each; the first longer one moves the window to 8 bytes each, for
 // good. Either way the values, and so the statistics, are exact.
 //
-// The zero value is an empty window with capacity 32. An ArrivalWindow is
+// The zero value is an empty window with capacity 100. An ArrivalWindow is
 // not safe for concurrent use.
 type ArrivalWindow struct {
 	small  []uint32  // ring buffer while every sample fits in 32 bits

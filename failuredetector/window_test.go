@@ -101,7 +101,7 @@ func TestArrivalWindowCapacity(t *testing.T) {
 		w    *ArrivalWindow
 		want int
 	}{
-		{"zero value holds 32", &ArrivalWindow{}, 32},
+		{"zero value holds 100", &ArrivalWindow{}, 100},
 		{"explicit size", NewArrivalWindow(17), 17},
 		{"size above 2^20 taken as 2^20", NewArrivalWindow(math.MaxInt), 1 << 20},
 	}

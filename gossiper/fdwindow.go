@@ -15,7 +15,9 @@ type DetectorWindow struct {
 	// Stats are the peer's statistics, as in FailureDetector.
 	Stats failuredetector.EndpointStats
 	// Intervals are the intervals in the window, oldest first, bootstrap
-	// intervals included.
+	// intervals included; under the Decaying estimator (the default),
+	// which keeps statistics rather than a window, the last 8, to the
+	// millisecond.
 	Intervals []time.Duration
 	// Silence is the time since the peer's last heartbeat arrival, local
 	// stalls discounted (as phi counts it).
