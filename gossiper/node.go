@@ -197,9 +197,6 @@ type Node struct {
 	// rebuilt when targetsStale.
 	live, unreachable []string
 	targetsStale      bool
-	// shown keeps, per endpoint, the States map its Members show (see
-	// Node.memberStates).
-	shown map[string]shownStates
 	// due is checkStatus's buffer, kept between rounds.
 	due []string
 
@@ -317,10 +314,9 @@ func (n *Node) Seeds() []string { return slices.Clone(n.seeds) }
 
 // Members returns a snapshot of every known endpoint, the local node
 // included, sorted by ID; phi is evaluated at now. Each member's States
-// map is shared with earlier snapshots while that endpoint's states are
-// unchanged: callers must not modify it (see [Member]).
+// shares the node's immutable copy of the endpoint's states: building the
+// snapshot copies none.
 func (n *Node) Members(now time.Time) []Member {
-	n.forgetShown()
 	out := make([]Member, 0, n.states.Len())
 	for ep := range n.states.All() {
 		out = append(out, n.member(ep, now))
@@ -332,7 +328,7 @@ func (n *Node) member(ep string, now time.Time) Member {
 	s := n.states.Get(ep)
 	m := Member{
 		ID: ep, Address: s.Address(), Generation: s.HeartBeat.Generation,
-		HeartBeat: s.HeartBeat.Version, States: n.memberStates(ep, s), Self: ep == n.id,
+		HeartBeat: s.HeartBeat.Version, States: States{all: s.States}, Self: ep == n.id,
 	}
 	switch {
 	case m.Self:

@@ -87,7 +87,7 @@ func (f *fakeCluster) members(round int64) []gossiper.Member {
 			ID: fmt.Sprintf("node-%04d", i), Address: fmt.Sprintf("10.0.%d.%d:7000", i/250, i%250),
 			Status: status, Generation: 1796000000 + int64(i), HeartBeat: round*10 + int64(i%7),
 			Phi: float64((int64(i)*7+round)%90) / 10, Self: i == 0,
-			States: map[string]gossiper.Value{"role": {Value: "db", Version: 3}},
+			States: gossiper.StatesOf(map[string]gossiper.Value{"role": {Value: "db", Version: 3}}),
 		}
 	}
 	return out
