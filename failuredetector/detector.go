@@ -8,7 +8,8 @@ import (
 )
 
 // Detector is a phi-accrual failure detector for many endpoints: it keeps
-// one ArrivalWindow and one last-arrival time per endpoint, turns silence
+// interval statistics (see Estimator) and a last-arrival time per
+// endpoint, turns silence
 // into phi with the configured Model, and decides conviction with the
 // threshold. It is Cassandra's FailureDetector without the clock, the
 // listeners and the logging, and with a local-pause guard that discounts
@@ -90,13 +91,15 @@ type EndpointStats struct {
 	// Phi is the endpoint's phi at the snapshot time, clamped with
 	// ClampPhi to [0, MaxPhi] so that it is always finite.
 	Phi float64
-	// Mean is the mean of the intervals in the window, rounded to 1 ns.
+	// Mean is the mean of the intervals (weighted, under Decaying),
+	// rounded to 1 ns.
 	Mean time.Duration
 	// StdDev is the population standard deviation of the intervals in the
 	// window, rounded to 1 ns, before the MinStdDev floor is applied.
 	StdDev time.Duration
-	// Samples is the number of intervals in the window, synthetic bootstrap
-	// intervals included.
+	// Samples is the number of intervals the statistics reflect, synthetic
+	// bootstrap intervals included: those in the window under Sliding;
+	// those added, up to WindowSize, under Decaying.
 	Samples int
 	// LastArrival is the time of the last accepted heartbeat.
 	LastArrival time.Time
