@@ -66,7 +66,7 @@ type peer struct {
 	// packs in 128 bytes) when a conviction of the peer was last deferred,
 	// so each pause counts a peer once.
 	deferredIn uint32
-	pos        int32 // index in Detector.all
+	pos        int32 // index in Detector.all plus 1; 0 before the first report
 }
 
 // PauseStats are the local-pause guard's running totals.
@@ -193,18 +193,26 @@ func (d *Detector) Config() Config {
 // The first report of an endpoint allocates its window, which then grows to
 // WindowSize intervals; once it is full, Report does not allocate.
 func (d *Detector) Report(endpoint string, at time.Time) {
-	p, ok := d.peers[endpoint]
-	if !ok {
+	p := d.peers[endpoint]
+	if p == nil {
+		p = &peer{}
+		d.peers[endpoint] = p
+	}
+	d.report(p, endpoint, at)
+}
+
+// report is Report for the endpoint whose record is p.
+func (d *Detector) report(p *peer, endpoint string, at time.Time) {
+	if p.pos == 0 {
 		if !d.based {
 			d.base, d.based = at, true
 		}
-		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), last: at.Sub(d.base), stalledAt: d.stalled}
+		*p = peer{endpoint: endpoint, pos: int32(len(d.all)) + 1, last: at.Sub(d.base), stalledAt: d.stalled}
 		if d.cfg.Estimator == Sliding {
 			p.window = NewArrivalWindow(d.cfg.WindowSize)
 		}
 		d.bootstrap(p)
 		d.setDeadline(p)
-		d.peers[endpoint] = p
 		d.all = append(d.all, p)
 		return
 	}
@@ -326,8 +334,12 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 // silence at all. It is never NaN or negative, and may be +Inf (use
 // ClampPhi before exporting it).
 func (d *Detector) Phi(endpoint string, now time.Time) float64 {
-	p, ok := d.peers[endpoint]
-	if !ok {
+	return d.phi(d.peers[endpoint], now)
+}
+
+// phi is Phi for the record p (nil or not yet reported: 0).
+func (d *Detector) phi(p *peer, now time.Time) float64 {
+	if p == nil || p.pos == 0 {
 		return 0
 	}
 	return d.phiAfter(p, d.silence(p, now))
@@ -369,9 +381,13 @@ func (d *Detector) sigma(p *peer) float64 {
 // with the silence counted in full) is counted in PauseStats.Deferred, once
 // per endpoint and pause.
 func (d *Detector) Interpret(endpoint string, now time.Time) bool {
+	return d.interpret(d.peers[endpoint], now)
+}
+
+// interpret is Interpret for the record p (nil or not yet reported: false).
+func (d *Detector) interpret(p *peer, now time.Time) bool {
 	d.Tick(now)
-	p, ok := d.peers[endpoint]
-	if !ok {
+	if p == nil || p.pos == 0 {
 		return false
 	}
 	if d.phiAfter(p, d.silence(p, now)) > d.cfg.PhiConvictThreshold {
@@ -428,11 +444,21 @@ func (d *Detector) Remove(endpoint string) {
 		return
 	}
 	delete(d.peers, endpoint)
-	last := len(d.all) - 1
-	d.all[p.pos] = d.all[last]
-	d.all[p.pos].pos = p.pos
+	d.unlist(p)
+}
+
+// unlist takes p off the scan list and clears it, so that its next
+// report starts afresh.
+func (d *Detector) unlist(p *peer) {
+	if p.pos == 0 {
+		return
+	}
+	i, last := p.pos-1, len(d.all)-1
+	d.all[i] = d.all[last]
+	d.all[i].pos = i + 1
 	d.all[last] = nil
 	d.all = d.all[:last]
+	*p = peer{}
 }
 
 // Overdue appends to buf, and returns, the endpoints whose phi at now may
@@ -457,21 +483,26 @@ func (d *Detector) Overdue(now time.Time, buf []string) []string {
 // endpoint, with phi clamped to [0, MaxPhi]. It does not change the
 // Detector (in particular it does not count as an Interpret call).
 func (d *Detector) Snapshot(now time.Time) []EndpointStats {
-	out := make([]EndpointStats, 0, len(d.peers))
-	for name, p := range d.peers {
-		out = append(out, EndpointStats{
-			Endpoint:    name,
-			Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
-			Mean:        nanos(p.mean()),
-			StdDev:      nanos(p.stdDev()),
-			Samples:     d.samples(p),
-			LastArrival: d.base.Add(p.last),
-		})
+	out := make([]EndpointStats, 0, len(d.all))
+	for _, p := range d.all {
+		out = append(out, d.stats(p, now))
 	}
 	slices.SortFunc(out, func(a, b EndpointStats) int {
 		return cmp.Compare(a.Endpoint, b.Endpoint)
 	})
 	return out
+}
+
+// stats returns the reported record p's EndpointStats at now.
+func (d *Detector) stats(p *peer, now time.Time) EndpointStats {
+	return EndpointStats{
+		Endpoint:    p.endpoint,
+		Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
+		Mean:        nanos(p.mean()),
+		StdDev:      nanos(p.stdDev()),
+		Samples:     d.samples(p),
+		LastArrival: d.base.Add(p.last),
+	}
 }
 
 // nanos rounds a statistic in float64 nanoseconds to a Duration. Window

@@ -46,8 +46,12 @@ const convictSearchLimit = 24 * time.Hour
 // Window returns endpoint's WindowView at now, and false if the Detector
 // does not know endpoint. It does not change the Detector.
 func (d *Detector) Window(endpoint string, now time.Time) (WindowView, bool) {
-	p, ok := d.peers[endpoint]
-	if !ok {
+	return d.window(d.peers[endpoint], now)
+}
+
+// window is Window for the record p (nil or not yet reported: false).
+func (d *Detector) window(p *peer, now time.Time) (WindowView, bool) {
+	if p == nil || p.pos == 0 {
 		return WindowView{}, false
 	}
 	// Phi grows with silence under every model: bisect for the first

@@ -66,7 +66,7 @@ func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Ti
 	}
 	for ep, p := range node.peers {
 		p.alive = true
-		node.fd.Report(ep, now)
+		node.detector.ReportTracker(&p.fd, ep, now)
 	}
 	node.retarget()
 	// Heartbeats every second, jittered, until the windows hold windowFill
@@ -74,8 +74,8 @@ func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Ti
 	r := rand.New(rand.NewPCG(3, 4))
 	for range windowFill {
 		now = now.Add(time.Second)
-		for ep := range node.peers {
-			node.fd.Report(ep, now.Add(time.Duration(r.Int64N(int64(100*time.Millisecond)))))
+		for ep, p := range node.peers {
+			node.detector.ReportTracker(&p.fd, ep, now.Add(time.Duration(r.Int64N(int64(100*time.Millisecond)))))
 		}
 	}
 	now = now.Add(100 * time.Millisecond)

@@ -237,14 +237,22 @@ func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoRe
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
-		n.peers[c.Endpoint] = &peer{lastBeat: n.moment(now)}
-		n.fd.Report(c.Endpoint, now)
+		p := n.peers[c.Endpoint]
+		if p == nil {
+			p = &peer{}
+			n.peers[c.Endpoint] = p
+		}
+		// A new record's liveness; a detector state kept from before
+		// goes on, as the detector's own table did.
+		p.alive, p.leftSince, p.echoNonce, p.echoFirst, p.echoSentAt = false, 0, 0, 0, 0
+		p.lastBeat = n.moment(now)
+		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 	case endpointstate.ChangeRestarted:
 		p := n.peer(c.Endpoint, now)
 		p.lastBeat = n.moment(now)
-		n.fd.Remove(c.Endpoint)
-		n.fd.Report(c.Endpoint, now)
+		n.detector.Untrack(&p.fd)
+		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
 			return // an announcement that it left, not a restart: settle reports it
 		}
@@ -254,8 +262,9 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		p.alive, p.echoNonce, p.leftSince = false, 0, 0
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
-		n.peer(c.Endpoint, now).lastBeat = n.moment(now)
-		n.fd.Report(c.Endpoint, now)
+		p := n.peer(c.Endpoint, now)
+		p.lastBeat = n.moment(now)
+		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
 			Key: c.Key, Old: c.Old.Value, New: c.New.Value, Deleted: c.Kind == endpointstate.ChangeDeleted})
@@ -323,7 +332,7 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 	}
 	p.alive, p.lastBeat = true, n.moment(now)
 	n.retarget()
-	n.fd.Report(from, now)
+	n.detector.ReportTracker(&p.fd, from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
 }
 
@@ -357,7 +366,9 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	}
 	out.event(now, Event{Kind: EventRemove, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason})
 	n.states.Remove(ep)
-	n.fd.Remove(ep)
+	if p := n.peers[ep]; p != nil {
+		n.detector.Untrack(&p.fd)
+	}
 	delete(n.peers, ep)
 	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}

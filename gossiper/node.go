@@ -126,8 +126,8 @@ const (
 	phaseStopped
 )
 
-// peer is what the core tracks about a remote endpoint's liveness: 48
-// bytes, its times kept as moments.
+// peer is what the core tracks about a remote endpoint's liveness, its
+// failure-detector state included: 144 bytes, its times kept as moments.
 type peer struct {
 	alive bool
 	// lastBeat is when this node last saw the peer's heartbeat advance
@@ -142,6 +142,8 @@ type peer struct {
 	// each interval, is still marked up.
 	echoNonce, echoFirst uint64
 	echoSentAt           moment
+	// fd is the peer's failure-detector state (see Node.detector).
+	fd failuredetector.Tracker
 }
 
 // moment is a time as nanoseconds after Node.base, so that a per-peer
@@ -181,7 +183,10 @@ type Node struct {
 
 	versions endpointstate.VersionCounter
 	states   *endpointstate.Map
-	fd       *failuredetector.Detector
+	// detector is the failure detector; each peer's state in it is the
+	// Tracker in the peer's record (peer.fd), so a peer costs one
+	// allocation and one map entry.
+	detector *failuredetector.Detector
 	peers    map[string]*peer
 	seeds    []string
 	// base is the time moments count from (see Node.moment), set once.
@@ -230,7 +235,7 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
 		states:       endpointstate.NewMap(),
-		fd:           fd,
+		detector:     fd,
 		peers:        map[string]*peer{},
 		removed:      map[string]removal{},
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
@@ -341,14 +346,16 @@ func (n *Node) member(ep string, now time.Time) Member {
 		m.Status = StatusDown
 	}
 	if !m.Self {
-		m.Phi = failuredetector.ClampPhi(n.fd.Phi(ep, now))
+		if p := n.peers[ep]; p != nil {
+			m.Phi = failuredetector.ClampPhi(n.detector.PhiTracker(&p.fd, now))
+		}
 	}
 	return m
 }
 
 // FailureDetector returns per-endpoint detector statistics at now.
 func (n *Node) FailureDetector(now time.Time) []failuredetector.EndpointStats {
-	return n.fd.Snapshot(now)
+	return n.detector.Snapshot(now)
 }
 
 // State returns a copy of the state of endpoint ep, or nil.
