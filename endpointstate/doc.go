@@ -4,8 +4,9 @@
 // # Data model
 //
 // Every node (an endpoint, named by a stable node ID, never by its IP
-// address) owns one [EndpointState]: a [HeartBeatState] and a map of
-// application states, each a [VersionedValue]. The heartbeat's Generation is
+// address) owns one [EndpointState]: a [HeartBeatState] and its
+// application states, each a [VersionedValue], held in an immutable,
+// compact [States] value shared by every reader. The heartbeat's Generation is
 // chosen when the node starts (wall-clock seconds, strictly increasing across
 // restarts); its Version is bumped every gossip round. Application states
 // are the node's key/value pairs: its address, its status, and whatever the

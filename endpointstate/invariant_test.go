@@ -28,7 +28,7 @@ func TestDelayedDeltaCannotResurrectCollectedKey(t *testing.T) {
 	reset, _ := owner.BuildDeltas([]Want{{Endpoint: "o"}}, 1<<20)
 
 	peer := NewMap()
-	peer.Put("o", &EndpointState{HeartBeat: HeartBeatState{Generation: 100, Version: 1}, States: map[string]VersionedValue{}})
+	peer.Put("o", &EndpointState{HeartBeat: HeartBeatState{Generation: 100, Version: 1}, States: States{}})
 	opts := ApplyOptions{Now: time.Unix(0, 0), Limits: DefaultLimits()}
 	_, err := peer.Apply(reset, opts) // the reset arrives first
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func checkInv(rt *rapid.T, hist history, nodes []*simNode, where string) {
 				}
 			}
 			for k, u := range last {
-				v, ok := s.States[k]
+				v, ok := s.States.Get(k)
 				if !ok {
 					if !u.deleted {
 						rt.Fatalf("%s: %s holds %s at (g%d, %d) but lacks %s@%d (live)", where, x.id, ep, s.HeartBeat.Generation, M, k, u.version)

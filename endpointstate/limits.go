@@ -193,7 +193,7 @@ func (l Limits) CheckDelta(d *Delta) error {
 // every delta with it, so limits hold across any number of deltas.
 func (l Limits) CheckState(s *EndpointState) error {
 	var keys, bytes, tombstones, reserved int
-	for k, v := range s.States {
+	for k, v := range s.States.All() {
 		switch {
 		case v.Deleted:
 			tombstones++

@@ -89,7 +89,7 @@ func assertWithin(t *testing.T, l Limits, s *EndpointState) {
 	keys, bytes := s.LiveKeys()
 	assert.LessOrEqual(t, keys, l.MaxKeys)
 	assert.LessOrEqual(t, bytes, l.MaxBytes)
-	assert.LessOrEqual(t, len(s.States), l.MaxEntries())
+	assert.LessOrEqual(t, s.States.Len(), l.MaxEntries())
 	assert.NoError(t, l.CheckState(s))
 }
 

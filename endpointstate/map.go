@@ -23,7 +23,7 @@ type Map struct {
 	dirty  bool
 	// epoch stamps the endpoints one Examine call has met (see
 	// EndpointState.seen), so duplicates cost no per-call set.
-	epoch uint64
+	epoch uint32
 	// items is BuildDeltas' buffer, kept between calls (cleared).
 	items []item
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
@@ -72,6 +72,18 @@ func (m *Map) Remove(endpoint string) {
 		s.detached = true
 		m.dirty = true
 		delete(m.states, endpoint)
+	}
+}
+
+// nextEpoch moves to the next Examine call's epoch. When the counter
+// wraps, every stamp is cleared, so no state carries a stale stamp equal
+// to a new epoch.
+func (m *Map) nextEpoch() {
+	if m.epoch++; m.epoch == 0 {
+		for _, s := range m.states {
+			s.seen = 0
+		}
+		m.epoch = 1
 	}
 }
 
@@ -178,9 +190,9 @@ func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
 		if now.Sub(since) < grace {
 			continue
 		}
-		if v, ok := s.States[key]; ok && v.Deleted {
+		if v, ok := s.States.Get(key); ok && v.Deleted {
 			s.GCVersion = max(s.GCVersion, v.Version)
-			delete(s.States, key)
+			s.States = s.States.Without(key)
 			n++
 		}
 		delete(s.tombstoneSince, key)
@@ -193,11 +205,11 @@ func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
 // bound its state when keys are deleted faster than the grace period
 // collects them. It returns how many were dropped.
 func (s *EndpointState) TrimTombstones(keep int) int {
-	if len(s.States) <= keep {
+	if s.States.Len() <= keep {
 		return 0 // no more tombstones than keys
 	}
 	var tombs []KeyValue
-	for k, v := range s.States {
+	for k, v := range s.States.All() {
 		if v.Deleted {
 			tombs = append(tombs, KeyValue{Key: k, VersionedValue: v})
 		}
@@ -209,7 +221,7 @@ func (s *EndpointState) TrimTombstones(keep int) int {
 	drop := tombs[:len(tombs)-keep]
 	for _, kv := range drop {
 		s.GCVersion = max(s.GCVersion, kv.Version)
-		delete(s.States, kv.Key)
+		s.States = s.States.Without(kv.Key)
 		delete(s.tombstoneSince, kv.Key)
 	}
 	return len(drop)

@@ -3,6 +3,7 @@ package endpointstate
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -104,7 +105,7 @@ func checkMap(t *rapid.T, m *Map) {
 	for i, d := range ds {
 		s := m.states[want[i]]
 		maxStates := s.GCVersion
-		for _, v := range s.States {
+		for _, v := range s.States.All() {
 			maxStates = max(maxStates, v.Version)
 		}
 		require.Equal(t, want[i], d.Endpoint)
@@ -125,4 +126,22 @@ func TestStatesVersionIgnoresHeartbeat(t *testing.T) {
 	assert.Equal(t, int64(11), s.StatesVersion())
 	s.Set("k", "old", 2) // a lower version replacing the highest
 	assert.Equal(t, int64(2), s.StatesVersion(), fmt.Sprint(s.States))
+}
+
+// TestExamineEpochWraps: when the Examine counter wraps, the stamps of
+// earlier calls are cleared, so a state stamped long ago is not taken for
+// a duplicate of the new call, and a real duplicate still counts once.
+func TestExamineEpochWraps(t *testing.T) {
+	m := NewMap()
+	s := NewEndpointState(100)
+	s.HeartBeat.Version = 5
+	m.Put("a", s)
+	m.epoch = math.MaxUint32 - 1
+	remote := []Digest{{Endpoint: "a", Generation: 100, MaxVersion: 9}}
+	req, _ := m.Examine(remote) // epoch MaxUint32: a is stamped with it
+	require.Len(t, req, 1)
+	s.seen = 1 // as if an earlier call had stamped it with the next epoch
+	req, _ = m.Examine(append(remote, remote...))
+	assert.Len(t, req, 1, "a is examined once, not skipped as already met")
+	assert.EqualValues(t, 1, m.epoch, "the counter restarts at 1")
 }

@@ -73,8 +73,8 @@ func (s *sim) apply(n *simNode, deltas []Delta) {
 		if cur.MaxVersion() < old.MaxVersion() {
 			s.t.Fatalf("max version of %s went back", ep)
 		}
-		for k, ov := range old.States {
-			if nv, ok := cur.States[k]; ok && nv.Version < ov.Version {
+		for k, ov := range old.States.All() {
+			if nv, ok := cur.States.Get(k); ok && nv.Version < ov.Version {
 				s.t.Fatalf("%s/%s: version %d overwritten by older %d", ep, k, ov.Version, nv.Version)
 			}
 		}
@@ -127,7 +127,7 @@ func liveView(m *Map) map[string]string {
 		s := m.Get(ep)
 		v := fmt.Sprintf("g%d h%d", s.HeartBeat.Generation, s.HeartBeat.Version)
 		for _, k := range s.SortedKeys() {
-			if val := s.States[k]; !val.Deleted {
+			if val, _ := s.States.Get(k); !val.Deleted {
 				v += fmt.Sprintf(" %s=%s@%d", k, val.Value, val.Version)
 			}
 		}

@@ -35,7 +35,7 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	// duplicate costs nothing to detect and the endpoints the SYN did not
 	// mention are the unstamped ones. Only unknown endpoints, rare in
 	// steady state, need a set.
-	m.epoch++
+	m.nextEpoch()
 	epoch := m.epoch
 	var unknown map[string]struct{}
 	matched := 0
@@ -382,14 +382,22 @@ func (s *EndpointState) merge(d *Delta, now time.Time, changes []Change) []Chang
 		s.HeartBeat.Version = d.HeartBeat
 	}
 	s.GCVersion = max(s.GCVersion, d.GCVersion)
+	var taken []KeyValue
 	for _, kv := range d.States {
-		old, had := s.States[kv.Key]
+		old, had := s.States.Get(kv.Key)
+		for i := len(taken) - 1; i >= 0; i-- {
+			if taken[i].Key == kv.Key { // a key the delta repeats: its latest
+				old, had = taken[i].VersionedValue, true
+				break
+			}
+		}
 		if had && kv.Version <= old.Version || !had && kv.Version <= s.GCVersion {
 			continue
 		}
-		s.put(kv.Key, kv.VersionedValue, now)
+		taken = append(taken, kv)
 		changes = appendKeyChange(changes, d.Endpoint, kv.Key, old, had, kv.VersionedValue, d.Generation)
 	}
+	s.putAll(taken, now)
 	return changes
 }
 
@@ -405,12 +413,17 @@ func stateFromDelta(d *Delta, now time.Time) *EndpointState {
 	s := NewEndpointState(d.Generation)
 	s.HeartBeat.Version = d.HeartBeat
 	s.GCVersion = d.GCVersion
+	var taken []KeyValue
 	for _, kv := range d.States {
-		if old, ok := s.States[kv.Key]; ok && old.Version >= kv.Version {
+		if i := slices.IndexFunc(taken, func(t KeyValue) bool { return t.Key == kv.Key }); i >= 0 {
+			if taken[i].Version < kv.Version {
+				taken[i] = kv
+			}
 			continue
 		}
-		s.put(kv.Key, kv.VersionedValue, now)
+		taken = append(taken, kv)
 	}
+	s.putAll(taken, now)
 	return s
 }
 
@@ -418,15 +431,14 @@ func stateFromDelta(d *Delta, now time.Time) *EndpointState {
 // order of the new versions (deletions of vanished keys last, by key).
 func diff(changes []Change, endpoint string, old, new *EndpointState) []Change {
 	for _, kv := range new.entriesAbove(0) {
-		prev, had := old.States[kv.Key]
+		prev, had := old.States.Get(kv.Key)
 		if had && prev == kv.VersionedValue {
 			continue
 		}
 		changes = appendKeyChange(changes, endpoint, kv.Key, prev, had, kv.VersionedValue, new.HeartBeat.Generation)
 	}
-	for _, key := range old.SortedKeys() {
-		prev := old.States[key]
-		if _, still := new.States[key]; still || prev.Deleted {
+	for key, prev := range old.States.All() {
+		if _, still := new.States.Get(key); still || prev.Deleted {
 			continue
 		}
 		changes = append(changes, Change{Kind: ChangeDeleted, Endpoint: endpoint, Key: key,

@@ -134,7 +134,7 @@ func TestApplyRules(t *testing.T) {
 		got := m.Get("a")
 		assert.EqualValues(t, 6, got.HeartBeat.Generation)
 		assert.EqualValues(t, 2, got.HeartBeat.Version)
-		assert.Equal(t, map[string]VersionedValue{"both": {"new", 1, false}}, got.States)
+		assert.Equal(t, map[string]VersionedValue{"both": {"new", 1, false}}, got.States.Map())
 		require.Len(t, ch, 3)
 		assert.Equal(t, ChangeRestarted, ch[0].Kind)
 		assert.EqualValues(t, 5, ch[0].OldGeneration)
@@ -155,7 +155,7 @@ func TestApplyRules(t *testing.T) {
 		m.Put("a", state(5, 3, map[string]int64{"k": 8}))
 		ch, err := m.Apply([]Delta{{Endpoint: "a", Generation: 5, HeartBeat: 9, States: []KeyValue{kv("k", "stale", 6)}}}, opts())
 		require.NoError(t, err)
-		assert.Equal(t, "v8", m.Get("a").States["k"].Value)
+		assert.Equal(t, "v8", m.Get("a").States.Map()["k"].Value)
 		require.Len(t, ch, 1)
 		assert.Equal(t, ChangeHeartBeat, ch[0].Kind)
 		assert.EqualValues(t, 9, m.Get("a").HeartBeat.Version)
@@ -229,7 +229,7 @@ func TestApplyRefusesBadDeltaAlone(t *testing.T) {
 				assert.Equal(t, "good", c.Endpoint)
 			}
 			require.NotNil(t, m.Get("good"), "the good delta applies")
-			assert.Equal(t, "v", m.Get("good").States["k"].Value)
+			assert.Equal(t, "v", m.Get("good").States.Map()["k"].Value)
 			m.Remove("good")
 			assert.True(t, m.Equal(before), "nothing else changes")
 		})
@@ -303,7 +303,7 @@ func TestReceiverTrimsTombstones(t *testing.T) {
 		require.NoError(t, err)
 	}
 	got := m.Get("a")
-	assert.LessOrEqual(t, len(got.States), l.MaxKeys)
+	assert.LessOrEqual(t, got.States.Len(), l.MaxKeys)
 	assert.Positive(t, got.GCVersion)
 	out, _ := m.BuildDeltas([]Want{{Endpoint: "a"}}, 1<<20)
 	require.Len(t, out, 1)
@@ -333,8 +333,8 @@ func TestTrimTombstones(t *testing.T) {
 	}
 	assert.Equal(t, 3, s.TrimTombstones(2))
 	assert.EqualValues(t, 4, s.GCVersion)
-	assert.Len(t, s.States, 2)
-	assert.Contains(t, s.States, "k5")
+	assert.Equal(t, 2, s.States.Len())
+	assert.Contains(t, s.States.Map(), "k5")
 }
 
 func TestLimitsCheckSet(t *testing.T) {

@@ -88,11 +88,12 @@ const (
 type EndpointState struct {
 	// HeartBeat is the endpoint's generation and heartbeat version.
 	HeartBeat HeartBeatState
-	// States maps application-state keys to their latest value or
-	// tombstone. Never nil in a state built by this package. Change it
-	// only through Set, Delete and Map.Apply, which keep the cached
-	// maximum version (see MaxVersion) up to date; read it freely.
-	States map[string]VersionedValue
+	// States holds each application-state key's latest value or
+	// tombstone. It is an immutable value, shared freely (Clone and
+	// readers copy it at no cost). Change it only through Set, Delete and
+	// Map.Apply, which keep the cached maximum version (see MaxVersion)
+	// up to date; read it freely.
+	States States
 	// GCVersion is the highest version of a tombstone dropped from States
 	// (0 when none was).
 	GCVersion int64
@@ -100,14 +101,15 @@ type EndpointState struct {
 	// tombstoneSince records, locally, when each tombstone was first seen
 	// here; it decides when the tombstone may be collected. Never sent.
 	tombstoneSince map[string]time.Time
-	// seen is the Map.Examine call that last met this state (see
-	// Map.epoch). Local, never copied.
-	seen uint64
 	// maxState caches the highest version in States when maxKnown, so
 	// MaxVersion, asked for once per digest and round, does not walk the
 	// map. put raises it; collecting a tombstone leaves it, which stays
 	// right because GCVersion then covers the tombstone's version.
 	maxState int64
+	// seen is the Map.Examine call that last met this state (see
+	// Map.epoch). Local, never copied. 32 bits, so that the state packs in
+	// 64 bytes; the Map clears the stamps when its counter wraps.
+	seen     uint32
 	maxKnown bool
 	// detached marks a state its Map dropped (Remove, or Put of another
 	// state for the endpoint), for the Map's iterations. Local.
@@ -118,7 +120,6 @@ type EndpointState struct {
 func NewEndpointState(generation int64) *EndpointState {
 	return &EndpointState{
 		HeartBeat: HeartBeatState{Generation: generation},
-		States:    map[string]VersionedValue{},
 		maxKnown:  true,
 	}
 }
@@ -128,7 +129,7 @@ func NewEndpointState(generation int64) *EndpointState {
 func (s *EndpointState) MaxVersion() int64 {
 	if !s.maxKnown {
 		s.maxState = 0
-		for _, v := range s.States {
+		for _, v := range s.States.All() {
 			s.maxState = max(s.maxState, v.Version)
 		}
 		s.maxKnown = true
@@ -149,7 +150,7 @@ func (s *EndpointState) StatesVersion() int64 {
 // Get returns the live value of key; ok is false for an absent or deleted
 // key.
 func (s *EndpointState) Get(key string) (value string, ok bool) {
-	v, found := s.States[key]
+	v, found := s.States.Get(key)
 	if !found || v.Deleted {
 		return "", false
 	}
@@ -194,26 +195,35 @@ func (s *EndpointState) Delete(key string, version int64, now time.Time) {
 }
 
 func (s *EndpointState) put(key string, v VersionedValue, now time.Time) {
-	if old, ok := s.States[key]; ok && v.Version < old.Version {
-		s.maxKnown = false // the old version may have been the maximum
-	}
-	s.States[key] = v
-	s.maxState = max(s.maxState, v.Version)
-	if v.Deleted {
-		if s.tombstoneSince == nil {
-			s.tombstoneSince = map[string]time.Time{}
+	s.putAll([]KeyValue{{Key: key, VersionedValue: v}}, now)
+}
+
+// putAll records kvs at once, in one new States; of several for one key
+// the last wins.
+func (s *EndpointState) putAll(kvs []KeyValue, now time.Time) {
+	for i := range kvs {
+		kv := &kvs[i]
+		if old, ok := s.States.Get(kv.Key); ok && kv.Version < old.Version {
+			s.maxKnown = false // the old version may have been the maximum
 		}
-		s.tombstoneSince[key] = now
-	} else if s.tombstoneSince != nil {
-		delete(s.tombstoneSince, key)
+		s.maxState = max(s.maxState, kv.Version)
+		if kv.Deleted {
+			if s.tombstoneSince == nil {
+				s.tombstoneSince = map[string]time.Time{}
+			}
+			s.tombstoneSince[kv.Key] = now
+		} else if s.tombstoneSince != nil {
+			delete(s.tombstoneSince, kv.Key)
+		}
 	}
+	s.States = s.States.withAll(kvs)
 }
 
 // LiveKeys returns the number of application keys (not tombstones, not
 // hearsay's reserved keys) and the total bytes of their keys and values:
 // what Limits.MaxKeys and Limits.MaxBytes bound.
 func (s *EndpointState) LiveKeys() (keys, bytes int) {
-	for k, v := range s.States {
+	for k, v := range s.States.All() {
 		if !v.Deleted && !strings.HasPrefix(k, ReservedPrefix) {
 			keys++
 			bytes += len(k) + len(v.Value)
@@ -222,17 +232,15 @@ func (s *EndpointState) LiveKeys() (keys, bytes int) {
 	return keys, bytes
 }
 
-// Clone returns a deep copy, local bookkeeping included.
+// Clone returns a copy, local bookkeeping included. The copy shares the
+// immutable States.
 func (s *EndpointState) Clone() *EndpointState {
 	c := &EndpointState{
 		HeartBeat: s.HeartBeat,
-		States:    maps.Clone(s.States),
+		States:    s.States,
 		GCVersion: s.GCVersion,
 		maxState:  s.maxState,
 		maxKnown:  s.maxKnown,
-	}
-	if c.States == nil {
-		c.States = map[string]VersionedValue{}
 	}
 	if len(s.tombstoneSince) > 0 {
 		c.tombstoneSince = maps.Clone(s.tombstoneSince)
@@ -244,19 +252,19 @@ func (s *EndpointState) Clone() *EndpointState {
 // heartbeat, application states and GCVersion. Local bookkeeping is
 // ignored.
 func (s *EndpointState) Equal(o *EndpointState) bool {
-	return s.HeartBeat == o.HeartBeat && s.GCVersion == o.GCVersion && maps.Equal(s.States, o.States)
+	return s.HeartBeat == o.HeartBeat && s.GCVersion == o.GCVersion && s.States.Equal(o.States)
 }
 
 // SortedKeys returns the keys of States in ascending order.
 func (s *EndpointState) SortedKeys() []string {
-	return slices.Sorted(maps.Keys(s.States))
+	return s.States.Keys()
 }
 
 // entriesAbove returns the application states with version > v, in
 // ascending version order (ties, which one counter prevents, by key).
 func (s *EndpointState) entriesAbove(v int64) []KeyValue {
 	var out []KeyValue
-	for k, val := range s.States {
+	for k, val := range s.States.All() {
 		if val.Version > v {
 			out = append(out, KeyValue{Key: k, VersionedValue: val})
 		}

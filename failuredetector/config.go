@@ -17,6 +17,12 @@ type Config struct {
 	// Default Exponential (Cassandra's).
 	Model Model
 
+	// Estimator selects how each peer's interval statistics are kept:
+	// Decaying (the default: exponentially weighted, 40 bytes per peer
+	// whatever WindowSize) or Sliding (the exact window of WindowSize
+	// intervals, 4 bytes per interval; the zero value).
+	Estimator Estimator
+
 	// PhiConvictThreshold is the phi above which Interpret convicts a peer.
 	// Unitless; default 8 (Cassandra's and Akka's default); it must be a
 	// finite number > 0. Cassandra accepts 5 to 16. Under Exponential, 8
@@ -24,9 +30,14 @@ type Config struct {
 	PhiConvictThreshold float64
 
 	// WindowSize is how many recent inter-arrival intervals each peer's
-	// ArrivalWindow keeps. Count; default 100 (Cassandra and Akka keep
-	// 1000; 100 recent intervals follow a change of pace sooner and take
-	// 400 bytes per peer rather than 4 KB); range 1 to 1<<20 (1,048,576).
+	// ArrivalWindow keeps under Sliding, and the span of the Decaying
+	// statistics (each interval weighs 2/(WindowSize+1): the mean age and
+	// about the accuracy of a window of that size, in the same 40 bytes
+	// whatever the size). Count; default 100 (Cassandra and Akka keep
+	// 1000; 100 recent intervals follow a change of pace sooner; see
+	// TestWindowSizeAccuracy for the accuracy kept); range 1 to 1<<20
+	// (1,048,576). Under Sliding it takes 4 bytes per interval: a
+	// simulator holding many nodes may take 8.
 	WindowSize int
 
 	// InitialInterval is the interval assumed before any has been observed.
@@ -74,7 +85,7 @@ type Config struct {
 }
 
 // DefaultConfig returns the defaults for a 1 s gossip interval:
-// Cassandra's exponential model with threshold 8, a window of 100,
+// Cassandra's exponential model with threshold 8, a decaying window of span 100,
 // InitialInterval and MaxInterval 2 s, MinStdDev 100 ms, AcceptablePause 3 s
 // and MaxLocalPause 5 s. It equals DefaultConfigFor(time.Second).
 func DefaultConfig() Config {
@@ -92,7 +103,7 @@ func DefaultConfig() Config {
 //   - AcceptablePause: 3 × gossipInterval (Akka's 3 s for 1 s);
 //   - MaxLocalPause: 5 × gossipInterval (Cassandra's 5 s for 1 s), shorter
 //     than the 18.4 intervals to conviction at threshold 8;
-//   - Model Exponential, PhiConvictThreshold 8 and WindowSize 100
+//   - Model Exponential, PhiConvictThreshold 8 and Estimator Decaying, WindowSize 100
 //     regardless of the interval.
 //
 // Products that do not fit in a time.Duration saturate. A gossipInterval
@@ -100,6 +111,7 @@ func DefaultConfig() Config {
 func DefaultConfigFor(gossipInterval time.Duration) Config {
 	return Config{
 		Model:               Exponential,
+		Estimator:           Decaying,
 		PhiConvictThreshold: 8,
 		WindowSize:          defaultWindowSize,
 		InitialInterval:     scale(gossipInterval, 2),
@@ -132,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if !c.Model.valid() {
 		bad("Model", c.Model, "must be Exponential, Normal or Akka")
+	}
+	if !c.Estimator.valid() {
+		bad("Estimator", c.Estimator, "must be Sliding or Decaying")
 	}
 	if t := c.PhiConvictThreshold; math.IsNaN(t) || math.IsInf(t, 0) || t <= 0 {
 		bad("PhiConvictThreshold", t, "must be a finite number > 0")

@@ -66,6 +66,7 @@ func TestModelJSON(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	want := Config{
 		Model:               Exponential,
+		Estimator:           Decaying,
 		PhiConvictThreshold: 8,
 		WindowSize:          100,
 		InitialInterval:     2 * time.Second,
@@ -85,19 +86,19 @@ func TestDefaultConfigFor(t *testing.T) {
 		want     Config
 	}{
 		{100 * time.Millisecond, Config{
-			PhiConvictThreshold: 8, WindowSize: 100,
+			Estimator: Decaying, PhiConvictThreshold: 8, WindowSize: 100,
 			InitialInterval: 200 * time.Millisecond, MaxInterval: 200 * time.Millisecond,
 			MinStdDev: 10 * time.Millisecond, AcceptablePause: 300 * time.Millisecond,
 			MaxLocalPause: 500 * time.Millisecond,
 		}},
 		{3 * time.Second, Config{
-			PhiConvictThreshold: 8, WindowSize: 100,
+			Estimator: Decaying, PhiConvictThreshold: 8, WindowSize: 100,
 			InitialInterval: 6 * time.Second, MaxInterval: 6 * time.Second,
 			MinStdDev: 300 * time.Millisecond, AcceptablePause: 9 * time.Second,
 			MaxLocalPause: 15 * time.Second,
 		}},
 		{math.MaxInt64, Config{
-			PhiConvictThreshold: 8, WindowSize: 100,
+			Estimator: Decaying, PhiConvictThreshold: 8, WindowSize: 100,
 			InitialInterval: math.MaxInt64, MaxInterval: math.MaxInt64,
 			MinStdDev: math.MaxInt64 / 10, AcceptablePause: math.MaxInt64,
 			MaxLocalPause: math.MaxInt64,

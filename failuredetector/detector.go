@@ -8,7 +8,8 @@ import (
 )
 
 // Detector is a phi-accrual failure detector for many endpoints: it keeps
-// one ArrivalWindow and one last-arrival time per endpoint, turns silence
+// interval statistics (see Estimator) and a last-arrival time per
+// endpoint, turns silence
 // into phi with the configured Model, and decides conviction with the
 // threshold. It is Cassandra's FailureDetector without the clock, the
 // listeners and the logging, and with a local-pause guard that discounts
@@ -45,21 +46,27 @@ type Detector struct {
 // peer is what the Detector knows about one endpoint.
 type peer struct {
 	endpoint string
-	pos      int32 // index in Detector.all
 	// deadline is last plus the silence up to which phi is surely at most
 	// PhiConvictThreshold (see Detector.safe), as an offset from
 	// Detector.base: Overdue passes over the peer until then without
 	// evaluating phi. Recomputed whenever last or the window changes.
 	deadline time.Duration
-	window   ArrivalWindow
-	last     time.Time // last accepted heartbeat arrival
+	// window holds the intervals under Sliding; nil under Decaying.
+	window *ArrivalWindow
+	// decay holds the statistics under Decaying.
+	decay decaying
+	// last is the last accepted heartbeat arrival, as an offset from
+	// Detector.base (8 bytes rather than a time.Time's 24).
+	last time.Duration
 	// stalledAt is the Detector's stalled total when last was set: the
 	// local stall since then, stalled − stalledAt, is not the peer's
 	// silence.
 	stalledAt time.Duration
-	// deferredIn is the pause count when a conviction of the peer was last
-	// deferred, so each pause counts a peer once.
-	deferredIn uint64
+	// deferredIn is the pause count (its low 32 bits, so that the record
+	// packs in 128 bytes) when a conviction of the peer was last deferred,
+	// so each pause counts a peer once.
+	deferredIn uint32
+	pos        int32 // index in Detector.all plus 1; 0 before the first report
 }
 
 // PauseStats are the local-pause guard's running totals.
@@ -84,13 +91,15 @@ type EndpointStats struct {
 	// Phi is the endpoint's phi at the snapshot time, clamped with
 	// ClampPhi to [0, MaxPhi] so that it is always finite.
 	Phi float64
-	// Mean is the mean of the intervals in the window, rounded to 1 ns.
+	// Mean is the mean of the intervals (weighted, under Decaying),
+	// rounded to 1 ns.
 	Mean time.Duration
 	// StdDev is the population standard deviation of the intervals in the
 	// window, rounded to 1 ns, before the MinStdDev floor is applied.
 	StdDev time.Duration
-	// Samples is the number of intervals in the window, synthetic bootstrap
-	// intervals included.
+	// Samples is the number of intervals the statistics reflect, synthetic
+	// bootstrap intervals included: those in the window under Sliding;
+	// those added, up to WindowSize, under Decaying.
 	Samples int
 	// LastArrival is the time of the last accepted heartbeat.
 	LastArrival time.Time
@@ -146,9 +155,9 @@ func (d *Detector) safe(p *peer) float64 {
 	case Exponential:
 		// phi = t/(mean·ln 10): at most the threshold, less a millionth,
 		// up to this t.
-		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.window.Mean()
+		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.mean()
 	default:
-		t = d.mu(p.window.Mean()) + d.sigma(&p.window)*d.safeZ
+		t = d.mu(p.mean()) + d.sigma(p)*d.safeZ
 	}
 	if math.IsNaN(t) || t < 0 {
 		return -1 // phi may be over the threshold after no silence at all
@@ -184,25 +193,36 @@ func (d *Detector) Config() Config {
 // The first report of an endpoint allocates its window, which then grows to
 // WindowSize intervals; once it is full, Report does not allocate.
 func (d *Detector) Report(endpoint string, at time.Time) {
-	p, ok := d.peers[endpoint]
-	if !ok {
+	p := d.peers[endpoint]
+	if p == nil {
+		p = &peer{}
+		d.peers[endpoint] = p
+	}
+	d.report(p, endpoint, at)
+}
+
+// report is Report for the endpoint whose record is p.
+func (d *Detector) report(p *peer, endpoint string, at time.Time) {
+	if p.pos == 0 {
 		if !d.based {
 			d.base, d.based = at, true
 		}
-		p = &peer{endpoint: endpoint, pos: int32(len(d.all)), window: ArrivalWindow{size: int32(d.cfg.WindowSize)}, last: at, stalledAt: d.stalled}
-		d.bootstrap(&p.window)
+		*p = peer{endpoint: endpoint, pos: int32(len(d.all)) + 1, last: at.Sub(d.base), stalledAt: d.stalled}
+		if d.cfg.Estimator == Sliding {
+			p.window = NewArrivalWindow(d.cfg.WindowSize)
+		}
+		d.bootstrap(p)
 		d.setDeadline(p)
-		d.peers[endpoint] = p
 		d.all = append(d.all, p)
 		return
 	}
-	if at.Sub(p.last) <= 0 {
+	if d.sinceLast(p, at) <= 0 {
 		return
 	}
 	if interval := d.silence(p, at); interval > 0 && d.learns(p, interval) {
-		p.window.Add(interval)
+		d.add(p, interval)
 	}
-	p.last, p.stalledAt = at, d.stalled
+	p.last, p.stalledAt = at.Sub(d.base), d.stalled
 	d.setDeadline(p)
 }
 
@@ -213,7 +233,7 @@ func (d *Detector) setDeadline(p *peer) {
 		p.deadline = math.MinInt64
 		return
 	}
-	since, safe := p.last.Sub(d.base), time.Duration(min(t, 1<<62))
+	since, safe := p.last, time.Duration(min(t, 1<<62))
 	if since > math.MaxInt64-safe {
 		p.deadline = math.MaxInt64 // saturated: about 292 years out
 		return
@@ -224,18 +244,73 @@ func (d *Detector) setDeadline(p *peer) {
 // silence is p's silence at now: the time since its last arrival, less the
 // local stall detected since (never negative).
 func (d *Detector) silence(p *peer, now time.Time) time.Duration {
-	return max(now.Sub(p.last)-(d.stalled-p.stalledAt), 0)
+	return max(d.sinceLast(p, now)-(d.stalled-p.stalledAt), 0)
 }
 
-// bootstrap fills a new window with the model's synthetic history.
-func (d *Detector) bootstrap(w *ArrivalWindow) {
+// sinceLast is the time from p's last arrival to now, saturated as
+// time.Time.Sub saturates.
+func (d *Detector) sinceLast(p *peer, now time.Time) time.Duration {
+	off := now.Sub(d.base)
+	switch {
+	case p.last < 0 && off > math.MaxInt64+p.last:
+		return math.MaxInt64
+	case p.last > 0 && off < math.MinInt64+p.last:
+		return math.MinInt64
+	}
+	return off - p.last
+}
+
+// bootstrap fills a new peer's statistics with the model's synthetic
+// history.
+func (d *Detector) bootstrap(p *peer) {
 	if d.cfg.Model == Exponential {
-		w.Add(d.cfg.InitialInterval)
+		d.add(p, d.cfg.InitialInterval)
 		return
 	}
 	m := d.cfg.InitialInterval / 2
-	w.Add(m - m/4)
-	w.Add(m + m/4)
+	d.add(p, m-m/4)
+	d.add(p, m+m/4)
+}
+
+// add records one interval in p's statistics.
+func (d *Detector) add(p *peer, interval time.Duration) {
+	if p.window != nil {
+		p.window.Add(interval)
+		return
+	}
+	p.decay.add(interval, d.cfg.WindowSize)
+}
+
+// mean is the mean interval of p's statistics, in nanoseconds.
+func (p *peer) mean() float64 {
+	if p.window != nil {
+		return p.window.Mean()
+	}
+	return p.decay.mean
+}
+
+// stdDev is the standard deviation of p's statistics, in nanoseconds.
+func (p *peer) stdDev() float64 {
+	if p.window != nil {
+		return p.window.StdDev()
+	}
+	return math.Sqrt(p.decay.variance)
+}
+
+// samples is the number of intervals p's statistics reflect.
+func (d *Detector) samples(p *peer) int {
+	if p.window != nil {
+		return p.window.Len()
+	}
+	return p.decay.samples(d.cfg.WindowSize)
+}
+
+// intervals returns p's intervals for display, oldest first.
+func (p *peer) intervals() []time.Duration {
+	if p.window != nil {
+		return p.window.Intervals()
+	}
+	return p.decay.intervals()
 }
 
 // learns reports whether the model adds interval, which ends now, to p's
@@ -246,7 +321,7 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 	}
 	// Up to μ′ both normal models give phi ≤ log10 2 ≈ 0.301, so the usual
 	// heartbeat, on time, is learned without evaluating phi.
-	if float64(interval) <= d.mu(p.window.Mean()) && d.cfg.PhiConvictThreshold >= 0.5 {
+	if float64(interval) <= d.mu(p.mean()) && d.cfg.PhiConvictThreshold >= 0.5 {
 		return true
 	}
 	return d.phiAfter(p, interval) < d.cfg.PhiConvictThreshold
@@ -259,8 +334,12 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 // silence at all. It is never NaN or negative, and may be +Inf (use
 // ClampPhi before exporting it).
 func (d *Detector) Phi(endpoint string, now time.Time) float64 {
-	p, ok := d.peers[endpoint]
-	if !ok {
+	return d.phi(d.peers[endpoint], now)
+}
+
+// phi is Phi for the record p (nil or not yet reported: 0).
+func (d *Detector) phi(p *peer, now time.Time) float64 {
+	if p == nil || p.pos == 0 {
 		return 0
 	}
 	return d.phiAfter(p, d.silence(p, now))
@@ -269,14 +348,14 @@ func (d *Detector) Phi(endpoint string, now time.Time) float64 {
 // phiAfter returns p's phi after t of silence.
 func (d *Detector) phiAfter(p *peer, t time.Duration) float64 {
 	silence := float64(max(t, 0))
-	mean := p.window.Mean()
+	mean := p.mean()
 	switch d.cfg.Model {
 	case Exponential:
 		return phiExponential(silence, mean)
 	case Normal:
-		return phiNormal(silence, d.mu(mean), d.sigma(&p.window))
+		return phiNormal(silence, d.mu(mean), d.sigma(p))
 	case Akka:
-		return phiAkka(silence, d.mu(mean), d.sigma(&p.window))
+		return phiAkka(silence, d.mu(mean), d.sigma(p))
 	default:
 		return 0
 	}
@@ -289,8 +368,8 @@ func (d *Detector) mu(mean float64) float64 {
 
 // sigma is the standard deviation of the normal models: the window's, but
 // at least MinStdDev.
-func (d *Detector) sigma(w *ArrivalWindow) float64 {
-	return math.Max(w.StdDev(), float64(d.cfg.MinStdDev))
+func (d *Detector) sigma(p *peer) float64 {
+	return math.Max(p.stdDev(), float64(d.cfg.MinStdDev))
 }
 
 // Interpret reports whether endpoint should be convicted at now: whether its
@@ -302,16 +381,20 @@ func (d *Detector) sigma(w *ArrivalWindow) float64 {
 // with the silence counted in full) is counted in PauseStats.Deferred, once
 // per endpoint and pause.
 func (d *Detector) Interpret(endpoint string, now time.Time) bool {
+	return d.interpret(d.peers[endpoint], now)
+}
+
+// interpret is Interpret for the record p (nil or not yet reported: false).
+func (d *Detector) interpret(p *peer, now time.Time) bool {
 	d.Tick(now)
-	p, ok := d.peers[endpoint]
-	if !ok {
+	if p == nil || p.pos == 0 {
 		return false
 	}
 	if d.phiAfter(p, d.silence(p, now)) > d.cfg.PhiConvictThreshold {
 		return true
 	}
-	if p.deferredIn != d.pauses && d.phiAfter(p, now.Sub(p.last)) > d.cfg.PhiConvictThreshold {
-		p.deferredIn = d.pauses
+	if p.deferredIn != uint32(d.pauses) && d.phiAfter(p, d.sinceLast(p, now)) > d.cfg.PhiConvictThreshold {
+		p.deferredIn = uint32(d.pauses)
 		d.deferred++
 	}
 	return false
@@ -334,7 +417,7 @@ func (d *Detector) Tick(now time.Time) time.Duration {
 	if limit := d.cfg.MaxLocalPause; limit > 0 && d.ticked && now.Sub(d.lastTick) > limit {
 		excess = now.Sub(d.lastTick) - limit
 		for _, p := range d.all {
-			if p.last.After(d.lastTick) {
+			if p.last > d.lastTick.Sub(d.base) {
 				p.stalledAt += excess // heard during the gap: its silence is its own
 			}
 		}
@@ -361,11 +444,21 @@ func (d *Detector) Remove(endpoint string) {
 		return
 	}
 	delete(d.peers, endpoint)
-	last := len(d.all) - 1
-	d.all[p.pos] = d.all[last]
-	d.all[p.pos].pos = p.pos
+	d.unlist(p)
+}
+
+// unlist takes p off the scan list and clears it, so that its next
+// report starts afresh.
+func (d *Detector) unlist(p *peer) {
+	if p.pos == 0 {
+		return
+	}
+	i, last := p.pos-1, len(d.all)-1
+	d.all[i] = d.all[last]
+	d.all[i].pos = i + 1
 	d.all[last] = nil
 	d.all = d.all[:last]
+	*p = peer{}
 }
 
 // Overdue appends to buf, and returns, the endpoints whose phi at now may
@@ -390,21 +483,26 @@ func (d *Detector) Overdue(now time.Time, buf []string) []string {
 // endpoint, with phi clamped to [0, MaxPhi]. It does not change the
 // Detector (in particular it does not count as an Interpret call).
 func (d *Detector) Snapshot(now time.Time) []EndpointStats {
-	out := make([]EndpointStats, 0, len(d.peers))
-	for name, p := range d.peers {
-		out = append(out, EndpointStats{
-			Endpoint:    name,
-			Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
-			Mean:        nanos(p.window.Mean()),
-			StdDev:      nanos(p.window.StdDev()),
-			Samples:     p.window.Len(),
-			LastArrival: p.last,
-		})
+	out := make([]EndpointStats, 0, len(d.all))
+	for _, p := range d.all {
+		out = append(out, d.stats(p, now))
 	}
 	slices.SortFunc(out, func(a, b EndpointStats) int {
 		return cmp.Compare(a.Endpoint, b.Endpoint)
 	})
 	return out
+}
+
+// stats returns the reported record p's EndpointStats at now.
+func (d *Detector) stats(p *peer, now time.Time) EndpointStats {
+	return EndpointStats{
+		Endpoint:    p.endpoint,
+		Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
+		Mean:        nanos(p.mean()),
+		StdDev:      nanos(p.stdDev()),
+		Samples:     d.samples(p),
+		LastArrival: d.base.Add(p.last),
+	}
 }
 
 // nanos rounds a statistic in float64 nanoseconds to a Duration. Window

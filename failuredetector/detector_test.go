@@ -122,13 +122,30 @@ func TestExponentialReports(t *testing.T) {
 			[]time.Duration{200 * time.Microsecond, 100 * time.Microsecond, 100 * time.Microsecond},
 			200 * time.Microsecond, 2 * time.Millisecond},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			d := newDetector(t, tc.change)
-			reportAll(d, "a", tc.reports)
-			checkEndpoint(t, d, tc.window, tc.last, tc.now)
-		})
+	for _, est := range []Estimator{Sliding, Decaying} {
+		for _, tc := range tests {
+			t.Run(est.String()+"/"+tc.name, func(t *testing.T) {
+				d := newDetector(t, func(c *Config) {
+					c.Estimator = est
+					if tc.change != nil {
+						tc.change(c)
+					}
+				})
+				if !sameAsWindow(d.Config(), len(tc.window)) {
+					return // see TestDecayingForgets
+				}
+				reportAll(d, "a", tc.reports)
+				checkEndpoint(t, d, tc.window, tc.last, tc.now)
+			})
+		}
 	}
+}
+
+// sameAsWindow reports whether a detector of cfg holding n intervals has
+// exactly a window's statistics: always under Sliding; under Decaying
+// while every interval still weighs 1/n, up to (WindowSize+1)/2 of them.
+func sameAsWindow(cfg Config, n int) bool {
+	return cfg.Estimator == Sliding || 2*n <= cfg.WindowSize+1
 }
 
 func TestNormalAndAkkaReports(t *testing.T) {
@@ -169,16 +186,21 @@ func TestNormalAndAkkaReports(t *testing.T) {
 	}
 	for _, model := range []Model{Normal, Akka} {
 		for _, tc := range tests {
-			t.Run(model.String()+"/"+tc.name, func(t *testing.T) {
-				d := newDetector(t, func(c *Config) {
-					c.Model = model
-					if tc.change != nil {
-						tc.change(c)
+			for _, est := range []Estimator{Sliding, Decaying} {
+				t.Run(model.String()+"/"+est.String()+"/"+tc.name, func(t *testing.T) {
+					d := newDetector(t, func(c *Config) {
+						c.Model, c.Estimator = model, est
+						if tc.change != nil {
+							tc.change(c)
+						}
+					})
+					if !sameAsWindow(d.Config(), len(tc.window)) {
+						return // a window that evicted: see TestDecayingForgets
 					}
+					reportAll(d, "a", tc.reports)
+					checkEndpoint(t, d, tc.window, tc.last, tc.now)
 				})
-				reportAll(d, "a", tc.reports)
-				checkEndpoint(t, d, tc.window, tc.last, tc.now)
-			})
+			}
 		}
 	}
 }

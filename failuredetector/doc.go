@@ -29,9 +29,11 @@
 //	phi(t) = −log10(P(an interval is longer than t))
 //
 // where t is the time since the last heartbeat. Under the model, convicting
-// at threshold Φ is wrong with a probability of about 10^−Φ. The intervals
-// are kept per endpoint in an [ArrivalWindow] of the most recent
-// [Config.WindowSize] intervals, with exact running statistics.
+// at threshold Φ is wrong with a probability of about 10^−Φ. The interval
+// statistics are kept per endpoint as an exponentially weighted mean and
+// variance of span [Config.WindowSize] ([Decaying], the default, 40 bytes
+// per endpoint), or in an [ArrivalWindow] of the most recent WindowSize
+// intervals with exact running statistics ([Sliding]).
 //
 // # The three models
 //

@@ -7,7 +7,7 @@ import "time"
 // histogram of inter-arrival times.
 func (w *ArrivalWindow) Intervals() []time.Duration {
 	if w.large != nil {
-		return ringIntervals(w.large, w.oldest)
+		return ringIntervals(*w.large, w.oldest)
 	}
 	return ringIntervals(w.small, w.oldest)
 }
@@ -28,7 +28,8 @@ func ringIntervals[T uint32 | uint64](buf []T, oldest int32) []time.Duration {
 // for display.
 type WindowView struct {
 	// Intervals are the intervals in the window, oldest first (bootstrap
-	// intervals included); a copy.
+	// intervals included); a copy. Under Decaying, the last 8, to the
+	// millisecond.
 	Intervals []time.Duration
 	// Silence is the endpoint's silence at the moment: the time since its
 	// last arrival, local stalls discounted (as Phi counts it).
@@ -45,8 +46,12 @@ const convictSearchLimit = 24 * time.Hour
 // Window returns endpoint's WindowView at now, and false if the Detector
 // does not know endpoint. It does not change the Detector.
 func (d *Detector) Window(endpoint string, now time.Time) (WindowView, bool) {
-	p, ok := d.peers[endpoint]
-	if !ok {
+	return d.window(d.peers[endpoint], now)
+}
+
+// window is Window for the record p (nil or not yet reported: false).
+func (d *Detector) window(p *peer, now time.Time) (WindowView, bool) {
+	if p == nil || p.pos == 0 {
 		return WindowView{}, false
 	}
 	// Phi grows with silence under every model: bisect for the first
@@ -60,5 +65,5 @@ func (d *Detector) Window(endpoint string, now time.Time) (WindowView, bool) {
 			lo = mid
 		}
 	}
-	return WindowView{Intervals: p.window.Intervals(), Silence: d.silence(p, now), ConvictAfter: hi}, true
+	return WindowView{Intervals: p.intervals(), Silence: d.silence(p, now), ConvictAfter: hi}, true
 }

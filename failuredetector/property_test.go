@@ -77,7 +77,7 @@ func TestDetectorProperties(t *testing.T) {
 						lo = mid
 					}
 				}
-				assert.Contains(t, d.Overdue(p.last.Add(hi), nil), ep, "silence %v: phi %g > threshold %g",
+				assert.Contains(t, d.Overdue(d.base.Add(p.last).Add(hi), nil), ep, "silence %v: phi %g > threshold %g",
 					hi, d.phiAfter(p, hi), cfg.PhiConvictThreshold)
 			},
 			"phi grows with silence": func(t *rapid.T) {
@@ -123,7 +123,7 @@ func checkOverdue(t *rapid.T, d *Detector, when time.Time) {
 		assert.Contains(t, d.peers, ep, "unknown endpoint listed")
 	}
 	for ep, p := range d.peers {
-		if d.Phi(ep, when) > d.cfg.PhiConvictThreshold || d.phiAfter(p, when.Sub(p.last)) > d.cfg.PhiConvictThreshold {
+		if d.Phi(ep, when) > d.cfg.PhiConvictThreshold || d.phiAfter(p, d.sinceLast(p, when)) > d.cfg.PhiConvictThreshold {
 			assert.True(t, seen[ep], "%s: phi over the threshold, not listed", ep)
 		}
 	}

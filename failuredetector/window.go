@@ -6,10 +6,13 @@ import (
 )
 
 const (
-	// defaultWindowSize is the window size of DefaultConfig and of the zero
-	// ArrivalWindow. Cassandra and Akka keep 1000; 100 recent intervals
-	// follow a change of pace sooner for a tenth of the memory, which
-	// matters at thousands of peers (docs/performance.md).
+	// defaultWindowSize is the window size (or, under Decaying, the span)
+	// of DefaultConfig and of the zero ArrivalWindow. Cassandra and Akka
+	// keep 1000; 100 recent intervals follow a change of pace sooner, and
+	// on realistic heartbeat traces the silence at which the default
+	// (Decaying, span 100, 40 bytes per peer) convicts is within a few per
+	// cent of the 1,000-interval window's at the median
+	// (TestWindowSizeAccuracy, docs/failure-detection.md).
 	defaultWindowSize = 100
 
 	// maxWindowSize bounds the window so that the exact sums below fit:
@@ -32,8 +35,9 @@ const (
 // running sum Σx and sum of squares Σx² in 128-bit integers. Adding and
 // evicting are exact integer operations, so the sums never drift, however
 // many millions of intervals pass through the window, and Add is O(1) with no
-// periodic recomputation. Add derives the mean and variance from the sums
-// once, so reading them is free. The population variance is computed from
+// periodic recomputation. Add derives the mean from the sums once, so
+// reading it is free; the variance, which only the normal models read, is
+// derived when read. The population variance is computed from
 //
 //	Var = (n·Σx² − (Σx)²) / n²
 //
@@ -62,16 +66,16 @@ const (
 // The zero value is an empty window with capacity 100. An ArrivalWindow is
 // not safe for concurrent use.
 type ArrivalWindow struct {
-	small  []uint32 // ring buffer while every sample fits in 32 bits
-	large  []uint64 // ring buffer once one did not; small is then nil
-	size   int32    // capacity, in [1, maxWindowSize] once set
-	oldest int32    // index of the oldest sample once the buffer is full
-	sum    uint128  // Σx over samples
-	sumSq  uint128  // Σx² over samples
+	small  []uint32  // ring buffer while every sample fits in 32 bits
+	large  *[]uint64 // ring buffer once one did not; small is then nil
+	size   int32     // capacity, in [1, maxWindowSize] once set
+	oldest int32     // index of the oldest sample once the buffer is full
+	sum    uint128   // Σx over samples
+	sumSq  uint128   // Σx² over samples
 
-	// Derived from the sums after every Add, so that reading them (once
-	// per phi) costs nothing.
-	mean, variance float64
+	// mean is derived from the sums after every Add, so that reading it
+	// (once per phi) costs nothing.
+	mean float64
 }
 
 // NewArrivalWindow returns an empty window that holds at most size
@@ -92,16 +96,17 @@ func (w *ArrivalWindow) Add(interval time.Duration) {
 	}
 	x := uint64(min(max(interval, 0), maxSample))
 	if w.large == nil && x > math.MaxUint32 {
-		w.large = make([]uint64, len(w.small), cap(w.small))
+		large := make([]uint64, len(w.small), cap(w.small))
 		for i, v := range w.small {
-			w.large[i] = uint64(v)
+			large[i] = uint64(v)
 		}
+		w.large = &large
 		w.small = nil
 	}
 	var old uint64
 	var evicted bool
 	if w.large != nil {
-		w.large, old, evicted = ringAdd(w.large, w.size, &w.oldest, x)
+		*w.large, old, evicted = ringAdd(*w.large, w.size, &w.oldest, x)
 	} else {
 		var old32 uint32
 		w.small, old32, evicted = ringAdd(w.small, w.size, &w.oldest, uint32(x))
@@ -136,19 +141,17 @@ func ringAdd[T uint32 | uint64](buf []T, size int32, oldest *int32, x T) ([]T, T
 	return buf, old, true
 }
 
-// refresh recomputes the mean and variance (StdDev is its root) from the
-// exact sums.
+// refresh recomputes the mean from the exact sums.
 func (w *ArrivalWindow) refresh() {
-	n := uint64(w.Len())
-	nf := float64(n)
-	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
-	w.mean = float64(w.sum.float() / nf)
-	w.variance = float64(num.float() / float64(nf*nf))
+	w.mean = float64(w.sum.float() / float64(w.Len()))
 }
 
 // Len returns the number of intervals in the window.
 func (w *ArrivalWindow) Len() int {
-	return len(w.small) + len(w.large)
+	if w.large != nil {
+		return len(*w.large)
+	}
+	return len(w.small)
 }
 
 // Mean returns the mean interval in nanoseconds, or 0 for an empty window.
@@ -160,11 +163,17 @@ func (w *ArrivalWindow) Mean() float64 {
 // intervals in square nanoseconds, or 0 for an empty window. It is never
 // negative.
 func (w *ArrivalWindow) Variance() float64 {
-	return w.variance
+	n := uint64(w.Len())
+	if n == 0 {
+		return 0
+	}
+	nf := float64(n)
+	num := mul128by64(w.sumSq, n).sub(square128(w.sum))
+	return float64(num.float() / float64(nf*nf))
 }
 
 // StdDev returns the population standard deviation of the intervals in
 // nanoseconds, or 0 for an empty window.
 func (w *ArrivalWindow) StdDev() float64 {
-	return math.Sqrt(w.variance)
+	return math.Sqrt(w.Variance())
 }

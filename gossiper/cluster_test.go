@@ -88,7 +88,7 @@ func TestTenNodesOverTCP(t *testing.T) {
 	require.Eventually(t, func() bool {
 		for _, g := range gs {
 			m, ok := g.Member("node-3")
-			if !ok || m.States["role"].Value != "db" {
+			if !ok || m.States.Get("role").Value != "db" {
 				return false
 			}
 		}

@@ -47,13 +47,13 @@ func TestJoinThroughLiveAddress(t *testing.T) {
 	}
 	require.True(t, ok, "a and b see each other up")
 	for range 200 {
-		if m, _ := a.Member("b"); m.States["role"].Value == "web" {
+		if m, _ := a.Member("b"); m.States.Get("role").Value == "web" {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	m, _ := a.Member("b")
-	assert.Equal(t, "web", m.States["role"].Value)
+	assert.Equal(t, "web", m.States.Get("role").Value)
 }
 
 // TestJoinDeadAddresses: Join with only addresses nobody answers at fails
@@ -476,7 +476,7 @@ func TestCallbackSeesItsEventInMembers(t *testing.T) {
 			if e.Endpoint != "node-1" || e.Deleted {
 				return
 			}
-			if m, _ := gs[0].Member("node-1"); m.States[e.Key].Value != e.New {
+			if m, _ := gs[0].Member("node-1"); m.States.Get(e.Key).Value != e.New {
 				mu.Lock()
 				stale = append(stale, e.Key)
 				mu.Unlock()

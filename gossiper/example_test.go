@@ -39,8 +39,8 @@ func Example() {
 		panic(err)
 	}
 	for range 100 {
-		if m, ok := a.Member("b"); ok && m.Status == gossiper.StatusUp && m.States["role"].Value == "cache" {
-			fmt.Printf("a sees %s %s with role=%s\n", m.ID, m.Status, m.States["role"].Value)
+		if m, ok := a.Member("b"); ok && m.Status == gossiper.StatusUp && m.States.Get("role").Value == "cache" {
+			fmt.Printf("a sees %s %s with role=%s\n", m.ID, m.Status, m.States.Get("role").Value)
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -92,7 +92,7 @@ func Example_serviceDiscovery() {
 	caches := func() []string {
 		var out []string
 		for _, m := range web.Members() { // sorted by ID
-			if m.Status == gossiper.StatusUp && m.States["role"].Value == "cache" {
+			if m.Status == gossiper.StatusUp && m.States.Get("role").Value == "cache" {
 				out = append(out, m.ID)
 			}
 		}
@@ -150,7 +150,7 @@ func Example_sharingLoad() {
 	leastLoaded := func(g *gossiper.Gossiper) (string, float64, int) {
 		best, lowest, seen := "", 2.0, 0
 		for _, m := range g.Members() {
-			v, ok := m.States["load"]
+			v, ok := m.States.Lookup("load")
 			if m.Status != gossiper.StatusUp || !ok {
 				continue
 			}

@@ -15,7 +15,9 @@ type DetectorWindow struct {
 	// Stats are the peer's statistics, as in FailureDetector.
 	Stats failuredetector.EndpointStats
 	// Intervals are the intervals in the window, oldest first, bootstrap
-	// intervals included.
+	// intervals included; under the Decaying estimator (the default),
+	// which keeps statistics rather than a window, the last 8, to the
+	// millisecond.
 	Intervals []time.Duration
 	// Silence is the time since the peer's last heartbeat arrival, local
 	// stalls discounted (as phi counts it).
@@ -31,19 +33,17 @@ type DetectorWindow struct {
 // false if the detector does not know ep (the node itself, or an unknown
 // ID).
 func (n *Node) DetectorWindow(ep string, now time.Time) (DetectorWindow, bool) {
-	v, ok := n.fd.Window(ep, now)
+	p := n.peers[ep]
+	if p == nil {
+		return DetectorWindow{}, false
+	}
+	v, ok := n.detector.WindowTracker(&p.fd, now)
 	if !ok {
 		return DetectorWindow{}, false
 	}
-	w := DetectorWindow{Intervals: v.Intervals, Silence: v.Silence, ConvictAfter: v.ConvictAfter,
-		Threshold: n.fd.Config().PhiConvictThreshold}
-	for _, s := range n.fd.Snapshot(now) {
-		if s.Endpoint == ep {
-			w.Stats = s
-			break
-		}
-	}
-	return w, true
+	stats, _ := n.detector.StatsTracker(&p.fd, now)
+	return DetectorWindow{Stats: stats, Intervals: v.Intervals, Silence: v.Silence, ConvictAfter: v.ConvictAfter,
+		Threshold: n.detector.Config().PhiConvictThreshold}, true
 }
 
 // DetectorWindow returns the failure-detector window of peer id, read on

@@ -363,9 +363,9 @@ func (g *Gossiper) Assassinate(id string) error {
 
 // Members returns every known endpoint, the local node included, sorted by
 // ID, as of the last round or membership change. It never blocks the loop
-// and copies no application state: the slice is the caller's, but each
-// Member's States map is shared with the published snapshot and must not
-// be modified (see [Member]).
+// and copies no application state: the slice is the caller's, and each
+// Member's States is an immutable value shared with the published
+// snapshot (see [States]).
 func (g *Gossiper) Members() []Member {
 	return slices.Clone(g.snap.Load().members)
 }

@@ -165,7 +165,7 @@ func (h *harness) converged() bool {
 			}
 			view += fmt.Sprintf("%s/%d:", id, s.HeartBeat.Generation)
 			for _, k := range s.SortedKeys() {
-				if v := s.States[k]; !v.Deleted {
+				if v, _ := s.States.Get(k); !v.Deleted {
 					view += fmt.Sprintf("%s=%s@%d,", k, v.Value, v.Version)
 				}
 			}

@@ -237,25 +237,34 @@ func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoRe
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
-		n.peers[c.Endpoint] = &peer{lastBeat: now}
-		n.fd.Report(c.Endpoint, now)
+		p := n.peers[c.Endpoint]
+		if p == nil {
+			p = &peer{}
+			n.peers[c.Endpoint] = p
+		}
+		// A new record's liveness; a detector state kept from before
+		// goes on, as the detector's own table did.
+		p.alive, p.leftSince, p.echoNonce, p.echoFirst, p.echoSentAt = false, 0, 0, 0, 0
+		p.lastBeat = n.moment(now)
+		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 	case endpointstate.ChangeRestarted:
 		p := n.peer(c.Endpoint, now)
-		p.lastBeat = now
-		n.fd.Remove(c.Endpoint)
-		n.fd.Report(c.Endpoint, now)
+		p.lastBeat = n.moment(now)
+		n.detector.Untrack(&p.fd)
+		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
 			return // an announcement that it left, not a restart: settle reports it
 		}
 		n.counters.Restarts++
 		// A new incarnation must prove itself with an echo: down, silently
 		// (no dead event), until it answers (Cassandra's markAlive).
-		p.alive, p.echoNonce, p.leftSince = false, 0, time.Time{}
+		p.alive, p.echoNonce, p.leftSince = false, 0, 0
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
-		n.peer(c.Endpoint, now).lastBeat = now
-		n.fd.Report(c.Endpoint, now)
+		p := n.peer(c.Endpoint, now)
+		p.lastBeat = n.moment(now)
+		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
 			Key: c.Key, Old: c.Old.Value, New: c.New.Value, Deleted: c.Kind == endpointstate.ChangeDeleted})
@@ -265,7 +274,7 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 func (n *Node) peer(ep string, now time.Time) *peer {
 	p := n.peers[ep]
 	if p == nil {
-		p = &peer{lastBeat: now}
+		p = &peer{lastBeat: n.moment(now)}
 		n.peers[ep] = p
 		n.retarget()
 	}
@@ -299,14 +308,14 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 	if n.phase != phaseRunning || p == nil || s == nil || s.Status() == endpointstate.StatusLeft || s.Status() == endpointstate.StatusShutdown {
 		return
 	}
-	if p.echoNonce != 0 && now.Sub(p.echoSentAt) < n.cfg.Interval {
+	if p.echoNonce != 0 && now.Sub(n.time(p.echoSentAt)) < n.cfg.Interval {
 		return
 	}
 	n.nonce++
 	if p.echoNonce == 0 {
 		p.echoFirst = n.nonce
 	}
-	p.echoNonce, p.echoSentAt = n.nonce, now
+	p.echoNonce, p.echoSentAt = n.nonce, n.moment(now)
 	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
 }
 
@@ -321,9 +330,9 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
-	p.alive, p.lastBeat = true, now
+	p.alive, p.lastBeat = true, n.moment(now)
 	n.retarget()
-	n.fd.Report(from, now)
+	n.detector.ReportTracker(&p.fd, from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
 }
 
@@ -343,8 +352,8 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 func (n *Node) markLeft(ep string, now time.Time, out *Output) {
 	p := n.peer(ep, now)
 	n.markDown(ep, now, "left", 0, out)
-	if p.leftSince.IsZero() {
-		p.leftSince = now
+	if p.leftSince == 0 {
+		p.leftSince = n.moment(now)
 	}
 }
 
@@ -357,7 +366,9 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	}
 	out.event(now, Event{Kind: EventRemove, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason})
 	n.states.Remove(ep)
-	n.fd.Remove(ep)
+	if p := n.peers[ep]; p != nil {
+		n.detector.Untrack(&p.fd)
+	}
 	delete(n.peers, ep)
 	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}

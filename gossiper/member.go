@@ -1,6 +1,10 @@
 package gossiper
 
 import (
+	"encoding/json"
+	"fmt"
+	"iter"
+
 	"github.com/hearsay-io/hearsay/endpointstate"
 )
 
@@ -26,10 +30,8 @@ type Value struct {
 	Version int64 `json:"version"`
 }
 
-// Member is a snapshot of one known endpoint. A Member is a value, except
-// for States: that map is shared by every snapshot that shows the same
-// application states (so reading the membership copies none), and must be
-// treated as read-only; copy it (maps.Clone) to change it.
+// Member is a snapshot of one known endpoint: a value, which stays as it
+// was when the membership changes (States included).
 type Member struct {
 	// ID is the endpoint's node ID.
 	ID string `json:"id"`
@@ -47,48 +49,112 @@ type Member struct {
 	// Self is true for the local node.
 	Self bool `json:"self"`
 	// States are the endpoint's live application states (hearsay's own
-	// "hearsay."-prefixed keys included). Read-only: the map is shared
-	// with other snapshots.
-	States map[string]Value `json:"states"`
+	// "hearsay."-prefixed keys included).
+	States States `json:"states"`
 }
 
-// shownStates is the States map of an endpoint's Members, kept while the
-// endpoint's generation and states version stay the same. A map once
-// handed out is never changed: a change builds a new one.
-type shownStates struct {
-	generation, version int64
-	states              map[string]Value
+// States are an endpoint's live application states as a [Member] shows
+// them (tombstones left out). A States is an immutable value that shares
+// the node's own copy of the endpoint's states, so reading the membership
+// copies none and a States once read never changes. The zero value is
+// empty. It encodes to JSON as an object of key → {"value", "version"}.
+type States struct {
+	all endpointstate.States
 }
 
-// memberStates returns the live application states of ep's state s, as
-// shown in a Member: the map built for an earlier snapshot if s has not
-// changed since, else a new one.
-func (n *Node) memberStates(ep string, s *endpointstate.EndpointState) map[string]Value {
-	gen, version := s.HeartBeat.Generation, s.StatesVersion()
-	if c, ok := n.shown[ep]; ok && c.generation == gen && c.version == version {
-		return c.states
+// StatesOf returns the States holding m's values (for tests and for
+// clients that build Members).
+func StatesOf(m map[string]Value) States {
+	all := make(map[string]endpointstate.VersionedValue, len(m))
+	for k, v := range m {
+		all[k] = endpointstate.VersionedValue{Value: v.Value, Version: v.Version}
 	}
-	out := make(map[string]Value, len(s.States))
-	for k, v := range s.States {
-		if !v.Deleted {
-			out[k] = Value{Value: v.Value, Version: v.Version}
+	return States{all: endpointstate.StatesOf(all)}
+}
+
+// Lookup returns key's value and whether key is set.
+func (s States) Lookup(key string) (Value, bool) {
+	v, ok := s.all.Get(key)
+	if !ok || v.Deleted {
+		return Value{}, false
+	}
+	return Value{Value: v.Value, Version: v.Version}, true
+}
+
+// Get returns key's value, or the zero Value if key is not set.
+func (s States) Get(key string) Value {
+	v, _ := s.Lookup(key)
+	return v
+}
+
+// All yields every key and its value in ascending key order.
+func (s States) All() iter.Seq2[string, Value] {
+	return func(yield func(string, Value) bool) {
+		for k, v := range s.all.All() {
+			if !v.Deleted && !yield(k, Value{Value: v.Value, Version: v.Version}) {
+				return
+			}
 		}
 	}
-	if n.shown == nil {
-		n.shown = map[string]shownStates{}
+}
+
+// Keys returns the keys in ascending order.
+func (s States) Keys() []string {
+	var out []string
+	for k := range s.All() {
+		out = append(out, k)
 	}
-	n.shown[ep] = shownStates{generation: gen, version: version, states: out}
 	return out
 }
 
-// forgetShown drops the kept States maps of endpoints no longer known.
-func (n *Node) forgetShown() {
-	if len(n.shown) <= n.states.Len() {
-		return
+// Len returns the number of keys set.
+func (s States) Len() int {
+	n := 0
+	for range s.All() {
+		n++
 	}
-	for ep := range n.shown {
-		if n.states.Get(ep) == nil {
-			delete(n.shown, ep)
+	return n
+}
+
+// Map returns the values as a new map.
+func (s States) Map() map[string]Value {
+	m := make(map[string]Value)
+	for k, v := range s.All() {
+		m[k] = v
+	}
+	return m
+}
+
+// Equal reports whether both hold the same keys and values.
+func (s States) Equal(o States) bool {
+	if s.all.Equal(o.all) {
+		return true
+	}
+	next, stop := iter.Pull2(o.All())
+	defer stop()
+	for k, v := range s.All() {
+		ok2, v2, ok := next()
+		if !ok || ok2 != k || v2 != v {
+			return false
 		}
 	}
+	_, _, more := next()
+	return !more
+}
+
+// String formats the values like a map, in key order.
+func (s States) String() string { return fmt.Sprint(s.Map()) }
+
+// MarshalJSON encodes the values as a JSON object, as a map of them
+// would be.
+func (s States) MarshalJSON() ([]byte, error) { return json.Marshal(s.Map()) }
+
+// UnmarshalJSON decodes an object of key → {"value", "version"}.
+func (s *States) UnmarshalJSON(b []byte) error {
+	var m map[string]Value
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("member states: %w", err)
+	}
+	*s = StatesOf(m)
+	return nil
 }

@@ -126,22 +126,46 @@ const (
 	phaseStopped
 )
 
-// peer is what the core tracks about a remote endpoint's liveness.
+// peer is what the core tracks about a remote endpoint's liveness, its
+// failure-detector state included: 144 bytes, its times kept as moments.
 type peer struct {
 	alive bool
 	// lastBeat is when this node last saw the peer's heartbeat advance
 	// (or first learned of it, or heard its echo reply).
-	lastBeat time.Time
-	// leftSince is when the peer was seen leaving; zero otherwise.
-	leftSince time.Time
+	lastBeat moment
+	// leftSince is when the peer was seen leaving; 0 otherwise.
+	leftSince moment
 	// echoNonce is the latest outstanding echo's nonce, 0 if none;
 	// echoFirst the nonce of the first echo sent since the last answer.
 	// A reply to any of them counts (nonces only grow), so a peer whose
 	// round trip is longer than an interval, and which is echoed again
 	// each interval, is still marked up.
 	echoNonce, echoFirst uint64
-	echoSentAt           time.Time
+	echoSentAt           moment
+	// fd is the peer's failure-detector state (see Node.detector).
+	fd failuredetector.Tracker
 }
+
+// moment is a time as nanoseconds after Node.base, so that a per-peer
+// record holds 8 bytes per time rather than a time.Time's 24. The zero
+// moment means never.
+type moment int64
+
+// moment returns t as a moment, never 0. The first time the node converts
+// sets its base, a nanosecond before that time; the times must come from
+// one monotonic source, as every time the core is given.
+func (n *Node) moment(t time.Time) moment {
+	if !n.based {
+		n.base, n.based = t.Add(-time.Nanosecond), true
+	}
+	if m := moment(t.Sub(n.base)); m != 0 {
+		return m
+	}
+	return 1
+}
+
+// time returns the time of moment m.
+func (n *Node) time(m moment) time.Time { return n.base.Add(time.Duration(m)) }
 
 // Node is hearsay's protocol core: a deterministic state machine stepped by
 // [Node.Tick] (time passes) and [Node.Step] (a message arrived), returning
@@ -159,9 +183,15 @@ type Node struct {
 
 	versions endpointstate.VersionCounter
 	states   *endpointstate.Map
-	fd       *failuredetector.Detector
+	// detector is the failure detector; each peer's state in it is the
+	// Tracker in the peer's record (peer.fd), so a peer costs one
+	// allocation and one map entry.
+	detector *failuredetector.Detector
 	peers    map[string]*peer
 	seeds    []string
+	// base is the time moments count from (see Node.moment), set once.
+	base  time.Time
+	based bool
 	// removed remembers, for QuarantineDuration, the generation of each
 	// endpoint removed here: gossip about it at that generation or an older
 	// one is ignored, so in-flight gossip cannot bring it back, while a
@@ -172,9 +202,6 @@ type Node struct {
 	// rebuilt when targetsStale.
 	live, unreachable []string
 	targetsStale      bool
-	// shown keeps, per endpoint, the States map its Members show (see
-	// Node.memberStates).
-	shown map[string]shownStates
 	// due is checkStatus's buffer, kept between rounds.
 	due []string
 
@@ -208,7 +235,7 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
 		states:       endpointstate.NewMap(),
-		fd:           fd,
+		detector:     fd,
 		peers:        map[string]*peer{},
 		removed:      map[string]removal{},
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
@@ -228,7 +255,7 @@ func (n *Node) resetLocalState() {
 	states := n.cfg.InitialStates
 	if prev := n.states.Get(n.id); prev != nil {
 		states = map[string]string{}
-		for k, v := range prev.States {
+		for k, v := range prev.States.All() {
 			if !v.Deleted && !strings.HasPrefix(k, endpointstate.ReservedPrefix) {
 				states[k] = v.Value
 			}
@@ -292,10 +319,9 @@ func (n *Node) Seeds() []string { return slices.Clone(n.seeds) }
 
 // Members returns a snapshot of every known endpoint, the local node
 // included, sorted by ID; phi is evaluated at now. Each member's States
-// map is shared with earlier snapshots while that endpoint's states are
-// unchanged: callers must not modify it (see [Member]).
+// shares the node's immutable copy of the endpoint's states: building the
+// snapshot copies none.
 func (n *Node) Members(now time.Time) []Member {
-	n.forgetShown()
 	out := make([]Member, 0, n.states.Len())
 	for ep := range n.states.All() {
 		out = append(out, n.member(ep, now))
@@ -307,7 +333,7 @@ func (n *Node) member(ep string, now time.Time) Member {
 	s := n.states.Get(ep)
 	m := Member{
 		ID: ep, Address: s.Address(), Generation: s.HeartBeat.Generation,
-		HeartBeat: s.HeartBeat.Version, States: n.memberStates(ep, s), Self: ep == n.id,
+		HeartBeat: s.HeartBeat.Version, States: States{all: s.States}, Self: ep == n.id,
 	}
 	switch {
 	case m.Self:
@@ -320,14 +346,16 @@ func (n *Node) member(ep string, now time.Time) Member {
 		m.Status = StatusDown
 	}
 	if !m.Self {
-		m.Phi = failuredetector.ClampPhi(n.fd.Phi(ep, now))
+		if p := n.peers[ep]; p != nil {
+			m.Phi = failuredetector.ClampPhi(n.detector.PhiTracker(&p.fd, now))
+		}
 	}
 	return m
 }
 
 // FailureDetector returns per-endpoint detector statistics at now.
 func (n *Node) FailureDetector(now time.Time) []failuredetector.EndpointStats {
-	return n.fd.Snapshot(now)
+	return n.detector.Snapshot(now)
 }
 
 // State returns a copy of the state of endpoint ep, or nil.

@@ -71,6 +71,18 @@ func (n *Node) markDirty(ep string, gen, lowest int64, sender string) {
 	n.push.dirty[ep] = e
 }
 
+// releaseDirty empties the dirty set. A set that grew large (a join
+// learns the whole cluster at once) is dropped rather than cleared, since
+// a Go map keeps its capacity: the node would hold a slot per endpoint
+// for good.
+func (n *Node) releaseDirty() {
+	if len(n.push.dirty) > 64 {
+		n.push.dirty = nil
+		return
+	}
+	clear(n.push.dirty)
+}
+
 // notePushChanges marks for a push what applied gossip changed: a new
 // generation (a join, a restart, an announcement that a node left) from
 // any source, and new values or deletes that came in a Push.
@@ -164,7 +176,7 @@ func (n *Node) Flush(now time.Time) Output {
 	eps := sortedKeys(n.push.dirty)
 	targets := n.pushTargets(eps)
 	if len(targets) == 0 {
-		clear(n.push.dirty) // nobody to tell: the rounds will
+		n.releaseDirty() // nobody to tell: the rounds will
 		return out
 	}
 	// A push goes to its full fanout or waits: a thinner one would reach
@@ -179,7 +191,7 @@ func (n *Node) Flush(now time.Time) Output {
 			wants = append(wants, w)
 		}
 	}
-	clear(n.push.dirty)
+	n.releaseDirty()
 	// What does not fit one frame is left to the rounds.
 	deltas, _ := n.states.BuildDeltas(wants, n.cfg.MaxFrameSize-n.overhead)
 	if len(deltas) == 0 {
@@ -207,7 +219,7 @@ func (n *Node) pushWant(ep string, e pushEntry) (endpointstate.Want, bool) {
 		return endpointstate.Want{Endpoint: ep}, true
 	}
 	from := int64(0)
-	for _, v := range s.States {
+	for _, v := range s.States.All() {
 		if v.Version < e.lowest {
 			from = max(from, v.Version)
 		}

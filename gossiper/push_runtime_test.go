@@ -38,7 +38,7 @@ func TestPushOverTCP(t *testing.T) {
 		require.Eventually(t, func() bool {
 			for _, g := range gs {
 				m, ok := g.Member(origin.LocalID())
-				if !ok || m.States["color"].Value != value {
+				if !ok || m.States.Get("color").Value != value {
 					return false
 				}
 			}

@@ -563,3 +563,26 @@ func TestPushNewGenerationLearnedByDigestsForwarded(t *testing.T) {
 	}
 	assert.Fail(t, "nobody forwarded the new generation it learned by digests")
 }
+
+// TestPushSetReleasedAfterLargeFlush: after a flush of many dirty
+// endpoints (a join learns the whole cluster at once) the push set is
+// dropped, not cleared, since a cleared Go map keeps a slot per endpoint
+// for good; a small set is cleared and kept.
+func TestPushSetReleasedAfterLargeFlush(t *testing.T) {
+	n, err := NewNode(coreConfig("me"), addrFor(1), epoch.Unix(), nil)
+	require.NoError(t, err)
+	n.Start(epoch)
+	require.NotZero(t, n.cfg.PushFanout)
+	n.Flush(epoch) // the node's own announcement
+	for i := range 1000 {
+		n.markDirty(fmt.Sprintf("p%04d", i), 1, 0, "")
+	}
+	n.Flush(epoch) // nobody to push to: the rounds will
+	assert.Nil(t, n.push.dirty, "a large set is dropped")
+	for i := range 3 {
+		n.markDirty(fmt.Sprintf("p%04d", i), 1, 0, "")
+	}
+	n.Flush(epoch)
+	assert.NotNil(t, n.push.dirty, "a small set is kept")
+	assert.Empty(t, n.push.dirty)
+}

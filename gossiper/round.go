@@ -63,8 +63,8 @@ func (n *Node) round(now time.Time, out *Output) {
 // node's own stall, and its excess is not counted as any peer's silence.
 // Each pause is counted and reported as a notice.
 func (n *Node) tickLocalPause(now time.Time, out *Output) {
-	stall := n.fd.Tick(now)
-	n.counters.LocalPauses = n.fd.PauseStats().Pauses
+	stall := n.detector.Tick(now)
+	n.counters.LocalPauses = n.detector.PauseStats().Pauses
 	if stall > 0 {
 		limit := n.cfg.FailureDetector.MaxLocalPause
 		out.Notices = append(out.Notices, fmt.Errorf("local pause: %v between two rounds (MaxLocalPause %v): "+
@@ -75,7 +75,7 @@ func (n *Node) tickLocalPause(now time.Time, out *Output) {
 // countDeferred counts the convictions the local-pause discount deferred
 // this round and reports them as one notice.
 func (n *Node) countDeferred(out *Output) {
-	deferred := n.fd.PauseStats().Deferred
+	deferred := n.detector.PauseStats().Deferred
 	if d := deferred - n.counters.ConvictionsDeferred; d > 0 {
 		out.Notices = append(out.Notices, fmt.Errorf("local pause: deferred %d conviction(s) that only this node's own stall would have caused", d))
 	}
@@ -187,7 +187,7 @@ func (n *Node) leftExpiry(ep string, p *peer) time.Time {
 	if at, ok := n.states.Get(ep).Expires(); ok {
 		return at
 	}
-	return p.leftSince.Add(n.cfg.LeftExpiry)
+	return n.time(p.leftSince).Add(n.cfg.LeftExpiry)
 }
 
 func (n *Node) addrOf(ep string) string {
@@ -219,10 +219,10 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	// threshold (a comparison each), and the peers that are down or left
 	// are walked only when there are some. Then act on them in ID order,
 	// as a deterministic core must.
-	due := n.fd.Overdue(now, n.due[:0])
+	due := n.detector.Overdue(now, n.due[:0])
 	if live, _ := n.targets(); len(live) < len(n.peers) {
 		for ep, p := range n.peers {
-			if !p.alive || !p.leftSince.IsZero() {
+			if !p.alive || p.leftSince != 0 {
 				due = append(due, ep)
 			}
 		}
@@ -234,17 +234,17 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 		if p == nil || n.states.Get(ep) == nil {
 			continue
 		}
-		if p.alive && n.fd.Interpret(ep, now) {
+		if p.alive && n.detector.InterpretTracker(&p.fd, now) {
 			n.counters.Convictions++
-			phi := n.fd.Phi(ep, now)
+			phi := n.detector.PhiTracker(&p.fd, now)
 			n.markDown(ep, now, "convicted", phi, out)
 		}
 		switch {
-		case !p.leftSince.IsZero():
+		case p.leftSince != 0:
 			if !now.Before(n.leftExpiry(ep, p)) {
 				n.remove(ep, now, "expired", out)
 			}
-		case canRemove && !p.alive && now.Sub(p.lastBeat) >= n.cfg.RemoveDownAfter:
+		case canRemove && !p.alive && now.Sub(n.time(p.lastBeat)) >= n.cfg.RemoveDownAfter:
 			// Silent for that long, as this node sees it: tell everyone it
 			// left, with an absolute expiry all nodes share.
 			_ = n.announceLeft(now, ep, "expired", out)

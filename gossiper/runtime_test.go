@@ -81,7 +81,7 @@ func TestRuntimeInBubble(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		m, ok := gs[0].Member("node-2")
 		require.True(t, ok)
-		assert.Equal(t, Value{Value: "0.5", Version: m.States["load"].Version}, m.States["load"])
+		assert.Equal(t, Value{Value: "0.5", Version: m.States.Get("load").Version}, m.States.Get("load"))
 		found := false
 		for len(changes.C) > 0 {
 			if e := <-changes.C; e.Endpoint == "node-2" && e.Key == "load" && e.New == "0.5" {
@@ -142,10 +142,10 @@ func TestRuntimeAPIErrors(t *testing.T) {
 		m, ok := g.Member("solo")
 		require.True(t, ok)
 		assert.True(t, m.Self)
-		assert.Equal(t, "v", m.States["k"].Value)
+		assert.Equal(t, "v", m.States.Get("k").Value)
 		require.NoError(t, g.DeleteState("k"))
 		m, _ = g.Member("solo")
-		assert.NotContains(t, m.States, "k")
+		assert.NotContains(t, m.States.Map(), "k")
 		assert.ErrorIs(t, g.Remove("solo"), ErrSelf)
 		assert.ErrorIs(t, g.Remove("ghost"), ErrUnknownMember)
 

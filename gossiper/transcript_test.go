@@ -384,9 +384,9 @@ func (w *world) members(t *testing.T, b *strings.Builder, d *datadriven.TestData
 		if m.Self {
 			self = " self"
 		}
-		fmt.Fprintf(b, "  %s %s %s hb=%d status=%s", m.ID, m.Status, gen(m.Generation), m.HeartBeat, m.States["hearsay.status"].Value)
+		fmt.Fprintf(b, "  %s %s %s hb=%d status=%s", m.ID, m.Status, gen(m.Generation), m.HeartBeat, m.States.Get("hearsay.status").Value)
 		for _, k := range keys {
-			if v, ok := m.States[k]; ok {
+			if v, ok := m.States.Lookup(k); ok {
 				fmt.Fprintf(b, " %s=%s", k, v.Value)
 			}
 		}

@@ -38,7 +38,7 @@ func TestRuntimeLeanInMemory(t *testing.T) {
 		for _, g := range gs {
 			m, ok := g.Member("node-2")
 			require.True(t, ok)
-			assert.Equal(t, "0.5", m.States["load"].Value, "seen by %s", g.LocalID())
+			assert.Equal(t, "0.5", m.States.Get("load").Value, "seen by %s", g.LocalID())
 		}
 
 		// node-5 restarts at the same address: the pairs start fresh.

@@ -100,7 +100,7 @@ func TestDashboard(t *testing.T) {
 			chromedp.Click(`#state-set`))
 		page.WaitFor(t, 5*time.Second, "set answered", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
 		eventually(t, ps[1:2], 10*time.Second, "zone on node-2's view of node-1", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
-			assert.Equal(c, "eu-west-1", v["node-1"].States["zone"].Value)
+			assert.Equal(c, "eu-west-1", v["node-1"].States.Get("zone").Value)
 		})
 		page.WaitFor(t, 5*time.Second, "the change in the event log",
 			`[...document.querySelectorAll('#events li[data-kind="change"][data-endpoint="node-1"]')].some(li => li.textContent.includes('zone'))`, pageState)
@@ -195,5 +195,5 @@ func guardedState(t *testing.T, base, token, key string) string {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	var m gossiper.Member
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&m))
-	return m.States[key].Value
+	return m.States.Get(key).Value
 }

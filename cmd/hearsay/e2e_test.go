@@ -242,7 +242,7 @@ func TestCluster(t *testing.T) {
 		code, body := request(t, "PUT", "http://"+ps[1].http+"/v1/state/role", "db")
 		require.Equal(t, http.StatusOK, code, body)
 		eventually(t, ps, 20*time.Second, "role=db everywhere", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
-			assert.Equal(c, "db", v["node-2"].States["role"].Value, self.id)
+			assert.Equal(c, "db", v["node-2"].States.Get("role").Value, self.id)
 		})
 	})
 
@@ -259,7 +259,7 @@ func TestCluster(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, code)
 		var after gossiper.Member
 		require.NoError(t, getJSON(ps[1].http, "/v1/members/node-2", &after))
-		assert.Equal(t, before.States["role"], after.States["role"], "value and version unchanged")
+		assert.Equal(t, before.States.Get("role"), after.States.Get("role"), "value and version unchanged")
 	})
 
 	victim := ps[3]
@@ -427,7 +427,7 @@ func TestStatesSurviveKill(t *testing.T) {
 	q := startProc(t, t, "solo", addrs[0], addrs[1], dir)
 	var after gossiper.Member
 	require.NoError(t, getJSON(q.http, "/v1/members/solo", &after))
-	assert.Equal(t, "eu-west", after.States["zone"].Value)
+	assert.Equal(t, "eu-west", after.States.Get("zone").Value)
 	assert.Greater(t, after.Generation, before.Generation)
 }
 

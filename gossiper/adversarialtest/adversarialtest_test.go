@@ -101,7 +101,7 @@ func spreads(t *testing.T, from *gossiper.Gossiper, others []*gossiper.Gossiper,
 				continue
 			}
 			m, ok := o.Member(from.LocalID())
-			if !ok || m.States[key].Value != value {
+			if !ok || m.States.Get(key).Value != value {
 				done = false
 			}
 		}
@@ -124,7 +124,7 @@ func withinLimits(t *testing.T, gs []*gossiper.Gossiper, id string) {
 			continue
 		}
 		keys, size := 0, 0
-		for k, v := range m.States {
+		for k, v := range m.States.All() {
 			if !strings.HasPrefix(k, endpointstate.ReservedPrefix) {
 				keys++
 				size += len(k) + len(v.Value)
@@ -299,7 +299,7 @@ func TestFarFutureGeneration(t *testing.T) {
 		m, ok := g.Member(target.LocalID())
 		if assert.True(t, ok) {
 			assert.Equal(t, self.Generation, m.Generation, "%s's view of the target's generation", g.LocalID())
-			assert.NotContains(t, m.States, "owned", "%s took forged state for the target", g.LocalID())
+			assert.NotContains(t, m.States.Map(), "owned", "%s took forged state for the target", g.LocalID())
 		}
 		for _, id := range []string{"ghost", "ghost-max"} {
 			_, ok := g.Member(id)
@@ -559,7 +559,7 @@ func TestForgedShutdown(t *testing.T) {
 		return true
 	}, converge, 10*time.Millisecond, "the target refutes with a new generation and is up everywhere")
 	m, _ := observer.Member(target.LocalID())
-	assert.Equal(t, "db", m.States["role"].Value, "the target's states survive the refutation")
+	assert.Equal(t, "db", m.States.Get("role").Value, "the target's states survive the refutation")
 	assert.True(t, spreads(t, target, gs, "after", "1"))
 }
 

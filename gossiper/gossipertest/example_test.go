@@ -42,7 +42,7 @@ func WatchCaches(g *gossiper.Gossiper) (*Caches, func()) {
 func (c *Caches) resync() {
 	var up []string
 	for _, m := range c.g.Members() {
-		if m.Status == gossiper.StatusUp && m.States["role"].Value == "cache" {
+		if m.Status == gossiper.StatusUp && m.States.Get("role").Value == "cache" {
 			up = append(up, m.ID)
 		}
 	}

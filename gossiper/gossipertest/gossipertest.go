@@ -25,7 +25,6 @@ package gossipertest
 import (
 	"context"
 	"fmt"
-	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -267,7 +266,7 @@ func (c *Cluster) diverged() string {
 				return fmt.Sprintf("%s sees %s %s", g.LocalID(), id, m.Status)
 			case m.Generation != self.Generation:
 				return fmt.Sprintf("%s sees %s in generation %d, not %d", g.LocalID(), id, m.Generation, self.Generation)
-			case !maps.Equal(m.States, self.States):
+			case !m.States.Equal(self.States):
 				return fmt.Sprintf("%s sees states %v of %s, not %v", g.LocalID(), m.States, id, self.States)
 			}
 		}

@@ -44,7 +44,7 @@ func TestClusterInBubble(t *testing.T) {
 		require.NoError(t, c.WaitConverged(t.Context()))
 		m, ok := c.Node(9).Member("n4")
 		require.True(t, ok)
-		assert.Equal(t, "cache", m.States["role"].Value)
+		assert.Equal(t, "cache", m.States.Get("role").Value)
 
 		// A partition: each side convicts the other, and nothing converges
 		// across it.
@@ -109,7 +109,7 @@ func TestClusterOptions(t *testing.T) {
 		assert.Less(t, time.Since(start), 5*time.Second, "a 200ms interval converges within 25 rounds")
 		m, ok := c.Node(0).Member("n2")
 		require.True(t, ok)
-		assert.Equal(t, "n2", m.States["index"].Value)
+		assert.Equal(t, "n2", m.States.Get("index").Value)
 
 		c.Restart(0)
 		require.NoError(t, c.WaitConverged(t.Context()))

@@ -96,8 +96,10 @@ func timeToConviction(c column, threshold float64, firstHeartbeat bool) time.Dur
 	last := epoch
 	d.Report("peer", last)
 	if !firstHeartbeat {
-		// WindowSize+1 more heartbeats push every bootstrap interval out.
-		for range cfg.WindowSize + 1 {
+		// 20·WindowSize more heartbeats push every bootstrap interval out
+		// of a window, and leave it a weight below 10^-17 in a decaying
+		// estimate (the default).
+		for range 20 * cfg.WindowSize {
 			last = last.Add(interval)
 			d.Report("peer", last)
 		}

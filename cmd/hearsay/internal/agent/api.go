@@ -167,7 +167,7 @@ func (a *Agent) putState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, _ := a.g.Member(a.g.LocalID())
-	v := m.States[key]
+	v := m.States.Get(key)
 	writeJSON(w, http.StatusOK, api.State{Key: key, Value: v.Value, Version: v.Version})
 }
 

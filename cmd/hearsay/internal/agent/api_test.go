@@ -91,7 +91,7 @@ func TestMembers(t *testing.T) {
 	assert.True(t, ms[0].Self)
 	assert.Equal(t, a.g.Addr(), ms[0].Address)
 	assert.Positive(t, ms[0].Generation)
-	assert.Equal(t, "test", ms[0].States["role"].Value)
+	assert.Equal(t, "test", ms[0].States.Get("role").Value)
 	for _, field := range []string{`"id"`, `"address"`, `"status"`, `"generation"`, `"heartbeat"`, `"phi"`, `"self"`, `"states"`, `"value"`, `"version"`} {
 		assert.Contains(t, body, field)
 	}
@@ -109,7 +109,7 @@ func TestState(t *testing.T) {
 	a := startAgent(t, "node-a", nil)
 	state := func(key string) (gossiper.Value, bool) {
 		m, _ := a.g.Member("node-a")
-		v, ok := m.States[key]
+		v, ok := m.States.Lookup(key)
 		return v, ok
 	}
 
@@ -202,7 +202,7 @@ func TestAuth(t *testing.T) {
 	code, _ := a.call(t, "PUT", "/v1/state/k", "v")
 	assert.Equal(t, http.StatusUnauthorized, code)
 	m, _ := a.g.Member("node-a")
-	assert.NotContains(t, m.States, "k")
+	assert.NotContains(t, m.States.Map(), "k")
 }
 
 func TestHealthz(t *testing.T) {
@@ -565,7 +565,7 @@ func TestAPIUnavailableWhileStarting(t *testing.T) {
 	require.NoError(t, <-started)
 	code, body = get("GET", "/v1/members", "")
 	require.Equal(t, http.StatusOK, code, body)
-	assert.NotContains(t, decode[[]gossiper.Member](t, body)[0].States, "k", "the refused write changed nothing")
+	assert.NotContains(t, decode[[]gossiper.Member](t, body)[0].States.Map(), "k", "the refused write changed nothing")
 	code, body = get("PUT", "/v1/state/k", "v")
 	assert.Equal(t, http.StatusOK, code, body)
 }

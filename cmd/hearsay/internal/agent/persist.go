@@ -113,8 +113,8 @@ func (a *Agent) persistStates() error {
 	defer a.persistMu.Unlock()
 	m, _ := a.g.Member(a.g.LocalID())
 	lim := endpointstate.DefaultLimits()
-	states := make(map[string]string, len(m.States))
-	for k, v := range m.States {
+	states := make(map[string]string, m.States.Len())
+	for k, v := range m.States.All() {
 		if lim.CheckUserKey(k) == nil {
 			states[k] = v.Value
 		}

@@ -34,7 +34,7 @@ func TestStatesSurviveRestart(t *testing.T) {
 	after, _ := second.g.Member("node-p")
 	assert.Greater(t, after.Generation, before.Generation)
 	got := map[string]string{}
-	for k, v := range after.States {
+	for k, v := range after.States.All() {
 		got[k] = v.Value
 	}
 	assert.Equal(t, "eu-west", got["zone"])

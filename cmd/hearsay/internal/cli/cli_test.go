@@ -22,9 +22,9 @@ import (
 func members() []gossiper.Member {
 	return []gossiper.Member{
 		{ID: "n1", Address: "127.0.0.1:7001", Status: gossiper.StatusUp, Generation: 100, HeartBeat: 42, Self: true,
-			States: map[string]gossiper.Value{"hearsay.addr": {Value: "127.0.0.1:7001", Version: 1}, "role": {Value: "db", Version: 3}}},
+			States: gossiper.StatesOf(map[string]gossiper.Value{"hearsay.addr": {Value: "127.0.0.1:7001", Version: 1}, "role": {Value: "db", Version: 3}})},
 		{ID: "n2", Address: "127.0.0.1:7002", Status: gossiper.StatusDown, Generation: 101, HeartBeat: 7, Phi: 9.125,
-			States: map[string]gossiper.Value{"note": {Value: "two\nlines", Version: 5}}},
+			States: gossiper.StatesOf(map[string]gossiper.Value{"note": {Value: "two\nlines", Version: 5}})},
 		{ID: "n3", Address: "127.0.0.1:7003", Status: gossiper.StatusLeft, Generation: 102, HeartBeat: 9, Phi: 1000},
 	}
 }
@@ -240,7 +240,7 @@ func TestShowValue(t *testing.T) {
 func hostile() gossiper.Member {
 	const esc = "\x1b]0;pwned\x07\x1b[2J"
 	return gossiper.Member{ID: "n" + esc, Address: "127.0.0.1:1" + esc, Status: gossiper.Status("up" + esc),
-		States: map[string]gossiper.Value{"k" + esc: {Value: "v" + esc, Version: 1}, "c1\u009b31m": {Value: "\xff\x9b", Version: 2}}}
+		States: gossiper.StatesOf(map[string]gossiper.Value{"k" + esc: {Value: "v" + esc, Version: 1}, "c1\u009b31m": {Value: "\xff\x9b", Version: 2}})}
 }
 
 // TestNoEscapesReachTheTerminal: members, info and watch print every

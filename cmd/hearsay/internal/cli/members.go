@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -140,8 +138,7 @@ func WriteInfo(w io.Writer, ms []gossiper.Member) error {
 		fmt.Fprintf(&b, "%s%s\n", showValue(m.ID), self)
 		fmt.Fprintf(&b, "  address: %s\n  status: %s\n  generation: %d\n  heartbeat: %d\n  phi: %.2f\n",
 			showValue(m.Address), showValue(string(m.Status)), m.Generation, m.HeartBeat, m.Phi)
-		for _, k := range slices.Sorted(maps.Keys(m.States)) {
-			v := m.States[k]
+		for k, v := range m.States.All() {
 			fmt.Fprintf(&b, "  %s: %s (version %d)\n", showValue(k), showValue(v.Value), v.Version)
 		}
 	}

@@ -239,7 +239,7 @@ func (d *demo) allSee(owners []*node, key, want string) bool {
 	for _, obs := range d.c.running() {
 		for _, o := range owners {
 			m, ok := obs.g.Member(o.id)
-			v, has := m.States[key]
+			v, has := m.States.Lookup(key)
 			if !ok || !has || (want != "" && v.Value != want) {
 				return false
 			}

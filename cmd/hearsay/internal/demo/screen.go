@@ -3,8 +3,6 @@ package demo
 import (
 	"fmt"
 	"io"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -171,9 +169,9 @@ func (s *screen) table() string {
 // userStates formats the application states that are not hearsay's own.
 func userStates(m gossiper.Member) string {
 	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(m.States)) {
+	for _, k := range m.States.Keys() {
 		if !strings.HasPrefix(k, endpointstate.ReservedPrefix) {
-			parts = append(parts, k+"="+m.States[k].Value)
+			parts = append(parts, k+"="+m.States.Get(k).Value)
 		}
 	}
 	return strings.Join(parts, " ")

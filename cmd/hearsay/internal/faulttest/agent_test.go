@@ -307,7 +307,7 @@ func sees(c *assert.CollectT, observers, subjects []*agent, status gossiper.Stat
 				continue
 			}
 			for k, val := range want[p.id] {
-				assert.Equal(c, val, m.States[k].Value, "%s sees %s's %q", self.id, p.id, k)
+				assert.Equal(c, val, m.States.Get(k).Value, "%s sees %s's %q", self.id, p.id, k)
 			}
 		}
 	}

@@ -211,7 +211,7 @@ func testKillRestart(t, parent *testing.T, as []*agent, want states, w *watcher)
 			}
 			got := map[string]string{}
 			for k := range want[victim.id] {
-				got[k] = v[victim.id].States[k].Value
+				got[k] = v[victim.id].States.Get(k).Value
 			}
 			assert.Equal(c, want[victim.id], got, "%s's view of %s's own states", o.id, victim.id)
 		}

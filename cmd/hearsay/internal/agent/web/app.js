@@ -546,7 +546,7 @@
       return;
     }
     const iv = w.intervals_ms || [];
-    $('fd-summary').textContent = iv.length + ' intervals, mean ' + fmtMs(w.mean_ms) + ', std dev ' +
+    $('fd-summary').textContent = w.samples + ' intervals (the last ' + iv.length + ' drawn), mean ' + fmtMs(w.mean_ms) + ', std dev ' +
       fmtMs(w.stddev_ms) + '; silence now ' + fmtMs(w.silence_ms) + ', phi ' + fmtPhi(w.phi) +
       '; phi reaches the threshold ' + w.threshold + ' after ' + fmtMs(w.convict_after_ms) + ' of silence.';
     // Drawn in the SVG's own pixels, so that its text is not stretched.

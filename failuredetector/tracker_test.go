@@ -1,0 +1,71 @@
+package failuredetector
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+// TestTrackerMatchesNames runs the same random reports, removals, pauses
+// and queries on a Detector keyed by name and on one whose endpoints are
+// Trackers held by the caller: every answer is the same, and the scan
+// list never holds an untracked endpoint.
+func TestTrackerMatchesNames(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := DefaultConfig()
+		cfg.Model = rapid.SampledFrom([]Model{Exponential, Normal, Akka}).Draw(t, "model")
+		cfg.Estimator = rapid.SampledFrom([]Estimator{Sliding, Decaying}).Draw(t, "estimator")
+		cfg.WindowSize = rapid.IntRange(1, 20).Draw(t, "window")
+		byName, err := NewDetector(cfg)
+		require.NoError(t, err)
+		byTracker, err := NewDetector(cfg)
+		require.NoError(t, err)
+		names := []string{"a", "b", "c"}
+		trackers := map[string]*Tracker{"a": {}, "b": {}, "c": {}}
+		now := time.Duration(0)
+		t.Repeat(map[string]func(*rapid.T){
+			"report": func(t *rapid.T) {
+				now += duration(t, "step", -int64(time.Second), int64(10*time.Second))
+				ep := rapid.SampledFrom(names).Draw(t, "endpoint")
+				byName.Report(ep, at(now))
+				byTracker.ReportTracker(trackers[ep], ep, at(now))
+			},
+			"remove": func(t *rapid.T) {
+				ep := rapid.SampledFrom(names).Draw(t, "endpoint")
+				byName.Remove(ep)
+				byTracker.Untrack(trackers[ep])
+			},
+			"query": func(t *rapid.T) {
+				ep := rapid.SampledFrom(names).Draw(t, "endpoint")
+				when := at(now + duration(t, "later", -int64(time.Second), int64(time.Hour)))
+				assert.Equal(t, byName.Phi(ep, when), byTracker.PhiTracker(trackers[ep], when))
+				assert.Equal(t, byName.Interpret(ep, when), byTracker.InterpretTracker(trackers[ep], when))
+				wn, okn := byName.Window(ep, when)
+				wt, okt := byTracker.WindowTracker(trackers[ep], when)
+				assert.Equal(t, okn, okt)
+				assert.Equal(t, wn, wt)
+				over := func(d *Detector) []string {
+					o := d.Overdue(when, nil)
+					slices.Sort(o)
+					return o
+				}
+				assert.Equal(t, over(byName), over(byTracker))
+				assert.Equal(t, byName.Snapshot(when), byTracker.Snapshot(when))
+				s, ok := byTracker.StatsTracker(trackers[ep], when)
+				assert.Equal(t, okn, ok)
+				if ok {
+					assert.Contains(t, byName.Snapshot(when), s)
+				}
+				assert.Equal(t, byName.PauseStats(), byTracker.PauseStats())
+			},
+		})
+		for _, p := range byTracker.all {
+			require.NotZero(t, p.pos, "listed tracker with pos 0")
+			require.Same(t, p, byTracker.all[p.pos-1], "pos points at itself")
+		}
+	})
+}
