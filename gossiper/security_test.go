@@ -80,7 +80,7 @@ func TestMutualTLSCluster(t *testing.T) {
 	require.Eventually(t, func() bool {
 		for _, g := range gs {
 			m, ok := g.Member("node 4")
-			if !ok || m.States["color"].Value != "blue" {
+			if !ok || m.States.Get("color").Value != "blue" {
 				return false
 			}
 		}
