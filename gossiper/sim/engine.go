@@ -44,7 +44,7 @@ type item struct {
 // packet is a message in flight.
 type packet struct {
 	from    int
-	payload []byte             // the encoded frame
+	payload []byte              // the encoded frame
 	env     *messaging.Envelope // the envelope itself, when frames are not decoded
 }
 
@@ -63,7 +63,7 @@ func (q queue) Less(i, j int) bool {
 	}
 	return a.seq < b.seq
 }
-func (q queue) Swap(i, j int)  { q[i], q[j] = q[j], q[i] }
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
 func (q *queue) Push(x any)   { *q = append(*q, x.(item)) }
 func (q *queue) Pop() any {
 	old := *q

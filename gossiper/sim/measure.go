@@ -3,8 +3,8 @@ package sim
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"

@@ -203,7 +203,9 @@ func (s Scenario) Validate() error {
 
 func (n Network) validate() []error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("scenario: network: "+format, args...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("scenario: network: "+format, args...))
+	}
 	if n.Latency < 0 || n.Latency > time.Hour {
 		bad("latency %v: want 0..1h", n.Latency)
 	}
