@@ -113,11 +113,10 @@ type engine struct {
 	seeds  []string
 
 	// network state
-	loss     float64
-	group    []int // partition group per node
-	oneway   []block
-	faulty   bool // some partition or block is in force
-	slowSome bool
+	loss   float64
+	group  []int // partition group per node
+	oneway []block
+	faulty bool // some partition or block is in force
 
 	log *bufio.Writer
 	m   *measure
