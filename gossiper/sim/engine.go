@@ -44,6 +44,7 @@ type item struct {
 // packet is a message in flight.
 type packet struct {
 	from    int
+	toInc   int                 // the receiver's incarnation when it was sent
 	payload []byte              // the encoded frame
 	env     *messaging.Envelope // the envelope itself, when frames are not decoded
 }
@@ -117,6 +118,10 @@ type engine struct {
 	group  []int // partition group per node
 	oneway []block
 	faulty bool // some partition or block is in force
+	// netDirty is set while the network loses messages or a partition
+	// or block is in force; cleanSince is when it last became clean.
+	netDirty   bool
+	cleanSince time.Duration
 
 	log *bufio.Writer
 	m   *measure
@@ -205,6 +210,8 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes),
 		rng:  rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed)),
 		loss: s.Network.Loss, group: make([]int, s.Nodes)}
+	e.cleanSince = -time.Duration(MaxRounds) * s.Interval // clean from the start: as if forever
+	e.netDirty = e.loss > 0
 	if opt.EventLog != nil {
 		e.log = bufio.NewWriterSize(opt.EventLog, 64<<10)
 	}
@@ -353,8 +360,8 @@ func (e *engine) tick(n *simNode, inc int) {
 }
 
 func (e *engine) deliver(n *simNode, p *packet) {
-	if !n.up {
-		return
+	if !n.up || n.inc != p.toInc {
+		return // crashed, or restarted since: the connection it was sent on is gone
 	}
 	if n.paused {
 		if len(n.inbox) < maxInbox {
@@ -435,7 +442,7 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	if d := e.sc.Network.Duplicate; d > 0 && e.rng.Float64() < d {
 		copies = 2
 	}
-	p := &packet{from: n.idx, payload: b}
+	p := &packet{from: n.idx, toInc: e.nodes[to].inc, payload: b}
 	if !e.decode {
 		p.env = env
 	}

@@ -144,3 +144,19 @@ func TestRunRefusesAnInvalidScenario(t *testing.T) {
 	_, err := Run(context.Background(), s, Options{})
 	assert.ErrorContains(t, err, "nodes 1")
 }
+
+func TestOnewayAndSlow(t *testing.T) {
+	s := DefaultScenario()
+	s.Nodes, s.Rounds, s.Seed = size(), 90, 13
+	s.Network = Network{Latency: 3 * time.Millisecond, Jitter: 2 * time.Millisecond, Duplicate: 0.05, Reorder: 0.1}
+	s.Events = []Event{
+		{Round: 5, Kind: KindOneway, From: []int{0}},
+		{Round: 5, Kind: KindSlow, Nodes: []int{1, 2}, Value: 0.5},
+		{Round: 40, Kind: KindHeal},
+		{Round: 40, Kind: KindSlow, Nodes: []int{1, 2}},
+		{Round: 50, Kind: KindSet, Nodes: []int{3}, Key: "color", Text: "blue"},
+	}
+	r := runOK(t, s)
+	assertInvariants(t, r)
+	assert.Positive(t, r.Convictions, "node 0, heard by nobody, is convicted")
+}

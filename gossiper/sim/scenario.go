@@ -230,8 +230,8 @@ func (e Event) validate(s Scenario) error {
 	if !slices.Contains(kinds, e.Kind) {
 		bad("kind %q: want one of %v", e.Kind, kinds)
 	}
-	if e.Round < 0 || e.Round > s.Rounds {
-		bad("round %d: want 0..%d (the scenario's rounds)", e.Round, s.Rounds)
+	if e.Round < 0 || e.Round >= s.Rounds {
+		bad("round %d: want 0..%d (rounds are numbered from 0)", e.Round, s.Rounds-1)
 	}
 	checkNodes := func(field string, nodes []int) {
 		for _, i := range nodes {

@@ -38,7 +38,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"crash without nodes", func(s *Scenario) { s.Events = []Event{{Kind: KindCrash}} }, "want nodes or a fraction"},
 		{"pause without duration", func(s *Scenario) { s.Events = []Event{{Kind: KindPause, Nodes: []int{1}}} }, "want a pause > 0"},
 		{"oneway without from", func(s *Scenario) { s.Events = []Event{{Kind: KindOneway}} }, "want from"},
-		{"event after the end", func(s *Scenario) { s.Events = []Event{{Round: 61, Kind: KindHeal}} }, "round 61: want 0..60"},
+		{"event after the end", func(s *Scenario) { s.Events = []Event{{Round: 60, Kind: KindHeal}} }, "round 60: want 0..59"},
 		{"set without key", func(s *Scenario) { s.Events = []Event{{Kind: KindSet, Nodes: []int{0}}} }, "want key"},
 	}
 	for _, tc := range tests {
