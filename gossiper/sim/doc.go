@@ -95,8 +95,11 @@
 //     (generation, version);
 //   - no false conviction on a clean network: a conviction of a node that
 //     runs, is not paused and is reachable is a false conviction
-//     (Report.FalseConvictions); with no loss and no partition, and
-//     neither node slow, it is a violation.
+//     (Report.FalseConvictions); when the network has had no loss,
+//     partition or block for ConvergeBound rounds (a silence that began
+//     before a heal may still convict just after it) and neither node is
+//     slow, it is a violation. A pause or a clock jump leaves the network
+//     clean: the failure detector's local-pause guard must absorb them.
 //
 // Report.Converged says whether all live nodes hold the same endpoints,
 // generations and application states at the end: updates stop for the

@@ -111,7 +111,8 @@ var kinds = []string{KindCrash, KindRestart, KindPartition, KindOneway, KindHeal
 //     first live node not among them;
 //   - "shutdown": Nodes shut down gracefully.
 type Event struct {
-	// Round is when the event happens: at the start of that round.
+	// Round is when the event happens: at the start of that round,
+	// 0..Rounds-1.
 	Round int `json:"round"`
 	// Kind is what happens (see above).
 	Kind string `json:"kind"`
