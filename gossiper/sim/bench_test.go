@@ -17,8 +17,7 @@ func benchSizes() []int {
 	return []int{100, 1000}
 }
 
-// BenchmarkConvergence runs a clean cluster with an update every two
-// rounds, with digests alone (push_fanout -1) and with push (the default),
+// BenchmarkConvergence runs a clean cluster with an update every round, with digests alone (push_fanout -1) and with push (the default),
 // and reports how many rounds one update takes to reach every node (p50,
 // p99, max) beside the push-pull theory log₃N + ln ln N, the bytes and
 // messages a node sends per round, the peak heap and the wall time.
@@ -32,7 +31,7 @@ func BenchmarkConvergence(b *testing.B) {
 		}{{"digests", -1}, {"push", 0}} {
 			b.Run(fmt.Sprintf("nodes=%d/%s", n, mode.name), func(b *testing.B) {
 				s := DefaultScenario()
-				s.Nodes, s.PushFanout, s.UpdateEvery = n, mode.push, 2
+				s.Nodes, s.PushFanout, s.UpdateEvery = n, mode.push, 1
 				s.Rounds = 60
 				if n >= 1000 {
 					s.Rounds = 40

@@ -123,6 +123,12 @@ type engine struct {
 	netDirty   bool
 	cleanSince time.Duration
 
+	// lastMsg, lastFrom and lastFrame are the last message encoded, its
+	// sender and its frame.
+	lastMsg   messaging.Message
+	lastFrom  *simNode
+	lastFrame []byte
+
 	log *bufio.Writer
 	m   *measure
 	err error
@@ -427,10 +433,16 @@ func (e *engine) handle(n *simNode, replyTo int, out gossiper.Output) {
 // send encodes m from n and puts it on the network to node to.
 func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
-	b, err := e.codec.NewEncoder().Encode(env)
-	if err != nil {
-		e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
-		return
+	b := e.lastFrame
+	if m != e.lastMsg || n != e.lastFrom {
+		// A message sent to several peers (a push, a round's Syns) has
+		// the same fresh-connection encoding each time: encode it once.
+		var err error
+		if b, err = e.codec.NewEncoder().Encode(env); err != nil {
+			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
+			return
+		}
+		e.lastMsg, e.lastFrom, e.lastFrame = m, n, b
 	}
 	n.sentB += int64(len(b))
 	n.sentMsgs++
