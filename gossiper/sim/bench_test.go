@@ -17,10 +17,11 @@ func benchSizes() []int {
 	return []int{100, 1000}
 }
 
-// BenchmarkConvergence runs a clean cluster with an update every round, with digests alone (push_fanout -1) and with push (the default),
-// and reports how many rounds one update takes to reach every node (p50,
-// p99, max) beside the push-pull theory log₃N + ln ln N, the bytes and
-// messages a node sends per round, the peak heap and the wall time.
+// BenchmarkConvergence runs a clean cluster with an update every round,
+// with digests alone (push_fanout -1) and with push (the default), and
+// reports how many rounds one update takes to reach every node (p50, p99,
+// max) beside the push-pull theory log₃N + ln ln N, the bytes and messages
+// a node sends per round, the peak memory and the wall time.
 //
 //	go test -run '^$' -bench Convergence -benchtime=1x ./gossiper/sim/
 func BenchmarkConvergence(b *testing.B) {
