@@ -26,12 +26,8 @@ var (
 	// runtime's Config, which names a logger and a seed provider). Any
 	// file named *_runtime.go is shell too. Everything else in gossiper
 	// is core.
-	gossiperShell = []string{"gossiper.go", "loop.go", "subscribe.go", "config.go", "generation.go", "stats.go"}
-	pureMessaging = []string{"message.go", "codec.go", "decode.go"}
-	// simShell is the simulator's one contact with the real world (the
-	// wall clock and heap size it reports); the rest of gossiper/sim is
-	// as deterministic as the core it runs.
-	simShell         = []string{"wall.go"}
+	gossiperShell    = []string{"gossiper.go", "loop.go", "subscribe.go", "config.go", "generation.go", "stats.go"}
+	pureMessaging    = []string{"message.go", "codec.go", "decode.go"}
 	forbiddenImports = []string{"net", "os", "log", "sync", "sync/atomic", "io/ioutil", "os/exec", "github.com/rs/zerolog", "github.com/hearsay-io/hearsay/seeds"}
 	forbiddenTime    = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick"}
 	// randConstructors are the only package-level math/rand functions a
@@ -39,6 +35,11 @@ var (
 	// from the global one is not.
 	randConstructors = []string{"New", "NewPCG", "NewChaCha8", "NewSource", "NewZipf"}
 )
+
+// simShell is the simulator's one contact with the real world (the wall
+// clock and heap size it reports); the rest of gossiper/sim is as
+// deterministic as the core it runs.
+var simShell = []string{"wall.go"}
 
 func root(t *testing.T) string {
 	t.Helper()
