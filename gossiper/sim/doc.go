@@ -85,11 +85,12 @@
 //
 //   - monotonic state: no node holds an older (generation, max version)
 //     for an endpoint than it held before (checked at each round boundary
-//     at the watched observers: every node up to 1,000 nodes, the first
-//     max(32, 10⁶/N) beyond);
+//     at the watched observers: every node up to 500 nodes, the first
+//     max(32, 250,000/N) beyond, which bounds the check's cost per round);
 //   - convergence: when faults stop (a heal, the loss back to 0, the last
 //     pause over, a crash or restart on a clean network), everything a
-//     live node holds then reaches every live node within 2·log₃N + 5
+//     live node holds then reaches every live node (the watched ones, as
+//     above) within 2·log₃N + 5
 //     rounds (Report.ConvergeBound; Report.RecoveryRounds says how many
 //     it took);
 //   - no resurrection: 2·log₃N + 5 rounds after a node shut down or was

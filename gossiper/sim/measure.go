@@ -97,7 +97,7 @@ func newMeasure(e *engine) *measure {
 	bound := int(math.Ceil(2*math.Log(float64(n))/math.Log(3))) + 5
 	m := &measure{bound: bound, quiet: min(bound, e.sc.Rounds/2), liveN: n,
 		pending: make([][]*update, n), msgTypes: map[string]int{},
-		watched: min(n, max(32, 1_000_000/n)), gone: map[int]goneNode{}, flagged: map[[2]int]bool{},
+		watched: min(n, max(32, 250_000/n)), gone: map[int]goneNode{}, flagged: map[[2]int]bool{},
 		phiTarget: -1, phiUntil: -1, recovery: -1, wallStart: wallNow()}
 	m.hw = make([][]hwMark, m.watched)
 	for i := range m.hw {

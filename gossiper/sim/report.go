@@ -102,7 +102,11 @@ type Report struct {
 	// WallSeconds is the run's wall-clock time.
 	WallSeconds float64 `json:"wall_seconds"`
 	// Converged reports whether all live nodes held the same endpoints,
-	// generations and application states at the end.
+	// generations and application states at the end (beyond 500 nodes,
+	// the first max(32, 250,000/N) of them, see doc.go).
+	//
+	// Update spread, detection and convictions are followed at every
+	// node, whatever N.
 	Converged bool `json:"converged"`
 	// ConvergeBound is the bound the invariant checks, in rounds:
 	// 2·log₃N + 5.
