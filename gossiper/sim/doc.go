@@ -79,6 +79,15 @@
 // at node 0 (or 1) is traced (Report.PhiTrace). Bytes and messages are
 // counted per node and round.
 //
+// The event log (Options.EventLog) has one line per protocol event, as
+// "<virtual seconds> <observer> <kind> <endpoint> gen=… …", and one per
+// scenario event and resumed pause, as "<virtual seconds> sim <kind> …":
+//
+//	3.000000000 sim crash nodes=[2]
+//	5.000938846 n1 change n3 gen=1767225600 key=sim.update deleted=false
+//	23.709082939 n4 dead n2 gen=1767225600 reason=convicted phi=8.2932
+//	25.002182748 n1 restart n2 gen=1767225625 old=1767225600
+//
 // # Invariants
 //
 // Checked during the run, each breach a line in Report.Violations:

@@ -2,13 +2,14 @@ package sim
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
 // apply carries out one scenario event at the current time.
 func (e *engine) apply(ev Event) {
 	nodes := e.pick(ev)
-	e.logf("sim %s nodes=%v fraction=%g duration=%v value=%g groups=%v from=%v to=%v", ev.Kind, nodes, ev.Fraction, ev.Duration, ev.Value, ev.Groups, ev.From, ev.To)
+	e.logf("sim %s", describe(ev, nodes))
 	switch ev.Kind {
 	case KindCrash:
 		for _, i := range nodes {
@@ -59,6 +60,32 @@ func (e *engine) apply(ev Event) {
 		e.netDirty, e.cleanSince = dirty, e.now
 	}
 	e.m.afterFault(e, ev, nodes)
+}
+
+// describe writes an event for the log: its kind, the nodes it acted on
+// and the fields it sets.
+func describe(ev Event, nodes []int) string {
+	var b strings.Builder
+	b.WriteString(ev.Kind)
+	if len(nodes) > 0 {
+		fmt.Fprintf(&b, " nodes=%v", nodes)
+	}
+	if len(ev.Groups) > 0 {
+		fmt.Fprintf(&b, " groups=%v", ev.Groups)
+	}
+	if len(ev.From) > 0 {
+		fmt.Fprintf(&b, " from=%v to=%v", ev.From, ev.To)
+	}
+	if ev.Duration != 0 {
+		fmt.Fprintf(&b, " duration=%v", ev.Duration)
+	}
+	if ev.Kind == KindLoss || ev.Kind == KindSlow {
+		fmt.Fprintf(&b, " value=%g", ev.Value)
+	}
+	if ev.Key != "" {
+		fmt.Fprintf(&b, " %s=%q", ev.Key, ev.Text)
+	}
+	return b.String()
 }
 
 // pick returns the nodes an event names, or a random Fraction of the live
