@@ -173,3 +173,18 @@ func TestOnewayAndSlow(t *testing.T) {
 	assertInvariants(t, r)
 	assert.Positive(t, r.Convictions, "node 0, heard by nobody, is convicted")
 }
+
+func TestSetEvent(t *testing.T) {
+	t.Parallel()
+	s := DefaultScenario()
+	s.Nodes, s.Rounds, s.UpdateEvery = 10, 20, -1
+	s.Events = []Event{
+		{Round: 2, Kind: KindSet, Nodes: []int{4}, Key: "color", Text: "blue"},
+		{Round: 3, Kind: KindSet, Nodes: []int{5}, Key: "hearsay.status", Text: "left"},
+	}
+	r := runOK(t, s)
+	assertInvariants(t, r)
+	assert.Equal(t, 1, r.Updates, "the set is followed as an update; the refused one is not")
+	require.Len(t, r.Findings, 1)
+	assert.Contains(t, r.Findings[0], "reserved")
+}

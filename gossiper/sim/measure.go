@@ -311,7 +311,7 @@ func covers(v gossiper.EndpointVersion, u *update) bool {
 
 // inform marks o informed of u now.
 func (m *measure) inform(u *update, o *simNode) {
-	if u.informed[o.idx] || u.done {
+	if u.done || u.informed[o.idx] {
 		return
 	}
 	u.informed[o.idx] = true
@@ -321,7 +321,7 @@ func (m *measure) inform(u *update, o *simNode) {
 }
 
 func (m *measure) informAt(e *engine, u *update, o *simNode) {
-	if u.informed[o.idx] || u.done {
+	if u.done || u.informed[o.idx] {
 		return
 	}
 	m.inform(u, o)
@@ -338,7 +338,7 @@ func (m *measure) recheck(e *engine) {
 		for i := 0; i < len(list); i++ {
 			u := list[i]
 			if u.have >= m.liveN {
-				u.done = true
+				u.done, u.informed = true, nil // a done update needs no per-node record
 				m.rtc = append(m.rtc, float64(e.now-u.at)/float64(e.sc.Interval))
 				list = append(list[:i], list[i+1:]...)
 				i--

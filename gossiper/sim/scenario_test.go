@@ -138,3 +138,18 @@ func TestQuantiles(t *testing.T) {
 	}
 	assert.Equal(t, Quantiles{P50: 100, P99: 198, Max: 200}, quantiles(xs))
 }
+
+// FuzzParseScenario: any input is a scenario that validates, or an
+// error; never a panic.
+func FuzzParseScenario(f *testing.F) {
+	f.Add([]byte(`{"nodes": 50, "interval": "500ms", "events": [{"round": 1, "kind": "pause", "fraction": 0.1, "duration": "30s"}]}`))
+	f.Add([]byte(`{"events": [{"round": 3, "kind": "partition", "groups": [[0, 1], [2]]}, {"round": 4, "kind": "oneway", "from": [1]}]}`))
+	f.Add([]byte(`{"network": {"latency": "-1s", "loss": 2}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := ParseScenario(data)
+		if err == nil {
+			require.NoError(t, s.Validate())
+		}
+	})
+}
