@@ -195,8 +195,11 @@ func (e *engine) set1(n *simNode, key, value string) {
 		e.m.finding(fmt.Sprintf("round %d: set %s=%q on %s: %v", e.round, key, value, n.id, err))
 		return
 	}
+	changed := len(out.Events) > 0 // setting the value a key has changes nothing
 	e.handle(n, -1, out)
-	e.m.updated(e, n)
+	if changed {
+		e.m.updated(e, n)
+	}
 	e.flush(n)
 }
 

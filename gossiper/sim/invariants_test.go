@@ -181,10 +181,11 @@ func TestSetEvent(t *testing.T) {
 	s.Events = []Event{
 		{Round: 2, Kind: KindSet, Nodes: []int{4}, Key: "color", Text: "blue"},
 		{Round: 3, Kind: KindSet, Nodes: []int{5}, Key: "hearsay.status", Text: "left"},
+		{Round: 4, Kind: KindSet, Nodes: []int{4}, Key: "color", Text: "blue"},
 	}
 	r := runOK(t, s)
 	assertInvariants(t, r)
-	assert.Equal(t, 1, r.Updates, "the set is followed as an update; the refused one is not")
+	assert.Equal(t, 1, r.Updates, "the set is followed as an update; the refused one and the one that changes nothing are not")
 	require.Len(t, r.Findings, 1)
 	assert.Contains(t, r.Findings[0], "reserved")
 }
