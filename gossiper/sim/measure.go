@@ -98,7 +98,7 @@ func newMeasure(e *engine) *measure {
 	m := &measure{bound: bound, quiet: min(bound, e.sc.Rounds/2), liveN: n,
 		pending: make([][]*update, n), msgTypes: map[string]int{},
 		watched: min(n, max(32, 250_000/n)), gone: map[int]goneNode{}, flagged: map[[2]int]bool{},
-		phiTarget: -1, phiUntil: -1, recovery: -1, wallStart: wallNow()}
+		phiTarget: -1, phiUntil: -1, recovery: -1, wallStart: wallNow(), peak: heapBytes()}
 	m.hw = make([][]hwMark, m.watched)
 	for i := range m.hw {
 		m.hw[i] = make([]hwMark, n)

@@ -96,7 +96,8 @@ type Report struct {
 	DetectionRounds Quantiles `json:"detection_rounds"`
 	// PeakMemoryBytes is the most memory the Go runtime held from the OS
 	// (runtime.MemStats Sys less HeapReleased, close to the resident
-	// size), sampled at each round's end; the process's, so run one
+	// size), sampled once the views are built and at each round's end;
+	// the process's, so run one
 	// simulation at a time.
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
 	// WallSeconds is the run's wall-clock time.
