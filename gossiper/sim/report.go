@@ -97,8 +97,7 @@ type Report struct {
 	// PeakMemoryBytes is the most memory the Go runtime held from the OS
 	// (runtime.MemStats Sys less HeapReleased, close to the resident
 	// size), sampled once the views are built and at each round's end;
-	// the process's, so run one
-	// simulation at a time.
+	// the process's, so run one simulation at a time.
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
 	// WallSeconds is the run's wall-clock time.
 	WallSeconds float64 `json:"wall_seconds"`
