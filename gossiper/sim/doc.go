@@ -12,7 +12,9 @@
 //
 // [Run] builds one gossiper.Node per simulated node, with the gossiper's
 // default configuration but for the scenario's interval, fanouts and
-// failure detector, and starts them all at virtual time 0 from the
+// failure detector (scaled to the interval, as
+// failuredetector.DefaultConfigFor does), a shadow-round timeout of ten
+// intervals and room for every node (MaxEndpoints), and starts them all at virtual time 0 from the
 // converged cluster view ([github.com/hearsay-io/hearsay/gossiper.Node.StartFromView]:
 // every node knows every other up, with five heartbeats an interval apart
 // in its failure detector), so a run measures a running cluster, not its
@@ -53,7 +55,8 @@
 // it); it loses it with probability Network.Loss, delivers it twice with
 // probability Network.Duplicate, and drops it if a partition or a one-way
 // block separates the two nodes. A crashed node's messages in flight
-// still arrive; messages to it are lost. A paused node keeps what arrives
+// still arrive; messages to it, or to the incarnation before a restart,
+// are lost (their connection is gone). A paused node keeps what arrives
 // (up to 4,096 messages, as socket buffers would) and handles it when it
 // resumes, then runs a round at once.
 //
