@@ -102,9 +102,8 @@
 //   - convergence: when faults stop (a heal, the loss back to 0, the last
 //     pause over, a crash or restart on a clean network), everything a
 //     live node holds then reaches every live node (the watched ones, as
-//     above) within 2·log₃N + 5
-//     rounds (Report.ConvergeBound; Report.RecoveryRounds says how many
-//     it took);
+//     above) within 2·log₃N + 5 rounds (Report.ConvergeBound;
+//     Report.RecoveryRounds says how many it took);
 //   - no resurrection: 2·log₃N + 5 rounds after a node shut down or was
 //     removed, no live node holds it up, or running, at that generation;
 //     and a node that removed an endpoint never holds it again at an older
