@@ -16,7 +16,10 @@ import (
 // [Scenario.Validate] errors name the field. In JSON (see [ParseScenario])
 // durations are Go duration strings ("1s", "250ms").
 type Scenario struct {
-	// Nodes is the cluster size, 2..100,000.
+	// Nodes is the cluster size, 2..100,000. Memory and the work of a
+	// round grow as Nodes²: every node holds every other's state,
+	// failure-detector window and liveness record, about 1.2 KB a pair
+	// at this writing (1.2 GB at 1,000 nodes; docs/performance.md).
 	Nodes int `json:"nodes"`
 	// Seed seeds every random choice of the run: the same seed gives the
 	// same run, event for event.
