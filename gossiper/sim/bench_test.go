@@ -2,16 +2,29 @@ package sim
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"testing"
 )
 
+// Flags for larger runs of BenchmarkConvergence, e.g.
+//
+//	go test -run '^$' -bench 'Convergence/nodes=2000/digests' -benchtime=1x ./gossiper/sim/ -sim.nodes=2000 -sim.rounds=12 -sim.skipdecode
+var (
+	benchNodes      = flag.Int("sim.nodes", 0, "BenchmarkConvergence: this cluster size instead of 100 and 1,000")
+	benchRounds     = flag.Int("sim.rounds", 0, "BenchmarkConvergence: this many rounds instead of 60 (40 from 1,000 nodes)")
+	benchSkipDecode = flag.Bool("sim.skipdecode", false, "BenchmarkConvergence: Options.SkipDecode")
+)
+
 // benchSizes are the cluster sizes of the benchmarks: 100 and 1,000, or
 // 100 alone with -short (so `go test -short -bench . -benchtime=1x` stays
-// fast).
+// fast), or -sim.nodes.
 func benchSizes() []int {
-	if testing.Short() {
+	switch {
+	case *benchNodes > 0:
+		return []int{*benchNodes}
+	case testing.Short():
 		return []int{100}
 	}
 	return []int{100, 1000}
@@ -37,10 +50,13 @@ func BenchmarkConvergence(b *testing.B) {
 				if n >= 1000 {
 					s.Rounds = 40
 				}
+				if *benchRounds > 0 {
+					s.Rounds = *benchRounds
+				}
 				var r Report
 				for b.Loop() {
 					var err error
-					if r, err = Run(context.Background(), s, Options{}); err != nil {
+					if r, err = Run(context.Background(), s, Options{SkipDecode: *benchSkipDecode}); err != nil {
 						b.Fatal(err)
 					}
 				}
