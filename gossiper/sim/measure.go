@@ -606,6 +606,12 @@ func (m *measure) report(e *engine) Report {
 		r.MessagesPerNodePerRound = m.msgsSum / m.nodeRounds
 	}
 	r.Spread = m.spread(e)
+	if r.Spread == nil {
+		r.Spread = []float64{}
+	}
+	if r.PhiTrace == nil {
+		r.PhiTrace = []PhiSample{}
+	}
 	return r
 }
 
