@@ -62,6 +62,7 @@ type measure struct {
 // maxTrace bounds Report.PhiTrace.
 const maxTrace = 100_000
 
+// newMeasure prepares the measurements of e's run.
 func newMeasure(e *engine) *measure {
 	n := len(e.nodes)
 	bound := int(math.Ceil(2*math.Log(float64(n))/math.Log(3))) + 5
@@ -138,6 +139,7 @@ func (m *measure) beforeDown(e *engine, n *simNode) {
 	m.recheck(e)
 }
 
+// resumed: n's pause is over; it counts as live again.
 func (m *measure) resumed(e *engine, n *simNode) {
 	m.liveN++
 	for _, list := range m.pending {
@@ -172,11 +174,13 @@ func (m *measure) restarted(e *engine, n *simNode) {
 	}
 }
 
-// gone records that n was shut down or removed at generation gen.
+// markGone records that n was shut down or removed at generation gen.
 func (m *measure) markGone(e *engine, n *simNode, gen int64) {
 	m.gone[n.idx] = goneNode{gen: gen, round: e.round}
 }
 
+// startDetection follows crashed node c until every live node that sees
+// it up has marked it down.
 func (m *measure) startDetection(e *engine, c *simNode) {
 	if c.up {
 		return
@@ -228,6 +232,8 @@ func (m *measure) onEvent(e *engine, o *simNode, ev gossiper.Event) {
 	}
 }
 
+// onDead follows a dead event about node j at observer o: detection, and
+// whether a conviction was false.
 func (m *measure) onDead(e *engine, o *simNode, j int, ev gossiper.Event) {
 	for i := 0; i < len(m.detections); i++ {
 		d := m.detections[i]

@@ -53,6 +53,8 @@ func (m *measure) maybeUpdate(e *engine, r int) {
 	e.set1(n, "sim.update", fmt.Sprintf("r%d", r))
 }
 
+// covers reports whether a node holding v holds update u (or a later
+// generation of its endpoint).
 func covers(v gossiper.EndpointVersion, u *update) bool {
 	return v.Generation > u.gen || v.Generation == u.gen && v.StatesVersion >= u.ver
 }
@@ -68,6 +70,7 @@ func (m *measure) inform(u *update, o *simNode) {
 	}
 }
 
+// informAt marks o informed of u now and counts it in u's spread.
 func (m *measure) informAt(e *engine, u *update, o *simNode) {
 	if u.done || u.informed[o.idx] {
 		return
