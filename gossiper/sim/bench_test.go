@@ -15,6 +15,8 @@ var (
 	benchNodes      = flag.Int("sim.nodes", 0, "BenchmarkConvergence: this cluster size instead of 100 and 1,000")
 	benchRounds     = flag.Int("sim.rounds", 0, "BenchmarkConvergence: this many rounds instead of 60 (40 from 1,000 nodes)")
 	benchSkipDecode = flag.Bool("sim.skipdecode", false, "BenchmarkConvergence: Options.SkipDecode")
+	benchKeep       = flag.Bool("sim.keep", false, "BenchmarkConvergence: Scenario.KeepConnections")
+	benchUpdates    = flag.Int("sim.updateevery", 0, "BenchmarkConvergence: Scenario.UpdateEvery instead of 1")
 )
 
 // benchSizes are the cluster sizes of the benchmarks: 100 and 1,000, or
@@ -53,6 +55,10 @@ func BenchmarkConvergence(b *testing.B) {
 				if *benchRounds > 0 {
 					s.Rounds = *benchRounds
 				}
+				if *benchUpdates != 0 {
+					s.UpdateEvery = *benchUpdates
+				}
+				s.KeepConnections = *benchKeep
 				var r Report
 				for b.Loop() {
 					var err error

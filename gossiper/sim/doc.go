@@ -40,8 +40,12 @@
 // spelled out, not interned): the runtime's cost when a node meets more
 // peers than it keeps connections to (TCPConfig.MaxConns, 64 by default,
 // so at every size the simulator is meant for), and an upper bound below
-// that (docs/performance.md: 7.3 B a digest fresh, 2.0 B warm). Keeping
-// per-pair tables would cost O(N) memory per pair of nodes that met.
+// that (docs/performance.md: 7.3 B a digest fresh, 2.0 B warm).
+// Scenario.KeepConnections keeps a connection per pair of nodes instead,
+// its tables warm until either end crashes or restarts (frames are then
+// decoded as they are written, in order, since a connection delivers them
+// in order), which costs O(N) memory per pair that met: for small
+// clusters.
 // A message sent to several peers is encoded once. By default the
 // receiver decodes the frame, so it gets exactly what the wire carries
 // and shares nothing with the sender; Options.SkipDecode hands it the
@@ -138,7 +142,7 @@
 //
 // # Changes to the agreed API
 //
-// Added, nothing changed: Event.Groups, From, To (partitions between
+// Added, nothing changed: Scenario.KeepConnections; Event.Groups, From, To (partitions between
 // groups, one-way blocks), Event.Key and Text (the "set" event's state);
 // Report.Updates, UpdatesUnconverged, Messages, Convictions,
 // ConvergeBound, RecoveryRounds, QuietRounds and Findings; the Kind constants; the

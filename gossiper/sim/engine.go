@@ -45,7 +45,7 @@ type packet struct {
 	from    int
 	toInc   int                 // the receiver's incarnation when it was sent
 	payload []byte              // the encoded frame
-	env     *messaging.Envelope // the envelope itself, when frames are not decoded
+	env     *messaging.Envelope // to hand over as is (SkipDecode, or decoded on a kept connection); nil: decode payload
 }
 
 // queue is a min-heap of items ordered by (at, prio, seq): deterministic,
@@ -122,6 +122,9 @@ type engine struct {
 	netDirty   bool
 	cleanSince time.Duration
 
+	// conns are the connections kept (Scenario.KeepConnections), by
+	// sender and receiver: one direction's lean tables each.
+	conns map[[2]int]*conn
 	// lastMsg, lastFrom and lastFrame are the last message encoded, its
 	// sender and its frame.
 	lastMsg   messaging.Message
@@ -377,7 +380,7 @@ func (e *engine) deliver(n *simNode, p *packet) {
 // step hands one message to n's core.
 func (e *engine) step(n *simNode, p *packet) {
 	env := p.env
-	if e.decode {
+	if env == nil {
 		var err error
 		if env, err = e.codec.NewDecoder().Decode(p.payload); err != nil {
 			e.err = fmt.Errorf("sim: %s cannot decode a frame from %s: %w", n.id, e.nodes[p.from].id, err)

@@ -140,6 +140,7 @@ func (e *engine) crash(n *simNode) {
 	}
 	e.m.beforeDown(e, n)
 	n.up, n.paused, n.inbox, n.flushAt = false, false, nil, -1
+	e.dropConns(n.idx)
 }
 
 // restart starts n again (crashing it first if it runs) with a generation

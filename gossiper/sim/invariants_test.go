@@ -189,3 +189,27 @@ func TestSetEvent(t *testing.T) {
 	require.Len(t, r.Findings, 1)
 	assert.Contains(t, r.Findings[0], "reserved")
 }
+
+// TestKeepConnections: with a connection kept per pair, the lean tables
+// stay warm and the same run costs fewer bytes; a crash and restart
+// start the crashed node's connections afresh, in step at both ends.
+func TestKeepConnections(t *testing.T) {
+	t.Parallel()
+	s := DefaultScenario()
+	s.Nodes, s.Rounds, s.Seed = 30, 50, 21
+	s.Network.Loss = 0.05
+	s.Events = []Event{
+		{Round: 5, Kind: KindCrash, Nodes: []int{4}},
+		{Round: 15, Kind: KindRestart, Nodes: []int{4}},
+		{Round: 20, Kind: KindLoss, Value: 0},
+	}
+	fresh := runOK(t, s)
+	s.KeepConnections = true
+	kept := runOK(t, s)
+	assertInvariants(t, kept)
+	assert.Less(t, kept.BytesPerNodePerRound.Mean, 0.7*fresh.BytesPerNodePerRound.Mean)
+	skipped, err := Run(context.Background(), s, Options{SkipDecode: true})
+	require.NoError(t, err)
+	assert.Equal(t, kept.BytesPerNodePerRound, skipped.BytesPerNodePerRound)
+	assert.Equal(t, kept.Messages, skipped.Messages)
+}

@@ -13,11 +13,57 @@ import (
 // (every node when to is nil) are dropped.
 type block struct{ from, to []bool }
 
+// conn is one direction of a kept connection: the sender's and the
+// receiver's lean tables, in step.
+type conn struct {
+	enc *messaging.Encoder
+	dec *messaging.Decoder
+}
+
+// dropConns closes node i's kept connections (it crashed or restarted):
+// the next messages start fresh tables.
+func (e *engine) dropConns(i int) {
+	for k := range e.conns {
+		if k[0] == i || k[1] == i {
+			delete(e.conns, k)
+		}
+	}
+}
+
+// sendKept encodes env on the kept connection from n to node to and, when
+// frames are decoded, decodes it there at once (frames on a connection
+// are read in the order they were written, whatever the simulated
+// network does to their timing). It returns the frame and the envelope
+// to deliver.
+func (e *engine) sendKept(n *simNode, to int, env *messaging.Envelope) ([]byte, *messaging.Envelope, error) {
+	if e.conns == nil {
+		e.conns = map[[2]int]*conn{}
+	}
+	c := e.conns[[2]int{n.idx, to}]
+	if c == nil {
+		c = &conn{enc: e.codec.NewEncoder(), dec: e.codec.NewDecoder()}
+		e.conns[[2]int{n.idx, to}] = c
+	}
+	b, err := c.enc.Encode(env)
+	if err != nil || !e.decode {
+		return b, env, err
+	}
+	got, err := c.dec.Decode(b)
+	return b, got, err
+}
+
 // send encodes m from n and puts it on the network to node to.
 func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
 	b := e.lastFrame
-	if m != e.lastMsg || n != e.lastFrom {
+	var deliver *messaging.Envelope
+	if e.sc.KeepConnections {
+		var err error
+		if b, deliver, err = e.sendKept(n, to, env); err != nil {
+			e.err = fmt.Errorf("sim: %s to %s, %s: %w", n.id, e.nodes[to].id, m.Type(), err)
+			return
+		}
+	} else if m != e.lastMsg || n != e.lastFrom {
 		// A message sent to several peers (a push, a round's Syns) has
 		// the same fresh-connection encoding each time: encode it once.
 		var err error
@@ -37,7 +83,7 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	if d := e.sc.Network.Duplicate; d > 0 && e.rng.Float64() < d {
 		copies = 2
 	}
-	p := &packet{from: n.idx, toInc: e.nodes[to].inc, payload: b}
+	p := &packet{from: n.idx, toInc: e.nodes[to].inc, payload: b, env: deliver}
 	if !e.decode {
 		p.env = env
 	}

@@ -47,6 +47,15 @@ type Scenario struct {
 	FDWindow int `json:"fd_window"`
 	// Network is the simulated network at the start of the run.
 	Network Network `json:"network"`
+	// KeepConnections keeps one connection per pair of nodes for the
+	// whole run (until one of them crashes or restarts), so the lean
+	// encoding's tables stay warm, as they do in the runtime when
+	// TCPConfig.MaxConns is at least the cluster size. Off by default:
+	// every message is then encoded as a fresh connection's first frame,
+	// the runtime's cost when nodes meet more peers than they keep
+	// connections to. Memory grows with the pairs that met times N: for
+	// small clusters.
+	KeepConnections bool `json:"keep_connections"`
 	// UpdateEvery: every UpdateEvery rounds a random live node sets a new
 	// value (the updates whose spread Report.RoundsToConverge measures);
 	// 0 = default 5, -1 = none. Updates stop in the last rounds of the run
@@ -372,6 +381,7 @@ type scenarioJSON struct {
 	Phi         float64     `json:"phi"`
 	FDWindow    int         `json:"fd_window"`
 	Network     networkJSON `json:"network"`
+	KeepConns   bool        `json:"keep_connections"`
 	UpdateEvery int         `json:"update_every"`
 	Events      []eventJSON `json:"events"`
 }
@@ -403,7 +413,7 @@ func toJSON(s Scenario) scenarioJSON {
 		Fanout: s.Fanout, PushFanout: s.PushFanout, FDModel: s.FDModel, Phi: s.Phi, FDWindow: s.FDWindow,
 		Network: networkJSON{Latency: duration(s.Network.Latency), Jitter: duration(s.Network.Jitter),
 			Loss: s.Network.Loss, Duplicate: s.Network.Duplicate, Reorder: s.Network.Reorder},
-		UpdateEvery: s.UpdateEvery}
+		KeepConns: s.KeepConnections, UpdateEvery: s.UpdateEvery}
 	for _, e := range s.Events {
 		j.Events = append(j.Events, eventJSON{Round: e.Round, Kind: e.Kind, Nodes: e.Nodes, Fraction: e.Fraction,
 			Duration: duration(e.Duration), Value: e.Value, Groups: e.Groups, From: e.From, To: e.To, Key: e.Key, Text: e.Text})
@@ -416,7 +426,7 @@ func (j scenarioJSON) scenario() Scenario {
 		Fanout: j.Fanout, PushFanout: j.PushFanout, FDModel: j.FDModel, Phi: j.Phi, FDWindow: j.FDWindow,
 		Network: Network{Latency: time.Duration(j.Network.Latency), Jitter: time.Duration(j.Network.Jitter),
 			Loss: j.Network.Loss, Duplicate: j.Network.Duplicate, Reorder: j.Network.Reorder},
-		UpdateEvery: j.UpdateEvery}
+		KeepConnections: j.KeepConns, UpdateEvery: j.UpdateEvery}
 	for _, e := range j.Events {
 		s.Events = append(s.Events, Event{Round: e.Round, Kind: e.Kind, Nodes: e.Nodes, Fraction: e.Fraction,
 			Duration: time.Duration(e.Duration), Value: e.Value, Groups: e.Groups, From: e.From, To: e.To, Key: e.Key, Text: e.Text})
