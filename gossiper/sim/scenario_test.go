@@ -99,6 +99,7 @@ func TestParseScenarioRefuses(t *testing.T) {
 
 func TestScenarioJSONRoundTrip(t *testing.T) {
 	s := DefaultScenario()
+	s.KeepConnections = true
 	s.Events = []Event{
 		{Round: 3, Kind: KindPartition, Groups: [][]int{{0, 1}, {2, 3}}},
 		{Round: 4, Kind: KindOneway, From: []int{1}, To: []int{2}},
@@ -108,6 +109,7 @@ func TestScenarioJSONRoundTrip(t *testing.T) {
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
 	assert.Contains(t, string(b), `"interval":"1s"`)
+	assert.Contains(t, string(b), `"keep_connections":true`)
 	back, err := ParseScenario(b)
 	require.NoError(t, err)
 	assert.Equal(t, s, back)
