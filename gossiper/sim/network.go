@@ -1,0 +1,152 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// block is a one-way block: messages from a node in from to a node in to
+// (every node when to is nil) are dropped.
+type block struct{ from, to []bool }
+
+// conn is one direction of a kept connection: the sender's and the
+// receiver's lean tables, in step.
+type conn struct {
+	enc *messaging.Encoder
+	dec *messaging.Decoder
+}
+
+// dropConns closes node i's kept connections (it crashed or restarted):
+// the next messages start fresh tables.
+func (e *engine) dropConns(i int) {
+	for k := range e.conns {
+		if k[0] == i || k[1] == i {
+			delete(e.conns, k)
+		}
+	}
+}
+
+// sendKept encodes env on the kept connection from n to node to and, when
+// frames are decoded, decodes it there at once (frames on a connection
+// are read in the order they were written, whatever the simulated
+// network does to their timing). It returns the frame and the envelope
+// to deliver.
+func (e *engine) sendKept(n *simNode, to int, env *messaging.Envelope) ([]byte, *messaging.Envelope, error) {
+	if e.conns == nil {
+		e.conns = map[[2]int]*conn{}
+	}
+	c := e.conns[[2]int{n.idx, to}]
+	if c == nil {
+		c = &conn{enc: e.codec.NewEncoder(), dec: e.codec.NewDecoder()}
+		e.conns[[2]int{n.idx, to}] = c
+	}
+	b, err := c.enc.Encode(env)
+	if err != nil || !e.decode {
+		return b, env, err
+	}
+	got, err := c.dec.Decode(b)
+	return b, got, err
+}
+
+// send encodes m from n and puts it on the network to node to.
+func (e *engine) send(n *simNode, to int, m messaging.Message) {
+	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
+	b := e.lastFrame
+	var deliver *messaging.Envelope
+	if e.sc.KeepConnections {
+		var err error
+		if b, deliver, err = e.sendKept(n, to, env); err != nil {
+			e.err = fmt.Errorf("sim: %s to %s, %s: %w", n.id, e.nodes[to].id, m.Type(), err)
+			return
+		}
+	} else if m != e.lastMsg || n != e.lastFrom {
+		// A message sent to several peers (a push, a round's Syns) has
+		// the same fresh-connection encoding each time: encode it once.
+		var err error
+		if b, err = e.codec.NewEncoder().Encode(env); err != nil {
+			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
+			return
+		}
+		e.lastMsg, e.lastFrom, e.lastFrame = m, n, b
+	}
+	n.sentB += int64(len(b))
+	n.sentMsgs++
+	e.m.sent(m.Type())
+	if e.blocked(n.idx, to) || e.loss > 0 && e.rng.Float64() < e.loss {
+		return
+	}
+	copies := 1
+	if d := e.sc.Network.Duplicate; d > 0 && e.rng.Float64() < d {
+		copies = 2
+	}
+	p := &packet{from: n.idx, toInc: e.nodes[to].inc, payload: b, env: deliver}
+	if !e.decode {
+		p.env = env
+	}
+	for range copies {
+		e.schedule(item{at: e.now + e.latency(), kind: kDeliver, node: to, msg: p})
+	}
+}
+
+// latency draws one message's delay.
+func (e *engine) latency() time.Duration {
+	nw := e.sc.Network
+	d := nw.Latency
+	if nw.Jitter > 0 {
+		d = time.Duration(math.Round(float64(nw.Latency) + float64(nw.Jitter)*e.rng.NormFloat64()))
+	}
+	if nw.Reorder > 0 && e.rng.Float64() < nw.Reorder {
+		d += time.Duration(e.rng.Int64N(int64(e.sc.Interval)))
+	}
+	return max(d, 0)
+}
+
+// blocked reports whether a partition or a one-way block drops messages
+// from node a to node b.
+func (e *engine) blocked(a, b int) bool {
+	if !e.faulty {
+		return false
+	}
+	if e.group[a] != e.group[b] {
+		return true
+	}
+	for _, bl := range e.oneway {
+		if bl.from[a] && (bl.to == nil || bl.to[b]) {
+			return true
+		}
+	}
+	return false
+}
+
+// separated reports whether a and b cannot talk both ways.
+func (e *engine) separated(a, b int) bool { return e.blocked(a, b) || e.blocked(b, a) }
+
+func (e *engine) logEvent(n *simNode, ev gossiper.Event) {
+	if e.log == nil {
+		return
+	}
+	switch ev.Kind {
+	case gossiper.EventChange:
+		e.logf("%s change %s gen=%d key=%s deleted=%t", n.id, ev.Endpoint, ev.Generation, ev.Key, ev.Deleted)
+	case gossiper.EventRestart:
+		e.logf("%s restart %s gen=%d old=%d", n.id, ev.Endpoint, ev.Generation, ev.OldGeneration)
+	case gossiper.EventDead, gossiper.EventRemove:
+		e.logf("%s %s %s gen=%d reason=%s phi=%.4f", n.id, ev.Kind, ev.Endpoint, ev.Generation, ev.Reason, ev.Phi)
+	default:
+		e.logf("%s %s %s gen=%d", n.id, ev.Kind, ev.Endpoint, ev.Generation)
+	}
+}
+
+// logf writes one line of the event log, stamped with the virtual time.
+func (e *engine) logf(format string, args ...any) {
+	if e.log == nil {
+		return
+	}
+	fmt.Fprintf(e.log, "%d.%09d ", e.now/time.Second, e.now%time.Second)
+	fmt.Fprintf(e.log, format, args...)
+	e.log.WriteByte('\n')
+}
