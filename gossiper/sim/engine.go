@@ -1,0 +1,505 @@
+package sim
+
+import (
+	"bufio"
+	"container/heap"
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// epoch is virtual time zero: every node's clock starts here (plus its own
+// offset, see clock_jump).
+var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Item kinds, and their priority at equal times: round boundaries first,
+// then the scenario's events, then the nodes' work in the order it was
+// scheduled.
+const (
+	kRound uint8 = iota
+	kScenario
+	kTick
+	kDeliver
+	kFlush
+	kResume
+)
+
+// item is one entry of the event queue.
+type item struct {
+	at   time.Duration // virtual time
+	prio uint8         // 0 for kRound, 1 for kScenario, 2 for the rest
+	seq  uint64        // scheduling order: the tie-break
+	kind uint8
+	node int // the node concerned (receiver for kDeliver); the event index for kScenario; the round for kRound
+	inc  int // the node's incarnation the item was scheduled for (kTick, kFlush, kResume)
+	msg  *packet
+}
+
+// packet is a message in flight.
+type packet struct {
+	from    int
+	payload []byte              // the encoded frame
+	env     *messaging.Envelope // the envelope itself, when frames are not decoded
+}
+
+// queue is a min-heap of items ordered by (at, prio, seq): deterministic,
+// whatever the heap's internal order.
+type queue []item
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	a, b := &q[i], &q[j]
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	if a.prio != b.prio {
+		return a.prio < b.prio
+	}
+	return a.seq < b.seq
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(item)) }
+func (q *queue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	old[len(old)-1] = item{}
+	*q = old[:len(old)-1]
+	return it
+}
+
+// simNode is one simulated process.
+type simNode struct {
+	idx      int
+	id, addr string
+	core     *gossiper.Node
+	inc      int  // incarnation: bumped by every restart
+	up       bool // running: not crashed, shut down or stopped
+	shut     bool // shut down gracefully (until restarted)
+	paused   bool
+	inbox    []packet // messages that arrived while paused
+	clock    time.Duration
+	slow     float64
+	flushAt  time.Duration // a scheduled kFlush, or -1
+	sentB    int64         // bytes sent this round
+	sentMsgs int64
+}
+
+// live reports whether the node runs and is not paused: it can be
+// informed and it answers.
+func (n *simNode) live() bool { return n.up && !n.paused }
+
+// engine is one run.
+type engine struct {
+	ctx    context.Context
+	sc     Scenario
+	opt    Options
+	cfg    gossiper.Config
+	codec  *messaging.Codec
+	decode bool
+	nodes  []*simNode
+	byAddr map[string]int
+	byID   map[string]int
+	q      queue
+	seq    uint64
+	now    time.Duration
+	round  int
+	rng    *rand.Rand // network and scenario choices
+	seeds  []string
+
+	// network state
+	loss     float64
+	group    []int // partition group per node
+	oneway   []block
+	faulty   bool // some partition or block is in force
+	slowSome bool
+
+	log *bufio.Writer
+	m   *measure
+	err error
+}
+
+// block is a one-way block: messages from a node in from to a node in to
+// (every node when to is nil) are dropped.
+type block struct{ from, to []bool }
+
+// maxInbox bounds what a paused node holds (its socket buffers); beyond,
+// messages are dropped.
+const maxInbox = 4096
+
+// Run simulates s and returns its report. It is single-threaded and
+// deterministic: the same scenario gives the same report (but for
+// WallSeconds and PeakMemoryBytes) and the same event log, byte for byte.
+// It returns an error for an invalid scenario, or ctx's error if ctx ends
+// first (checked once per round), with the report so far.
+func Run(ctx context.Context, s Scenario, opt Options) (Report, error) {
+	return run(ctx, s, opt, true)
+}
+
+func run(ctx context.Context, s Scenario, opt Options, decode bool) (Report, error) {
+	if err := s.Validate(); err != nil {
+		return Report{}, err
+	}
+	start := wallNow()
+	e, err := newEngine(ctx, s, opt, decode)
+	if err != nil {
+		return Report{}, err
+	}
+	e.loop()
+	if e.log != nil {
+		if ferr := e.log.Flush(); ferr != nil && e.err == nil {
+			e.err = fmt.Errorf("sim: event log: %w", ferr)
+		}
+	}
+	r := e.m.report(e)
+	r.WallSeconds = wallSince(start).Seconds()
+	return r, e.err
+}
+
+// nodeConfig is the gossiper configuration every simulated node runs.
+func nodeConfig(s Scenario) (gossiper.Config, error) {
+	cfg := gossiper.DefaultConfig()
+	cfg.Interval = s.Interval
+	if s.Fanout > 0 {
+		cfg.Fanout = s.Fanout
+	}
+	switch s.PushFanout {
+	case 0:
+		cfg.PushFanout = gossiper.PushFanoutAuto
+	case -1:
+		cfg.PushFanout = 0
+	default:
+		cfg.PushFanout = s.PushFanout
+	}
+	model, err := s.model()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.FailureDetector = failuredetector.DefaultConfigFor(s.Interval)
+	cfg.FailureDetector.Model = model
+	if s.Phi > 0 {
+		cfg.FailureDetector.PhiConvictThreshold = s.Phi
+	}
+	if s.FDWindow > 0 {
+		cfg.FailureDetector.WindowSize = s.FDWindow
+	}
+	cfg.ShadowTimeout = 10 * s.Interval
+	cfg.MaxEndpoints = max(cfg.MaxEndpoints, s.Nodes+16)
+	return cfg, nil
+}
+
+func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engine, error) {
+	cfg, err := nodeConfig(s)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	codec, err := messaging.NewCodec(cfg.MaxFrameSize, cfg.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("sim: %w", err)
+	}
+	e := &engine{ctx: ctx, sc: s, opt: opt, cfg: cfg, codec: codec, decode: decode,
+		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes),
+		rng:  rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed)),
+		loss: s.Network.Loss, group: make([]int, s.Nodes)}
+	if opt.EventLog != nil {
+		e.log = bufio.NewWriterSize(opt.EventLog, 64<<10)
+	}
+	width := len(fmt.Sprint(s.Nodes - 1))
+	for i := range s.Nodes {
+		id := fmt.Sprintf("n%0*d", width, i)
+		n := &simNode{idx: i, id: id, addr: id + ":7000", flushAt: -1}
+		e.nodes = append(e.nodes, n)
+		e.byAddr[n.addr], e.byID[id] = i, i
+	}
+	for i := range min(3, s.Nodes) {
+		e.seeds = append(e.seeds, e.nodes[i].addr)
+	}
+	if err := e.startConverged(); err != nil {
+		return nil, err
+	}
+	e.m = newMeasure(e)
+	for i, ev := range s.Events {
+		e.schedule(item{at: time.Duration(ev.Round) * s.Interval, prio: 1, kind: kScenario, node: i})
+	}
+	for r := 1; r <= s.Rounds; r++ {
+		e.schedule(item{at: time.Duration(r) * s.Interval, kind: kRound, node: r})
+	}
+	for _, n := range e.nodes {
+		off := 1 + e.rng.Int64N(int64(s.Interval)-1)
+		e.schedule(item{at: time.Duration(off), prio: 2, kind: kTick, node: n.idx, inc: n.inc})
+	}
+	return e, nil
+}
+
+// newCore builds node n's core for its current incarnation, in generation
+// gen.
+func (e *engine) newCore(n *simNode, gen int64) error {
+	cfg := e.cfg
+	cfg.ID, cfg.AdvertiseAddr, cfg.Seeds = n.id, n.addr, e.seeds
+	rng := rand.New(rand.NewPCG(uint64(e.sc.Seed), uint64(n.idx)<<24|uint64(n.inc)))
+	core, err := gossiper.NewNode(cfg, n.addr, gen, rng)
+	if err != nil {
+		return fmt.Errorf("sim: node %s: %w", n.id, err)
+	}
+	n.core = core
+	return nil
+}
+
+// startConverged starts every node at time 0 from the converged view:
+// everyone knows everyone up, with five heartbeat arrivals an interval
+// apart.
+func (e *engine) startConverged() error {
+	gen := epoch.Unix()
+	view := make([]gossiper.PeerView, len(e.nodes))
+	for i, n := range e.nodes {
+		if err := e.newCore(n, gen); err != nil {
+			return err
+		}
+		n.up = true
+		view[i] = gossiper.PeerView{ID: n.id, State: n.core.State(n.id), Up: true}
+	}
+	var arrivals []time.Time
+	for k := 4; k >= 0; k-- {
+		arrivals = append(arrivals, epoch.Add(-time.Duration(k)*e.sc.Interval))
+	}
+	buf := make([]gossiper.PeerView, 0, len(view))
+	for i, n := range e.nodes {
+		buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
+		for j := range buf {
+			buf[j].Arrivals = arrivals
+		}
+		if err := n.core.StartFromView(epoch, buf); err != nil {
+			return fmt.Errorf("sim: node %s: %w", n.id, err)
+		}
+	}
+	return nil
+}
+
+func (e *engine) schedule(it item) {
+	if it.kind != kRound && it.kind != kScenario {
+		it.prio = 2
+	}
+	e.seq++
+	it.seq = e.seq
+	heap.Push(&e.q, it)
+}
+
+// nodeNow is node n's clock at the current virtual time.
+func (e *engine) nodeNow(n *simNode) time.Time { return epoch.Add(e.now + n.clock) }
+
+func (e *engine) loop() {
+	end := time.Duration(e.sc.Rounds) * e.sc.Interval
+	for e.q.Len() > 0 && e.err == nil {
+		it := heap.Pop(&e.q).(item)
+		if it.at > end {
+			break
+		}
+		e.now = it.at
+		switch it.kind {
+		case kRound:
+			e.endRound(it.node)
+			if it.node == e.sc.Rounds {
+				return
+			}
+		case kScenario:
+			e.apply(e.sc.Events[it.node])
+		case kTick:
+			e.tick(e.nodes[it.node], it.inc)
+		case kDeliver:
+			e.deliver(e.nodes[it.node], it.msg)
+		case kFlush:
+			n := e.nodes[it.node]
+			if n.inc == it.inc && n.flushAt == it.at {
+				n.flushAt = -1
+				if n.live() {
+					e.flush(n)
+				}
+			}
+		case kResume:
+			e.resume(e.nodes[it.node], it.inc)
+		}
+	}
+}
+
+// endRound closes round r: measurements, progress, the next update.
+func (e *engine) endRound(r int) {
+	e.round = r
+	e.m.endRound(e, r)
+	if err := e.ctx.Err(); err != nil {
+		e.err = fmt.Errorf("sim: stopped at round %d of %d: %w", r, e.sc.Rounds, err)
+		return
+	}
+	if r < e.sc.Rounds {
+		e.m.maybeUpdate(e, r)
+	}
+}
+
+func (e *engine) tick(n *simNode, inc int) {
+	if n.inc != inc || !n.up || n.paused {
+		return // a stale tick: the node restarted, crashed or paused
+	}
+	e.schedule(item{at: e.now + e.sc.Interval, kind: kTick, node: n.idx, inc: n.inc})
+	if n.slow > 0 && e.rng.Float64() < n.slow {
+		return // a slow node skips this round
+	}
+	now := e.nodeNow(n)
+	e.handle(n, -1, n.core.Tick(now))
+	e.m.tracePhi(e, n, now)
+	e.flush(n)
+}
+
+func (e *engine) deliver(n *simNode, p *packet) {
+	if !n.up {
+		return
+	}
+	if n.paused {
+		if len(n.inbox) < maxInbox {
+			n.inbox = append(n.inbox, *p)
+		}
+		return
+	}
+	e.step(n, p)
+	e.flush(n)
+}
+
+// step hands one message to n's core.
+func (e *engine) step(n *simNode, p *packet) {
+	env := p.env
+	if e.decode {
+		var err error
+		if env, err = e.codec.NewDecoder().Decode(p.payload); err != nil {
+			e.err = fmt.Errorf("sim: %s cannot decode a frame from %s: %w", n.id, e.nodes[p.from].id, err)
+			return
+		}
+	}
+	e.handle(n, p.from, n.core.StepFrom(e.nodeNow(n), e.nodes[p.from].addr, env))
+}
+
+// flush pushes what changed at n and, if the rate limit holds changes
+// back, schedules the next flush.
+func (e *engine) flush(n *simNode) {
+	now := e.nodeNow(n)
+	e.handle(n, -1, n.core.Flush(now))
+	if wait, pending := n.core.PushPending(now); pending && wait > 0 {
+		at := e.now + wait
+		if n.flushAt < 0 || at < n.flushAt {
+			n.flushAt = at
+			e.schedule(item{at: at, kind: kFlush, node: n.idx, inc: n.inc})
+		}
+	}
+}
+
+// handle acts on one output of n's core: sends its messages (replies to
+// replyTo), records its events.
+func (e *engine) handle(n *simNode, replyTo int, out gossiper.Output) {
+	for _, ev := range out.Events {
+		e.m.onEvent(e, n, ev)
+		e.logEvent(n, ev)
+	}
+	for _, m := range out.Messages {
+		to := replyTo
+		if !m.Reply || replyTo < 0 {
+			i, ok := e.byAddr[m.To]
+			if !ok {
+				continue
+			}
+			to = i
+		}
+		e.send(n, to, m.Message)
+	}
+	if out.Fatal != nil {
+		e.logf("%s fatal: %v", n.id, out.Fatal)
+		e.crash(n)
+	}
+}
+
+// send encodes m from n and puts it on the network to node to.
+func (e *engine) send(n *simNode, to int, m messaging.Message) {
+	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
+	b, err := e.codec.NewEncoder().Encode(env)
+	if err != nil {
+		e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
+		return
+	}
+	n.sentB += int64(len(b))
+	n.sentMsgs++
+	e.m.sent(m.Type())
+	if e.blocked(n.idx, to) || e.loss > 0 && e.rng.Float64() < e.loss {
+		return
+	}
+	copies := 1
+	if d := e.sc.Network.Duplicate; d > 0 && e.rng.Float64() < d {
+		copies = 2
+	}
+	p := &packet{from: n.idx, payload: b}
+	if !e.decode {
+		p.env = env
+	}
+	for range copies {
+		e.schedule(item{at: e.now + e.latency(), kind: kDeliver, node: to, msg: p})
+	}
+}
+
+// latency draws one message's delay.
+func (e *engine) latency() time.Duration {
+	nw := e.sc.Network
+	d := nw.Latency
+	if nw.Jitter > 0 {
+		d = time.Duration(math.Round(float64(nw.Latency) + float64(nw.Jitter)*e.rng.NormFloat64()))
+	}
+	if nw.Reorder > 0 && e.rng.Float64() < nw.Reorder {
+		d += time.Duration(e.rng.Int64N(int64(e.sc.Interval)))
+	}
+	return max(d, 0)
+}
+
+// blocked reports whether a partition or a one-way block drops messages
+// from node a to node b.
+func (e *engine) blocked(a, b int) bool {
+	if !e.faulty {
+		return false
+	}
+	if e.group[a] != e.group[b] {
+		return true
+	}
+	for _, bl := range e.oneway {
+		if bl.from[a] && (bl.to == nil || bl.to[b]) {
+			return true
+		}
+	}
+	return false
+}
+
+// separated reports whether a and b cannot talk both ways.
+func (e *engine) separated(a, b int) bool { return e.blocked(a, b) || e.blocked(b, a) }
+
+func (e *engine) logEvent(n *simNode, ev gossiper.Event) {
+	if e.log == nil {
+		return
+	}
+	switch ev.Kind {
+	case gossiper.EventChange:
+		e.logf("%s change %s gen=%d key=%s deleted=%t", n.id, ev.Endpoint, ev.Generation, ev.Key, ev.Deleted)
+	case gossiper.EventRestart:
+		e.logf("%s restart %s gen=%d old=%d", n.id, ev.Endpoint, ev.Generation, ev.OldGeneration)
+	case gossiper.EventDead, gossiper.EventRemove:
+		e.logf("%s %s %s gen=%d reason=%s phi=%.4f", n.id, ev.Kind, ev.Endpoint, ev.Generation, ev.Reason, ev.Phi)
+	default:
+		e.logf("%s %s %s gen=%d", n.id, ev.Kind, ev.Endpoint, ev.Generation)
+	}
+}
+
+// logf writes one line of the event log, stamped with the virtual time.
+func (e *engine) logf(format string, args ...any) {
+	if e.log == nil {
+		return
+	}
+	fmt.Fprintf(e.log, "%d.%09d ", e.now/time.Second, e.now%time.Second)
+	fmt.Fprintf(e.log, format, args...)
+	e.log.WriteByte('\n')
+}
