@@ -11,6 +11,8 @@
 //	hearsay remove ID              announce a down member as left
 //	hearsay assassinate ID --yes   force a member out, alive or not
 //	hearsay demo                   run a 5-node cluster in-process and show it
+//	hearsay sim [flags]            simulate a cluster in virtual time (docs/simulator.md)
+//	hearsay sim tune-phi [flags]   sweep failure-detector settings (docs/tuning.md)
 //
 // docs/operations.md explains how to run a cluster, and docs/http-api.md
 // the API the client subcommands use.
@@ -27,6 +29,7 @@ import (
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/agent"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/cli"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/demo"
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/simcli"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/term"
 )
 
@@ -51,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 		return agent.Main(ctx, rest, agent.HostEnv(), stderr)
 	case "demo":
 		return demo.Main(ctx, rest, stdout, stderr, term.IsTerminal(stdout))
+	case "sim":
+		return simcli.Main(ctx, rest, simcli.Env{Stdout: stdout, Stderr: stderr, Live: term.IsTerminal(stderr)})
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -71,5 +76,6 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c[0], c[1])
 	}
 	fmt.Fprintf(w, "  %-8s %s\n", "demo", "run a small cluster in this process and show it at work")
+	fmt.Fprintf(w, "  %-8s %s\n", "sim", "simulate a cluster in virtual time; 'sim tune-phi' sweeps failure-detector settings")
 	fmt.Fprint(w, "\nRun 'hearsay <command> -h' for the flags of a command.\n")
 }

@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -57,7 +58,8 @@ type SpreadInput struct {
 // Spread writes spread.png and spread.svg into dir: the measured fraction
 // of nodes informed k rounds after an update, beside the push-pull theory
 // curve of PushPull for the same size and fanout. It returns the paths
-// written.
+// written. The two theory curves are PushPull (rounds in step) and
+// PushPullAsync (each node at its own phase, as in the simulator).
 func Spread(dir string, in SpreadInput) ([]string, error) {
 	if len(in.Spread) == 0 {
 		return nil, errors.New("simplot: no spread data (the run made no update that could be followed)")
@@ -71,14 +73,14 @@ func Spread(dir string, in SpreadInput) ([]string, error) {
 	p.Y.Label.Text = "fraction of nodes informed"
 	p.Y.Min, p.Y.Max = 0, 1.02
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = false, false
-	p.Legend.YOffs = vg.Centimeter
+	p.Legend.Top, p.Legend.Left = true, true
 
 	measured := make(plotter.XYs, len(in.Spread))
 	for k, x := range in.Spread {
 		measured[k] = plotter.XY{X: float64(k), Y: clamp01(x)}
 	}
-	rounds := max(len(in.Spread)-1, 1)
+	// Draw the theory until it reaches everyone, even past the data.
+	rounds := max(len(in.Spread)-1, RoundsToAll(PushPull(in.Nodes, in.Fanout, 200), in.Nodes), 1)
 	theory := PushPull(in.Nodes, in.Fanout, rounds)
 	th := make(plotter.XYs, len(theory))
 	for k, x := range theory {
@@ -89,25 +91,39 @@ func Spread(dir string, in SpreadInput) ([]string, error) {
 		return nil, fmt.Errorf("simplot: theory curve: %w", err)
 	}
 	tl.Color, tl.Dashes, tl.Width = grey, []vg.Length{vg.Points(4), vg.Points(3)}, vg.Points(1.5)
+	async := PushPullAsync(in.Nodes, in.Fanout, rounds)
+	as := make(plotter.XYs, len(async))
+	for k, x := range async {
+		as[k] = plotter.XY{X: float64(k), Y: x}
+	}
+	al, err := plotter.NewLine(as)
+	if err != nil {
+		return nil, fmt.Errorf("simplot: theory curve: %w", err)
+	}
+	al.Color, al.Dashes, al.Width = orange, []vg.Length{vg.Points(1.5), vg.Points(2)}, vg.Points(1.5)
 	ml, mp, err := plotter.NewLinePoints(measured)
 	if err != nil {
 		return nil, fmt.Errorf("simplot: measured curve: %w", err)
 	}
 	ml.Color, ml.Width, mp.Color, mp.Shape = blue, vg.Points(2), blue, draw.CircleGlyph{}
-	p.Add(tl, ml, mp)
+	p.Add(tl, al, ml, mp)
 	if rounds <= 20 {
 		ticks := make([]plot.Tick, rounds+1)
 		for k := range ticks {
 			ticks[k] = plot.Tick{Value: float64(k), Label: fmt.Sprint(k)}
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	} else {
+		p.X.Tick.Marker = plainTicks{}
 	}
 	label := "simulated, digest rounds"
 	if in.Push {
 		label = "simulated, digests + push-on-change"
 	}
 	p.Legend.Add(label, ml, mp)
-	p.Legend.Add(fmt.Sprintf("push-pull theory, fanout %d", max(in.Fanout, 1)), tl)
+	f := max(in.Fanout, 1)
+	p.Legend.Add(fmt.Sprintf("push-pull theory, rounds in step, fanout %d", f), tl)
+	p.Legend.Add(fmt.Sprintf("push-pull theory, random phases, fanout %d", f), al)
 	return save(p, dir, SpreadName)
 }
 
@@ -139,6 +155,7 @@ func Phi(dir string, in PhiInput) ([]string, error) {
 		p.Title.Text += " (" + in.Model + " model)"
 	}
 	p.X.Label.Text = "time (s)"
+	p.X.Tick.Marker = plainTicks{}
 	p.Y.Label.Text = "phi"
 	p.Add(plotter.NewGrid())
 	p.Legend.Top, p.Legend.Left = true, true
@@ -165,7 +182,8 @@ func Phi(dir string, in PhiInput) ([]string, error) {
 	// Phi grows without bound after a crash; show up to twice the threshold
 	// so that the crossing stays readable.
 	if in.Threshold > 0 {
-		p.Y.Max = min(ymax, 2*in.Threshold) * 1.05
+		// Leave room above the threshold line for the legend.
+		p.Y.Max = max(min(ymax, 2*in.Threshold)*1.05, 1.6*in.Threshold)
 		for i := range pts {
 			pts[i].Y = min(pts[i].Y, p.Y.Max)
 		}
@@ -235,6 +253,7 @@ func Tuning(dir string, series []TuningSeries) ([]string, error) {
 	p := plot.New()
 	p.Title.Text = "Failure detector: detection time against false convictions"
 	p.X.Label.Text = "median detection time (s)"
+	p.X.Tick.Marker = plainTicks{}
 	p.Y.Label.Text = "false convictions per node-hour"
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
@@ -272,6 +291,21 @@ func Tuning(dir string, series []TuningSeries) ([]string, error) {
 		p.Legend.Add(s.Model+" (labels: threshold)", l, sc)
 	}
 	return save(p, dir, TuningName)
+}
+
+// plainTicks are gonum's default ticks labelled without trailing zeros
+// ("25", not "25.00").
+type plainTicks struct{}
+
+// Ticks returns the default ticks for min..max with %g labels.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', 6, 64)
+		}
+	}
+	return ts
 }
 
 // save writes p as dir/name.png and dir/name.svg, creating dir.

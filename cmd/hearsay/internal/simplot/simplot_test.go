@@ -34,6 +34,12 @@ func TestPushPullTheory(t *testing.T) {
 	assert.Less(t, RoundsToAll(PushPull(1000, 3, 40), 1000), RoundsToAll(PushPull(1000, 1, 40), 1000), "a larger fanout spreads faster")
 	assert.Equal(t, -1, RoundsToAll(PushPull(1000, 1, 2), 1000), "two rounds are not enough for 1000 nodes")
 	assert.Nil(t, PushPull(0, 1, 5))
+
+	a := PushPullAsync(1000, 1, 20)
+	require.Len(t, a, 21)
+	assert.InDelta(t, 0.001, a[0], 1e-12)
+	assert.InDelta(t, 1/(1+999*math.Exp(-2)), a[1], 1e-12, "the logistic at t = 1")
+	assert.Less(t, RoundsToAll(a, 1000), RoundsToAll(PushPull(1000, 1, 20), 1000), "random phases spread faster than rounds in step")
 }
 
 // checkFigures asserts that paths are a non-empty PNG and a well-formed

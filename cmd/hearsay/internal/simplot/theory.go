@@ -48,3 +48,30 @@ func RoundsToAll(c []float64, n int) int {
 	}
 	return -1
 }
+
+// PushPullAsync is PushPull for nodes whose rounds are not in step: each
+// node gossips once an interval at its own phase, as the simulator's and a
+// real cluster's nodes do, so news may cross several hops within one
+// interval. Treating each node's fanout exchanges per interval as a Poisson
+// process of rate f, an uninformed node learns the update at rate f·x
+// through its own exchanges and f·x through the informed nodes' exchanges,
+// which is the logistic (SI epidemic) equation
+//
+//	dx/dt = 2f · x · (1 − x),   x(0) = 1/n,   so   x(t) = 1 / (1 + (n − 1)·e^{−2f·t})
+//
+// (Bailey, "The Mathematical Theory of Infectious Diseases", 1975, the
+// simple epidemic; Boyd, Ghosh, Prabhakar and Shah, "Randomized gossip
+// algorithms", 2006, for the asynchronous time model). It returns x at
+// t = 0..rounds intervals. A fixed phase is more regular than a Poisson
+// clock, so a run sits between this curve and PushPull's.
+func PushPullAsync(n, fanout, rounds int) []float64 {
+	if n < 1 || rounds < 0 {
+		return nil
+	}
+	f := float64(max(fanout, 1))
+	out := make([]float64, rounds+1)
+	for k := range out {
+		out[k] = 1 / (1 + float64(n-1)*math.Exp(-2*f*float64(k)))
+	}
+	return out
+}
