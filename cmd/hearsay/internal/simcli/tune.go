@@ -428,7 +428,7 @@ func writeTuneTable(w io.Writer, rep tuneReport) error {
 			continue
 		}
 		r := rep.Rows[best]
-		fmt.Fprintf(w, "%s: lowest threshold with no false conviction in %.0f node-hours: %g (detection p50 %s s)\n",
+		fmt.Fprintf(w, "%s: lowest threshold with no false conviction in %.3g node-hours: %g (detection p50 %s s)\n",
 			m, r.NodeHours, r.Threshold, seconds(float64(r.DetectionP50)))
 	}
 	var bad int
