@@ -46,12 +46,16 @@ func writeReport(w io.Writer, s sim.Scenario, rep sim.Report) error {
 		{"rounds to converge", quantiles(rep.RoundsToConverge), fmt.Sprintf("(push-pull theory, digests alone: %d rounds in step, %d at random phases)", inStep, async)},
 		{"bytes/node/round", fmt.Sprintf("mean %s  max %s", number(rep.BytesPerNodePerRound.Mean), number(rep.BytesPerNodePerRound.Max)), ""},
 		{"messages/node/round", number(rep.MessagesPerNodePerRound), ""},
-		{"false convictions", fmt.Sprint(rep.FalseConvictions), ""},
+		{"updates", fmt.Sprintf("%d made, %d did not reach every live node", rep.Updates, rep.UpdatesUnconverged), ""},
+		{"false convictions", fmt.Sprint(rep.FalseConvictions), fmt.Sprintf("(of %d convictions; a node down, paused or cut off is convicted rightly)", rep.Convictions)},
 		{"detection rounds", quantiles(rep.DetectionRounds), "(crash → convicted by every live node)"},
 		{"peak memory", byteSize(rep.PeakMemoryBytes), ""},
 		{"wall time", (time.Duration(rep.WallSeconds * float64(time.Second))).Round(time.Millisecond).String(), ""},
 		{"converged at the end", converged, ""},
 		{"invariant violations", violations, ""},
+	}
+	if len(rep.Findings) > 0 {
+		rows = append(rows, []string{"findings", strings.Join(rep.Findings, "; "), "(known protocol limitations the run hit)"})
 	}
 	return term.Table(w, rows, nil)
 }
