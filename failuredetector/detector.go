@@ -322,7 +322,9 @@ func (d *Detector) Interpret(endpoint string, now time.Time) bool {
 // previous call, the local process was most likely stalled (a long GC, a
 // suspended VM, memory thrashing) and every peer's silence during the gap
 // is partly its own: the gap's excess over MaxLocalPause is discounted from
-// the silence of every peer not heard during the gap, and Tick returns it
+// the silence of every peer not heard during the gap (a peer heard within
+// MaxLocalPause of the previous call counts as not heard: that may have
+// been before the stall), and Tick returns it
 // (0 when there was no pause). Unlike Cassandra's guard, which convicts
 // nobody for MaxLocalPause after a pause and so never convicts while
 // pauses recur, a peer's discounted silence still grows by at least
@@ -333,9 +335,14 @@ func (d *Detector) Tick(now time.Time) time.Duration {
 	var excess time.Duration
 	if limit := d.cfg.MaxLocalPause; limit > 0 && d.ticked && now.Sub(d.lastTick) > limit {
 		excess = now.Sub(d.lastTick) - limit
+		// A peer heard more than limit after the previous call was heard
+		// after the stall began: its silence is its own. One heard sooner
+		// may have been heard before the stall (a round's answers arrive
+		// just after it), and its silence spans the stall: discounted.
+		heard := d.lastTick.Add(limit)
 		for _, p := range d.all {
-			if p.last.After(d.lastTick) {
-				p.stalledAt += excess // heard during the gap: its silence is its own
+			if p.last.After(heard) {
+				p.stalledAt += excess
 			}
 		}
 		d.stalled += excess

@@ -365,6 +365,27 @@ func TestLocalPauseDiscount(t *testing.T) {
 	assert.InDelta(t, float64(1500*time.Millisecond), float64(d.Snapshot(at(44 * s))[1].Mean), 1)
 }
 
+// TestLocalPauseArrivalBeforeStall: a heartbeat applied just after a
+// round, before the process stalled (or its clock jumped an hour), is no
+// proof that the peer spoke during the stall: its silence across the
+// stall is discounted like a silent peer's. Found by the simulator
+// (gossiper/sim, TestClockJumpHour and TestPause1Percent): a node whose
+// clock jumped convicted every peer whose Ack arrived in the milliseconds
+// after its last round, at phi +Inf.
+func TestLocalPauseArrivalBeforeStall(t *testing.T) {
+	s := time.Second
+	for _, gap := range []time.Duration{30 * s, time.Hour} {
+		d := newDetector(t, nil)
+		d.Report("a", at(0))
+		assert.Zero(t, d.Tick(at(s)))
+		d.Report("a", at(s+2*time.Millisecond)) // the round's Ack, then the stall
+		now := s + gap
+		assert.Equal(t, gap-5*s, d.Tick(at(now)))
+		assert.Less(t, d.Phi("a", at(now)), 2.0, "silence 5 s less 2 ms, not %v", gap)
+		assert.False(t, d.Interpret("a", at(now)), "gap %v", gap)
+	}
+}
+
 // TestRepeatedStallsBound (issue 11, item 11): an observer that runs 2 s
 // (rounds every second) and then stalls 6 s, over and over, with default
 // settings, still convicts a silent peer within 32 s of its last

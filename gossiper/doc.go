@@ -63,6 +63,18 @@
 // Config.QuarantineDuration so stale gossip cannot resurrect them.
 // docs/design.md draws the whole lifecycle.
 //
+// # Simulation
+//
+// Package [github.com/hearsay-io/hearsay/gossiper/sim] runs thousands of
+// Nodes on one goroutine in virtual time, over a simulated network with
+// loss, partitions, crashes, restarts, pauses and clock jumps, replayable
+// from a seed, and checks the protocol's invariants as it goes. It drives
+// the core through the exported API alone: [Node.StartFromView] starts a
+// node from a known cluster view (states, liveness, heartbeat history), so
+// a run begins converged without replaying the joins, and
+// [Node.EndpointVersion], [Node.EndpointVersions] and [Node.Phi] read a
+// node's view without copying its states.
+//
 // # Embedding
 //
 // A running node joins more addresses with [Gossiper.Join]; [Gossiper.Halt]

@@ -44,6 +44,7 @@ type item struct {
 // packet is a message in flight.
 type packet struct {
 	from    int
+	toInc   int                 // the receiver's incarnation when it was sent
 	payload []byte              // the encoded frame
 	env     *messaging.Envelope // the envelope itself, when frames are not decoded
 }
@@ -113,11 +114,20 @@ type engine struct {
 	seeds  []string
 
 	// network state
-	loss     float64
-	group    []int // partition group per node
-	oneway   []block
-	faulty   bool // some partition or block is in force
-	slowSome bool
+	loss   float64
+	group  []int // partition group per node
+	oneway []block
+	faulty bool // some partition or block is in force
+	// netDirty is set while the network loses messages or a partition
+	// or block is in force; cleanSince is when it last became clean.
+	netDirty   bool
+	cleanSince time.Duration
+
+	// lastMsg, lastFrom and lastFrame are the last message encoded, its
+	// sender and its frame.
+	lastMsg   messaging.Message
+	lastFrom  *simNode
+	lastFrame []byte
 
 	log *bufio.Writer
 	m   *measure
@@ -206,6 +216,8 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes),
 		rng:  rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed)),
 		loss: s.Network.Loss, group: make([]int, s.Nodes)}
+	e.cleanSince = -time.Duration(MaxRounds) * s.Interval // clean from the start: as if forever
+	e.netDirty = e.loss > 0
 	if opt.EventLog != nil {
 		e.log = bufio.NewWriterSize(opt.EventLog, 64<<10)
 	}
@@ -354,8 +366,8 @@ func (e *engine) tick(n *simNode, inc int) {
 }
 
 func (e *engine) deliver(n *simNode, p *packet) {
-	if !n.up {
-		return
+	if !n.up || n.inc != p.toInc {
+		return // crashed, or restarted since: the connection it was sent on is gone
 	}
 	if n.paused {
 		if len(n.inbox) < maxInbox {
@@ -421,10 +433,16 @@ func (e *engine) handle(n *simNode, replyTo int, out gossiper.Output) {
 // send encodes m from n and puts it on the network to node to.
 func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
-	b, err := e.codec.NewEncoder().Encode(env)
-	if err != nil {
-		e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
-		return
+	b := e.lastFrame
+	if m != e.lastMsg || n != e.lastFrom {
+		// A message sent to several peers (a push, a round's Syns) has
+		// the same fresh-connection encoding each time: encode it once.
+		var err error
+		if b, err = e.codec.NewEncoder().Encode(env); err != nil {
+			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
+			return
+		}
+		e.lastMsg, e.lastFrom, e.lastFrame = m, n, b
 	}
 	n.sentB += int64(len(b))
 	n.sentMsgs++
@@ -436,7 +454,7 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	if d := e.sc.Network.Duplicate; d > 0 && e.rng.Float64() < d {
 		copies = 2
 	}
-	p := &packet{from: n.idx, payload: b}
+	p := &packet{from: n.idx, toInc: e.nodes[to].inc, payload: b}
 	if !e.decode {
 		p.env = env
 	}

@@ -55,6 +55,9 @@ func (e *engine) apply(ev Event) {
 			e.shutdown(e.nodes[i])
 		}
 	}
+	if dirty := e.loss > 0 || e.faulty; dirty != e.netDirty {
+		e.netDirty, e.cleanSince = dirty, e.now
+	}
 	e.m.afterFault(e, ev, nodes)
 }
 

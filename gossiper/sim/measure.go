@@ -402,7 +402,12 @@ func (m *measure) onDead(e *engine, o *simNode, j int, ev gossiper.Event) {
 		return
 	}
 	m.falseConvictions++
-	if e.loss == 0 && !e.faulty && t.slow == 0 && o.slow == 0 {
+	// Clean: no loss, partition or block for ConvergeBound rounds (a
+	// silence that began before a heal may still convict just after it),
+	// and neither node slow. A pause or a clock jump leaves the network
+	// clean: the failure detector's local-pause guard must absorb them.
+	grace := time.Duration(m.bound) * e.sc.Interval
+	if !e.netDirty && e.now-e.cleanSince >= grace && t.slow == 0 && o.slow == 0 {
 		m.violate("round %d: false conviction on a clean network: %s convicted %s (running, reachable) at phi %.2f", e.round, o.id, t.id, ev.Phi)
 	}
 }

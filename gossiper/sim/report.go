@@ -94,8 +94,10 @@ type Report struct {
 	// DetectionRounds is, per crashed node, the time from the crash
 	// until every live node that saw it up had convicted it, in intervals.
 	DetectionRounds Quantiles `json:"detection_rounds"`
-	// PeakMemoryBytes is the largest Go heap seen during the run (sampled
-	// each round; the process's, so run one simulation at a time).
+	// PeakMemoryBytes is the most memory the Go runtime held from the OS
+	// (runtime.MemStats Sys less HeapReleased, close to the resident
+	// size), sampled at each round's end; the process's, so run one
+	// simulation at a time.
 	PeakMemoryBytes uint64 `json:"peak_memory_bytes"`
 	// WallSeconds is the run's wall-clock time.
 	WallSeconds float64 `json:"wall_seconds"`

@@ -111,7 +111,8 @@ var kinds = []string{KindCrash, KindRestart, KindPartition, KindOneway, KindHeal
 //     first live node not among them;
 //   - "shutdown": Nodes shut down gracefully.
 type Event struct {
-	// Round is when the event happens: at the start of that round.
+	// Round is when the event happens: at the start of that round,
+	// 0..Rounds-1.
 	Round int `json:"round"`
 	// Kind is what happens (see above).
 	Kind string `json:"kind"`
@@ -230,8 +231,8 @@ func (e Event) validate(s Scenario) error {
 	if !slices.Contains(kinds, e.Kind) {
 		bad("kind %q: want one of %v", e.Kind, kinds)
 	}
-	if e.Round < 0 || e.Round > s.Rounds {
-		bad("round %d: want 0..%d (the scenario's rounds)", e.Round, s.Rounds)
+	if e.Round < 0 || e.Round >= s.Rounds {
+		bad("round %d: want 0..%d (rounds are numbered from 0)", e.Round, s.Rounds-1)
 	}
 	checkNodes := func(field string, nodes []int) {
 		for _, i := range nodes {

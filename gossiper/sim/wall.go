@@ -13,9 +13,11 @@ func wallNow() time.Time { return time.Now() }
 
 func wallSince(t time.Time) time.Duration { return time.Since(t) }
 
-// heapBytes returns the bytes of live and not yet collected heap objects.
+// heapBytes returns the memory the Go runtime holds from the OS and has
+// not returned (heap, stacks and runtime structures): close to the
+// process's resident size.
 func heapBytes() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
+	return ms.Sys - ms.HeapReleased
 }
