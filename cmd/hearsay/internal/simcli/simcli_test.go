@@ -130,15 +130,21 @@ func TestJSONReport(t *testing.T) {
 // TestDeterministicReport runs the same seed twice through the CLI: the
 // same report but for the wall time and memory, which belong to the host.
 func TestDeterministicReport(t *testing.T) {
-	args := []string{"--nodes", "10", "--rounds", "20", "--seed", "9", "--loss", "0.1", "--json"}
 	var reps [2]sim.Report
+	var logs [2][]byte
 	for i := range reps {
-		code, stdout, stderr := run(t, false, args...)
+		log := filepath.Join(t.TempDir(), "events.log")
+		code, stdout, stderr := run(t, false, "--nodes", "10", "--rounds", "20", "--seed", "9", "--loss", "0.1", "--json", "--event-log", log)
 		require.Equal(t, 0, code, stderr)
 		require.NoError(t, json.Unmarshal([]byte(stdout), &reps[i]))
 		reps[i].WallSeconds, reps[i].PeakMemoryBytes = 0, 0
+		var err error
+		logs[i], err = os.ReadFile(log)
+		require.NoError(t, err)
 	}
 	assert.Equal(t, reps[0], reps[1])
+	assert.NotEmpty(t, logs[0])
+	assert.Equal(t, string(logs[0]), string(logs[1]), "the same event log, byte for byte")
 }
 
 // TestFlagsOverrideScenarioFile runs the example scenario with two flags
@@ -208,4 +214,18 @@ func TestProgressText(t *testing.T) {
 	l.clear()
 	assert.Equal(t, 3, strings.Count(b.String(), "\r\x1b[K"), "two lines drawn and one erase: %q", b.String())
 	assert.NotContains(t, b.String(), "round 2/3")
+
+	assert.Equal(t, "run 0/36  elapsed 0s  ETA ?", sweepText(0, 36, 0))
+	assert.Equal(t, "run 12/36  elapsed 10s  ETA 20s", sweepText(12, 36, 10*time.Second))
+}
+
+func TestTuneProgress(t *testing.T) {
+	args := []string{"tune-phi", "--profile", "lan", "--nodes", "4", "--rounds", "100", "--runs", "1", "--thresholds", "5", "--models", "exponential"}
+	code, _, stderr := run(t, false, args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Empty(t, stderr, "piped: quiet")
+	code, _, stderr = run(t, true, args...)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "\r\x1b[Krun 1/1  elapsed ")
+	assert.True(t, strings.HasSuffix(stderr, "\r\x1b[K"), "the line is erased at the end: %q", stderr)
 }

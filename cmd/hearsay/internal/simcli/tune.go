@@ -330,7 +330,8 @@ func sweep(ctx context.Context, c tuneConfig, env Env) ([]tuneRow, error) {
 				reports[j.row][j.run] = rep
 				done++
 				if line != nil {
-					line.update(sim.Progress{Round: done, Rounds: len(jobs), Elapsed: time.Since(start)})
+					n, el := done, time.Since(start)
+					line.show(n == len(jobs), func() string { return sweepText(n, len(jobs), el) })
 				}
 				mu.Unlock()
 			}
