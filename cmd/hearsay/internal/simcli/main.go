@@ -117,9 +117,12 @@ func runSim(ctx context.Context, s sim.Scenario, r *runFlags, env Env) error {
 		return err
 	}
 	if r.plot != "" {
-		paths, err := plotRun(r.plot, s, rep)
+		paths, notes, err := plotRun(r.plot, s, rep)
 		for _, p := range paths {
 			fmt.Fprintf(env.Stderr, "wrote %s\n", p)
+		}
+		for _, n := range notes {
+			fmt.Fprintf(env.Stderr, "%s\n", n)
 		}
 		if err != nil {
 			return err

@@ -108,16 +108,21 @@ func byteSize(b uint64) string {
 
 // plotRun draws the figures of one run into dir: the spread of updates
 // beside the push-pull theory and, when a node crashed, phi of that node at
-// one observer. It returns the paths written.
-func plotRun(dir string, s sim.Scenario, rep sim.Report) ([]string, error) {
-	paths, err := simplot.Spread(dir, simplot.SpreadInput{
-		Nodes: rep.Nodes, Fanout: s.Fanout, Push: s.PushFanout >= 0, Spread: rep.Spread,
-	})
-	if err != nil {
-		return paths, err
+// one observer. It returns the paths written, and a note for each figure
+// the run had no data for.
+func plotRun(dir string, s sim.Scenario, rep sim.Report) (paths, notes []string, err error) {
+	if len(rep.Spread) == 0 {
+		notes = append(notes, "no spread figure: the run made no update (see --update-every)")
+	} else {
+		paths, err = simplot.Spread(dir, simplot.SpreadInput{
+			Nodes: rep.Nodes, Fanout: s.Fanout, Push: s.PushFanout >= 0, Spread: rep.Spread,
+		})
+		if err != nil {
+			return paths, notes, err
+		}
 	}
 	if len(rep.PhiTrace) == 0 {
-		return paths, nil
+		return paths, append(notes, "no phi figure: no node crashed (add a crash event with --scenario)"), nil
 	}
 	trace := make([]simplot.PhiPoint, len(rep.PhiTrace))
 	for i, p := range rep.PhiTrace {
@@ -131,5 +136,5 @@ func plotRun(dir string, s sim.Scenario, rep sim.Report) ([]string, error) {
 		}
 	}
 	more, err := simplot.Phi(dir, in)
-	return append(paths, more...), err
+	return append(paths, more...), notes, err
 }

@@ -185,6 +185,17 @@ func TestScenarioFileRuns(t *testing.T) {
 	}
 }
 
+// TestPlotWithoutData: a run with no update and no crash draws nothing
+// and says why, and still succeeds.
+func TestPlotWithoutData(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "plots")
+	code, _, stderr := run(t, false, "--nodes", "6", "--rounds", "10", "--update-every", "-1", "--plot", dir)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "no spread figure: the run made no update")
+	assert.Contains(t, stderr, "no phi figure: no node crashed")
+	assert.NoFileExists(t, filepath.Join(dir, "spread.png"))
+}
+
 func TestProgress(t *testing.T) {
 	code, _, stderr := run(t, false, "--nodes", "8", "--rounds", "10")
 	require.Equal(t, 0, code)
