@@ -148,7 +148,7 @@ const maxInbox = 4096
 // It returns an error for an invalid scenario, or ctx's error if ctx ends
 // first (checked once per round), with the report so far.
 func Run(ctx context.Context, s Scenario, opt Options) (Report, error) {
-	return run(ctx, s, opt, true)
+	return run(ctx, s, opt, !opt.SkipDecode)
 }
 
 func run(ctx context.Context, s Scenario, opt Options, decode bool) (Report, error) {

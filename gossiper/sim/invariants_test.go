@@ -10,6 +10,7 @@ import (
 )
 
 func TestCrashDetected(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds, s.Seed = size(), 50, 5
 	s.Events = []Event{{Round: 10, Kind: KindCrash, Nodes: []int{0}}}
@@ -39,6 +40,7 @@ func TestCrashDetected(t *testing.T) {
 }
 
 func TestShutdownNotResurrected(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds, s.Seed = size(), 60, 8
 	s.Events = []Event{{Round: 10, Kind: KindShutdown, Nodes: []int{2, 3}}}
@@ -48,11 +50,12 @@ func TestShutdownNotResurrected(t *testing.T) {
 }
 
 func TestRemoveAfterCrash(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
-	s.Nodes, s.Rounds, s.Seed = size(), 80, 9
+	s.Nodes, s.Rounds, s.Seed = size(), 60, 9
 	s.Events = []Event{
 		{Round: 5, Kind: KindCrash, Nodes: []int{7}},
-		{Round: 40, Kind: KindRemove, Nodes: []int{7}},
+		{Round: 38, Kind: KindRemove, Nodes: []int{7}},
 	}
 	r := runOK(t, s)
 	assertInvariants(t, r)
@@ -60,6 +63,7 @@ func TestRemoveAfterCrash(t *testing.T) {
 }
 
 func TestRemoveOfALiveNodeIsAFinding(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds = 10, 20
 	s.Events = []Event{{Round: 5, Kind: KindRemove, Nodes: []int{7}}}
@@ -71,6 +75,7 @@ func TestRemoveOfALiveNodeIsAFinding(t *testing.T) {
 // The invariant checks can fail: a threshold of 0.5 convicts live nodes
 // on a clean network.
 func TestFalseConvictionIsAViolation(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds, s.Phi = 20, 30, 0.5
 	r := runOK(t, s)
@@ -83,6 +88,7 @@ func TestFalseConvictionIsAViolation(t *testing.T) {
 // higher version than it holds now, a convergence target nobody reached,
 // a shut-down node still held up.
 func TestViewChecksCatch(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds = 10, 20
 	e, err := newEngine(context.Background(), s, Options{}, true)
@@ -111,6 +117,7 @@ func TestViewChecksCatch(t *testing.T) {
 }
 
 func TestProgress(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds = 10, 12
 	var seen []Progress
@@ -126,6 +133,7 @@ func TestProgress(t *testing.T) {
 }
 
 func TestRunStopsWithTheContext(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes, s.Rounds = 10, 1000
 	ctx, cancel := context.WithCancel(context.Background())
@@ -139,6 +147,7 @@ func TestRunStopsWithTheContext(t *testing.T) {
 }
 
 func TestRunRefusesAnInvalidScenario(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
 	s.Nodes = 1
 	_, err := Run(context.Background(), s, Options{})
@@ -146,8 +155,9 @@ func TestRunRefusesAnInvalidScenario(t *testing.T) {
 }
 
 func TestOnewayAndSlow(t *testing.T) {
+	t.Parallel()
 	s := DefaultScenario()
-	s.Nodes, s.Rounds, s.Seed = size(), 90, 13
+	s.Nodes, s.Rounds, s.Seed = size(), 70, 13
 	s.Network = Network{Latency: 3 * time.Millisecond, Jitter: 2 * time.Millisecond, Duplicate: 0.05, Reorder: 0.1}
 	s.Events = []Event{
 		{Round: 5, Kind: KindOneway, From: []int{0}},
