@@ -2,6 +2,7 @@ package simcli
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
@@ -39,6 +40,35 @@ func (p profile) String() string {
 		pause = fmt.Sprintf("a %s pause of one node every %d rounds", p.Pause, p.PauseGap)
 	}
 	return fmt.Sprintf("%s: interval %s, latency %s ± %s, loss %s, %s", p.Name, p.Interval, p.Latency, p.Jitter, percent(p.Loss), pause)
+}
+
+// with returns p with the fields of o whose flags were set on fs, named
+// "… (custom)" if any was.
+func (p profile) with(fs *flag.FlagSet, o profile) profile {
+	custom := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "interval":
+			p.Interval = o.Interval
+		case "latency":
+			p.Latency = o.Latency
+		case "jitter":
+			p.Jitter = o.Jitter
+		case "loss":
+			p.Loss = o.Loss
+		case "pause":
+			p.Pause = o.Pause
+		case "pause-every":
+			p.PauseGap = o.PauseGap
+		default:
+			return
+		}
+		custom = true
+	})
+	if custom {
+		p.Name += " (custom)"
+	}
+	return p
 }
 
 // profileNamed returns the preset called name.

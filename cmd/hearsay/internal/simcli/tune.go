@@ -66,17 +66,49 @@ type tuneReport struct {
 	WallSeconds float64    `json:"wall_seconds"`
 }
 
+// tuneOutput is where tune-phi's results go besides the table.
+type tuneOutput struct {
+	json bool   // print JSON instead of the table
+	plot string // directory for the figure, "" for none
+}
+
+// tuneMain runs "hearsay sim tune-phi" and returns the exit status: 0 when
+// the sweep ran, 1 when a run failed, 2 for bad flags (nothing ran).
 func tuneMain(ctx context.Context, args []string, env Env) int {
-	c := defaultTune()
+	c, out, err := parseTune(args, env.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2 // the flag package has said why
+	case err != nil:
+		fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
+		return 2
+	}
+	if err := runTune(ctx, c, out, env); err != nil {
+		fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// errUsage is parseTune's error when the flag package rejected the
+// arguments and printed why.
+var errUsage = errors.New("usage")
+
+// parseTune reads tune-phi's flags into a validated sweep.
+func parseTune(args []string, stderr io.Writer) (tuneConfig, tuneOutput, error) {
+	c, out := defaultTune(), tuneOutput{}
 	fs := flag.NewFlagSet("hearsay sim tune-phi", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs.SetOutput(stderr)
 	prof := fs.String("profile", c.Profile.Name, "network profile: lan, cloud or cross-region (above); --interval, --latency, --jitter, --loss, --pause and --pause-every override its numbers")
-	interval := fs.Duration("interval", 0, "gossip interval (default: the profile's)")
-	latency := fs.Duration("latency", 0, "mean one-way latency (default: the profile's)")
-	jitter := fs.Duration("jitter", 0, "latency standard deviation, which makes heartbeat arrival times irregular (default: the profile's)")
-	loss := fs.Float64("loss", 0, "fraction of messages lost, 0 to below 1 (default: the profile's)")
-	pause := fs.Duration("pause", 0, "length of each host pause, 0 for none (default: the profile's)")
-	pauseGap := fs.Int("pause-every", 0, "rounds between two pauses; one random live node pauses each time (default: the profile's)")
+	var p profile // the overrides; which apply is known from fs.Visit
+	fs.DurationVar(&p.Interval, "interval", 0, "gossip interval (default: the profile's)")
+	fs.DurationVar(&p.Latency, "latency", 0, "mean one-way latency (default: the profile's)")
+	fs.DurationVar(&p.Jitter, "jitter", 0, "latency standard deviation, which makes heartbeat arrival times irregular (default: the profile's)")
+	fs.Float64Var(&p.Loss, "loss", 0, "fraction of messages lost, 0 to below 1 (default: the profile's)")
+	fs.DurationVar(&p.Pause, "pause", 0, "length of each host pause, 0 for none (default: the profile's)")
+	fs.IntVar(&p.PauseGap, "pause-every", 0, "rounds between two pauses; one random live node pauses each time (default: the profile's)")
 	fs.IntVar(&c.Nodes, "nodes", c.Nodes, "cluster size, at least 3")
 	fs.IntVar(&c.Rounds, "rounds", c.Rounds, "rounds per run; the crash comes late enough for the highest threshold to convict")
 	fs.IntVar(&c.Runs, "runs", c.Runs, "runs per setting, each with its own seed and one crash")
@@ -84,76 +116,57 @@ func tuneMain(ctx context.Context, args []string, env Env) int {
 	fs.IntVar(&c.FDWindow, "fd-window", 0, "failure-detector arrival window, in samples (0 = the simulator's default)")
 	thresholds := fs.String("thresholds", joinFloats(c.Thresholds), "comma-separated phi thresholds to sweep")
 	models := fs.String("models", strings.Join(c.Models, ","), "comma-separated failure-detector models: exponential, normal, akka")
-	asJSON := fs.Bool("json", false, "print the results as JSON")
-	plotDir := fs.String("plot", "", "write tune-phi.{png,svg} (detection time against false convictions) into this `directory`")
+	fs.BoolVar(&out.json, "json", false, "print the results as JSON")
+	fs.StringVar(&out.plot, "plot", "", "write tune-phi.{png,svg} (detection time against false convictions) into this `directory`")
 	fs.Usage = func() { tuneUsage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0
+			return c, out, err
 		}
-		return 2
+		return c, out, errUsage
 	}
-	err := func() error {
-		if fs.NArg() > 0 {
-			return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-		}
-		p, err := profileNamed(*prof)
-		if err != nil {
-			return err
-		}
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		override(set["interval"], &p.Interval, *interval)
-		override(set["latency"], &p.Latency, *latency)
-		override(set["jitter"], &p.Jitter, *jitter)
-		override(set["loss"], &p.Loss, *loss)
-		override(set["pause"], &p.Pause, *pause)
-		override(set["pause-every"], &p.PauseGap, *pauseGap)
-		if set["interval"] || set["latency"] || set["jitter"] || set["loss"] || set["pause"] || set["pause-every"] {
-			p.Name += " (custom)"
-		}
-		c.Profile = p
-		if c.Thresholds, err = parseFloats(*thresholds); err != nil {
-			return err
-		}
-		c.Models = splitList(*models)
-		return c.validate()
-	}()
+	if fs.NArg() > 0 {
+		return c, out, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	base, err := profileNamed(*prof)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
-		return 2
+		return c, out, err
 	}
+	c.Profile = base.with(fs, p)
+	if c.Thresholds, err = parseFloats(*thresholds); err != nil {
+		return c, out, err
+	}
+	c.Models = splitList(*models)
+	return c, out, c.validate()
+}
+
+// runTune runs the sweep and writes its table or JSON, and its figure.
+func runTune(ctx context.Context, c tuneConfig, out tuneOutput, env Env) error {
 	start := time.Now()
 	rows, err := sweep(ctx, c, env)
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
-		return 1
+		return err
 	}
 	rep := tuneReport{Config: c, Rows: rows, WallSeconds: time.Since(start).Seconds()}
-	if *asJSON {
+	if out.json {
 		b, err := json.MarshalIndent(rep, "", "  ")
-		if err == nil {
-			_, err = fmt.Fprintf(env.Stdout, "%s\n", b)
-		}
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
-			return 1
+			return fmt.Errorf("encoding the results: %w", err)
+		}
+		if _, err := fmt.Fprintf(env.Stdout, "%s\n", b); err != nil {
+			return err
 		}
 	} else if err := writeTuneTable(env.Stdout, rep); err != nil {
-		fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
-		return 1
+		return err
 	}
-	if *plotDir != "" {
-		paths, err := simplot.Tuning(*plotDir, tuningSeries(c, rows))
-		for _, p := range paths {
-			fmt.Fprintf(env.Stderr, "wrote %s\n", p)
-		}
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "hearsay sim tune-phi: %v\n", err)
-			return 1
-		}
+	if out.plot == "" {
+		return nil
 	}
-	return 0
+	paths, err := simplot.Tuning(out.plot, tuningSeries(c, rows))
+	for _, p := range paths {
+		fmt.Fprintf(env.Stderr, "wrote %s\n", p)
+	}
+	return err
 }
 
 func tuneUsage(fs *flag.FlagSet) {
@@ -175,12 +188,6 @@ Profiles (--profile):
 	}
 	fmt.Fprint(w, "\nFlags:\n")
 	fs.PrintDefaults()
-}
-
-func override[T any](set bool, dst *T, v T) {
-	if set {
-		*dst = v
-	}
 }
 
 func (c tuneConfig) validate() error {

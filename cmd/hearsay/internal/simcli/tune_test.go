@@ -2,6 +2,7 @@ package simcli
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -118,4 +119,21 @@ func TestTuneScenario(t *testing.T) {
 	other := c.scenario("exponential", 12, 1)
 	assert.Equal(t, s.Events, other.Events, "every setting gets the same faults for a seed")
 	assert.NotEqual(t, s.Events, c.scenario("normal", 6, 2).Events, "another seed, other faults")
+}
+
+// TestProfileOverrides: only the flags given replace a profile's numbers.
+func TestProfileOverrides(t *testing.T) {
+	c, _, err := parseTune([]string{"--profile", "lan", "--loss", "0.2", "--pause", "0s"}, io.Discard)
+	require.NoError(t, err)
+	lan, err := profileNamed("lan")
+	require.NoError(t, err)
+	want := lan
+	want.Name, want.Loss, want.Pause = "lan (custom)", 0.2, 0
+	assert.Equal(t, want, c.Profile)
+
+	c, _, err = parseTune([]string{"--profile", "cross-region", "--nodes", "5"}, io.Discard)
+	require.NoError(t, err)
+	cr, _ := profileNamed("cross-region")
+	assert.Equal(t, cr, c.Profile, "--nodes is not a profile flag")
+	assert.Equal(t, 5, c.Nodes)
 }
