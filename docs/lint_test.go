@@ -28,10 +28,6 @@ var (
 	// is core.
 	gossiperShell    = []string{"gossiper.go", "loop.go", "subscribe.go", "config.go", "generation.go", "stats.go"}
 	pureMessaging    = []string{"message.go", "codec.go", "decode.go"}
-	// simShell is the simulator's one contact with the real world (the
-	// wall clock and heap size it reports); the rest of gossiper/sim is
-	// as deterministic as the core it runs.
-	simShell = []string{"wall.go"}
 	forbiddenImports = []string{"net", "os", "log", "sync", "sync/atomic", "io/ioutil", "os/exec", "github.com/rs/zerolog", "github.com/hearsay-io/hearsay/seeds"}
 	forbiddenTime    = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick"}
 	// randConstructors are the only package-level math/rand functions a
@@ -39,6 +35,11 @@ var (
 	// from the global one is not.
 	randConstructors = []string{"New", "NewPCG", "NewChaCha8", "NewSource", "NewZipf"}
 )
+
+// simShell is the simulator's one contact with the real world (the wall
+// clock and heap size it reports); the rest of gossiper/sim is as
+// deterministic as the core it runs.
+var simShell = []string{"wall.go"}
 
 func root(t *testing.T) string {
 	t.Helper()

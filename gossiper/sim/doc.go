@@ -90,7 +90,8 @@
 //   - convergence: when faults stop (a heal, the loss back to 0, the last
 //     pause over, a crash or restart on a clean network), everything a
 //     live node holds then reaches every live node within 2·log₃N + 5
-//     rounds (Report.ConvergeBound);
+//     rounds (Report.ConvergeBound; Report.RecoveryRounds says how many
+//     it took);
 //   - no resurrection: 2·log₃N + 5 rounds after a node shut down or was
 //     removed, no live node holds it up, or running, at that generation;
 //     and a node that removed an endpoint never holds it again at an older
@@ -128,7 +129,7 @@
 // Added, nothing changed: Event.Groups, From, To (partitions between
 // groups, one-way blocks), Event.Key and Text (the "set" event's state);
 // Report.Updates, UpdatesUnconverged, Messages, Convictions,
-// ConvergeBound, QuietRounds and Findings; the Kind constants; the
+// ConvergeBound, RecoveryRounds, QuietRounds and Findings; the Kind constants; the
 // "akka" failure detector model; MaxNodes and MaxRounds; Scenario's JSON
 // methods; Options.SkipDecode. Scenario.PushFanout keeps the agreed meaning (0 automatic, -1
 // off), the reverse of gossiper.Config.PushFanout's.

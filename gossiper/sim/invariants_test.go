@@ -103,8 +103,11 @@ func TestViewChecksCatch(t *testing.T) {
 
 	e.m.target[4].StatesVersion += 1000
 	e.m.checkConverged(e, 3)
+	require.Len(t, e.m.violations, 1, "behind, but the bound has not passed")
+	e.m.checkConverged(e, e.m.checkAt)
 	require.Len(t, e.m.violations, 2)
 	assert.Contains(t, e.m.violations[1], "not converged")
+	assert.Equal(t, -1, e.m.recovery)
 
 	e.m.markGone(e, e.nodes[5], e.nodes[5].core.Generation())
 	e.m.checkViews(e, e.m.bound-1)

@@ -75,8 +75,9 @@ type measure struct {
 	buf      []gossiper.EndpointVersion
 	gone     map[int]goneNode
 	flagged  map[[2]int]bool
-	checkAt  int // round at which the post-fault convergence is checked (0: none)
+	checkAt  int // last round of the post-fault convergence check (0: none)
 	faultEnd int
+	recovery int                        // rounds from faultEnd to convergence; -1 if not within the bound
 	target   []gossiper.EndpointVersion // per endpoint, at faultEnd
 	hasTgt   []bool
 	conv     bool
@@ -97,7 +98,7 @@ func newMeasure(e *engine) *measure {
 	m := &measure{bound: bound, quiet: min(bound, e.sc.Rounds/2), liveN: n,
 		pending: make([][]*update, n), msgTypes: map[string]int{},
 		watched: min(n, max(32, 1_000_000/n)), gone: map[int]goneNode{}, flagged: map[[2]int]bool{},
-		phiTarget: -1, phiUntil: -1, wallStart: wallNow()}
+		phiTarget: -1, phiUntil: -1, recovery: -1, wallStart: wallNow()}
 	m.hw = make([][]hwMark, m.watched)
 	for i := range m.hw {
 		m.hw[i] = make([]hwMark, n)
@@ -169,7 +170,7 @@ func (m *measure) markClean(e *engine, r int) {
 			}
 		}
 	}
-	m.faultEnd, m.checkAt = r, r+m.bound
+	m.faultEnd, m.checkAt, m.recovery = r, r+m.bound, -1
 }
 
 // newer reports whether a holds a later state of its endpoint than b.
@@ -435,7 +436,7 @@ func (m *measure) endRound(e *engine, r int) {
 	m.peak = max(m.peak, heapBytes())
 	m.sweep(e)
 	m.checkViews(e, r)
-	if r == m.checkAt {
+	if m.checkAt > 0 && r > m.faultEnd && r <= m.checkAt {
 		m.checkConverged(e, r)
 	}
 	if r == e.sc.Rounds {
@@ -525,10 +526,12 @@ func (m *measure) checkViews(e *engine, r int) {
 	}
 }
 
-// checkConverged checks that every live watched node holds what the live
-// nodes held when faults stopped.
+// checkConverged checks, each round after faults stopped until it holds
+// (or the bound passes: a violation), that every live watched node holds
+// what the live nodes held then.
 func (m *measure) checkConverged(e *engine, r int) {
 	var bad []string
+	behind := 0
 	for _, o := range e.nodes[:m.watched] {
 		if !o.live() {
 			continue
@@ -538,12 +541,18 @@ func (m *measure) checkConverged(e *engine, r int) {
 				continue
 			}
 			if v, ok := o.core.EndpointVersion(want.ID); !ok || newer(want, v) {
-				bad = append(bad, fmt.Sprintf("%s holds %s at (%d, %d), want (%d, %d)", o.id, want.ID, v.Generation, v.StatesVersion, want.Generation, want.StatesVersion))
+				if behind++; len(bad) < 3 && r == m.checkAt {
+					bad = append(bad, fmt.Sprintf("%s holds %s at (%d, %d), want (%d, %d)", o.id, want.ID, v.Generation, v.StatesVersion, want.Generation, want.StatesVersion))
+				}
 			}
 		}
 	}
-	if len(bad) > 0 {
-		m.violate("round %d: not converged %d rounds (2·log₃N + 5) after faults stopped at round %d: %d endpoint views behind, e.g. %v", r, m.bound, m.faultEnd, len(bad), bad[:min(3, len(bad))])
+	switch {
+	case behind == 0:
+		m.recovery, m.checkAt = r-m.faultEnd, 0
+	case r == m.checkAt:
+		m.recovery = -1
+		m.violate("round %d: not converged %d rounds (2·log₃N + 5) after faults stopped at round %d: %d endpoint views behind, e.g. %v", r, m.bound, m.faultEnd, behind, bad)
 	}
 }
 
@@ -579,7 +588,7 @@ func (m *measure) report(e *engine) Report {
 		RoundsToConverge: quantiles(m.rtc), Updates: len(m.updates),
 		FalseConvictions: m.falseConvictions, Convictions: m.convictions,
 		DetectionRounds: quantiles(m.detectRounds), PeakMemoryBytes: m.peak,
-		Converged: m.conv, ConvergeBound: m.bound, QuietRounds: m.quiet,
+		Converged: m.conv, ConvergeBound: m.bound, RecoveryRounds: m.recovery, QuietRounds: m.quiet,
 		Violations: m.violations, Findings: m.findings, Messages: m.msgTypes, PhiTrace: m.trace}
 	if r.Violations == nil {
 		r.Violations = []string{}

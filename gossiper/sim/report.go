@@ -107,6 +107,13 @@ type Report struct {
 	// ConvergeBound is the bound the invariant checks, in rounds:
 	// 2·log₃N + 5.
 	ConvergeBound int `json:"converge_bound"`
+	// RecoveryRounds is how many rounds after the last fault stopped (a
+	// heal, the loss back to 0, a pause over, a crash or restart on a
+	// clean network; the start for a run without faults) every live node
+	// held what any live node held then, counted at round boundaries; -1
+	// if that took more than ConvergeBound rounds (a violation), had not
+	// happened by the end of the run, or faults never stopped.
+	RecoveryRounds int `json:"recovery_rounds"`
 	// QuietRounds is the run's last rounds without updates.
 	QuietRounds int `json:"quiet_rounds"`
 	// Violations are the invariant violations (empty on success); the

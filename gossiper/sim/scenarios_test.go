@@ -70,19 +70,27 @@ func TestLoss20(t *testing.T) {
 
 func TestPartitionHealed(t *testing.T) {
 	t.Parallel()
-	s := DefaultScenario()
-	n := size()
-	s.Nodes, s.Rounds, s.Seed = n, 10+60+20, 50
-	s.Events = []Event{
-		{Round: 10, Kind: KindPartition, Nodes: nodes(0, n/2)},
-		{Round: 70, Kind: KindHeal},
+	for _, push := range []int{0, -1} {
+		t.Run(map[int]string{0: "push", -1: "digests"}[push], func(t *testing.T) {
+			t.Parallel()
+			s := DefaultScenario()
+			n := size()
+			s.Nodes, s.Rounds, s.Seed, s.PushFanout = n, 5+60+20, 50, push
+			s.Events = []Event{
+				{Round: 5, Kind: KindPartition, Nodes: nodes(0, n/2)},
+				{Round: 65, Kind: KindHeal},
+			}
+			r := runOK(t, s)
+			assertInvariants(t, r)
+			// The sides convicted each other during the partition: that is right.
+			assert.Positive(t, r.Convictions)
+			assert.Zero(t, r.FalseConvictions)
+			assert.Equal(t, int(math.Ceil(2*math.Log(float64(n))/math.Log(3)))+5, r.ConvergeBound)
+			t.Logf("converged %d rounds after the heal (bound %d)", r.RecoveryRounds, r.ConvergeBound)
+			assert.Positive(t, r.RecoveryRounds, "the convergence after the heal was checked")
+			assert.LessOrEqual(t, r.RecoveryRounds, r.ConvergeBound)
+		})
 	}
-	r := runOK(t, s)
-	assertInvariants(t, r)
-	// The sides convicted each other during the partition: that is right.
-	assert.Positive(t, r.Convictions)
-	assert.Zero(t, r.FalseConvictions)
-	assert.Equal(t, int(math.Ceil(2*math.Log(float64(n))/math.Log(3)))+5, r.ConvergeBound)
 }
 
 func TestRollingRestart(t *testing.T) {
