@@ -52,12 +52,25 @@ func writeReport(w io.Writer, s sim.Scenario, rep sim.Report) error {
 		{"peak memory", byteSize(rep.PeakMemoryBytes), ""},
 		{"wall time", (time.Duration(rep.WallSeconds * float64(time.Second))).Round(time.Millisecond).String(), ""},
 		{"converged at the end", converged, ""},
+		{"recovery", recovery(rep), "(last fault over → every live node holds the same states)"},
 		{"invariant violations", violations, ""},
 	}
 	if len(rep.Findings) > 0 {
 		rows = append(rows, []string{"findings", strings.Join(rep.Findings, "; "), "(known protocol limitations the run hit)"})
 	}
 	return term.Table(w, rows, nil)
+}
+
+// recovery prints Report.RecoveryRounds against its bound.
+func recovery(rep sim.Report) string {
+	if rep.RecoveryRounds < 0 {
+		return fmt.Sprintf("none: faults (message loss included) lasted to the end, or it took over %d rounds", rep.ConvergeBound)
+	}
+	unit := "rounds"
+	if rep.RecoveryRounds == 1 {
+		unit = "round"
+	}
+	return fmt.Sprintf("%d %s (bound 2·log₃N + 5 = %d)", rep.RecoveryRounds, unit, rep.ConvergeBound)
 }
 
 func phiOf(s sim.Scenario) float64 {

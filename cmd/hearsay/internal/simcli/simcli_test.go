@@ -172,7 +172,7 @@ func TestScenarioFileRuns(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "plots")
 	code, stdout, stderr := run(t, false, "--scenario", partitionFile, "--plot", dir)
 	require.Equal(t, 0, code, stderr)
-	for _, line := range []string{"hearsay sim: 40 nodes, seed 7, 150 rounds of 1s", "rounds to converge", "detection rounds", "converged at the end  yes", "invariant violations  none"} {
+	for _, line := range []string{"hearsay sim: 40 nodes, seed 7, 150 rounds of 1s", "rounds to converge", "detection rounds", "converged at the end  yes", "invariant violations  none", "recovery              "} {
 		assert.Contains(t, stdout, line)
 	}
 	assert.NotContains(t, stdout, "detection rounds      none", "the crash at round 100 was detected")
