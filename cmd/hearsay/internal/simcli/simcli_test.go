@@ -240,3 +240,17 @@ func TestTuneProgress(t *testing.T) {
 	assert.Contains(t, stderr, "\r\x1b[Krun 1/1  elapsed ")
 	assert.True(t, strings.HasSuffix(stderr, "\r\x1b[K"), "the line is erased at the end: %q", stderr)
 }
+
+// TestDocsShowTheExampleScenario: docs/simulator.md quotes the example
+// file as it is.
+func TestDocsShowTheExampleScenario(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(filepath.Dir(partitionFile), "..", "simulator.md"))
+	require.NoError(t, err)
+	file, err := os.ReadFile(partitionFile)
+	require.NoError(t, err)
+	_, block, ok := strings.Cut(string(doc), "```json\n")
+	require.True(t, ok, "simulator.md has a json block")
+	block, _, ok = strings.Cut(block, "```")
+	require.True(t, ok)
+	assert.Equal(t, string(file), block)
+}
