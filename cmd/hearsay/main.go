@@ -12,6 +12,8 @@
 //	hearsay assassinate ID --yes   force a member out, alive or not
 //	hearsay demo                   run a 5-node cluster in-process and show it
 //	hearsay keygen                 print a new keyring key
+//	hearsay sim [flags]            simulate a cluster in virtual time (docs/simulator.md)
+//	hearsay sim tune-phi [flags]   sweep failure-detector settings (docs/tuning.md)
 //
 // docs/operations.md explains how to run a cluster, and docs/http-api.md
 // the API the client subcommands use.
@@ -28,6 +30,7 @@ import (
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/agent"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/cli"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/demo"
+	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/simcli"
 	"github.com/hearsay-io/hearsay/cmd/hearsay/internal/term"
 )
 
@@ -54,6 +57,8 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 		return demo.Main(ctx, rest, stdout, stderr, term.IsTerminal(stdout))
 	case "keygen":
 		return cli.Keygen(rest, stdout, stderr)
+	case "sim":
+		return simcli.Main(ctx, rest, simcli.Env{Stdout: stdout, Stderr: stderr, Live: term.IsTerminal(stderr)})
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -75,5 +80,6 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-8s %s\n", "demo", "run a small cluster in this process and show it at work")
 	fmt.Fprintf(w, "  %-8s %s\n", "keygen", "print a new key for a keyring file (agent --keyring)")
+	fmt.Fprintf(w, "  %-8s %s\n", "sim", "simulate a cluster in virtual time; 'sim tune-phi' sweeps failure-detector settings")
 	fmt.Fprint(w, "\nRun 'hearsay <command> -h' for the flags of a command.\n")
 }

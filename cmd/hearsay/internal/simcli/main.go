@@ -1,0 +1,135 @@
+// Package simcli is "hearsay sim" and "hearsay sim tune-phi": it runs the
+// deterministic simulator of package gossiper/sim from the command line,
+// prints its report (for people, or as JSON), shows progress on a
+// terminal, and draws the figures of package simplot.
+//
+// docs/simulator.md and docs/tuning.md are the user's guides.
+package simcli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hearsay-io/hearsay/gossiper/sim"
+)
+
+// Env is where the subcommands write and what they know of their
+// terminal.
+type Env struct {
+	// Stdout receives the report; Stderr errors, usage and progress.
+	Stdout, Stderr io.Writer
+	// Live shows progress on Stderr, rewriting one line: set it when
+	// Stderr is a terminal.
+	Live bool
+}
+
+// Main runs "hearsay sim" (or "hearsay sim tune-phi" when args[0] is
+// "tune-phi") and returns the exit status: 0 when the run finished with
+// no invariant violated, 1 when it failed or found violations, 2 for bad
+// flags or a bad scenario, in which case nothing ran.
+func Main(ctx context.Context, args []string, env Env) int {
+	if len(args) > 0 && args[0] == "tune-phi" {
+		return tuneMain(ctx, args[1:], env)
+	}
+	fs := flag.NewFlagSet("hearsay sim", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	r := scenarioFlags(fs)
+	fs.StringVar(&r.file, "scenario", "", "read the scenario from this JSON `file` (docs/simulator.md); flags given explicitly override its values")
+	fs.BoolVar(&r.json, "json", false, "print the report as JSON")
+	fs.StringVar(&r.plot, "plot", "", "write spread.{png,svg} and phi.{png,svg} into this `directory`")
+	fs.StringVar(&r.eventLog, "event-log", "", "write one line per protocol event to this `file` (deterministic: the same seed gives the same file)")
+	fs.Usage = func() { runUsage(fs) }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "hearsay sim: unexpected argument %q (the only subcommand is tune-phi)\n", fs.Arg(0))
+		return 2
+	}
+	s, err := r.scenario(fs)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
+		return 2
+	}
+	if err := runSim(ctx, s, r, env); err != nil {
+		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runUsage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `Usage: hearsay sim [flags]
+       hearsay sim tune-phi [flags]   (see hearsay sim tune-phi -h)
+
+Runs N gossip nodes, the same protocol core as the agent, in virtual time on a
+simulated network, single-threaded and deterministic: the same flags and seed
+give the same report. Prints rounds to converge, bytes and messages per node
+per round, false convictions and detection time. Start from a scenario file
+(--scenario) for fault timelines; flags given explicitly override its values.
+On a terminal, progress is shown on stderr. docs/simulator.md has examples.
+
+Flags:
+`)
+	fs.PrintDefaults()
+}
+
+// runSim runs s and prints its report; it returns an error when the run
+// failed or broke an invariant.
+func runSim(ctx context.Context, s sim.Scenario, r *runFlags, env Env) error {
+	opt := sim.Options{}
+	if env.Live {
+		p := newProgressLine(env.Stderr, time.Now)
+		opt.Progress = p.update
+		defer p.clear()
+	}
+	if r.eventLog != "" {
+		f, err := os.Create(r.eventLog)
+		if err != nil {
+			return fmt.Errorf("event log: %w", err)
+		}
+		defer f.Close()
+		opt.EventLog = f
+	}
+	rep, err := sim.Run(ctx, s, opt)
+	if err != nil {
+		return fmt.Errorf("simulation: %w", err)
+	}
+	if r.json {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding the report: %w", err)
+		}
+		if _, err := fmt.Fprintf(env.Stdout, "%s\n", b); err != nil {
+			return err
+		}
+	} else if err := writeReport(env.Stdout, s, rep); err != nil {
+		return err
+	}
+	if r.plot != "" {
+		paths, notes, err := plotRun(r.plot, s, rep)
+		for _, p := range paths {
+			fmt.Fprintf(env.Stderr, "wrote %s\n", p)
+		}
+		for _, n := range notes {
+			fmt.Fprintf(env.Stderr, "%s\n", n)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(rep.Violations) > 0 {
+		return fmt.Errorf("%d invariant violation(s), the first: %s", len(rep.Violations), rep.Violations[0])
+	}
+	return nil
+}
