@@ -11,7 +11,8 @@ import (
 // keyed by node ID. The zero value is not usable; use [NewMap]. Not safe for
 // concurrent use.
 type Map struct {
-	states map[string]*EndpointState
+	// states holds the states (see Store).
+	states Store
 	// sorted lists every endpoint and its state in ascending order unless
 	// dirty (an endpoint was added, removed or Put since it was built); it
 	// is rebuilt lazily, once per membership change, so a steady-state
@@ -39,7 +40,13 @@ type entry struct {
 
 // NewMap returns an empty map.
 func NewMap() *Map {
-	return &Map{states: map[string]*EndpointState{}}
+	return NewMapIn(mapStore{})
+}
+
+// NewMapIn returns a map that keeps its states in store, which must be
+// empty and is the map's from then on (see [Store]).
+func NewMapIn(store Store) *Map {
+	return &Map{states: store}
 }
 
 // SetLimits makes [Map.BuildDeltas] leave out every endpoint whose state
@@ -51,27 +58,34 @@ func (m *Map) SetLimits(l Limits) { m.limits = &l }
 // Get returns the state of endpoint, or nil. The state is the map's own:
 // callers that keep or change it must Clone it.
 func (m *Map) Get(endpoint string) *EndpointState {
-	return m.states[endpoint]
+	return m.states.Get(endpoint)
 }
 
-// Put sets the state of endpoint, replacing any previous one.
+// Put sets the state of endpoint, replacing any previous one. The map
+// keeps s, or a copy of it if its [Store] keeps states in records of its
+// own: Get returns the state the map keeps.
 func (m *Map) Put(endpoint string, s *EndpointState) {
-	if old := m.states[endpoint]; old != s {
-		if old != nil {
-			old.detached = true
-		}
-		s.detached = false
-		m.dirty = true
+	old := m.states.Get(endpoint)
+	if old == s {
+		return
 	}
-	m.states[endpoint] = s
+	if old != nil {
+		old.detached = true
+	}
+	s.detached = false
+	if stored := m.states.Put(endpoint, s); stored != old {
+		m.dirty = true
+	} else {
+		stored.detached = false // copied in place: Map.sorted still points at it
+	}
 }
 
 // Remove forgets endpoint.
 func (m *Map) Remove(endpoint string) {
-	if s, ok := m.states[endpoint]; ok {
+	if s := m.states.Get(endpoint); s != nil {
 		s.detached = true
 		m.dirty = true
-		delete(m.states, endpoint)
+		m.states.Delete(endpoint)
 	}
 }
 
@@ -80,7 +94,7 @@ func (m *Map) Remove(endpoint string) {
 // to a new epoch.
 func (m *Map) nextEpoch() {
 	if m.epoch++; m.epoch == 0 {
-		for _, s := range m.states {
+		for _, s := range m.states.All() {
 			s.seen = 0
 		}
 		m.epoch = 1
@@ -90,9 +104,9 @@ func (m *Map) nextEpoch() {
 // order returns every endpoint in ascending order, sorting only after a
 // membership change. The result is shared: callers must not change it.
 func (m *Map) order() []entry {
-	if m.dirty || len(m.sorted) != len(m.states) {
-		sorted := make([]entry, 0, len(m.states))
-		for ep, s := range m.states {
+	if m.dirty || len(m.sorted) != m.states.Len() {
+		sorted := make([]entry, 0, m.states.Len())
+		for ep, s := range m.states.All() {
 			sorted = append(sorted, entry{endpoint: ep, state: s})
 		}
 		slices.SortFunc(sorted, func(a, b entry) int { return strings.Compare(a.endpoint, b.endpoint) })
@@ -112,7 +126,7 @@ func (m *Map) All() iter.Seq2[string, *EndpointState] {
 		for _, e := range m.order() {
 			s := e.state
 			if s.detached { // removed or replaced during the iteration
-				if s = m.states[e.endpoint]; s == nil {
+				if s = m.states.Get(e.endpoint); s == nil {
 					continue
 				}
 			}
@@ -124,14 +138,14 @@ func (m *Map) All() iter.Seq2[string, *EndpointState] {
 }
 
 // Len returns the number of endpoints.
-func (m *Map) Len() int { return len(m.states) }
+func (m *Map) Len() int { return m.states.Len() }
 
 // Endpoints returns every endpoint ID in ascending order.
 func (m *Map) Endpoints() []string {
-	if len(m.states) == 0 {
+	if m.states.Len() == 0 {
 		return nil
 	}
-	out := make([]string, 0, len(m.states))
+	out := make([]string, 0, m.states.Len())
 	for _, e := range m.order() {
 		out = append(out, e.endpoint)
 	}
@@ -140,7 +154,7 @@ func (m *Map) Endpoints() []string {
 
 // Digests returns one digest per endpoint, in ascending endpoint order.
 func (m *Map) Digests() []Digest {
-	out := make([]Digest, 0, len(m.states))
+	out := make([]Digest, 0, m.states.Len())
 	for ep, s := range m.All() {
 		out = append(out, Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
 	}
@@ -149,22 +163,23 @@ func (m *Map) Digests() []Digest {
 
 // Clone returns a deep copy.
 func (m *Map) Clone() *Map {
-	c := &Map{states: make(map[string]*EndpointState, len(m.states)), limits: m.limits, dirty: true}
-	for ep, s := range m.states {
-		c.states[ep] = s.Clone()
+	states := make(mapStore, m.states.Len())
+	for ep, s := range m.states.All() {
+		states[ep] = s.Clone()
 	}
+	c := &Map{states: states, limits: m.limits, dirty: true}
 	return c
 }
 
 // Equal reports whether both maps hold the same endpoints with equal
 // replicated state (see [EndpointState.Equal]).
 func (m *Map) Equal(o *Map) bool {
-	if len(m.states) != len(o.states) {
+	if m.states.Len() != o.states.Len() {
 		return false
 	}
-	for ep, s := range m.states {
-		os, ok := o.states[ep]
-		if !ok || !s.Equal(os) {
+	for ep, s := range m.states.All() {
+		os := o.states.Get(ep)
+		if os == nil || !s.Equal(os) {
 			return false
 		}
 	}

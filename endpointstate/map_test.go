@@ -92,18 +92,18 @@ func TestMapOrderAndCaches(t *testing.T) {
 // checkMap checks the Map's order and every state's cached versions
 // against the map itself.
 func checkMap(t *rapid.T, m *Map) {
-	want := slices.Sorted(maps.Keys(m.states))
+	want := slices.Sorted(maps.Keys(m.states.(mapStore)))
 	var got []string
 	for ep, s := range m.All() {
 		got = append(got, ep)
-		require.Same(t, m.states[ep], s, "All yields the map's own state of %s", ep)
+		require.Same(t, m.states.Get(ep), s, "All yields the map's own state of %s", ep)
 	}
 	require.Equal(t, want, got, "All: every endpoint once, ascending")
 	require.Equal(t, want, m.Endpoints())
 	ds := m.Digests()
 	require.Len(t, ds, len(want))
 	for i, d := range ds {
-		s := m.states[want[i]]
+		s := m.states.Get(want[i])
 		maxStates := s.GCVersion
 		for _, v := range s.States.All() {
 			maxStates = max(maxStates, v.Version)

@@ -40,7 +40,7 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	var unknown map[string]struct{}
 	matched := 0
 	for _, d := range remote {
-		local := m.states[d.Endpoint]
+		local := m.states.Get(d.Endpoint)
 		if local == nil {
 			if _, dup := unknown[d.Endpoint]; dup {
 				continue
@@ -73,8 +73,8 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: local.fromVersion(d.MaxVersion)})
 		}
 	}
-	if matched < len(m.states) {
-		for ep, s := range m.states {
+	if matched < m.states.Len() {
+		for ep, s := range m.states.All() {
 			if s.seen != epoch {
 				wants = append(wants, Want{Endpoint: ep})
 			}
@@ -106,7 +106,7 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 			continue
 		}
 		seen[r.Endpoint] = struct{}{}
-		local := m.states[r.Endpoint]
+		local := m.states.Get(r.Endpoint)
 		switch {
 		case local == nil || r.Generation > local.HeartBeat.Generation:
 		case r.Generation < local.HeartBeat.Generation || r.MaxVersion <= 0:
@@ -130,7 +130,7 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
 	items := m.items[:0]
 	for _, w := range wants {
-		s := m.states[w.Endpoint]
+		s := m.states.Get(w.Endpoint)
 		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
 			continue
 		}
@@ -302,15 +302,15 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 				d.Endpoint, ErrGenerationTooFar, d.Generation, opts.Now.Unix()))
 			continue
 		}
-		if opts.MaxEndpoints > 0 && m.states[d.Endpoint] == nil && d.Reset && len(m.states) >= opts.MaxEndpoints {
+		if opts.MaxEndpoints > 0 && m.states.Get(d.Endpoint) == nil && d.Reset && m.states.Len() >= opts.MaxEndpoints {
 			errs = append(errs, fmt.Errorf("apply %q: %w: %d known, limit %d",
-				d.Endpoint, ErrTooManyEndpoints, len(m.states), opts.MaxEndpoints))
+				d.Endpoint, ErrTooManyEndpoints, m.states.Len(), opts.MaxEndpoints))
 			continue
 		}
 		if !d.Reset && len(d.States) == 0 {
 			// Only the heartbeat (and GCVersion) can move: the stored
 			// state keeps its keys, so it stays within the limits.
-			if local := m.states[d.Endpoint]; local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
+			if local := m.states.Get(d.Endpoint); local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
 				changes = local.merge(d, opts.Now, changes)
 			}
 			continue
@@ -324,8 +324,8 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			errs = append(errs, fmt.Errorf("apply %q: the resulting state: %w", d.Endpoint, err))
 			continue
 		}
-		if local := m.states[d.Endpoint]; local == nil {
-			m.states[d.Endpoint] = next
+		if local := m.states.Get(d.Endpoint); local == nil {
+			m.states.Put(d.Endpoint, next)
 			m.dirty = true
 		} else if local != next {
 			*local = *next // in place: Map.sorted keeps pointing at it
@@ -340,7 +340,7 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 // map nor the stored state: the caller installs the result if it is within
 // the limits.
 func (m *Map) applyOne(d *Delta, now time.Time, changes []Change) (*EndpointState, []Change) {
-	local := m.states[d.Endpoint]
+	local := m.states.Get(d.Endpoint)
 	switch {
 	case local == nil:
 		if !d.Reset {

@@ -64,7 +64,7 @@ func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Ti
 	if err := node.applyDeltas(now, deltas, &out); err != nil {
 		b.Fatal(err)
 	}
-	for ep, p := range node.peers {
+	for ep, p := range node.peers.all() {
 		p.alive = true
 		node.detector.ReportTracker(&p.fd, ep, now)
 	}
@@ -74,7 +74,7 @@ func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Ti
 	r := rand.New(rand.NewPCG(3, 4))
 	for range windowFill {
 		now = now.Add(time.Second)
-		for ep, p := range node.peers {
+		for ep, p := range node.peers.all() {
 			node.detector.ReportTracker(&p.fd, ep, now.Add(time.Duration(r.Int64N(int64(100*time.Millisecond)))))
 		}
 	}

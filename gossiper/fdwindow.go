@@ -33,7 +33,7 @@ type DetectorWindow struct {
 // false if the detector does not know ep (the node itself, or an unknown
 // ID).
 func (n *Node) DetectorWindow(ep string, now time.Time) (DetectorWindow, bool) {
-	p := n.peers[ep]
+	p := n.peers.get(ep)
 	if p == nil {
 		return DetectorWindow{}, false
 	}

@@ -46,7 +46,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 			continue
 		}
 		if c.Kind == endpointstate.ChangeHeartBeat && (i+1 == len(changes) || changes[i+1].Endpoint != c.Endpoint) {
-			if p := n.peers[c.Endpoint]; p != nil && p.alive {
+			if p := n.peers.get(c.Endpoint); p != nil && p.alive {
 				continue
 			}
 		}
@@ -237,11 +237,7 @@ func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoRe
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
-		p := n.peers[c.Endpoint]
-		if p == nil {
-			p = &peer{}
-			n.peers[c.Endpoint] = p
-		}
+		p := n.peers.track(c.Endpoint)
 		// A new record's liveness; a detector state kept from before
 		// goes on, as the detector's own table did.
 		p.alive, p.leftSince, p.echoNonce, p.echoFirst, p.echoSentAt = false, 0, 0, 0, 0
@@ -272,10 +268,10 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 }
 
 func (n *Node) peer(ep string, now time.Time) *peer {
-	p := n.peers[ep]
+	p := n.peers.get(ep)
 	if p == nil {
-		p = &peer{lastBeat: n.moment(now)}
-		n.peers[ep] = p
+		p = n.peers.track(ep)
+		p.lastBeat = n.moment(now)
 		n.retarget()
 	}
 	return p
@@ -286,7 +282,7 @@ func (n *Node) peer(ep string, now time.Time) *peer {
 // normal endpoint that is down gets an echo (it is marked up only when it
 // answers itself, never on hearsay).
 func (n *Node) settle(now time.Time, ep string, out *Output) {
-	s, p := n.states.Get(ep), n.peers[ep]
+	s, p := n.states.Get(ep), n.peers.get(ep)
 	if s == nil || p == nil {
 		return
 	}
@@ -304,7 +300,7 @@ func (n *Node) settle(now time.Time, ep string, out *Output) {
 
 // maybeEcho sends an echo to a down peer, at most one per interval.
 func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
-	p, s := n.peers[ep], n.states.Get(ep)
+	p, s := n.peers.get(ep), n.states.Get(ep)
 	if n.phase != phaseRunning || p == nil || s == nil || s.Status() == endpointstate.StatusLeft || s.Status() == endpointstate.StatusShutdown {
 		return
 	}
@@ -322,7 +318,7 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 // handleEchoReply marks a peer up when it answers our echo itself, from the
 // incarnation we know (a newer one is marked up once its state arrives).
 func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoReply, out *Output) {
-	p, s := n.peers[from], n.states.Get(from)
+	p, s := n.peers.get(from), n.states.Get(from)
 	if p == nil || s == nil || p.echoNonce == 0 || r.Nonce < p.echoFirst || r.Nonce > p.echoNonce {
 		return
 	}
@@ -338,7 +334,7 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 
 // markDown marks a peer down; an event fires only if it was up.
 func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, out *Output) {
-	p := n.peers[ep]
+	p := n.peers.get(ep)
 	if p == nil || !p.alive {
 		return
 	}
@@ -366,10 +362,10 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	}
 	out.event(now, Event{Kind: EventRemove, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason})
 	n.states.Remove(ep)
-	if p := n.peers[ep]; p != nil {
+	if p := n.peers.get(ep); p != nil {
 		n.detector.Untrack(&p.fd)
 	}
-	delete(n.peers, ep)
+	n.peers.untrack(ep)
 	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
@@ -386,7 +382,7 @@ func (n *Node) Remove(now time.Time, id string) (Output, error) {
 	if n.states.Get(id) == nil {
 		return Output{}, ErrUnknownMember
 	}
-	if p := n.peers[id]; p != nil && p.alive {
+	if p := n.peers.get(id); p != nil && p.alive {
 		return Output{}, ErrMemberAlive
 	}
 	var out Output

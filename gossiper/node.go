@@ -126,10 +126,14 @@ const (
 	phaseStopped
 )
 
-// peer is what the core tracks about a remote endpoint's liveness, its
-// failure-detector state included: 144 bytes, its times kept as moments.
+// peer is the core's record of one endpoint (see records): its state
+// and, for a tracked peer, its liveness and failure-detector state, 208
+// bytes in all, its times kept as moments.
 type peer struct {
 	alive bool
+	// tracked: the record holds a peer's liveness (the node's own record
+	// never does); hasState: it holds the endpoint's state, st.
+	tracked, hasState bool
 	// lastBeat is when this node last saw the peer's heartbeat advance
 	// (or first learned of it, or heard its echo reply).
 	lastBeat moment
@@ -144,6 +148,8 @@ type peer struct {
 	echoSentAt           moment
 	// fd is the peer's failure-detector state (see Node.detector).
 	fd failuredetector.Tracker
+	// st is the endpoint's state when hasState (see records).
+	st endpointstate.EndpointState
 }
 
 // moment is a time as nanoseconds after Node.base, so that a per-peer
@@ -187,8 +193,9 @@ type Node struct {
 	// Tracker in the peer's record (peer.fd), so a peer costs one
 	// allocation and one map entry.
 	detector *failuredetector.Detector
-	peers    map[string]*peer
-	seeds    []string
+	// peers holds one record per endpoint, n.states' included.
+	peers *records
+	seeds []string
 	// base is the time moments count from (see Node.moment), set once.
 	base  time.Time
 	based bool
@@ -234,13 +241,13 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 	}
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
-		states:       endpointstate.NewMap(),
 		detector:     fd,
-		peers:        map[string]*peer{},
+		peers:        newRecords(),
 		removed:      map[string]removal{},
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 		targetsStale: true,
 	}
+	n.states = endpointstate.NewMapIn(n.peers)
 	n.states.SetLimits(cfg.Limits)
 	n.SetSeeds(cfg.Seeds)
 	n.resetLocalState()
@@ -340,13 +347,13 @@ func (n *Node) member(ep string, now time.Time) Member {
 		m.Status = StatusUp
 	case s.Status() == endpointstate.StatusLeft:
 		m.Status = StatusLeft
-	case n.peers[ep] != nil && n.peers[ep].alive:
+	case n.peers.get(ep) != nil && n.peers.get(ep).alive:
 		m.Status = StatusUp
 	default:
 		m.Status = StatusDown
 	}
 	if !m.Self {
-		if p := n.peers[ep]; p != nil {
+		if p := n.peers.get(ep); p != nil {
 			m.Phi = failuredetector.ClampPhi(n.detector.PhiTracker(&p.fd, now))
 		}
 	}

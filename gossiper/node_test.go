@@ -29,7 +29,8 @@ func selectionNode(t *testing.T, live, unreachable int, seeds []string, seed uin
 		s.Set(endpointstate.KeyAddress, addrFor(10+i), 1)
 		s.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, 2)
 		n.states.Put(id, s)
-		n.peers[id] = &peer{alive: i < live, lastBeat: n.moment(epoch)}
+		p := n.peers.track(id)
+		p.alive, p.lastBeat = i < live, n.moment(epoch)
 	}
 	return n
 }

@@ -149,7 +149,7 @@ func (n *Node) targets() (live, unreachable []string) {
 	}
 	live, unreachable = n.live[:0:0], n.unreachable[:0:0]
 	for ep, s := range n.states.All() {
-		p := n.peers[ep]
+		p := n.peers.get(ep)
 		if p == nil || s.Address() == "" {
 			continue
 		}
@@ -173,7 +173,7 @@ func (n *Node) anyAlive() bool {
 	if len(live) > 0 {
 		return true
 	}
-	for _, p := range n.peers { // a live peer without an address
+	for _, p := range n.peers.all() { // a live peer without an address
 		if p.alive {
 			return true
 		}
@@ -220,8 +220,8 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	// are walked only when there are some. Then act on them in ID order,
 	// as a deterministic core must.
 	due := n.detector.Overdue(now, n.due[:0])
-	if live, _ := n.targets(); len(live) < len(n.peers) {
-		for ep, p := range n.peers {
+	if live, _ := n.targets(); len(live) < n.peers.peers {
+		for ep, p := range n.peers.all() {
 			if !p.alive || p.leftSince != 0 {
 				due = append(due, ep)
 			}
@@ -230,7 +230,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	slices.Sort(due)
 	due = slices.Compact(due)
 	for _, ep := range due {
-		p := n.peers[ep]
+		p := n.peers.get(ep)
 		if p == nil || n.states.Get(ep) == nil {
 			continue
 		}

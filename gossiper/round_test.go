@@ -15,7 +15,7 @@ import (
 // did not leave, both by ID.
 func freshTargets(n *Node) (live, unreachable []string) {
 	for _, ep := range n.states.Endpoints() {
-		p, s := n.peers[ep], n.states.Get(ep)
+		p, s := n.peers.get(ep), n.states.Get(ep)
 		if p == nil || s.Address() == "" {
 			continue
 		}

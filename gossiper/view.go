@@ -55,7 +55,8 @@ func (n *Node) StartFromView(now time.Time, view []PeerView) error {
 	for _, pv := range view {
 		s := pv.State.Clone()
 		n.states.Put(pv.ID, s)
-		p := &peer{alive: pv.Up, lastBeat: n.moment(now)}
+		p := n.peers.track(pv.ID)
+		p.alive, p.lastBeat = pv.Up, n.moment(now)
 		if len(pv.Arrivals) == 0 {
 			n.detector.ReportTracker(&p.fd, pv.ID, now)
 		}
@@ -66,7 +67,6 @@ func (n *Node) StartFromView(now time.Time, view []PeerView) error {
 		if s.Status() == endpointstate.StatusLeft {
 			p.alive, p.leftSince = false, n.moment(now)
 		}
-		n.peers[pv.ID] = p
 	}
 	n.phase = phaseRunning
 	n.push.entered = true
@@ -139,7 +139,7 @@ func (n *Node) EndpointVersion(ep string) (EndpointVersion, bool) {
 }
 
 func (n *Node) endpointVersion(ep string, s *endpointstate.EndpointState) EndpointVersion {
-	p := n.peers[ep]
+	p := n.peers.get(ep)
 	return EndpointVersion{
 		ID: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion(),
 		StatesVersion: s.StatesVersion(), Status: s.Status(),
@@ -164,7 +164,7 @@ func (n *Node) Phi(ep string, now time.Time) float64 {
 	if ep == n.id {
 		return 0
 	}
-	p := n.peers[ep]
+	p := n.peers.get(ep)
 	if p == nil {
 		return 0
 	}

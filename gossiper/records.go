@@ -1,0 +1,125 @@
+package gossiper
+
+import (
+	"iter"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+)
+
+// records holds the node's one record per known endpoint: the endpoint's
+// state (records is the store of the node's endpointstate.Map, see
+// [endpointstate.NewMapIn]) and, for a peer the node tracks, its liveness
+// and failure-detector state, in one map entry and one allocation. The
+// node's own endpoint has a state and is never tracked; a peer is tracked
+// from its first change until it is removed.
+type records struct {
+	m map[string]*peer
+	// states counts the records holding a state; peers the tracked ones.
+	states, peers int
+}
+
+func newRecords() *records { return &records{m: map[string]*peer{}} }
+
+// get returns the tracked peer ep, or nil.
+func (r *records) get(ep string) *peer {
+	if p := r.m[ep]; p != nil && p.tracked {
+		return p
+	}
+	return nil
+}
+
+// track returns the tracked peer ep, making its record tracked (its
+// liveness fields zero) if it was not.
+func (r *records) track(ep string) *peer {
+	p := r.m[ep]
+	if p == nil {
+		p = &peer{}
+		r.m[ep] = p
+	}
+	if !p.tracked {
+		p.tracked = true
+		r.peers++
+	}
+	return p
+}
+
+// untrack stops tracking ep (the caller has untracked its detector
+// state), dropping the record if it holds no state either.
+func (r *records) untrack(ep string) {
+	p := r.m[ep]
+	if p == nil || !p.tracked {
+		return
+	}
+	r.peers--
+	if !p.hasState {
+		delete(r.m, ep)
+		return
+	}
+	st := p.st
+	*p = peer{st: st, hasState: true}
+}
+
+// all yields every tracked peer, in no order.
+func (r *records) all() iter.Seq2[string, *peer] {
+	return func(yield func(string, *peer) bool) {
+		for ep, p := range r.m {
+			if p.tracked && !yield(ep, p) {
+				return
+			}
+		}
+	}
+}
+
+// Get is endpointstate.Store's: ep's state, or nil.
+func (r *records) Get(ep string) *endpointstate.EndpointState {
+	if p := r.m[ep]; p != nil && p.hasState {
+		return &p.st
+	}
+	return nil
+}
+
+// Put is endpointstate.Store's: it copies *s into ep's record.
+func (r *records) Put(ep string, s *endpointstate.EndpointState) *endpointstate.EndpointState {
+	p := r.m[ep]
+	if p == nil {
+		p = &peer{}
+		r.m[ep] = p
+	}
+	if !p.hasState {
+		p.hasState = true
+		r.states++
+	}
+	if &p.st != s {
+		p.st = *s
+	}
+	return &p.st
+}
+
+// Delete is endpointstate.Store's: ep's record no longer holds a state
+// (the state is left as it was, for the Map's iterations in progress),
+// and goes if ep is not tracked either.
+func (r *records) Delete(ep string) {
+	p := r.m[ep]
+	if p == nil || !p.hasState {
+		return
+	}
+	p.hasState = false
+	r.states--
+	if !p.tracked {
+		delete(r.m, ep)
+	}
+}
+
+// Len is endpointstate.Store's: the number of states.
+func (r *records) Len() int { return r.states }
+
+// All is endpointstate.Store's: every state, in no order.
+func (r *records) All() iter.Seq2[string, *endpointstate.EndpointState] {
+	return func(yield func(string, *endpointstate.EndpointState) bool) {
+		for ep, p := range r.m {
+			if p.hasState && !yield(ep, &p.st) {
+				return
+			}
+		}
+	}
+}
