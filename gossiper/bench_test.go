@@ -64,6 +64,14 @@ func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Ti
 	if err := node.applyDeltas(now, deltas, &out); err != nil {
 		b.Fatal(err)
 	}
+	// Every peer was echoed on joining; each answers, as a peer that is
+	// up does, and is marked up (its echo no longer outstanding).
+	for ep, e := range node.echoes {
+		node.handleEchoReply(now, ep, &messaging.EchoReply{Nonce: e.nonce, Generation: benchGen}, &out)
+	}
+	if len(node.echoes) != 0 {
+		b.Fatalf("%d echoes outstanding after the replies", len(node.echoes))
+	}
 	for ep, p := range node.peers.all() {
 		p.alive = true
 		node.detector.ReportTracker(&p.fd, ep, now)

@@ -3,6 +3,7 @@ package gossiper
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -240,7 +241,8 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		p := n.peers.track(c.Endpoint)
 		// A new record's liveness; a detector state kept from before
 		// goes on, as the detector's own table did.
-		p.alive, p.leftSince, p.echoNonce, p.echoFirst, p.echoSentAt = false, 0, 0, 0, 0
+		p.alive, p.leftSince = false, 0
+		n.dropEcho(c.Endpoint)
 		p.lastBeat = n.moment(now)
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
@@ -255,7 +257,8 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		n.counters.Restarts++
 		// A new incarnation must prove itself with an echo: down, silently
 		// (no dead event), until it answers (Cassandra's markAlive).
-		p.alive, p.echoNonce, p.leftSince = false, 0, 0
+		p.alive, p.leftSince = false, 0
+		n.dropEcho(c.Endpoint)
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
 		p := n.peer(c.Endpoint, now)
@@ -304,14 +307,17 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 	if n.phase != phaseRunning || p == nil || s == nil || s.Status() == endpointstate.StatusLeft || s.Status() == endpointstate.StatusShutdown {
 		return
 	}
-	if p.echoNonce != 0 && now.Sub(n.time(p.echoSentAt)) < n.cfg.Interval {
+	e, pending := n.echoes[ep]
+	if pending && now.Sub(n.time(e.sentAt)) < n.cfg.Interval {
 		return
 	}
 	n.nonce++
-	if p.echoNonce == 0 {
-		p.echoFirst = n.nonce
+	if !pending {
+		e.first = n.nonce
 	}
-	p.echoNonce, p.echoSentAt = n.nonce, n.moment(now)
+	e.nonce, e.sentAt = n.nonce, n.moment(now)
+	n.echoes[ep] = e
+	n.echoPeak = max(n.echoPeak, len(n.echoes))
 	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
 }
 
@@ -319,10 +325,11 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 // incarnation we know (a newer one is marked up once its state arrives).
 func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoReply, out *Output) {
 	p, s := n.peers.get(from), n.states.Get(from)
-	if p == nil || s == nil || p.echoNonce == 0 || r.Nonce < p.echoFirst || r.Nonce > p.echoNonce {
+	e, pending := n.echoes[from]
+	if p == nil || s == nil || !pending || r.Nonce < e.first || r.Nonce > e.nonce {
 		return
 	}
-	p.echoNonce = 0
+	n.dropEcho(from)
 	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
@@ -338,7 +345,8 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 	if p == nil || !p.alive {
 		return
 	}
-	p.alive, p.echoNonce = false, 0
+	p.alive = false
+	n.dropEcho(ep)
 	n.retarget()
 	s := n.states.Get(ep)
 	out.event(now, Event{Kind: EventDead, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason, Phi: failuredetector.ClampPhi(phi)})
@@ -366,6 +374,7 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 		n.detector.Untrack(&p.fd)
 	}
 	n.peers.untrack(ep)
+	n.dropEcho(ep)
 	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
@@ -453,4 +462,23 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	out.Events = append(out.Events, applied.Events...)
 	out.Warnings = append(out.Warnings, applied.Warnings...)
 	return err
+}
+
+// echoKeep is how many outstanding echoes' worth of table Node.echoes
+// keeps once they are answered: a Go map never shrinks, and a join or a
+// partition healing echoes every peer at once.
+const echoKeep = 64
+
+// dropEcho forgets ep's outstanding echo. When few are left of many (the
+// echoes of a join, answered), the map is rebuilt at its size.
+func (n *Node) dropEcho(ep string) {
+	if _, ok := n.echoes[ep]; !ok {
+		return
+	}
+	delete(n.echoes, ep)
+	if n.echoPeak > echoKeep && len(n.echoes) <= n.echoPeak/8 {
+		kept := make(map[string]echo, len(n.echoes))
+		maps.Copy(kept, n.echoes)
+		n.echoes, n.echoPeak = kept, len(kept)
+	}
 }

@@ -127,8 +127,9 @@ const (
 )
 
 // peer is the core's record of one endpoint (see records): its state
-// and, for a tracked peer, its liveness and failure-detector state, 208
-// bytes in all, its times kept as moments.
+// and, for a tracked peer, its liveness and failure-detector state, 184
+// bytes in all (192 allocated), its times kept as moments; an echo in
+// flight is kept beside (Node.echoes).
 type peer struct {
 	alive bool
 	// tracked: the record holds a peer's liveness (the node's own record
@@ -139,17 +140,20 @@ type peer struct {
 	lastBeat moment
 	// leftSince is when the peer was seen leaving; 0 otherwise.
 	leftSince moment
-	// echoNonce is the latest outstanding echo's nonce, 0 if none;
-	// echoFirst the nonce of the first echo sent since the last answer.
-	// A reply to any of them counts (nonces only grow), so a peer whose
-	// round trip is longer than an interval, and which is echoed again
-	// each interval, is still marked up.
-	echoNonce, echoFirst uint64
-	echoSentAt           moment
 	// fd is the peer's failure-detector state (see Node.detector).
 	fd failuredetector.Tracker
 	// st is the endpoint's state when hasState (see records).
 	st endpointstate.EndpointState
+}
+
+// echo is the outstanding echo to a down peer (see Node.echoes): nonce
+// is the latest's, first the nonce of the first echo sent since the last
+// answer. A reply to any of them counts (nonces only grow), so a peer
+// whose round trip is longer than an interval, and which is echoed again
+// each interval, is still marked up.
+type echo struct {
+	nonce, first uint64
+	sentAt       moment
 }
 
 // moment is a time as nanoseconds after Node.base, so that a per-peer
@@ -204,6 +208,12 @@ type Node struct {
 	// one is ignored, so in-flight gossip cannot bring it back, while a
 	// restart (a newer generation) is welcome at once.
 	removed map[string]removal
+	// echoes holds the outstanding echo of each tracked peer that has
+	// one: the few down peers, so the others' records carry nothing for it.
+	echoes map[string]echo
+	// echoPeak is the most echoes outstanding since echoes was made
+	// (see Node.dropEcho).
+	echoPeak int
 
 	// live and unreachable are the gossip targets (see Node.targets),
 	// rebuilt when targetsStale.
@@ -244,6 +254,7 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 		detector:     fd,
 		peers:        newRecords(),
 		removed:      map[string]removal{},
+		echoes:       map[string]echo{},
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 		targetsStale: true,
 	}
