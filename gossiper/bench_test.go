@@ -66,11 +66,11 @@ func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Ti
 	}
 	// Every peer was echoed on joining; each answers, as a peer that is
 	// up does, and is marked up (its echo no longer outstanding).
-	for ep, e := range node.echoes {
+	for ep, e := range node.echoes.m {
 		node.handleEchoReply(now, ep, &messaging.EchoReply{Nonce: e.nonce, Generation: benchGen}, &out)
 	}
-	if len(node.echoes) != 0 {
-		b.Fatalf("%d echoes outstanding after the replies", len(node.echoes))
+	if len(node.echoes.m) != 0 {
+		b.Fatalf("%d echoes outstanding after the replies", len(node.echoes.m))
 	}
 	for ep, p := range node.peers.all() {
 		p.alive = true

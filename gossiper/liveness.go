@@ -3,7 +3,6 @@ package gossiper
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 	"time"
 
@@ -241,8 +240,9 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		p := n.peers.track(c.Endpoint)
 		// A new record's liveness; a detector state kept from before
 		// goes on, as the detector's own table did.
-		p.alive, p.leftSince = false, 0
-		n.dropEcho(c.Endpoint)
+		p.alive = false
+		n.left.drop(c.Endpoint)
+		n.echoes.drop(c.Endpoint)
 		p.lastBeat = n.moment(now)
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
@@ -257,8 +257,9 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		n.counters.Restarts++
 		// A new incarnation must prove itself with an echo: down, silently
 		// (no dead event), until it answers (Cassandra's markAlive).
-		p.alive, p.leftSince = false, 0
-		n.dropEcho(c.Endpoint)
+		p.alive = false
+		n.left.drop(c.Endpoint)
+		n.echoes.drop(c.Endpoint)
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
 		p := n.peer(c.Endpoint, now)
@@ -307,7 +308,7 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 	if n.phase != phaseRunning || p == nil || s == nil || s.Status() == endpointstate.StatusLeft || s.Status() == endpointstate.StatusShutdown {
 		return
 	}
-	e, pending := n.echoes[ep]
+	e, pending := n.echoes.m[ep]
 	if pending && now.Sub(n.time(e.sentAt)) < n.cfg.Interval {
 		return
 	}
@@ -316,8 +317,7 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 		e.first = n.nonce
 	}
 	e.nonce, e.sentAt = n.nonce, n.moment(now)
-	n.echoes[ep] = e
-	n.echoPeak = max(n.echoPeak, len(n.echoes))
+	n.echoes.set(ep, e)
 	out.send(s.Address(), &messaging.Echo{Nonce: n.nonce})
 }
 
@@ -325,11 +325,11 @@ func (n *Node) maybeEcho(ep string, now time.Time, out *Output) {
 // incarnation we know (a newer one is marked up once its state arrives).
 func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoReply, out *Output) {
 	p, s := n.peers.get(from), n.states.Get(from)
-	e, pending := n.echoes[from]
+	e, pending := n.echoes.m[from]
 	if p == nil || s == nil || !pending || r.Nonce < e.first || r.Nonce > e.nonce {
 		return
 	}
-	n.dropEcho(from)
+	n.echoes.drop(from)
 	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
@@ -346,7 +346,7 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 		return
 	}
 	p.alive = false
-	n.dropEcho(ep)
+	n.echoes.drop(ep)
 	n.retarget()
 	s := n.states.Get(ep)
 	out.event(now, Event{Kind: EventDead, Endpoint: ep, Generation: s.HeartBeat.Generation, Reason: reason, Phi: failuredetector.ClampPhi(phi)})
@@ -354,10 +354,10 @@ func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, ou
 
 // markLeft records that a peer left; it is removed at its expiry.
 func (n *Node) markLeft(ep string, now time.Time, out *Output) {
-	p := n.peer(ep, now)
+	n.peer(ep, now)
 	n.markDown(ep, now, "left", 0, out)
-	if p.leftSince == 0 {
-		p.leftSince = n.moment(now)
+	if !n.left.has(ep) {
+		n.left.set(ep, n.moment(now))
 	}
 }
 
@@ -374,7 +374,7 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 		n.detector.Untrack(&p.fd)
 	}
 	n.peers.untrack(ep)
-	n.dropEcho(ep)
+	n.echoes.drop(ep)
 	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
@@ -462,23 +462,4 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	out.Events = append(out.Events, applied.Events...)
 	out.Warnings = append(out.Warnings, applied.Warnings...)
 	return err
-}
-
-// echoKeep is how many outstanding echoes' worth of table Node.echoes
-// keeps once they are answered: a Go map never shrinks, and a join or a
-// partition healing echoes every peer at once.
-const echoKeep = 64
-
-// dropEcho forgets ep's outstanding echo. When few are left of many (the
-// echoes of a join, answered), the map is rebuilt at its size.
-func (n *Node) dropEcho(ep string) {
-	if _, ok := n.echoes[ep]; !ok {
-		return
-	}
-	delete(n.echoes, ep)
-	if n.echoPeak > echoKeep && len(n.echoes) <= n.echoPeak/8 {
-		kept := make(map[string]echo, len(n.echoes))
-		maps.Copy(kept, n.echoes)
-		n.echoes, n.echoPeak = kept, len(kept)
-	}
 }

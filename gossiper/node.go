@@ -129,7 +129,8 @@ const (
 // peer is the core's record of one endpoint (see records): its state
 // and, for a tracked peer, its liveness and failure-detector state, 184
 // bytes in all (192 allocated), its times kept as moments; an echo in
-// flight is kept beside (Node.echoes).
+// flight and the time a peer was seen leaving are kept beside
+// (Node.echoes, Node.left).
 type peer struct {
 	alive bool
 	// tracked: the record holds a peer's liveness (the node's own record
@@ -138,8 +139,6 @@ type peer struct {
 	// lastBeat is when this node last saw the peer's heartbeat advance
 	// (or first learned of it, or heard its echo reply).
 	lastBeat moment
-	// leftSince is when the peer was seen leaving; 0 otherwise.
-	leftSince moment
 	// fd is the peer's failure-detector state (see Node.detector).
 	fd failuredetector.Tracker
 	// st is the endpoint's state when hasState (see records).
@@ -209,11 +208,10 @@ type Node struct {
 	// restart (a newer generation) is welcome at once.
 	removed map[string]removal
 	// echoes holds the outstanding echo of each tracked peer that has
-	// one: the few down peers, so the others' records carry nothing for it.
-	echoes map[string]echo
-	// echoPeak is the most echoes outstanding since echoes was made
-	// (see Node.dropEcho).
-	echoPeak int
+	// one (the few down peers), and left when each peer seen leaving
+	// was: kept beside the records, which then carry nothing for them.
+	echoes sideTable[echo]
+	left   sideTable[moment]
 
 	// live and unreachable are the gossip targets (see Node.targets),
 	// rebuilt when targetsStale.
@@ -254,7 +252,8 @@ func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) 
 		detector:     fd,
 		peers:        newRecords(),
 		removed:      map[string]removal{},
-		echoes:       map[string]echo{},
+		echoes:       newSideTable[echo](),
+		left:         newSideTable[moment](),
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 		targetsStale: true,
 	}

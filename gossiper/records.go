@@ -2,6 +2,7 @@ package gossiper
 
 import (
 	"iter"
+	"maps"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 )
@@ -121,5 +122,46 @@ func (r *records) All() iter.Seq2[string, *endpointstate.EndpointState] {
 				return
 			}
 		}
+	}
+}
+
+// sideTableKeep is how many entries' worth of table a sideTable keeps
+// once its entries are dropped.
+const sideTableKeep = 64
+
+// sideTable holds a value for the few endpoints in a passing condition
+// (an echo in flight, a peer that left), beside their records. A Go map
+// never shrinks, and a join or a partition healing can put every peer in
+// the table at once: when few are left of many, it is rebuilt at its size.
+type sideTable[V any] struct {
+	m map[string]V
+	// peak is the most entries since m was made.
+	peak int
+}
+
+func newSideTable[V any]() sideTable[V] { return sideTable[V]{m: map[string]V{}} }
+
+// has reports whether ep has an entry.
+func (t *sideTable[V]) has(ep string) bool {
+	_, ok := t.m[ep]
+	return ok
+}
+
+// set sets ep's entry.
+func (t *sideTable[V]) set(ep string, v V) {
+	t.m[ep] = v
+	t.peak = max(t.peak, len(t.m))
+}
+
+// drop removes ep's entry, if any.
+func (t *sideTable[V]) drop(ep string) {
+	if _, ok := t.m[ep]; !ok {
+		return
+	}
+	delete(t.m, ep)
+	if t.peak > sideTableKeep && len(t.m) <= t.peak/8 {
+		kept := make(map[string]V, len(t.m))
+		maps.Copy(kept, t.m)
+		t.m, t.peak = kept, len(kept)
 	}
 }

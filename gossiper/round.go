@@ -183,11 +183,11 @@ func (n *Node) anyAlive() bool {
 
 // leftExpiry is when a left peer is removed: the absolute expiry its state
 // carries, or LeftExpiry after this node saw it leave if it carries none.
-func (n *Node) leftExpiry(ep string, p *peer) time.Time {
+func (n *Node) leftExpiry(ep string) time.Time {
 	if at, ok := n.states.Get(ep).Expires(); ok {
 		return at
 	}
-	return n.time(p.leftSince).Add(n.cfg.LeftExpiry)
+	return n.time(n.left.m[ep]).Add(n.cfg.LeftExpiry)
 }
 
 func (n *Node) addrOf(ep string) string {
@@ -222,7 +222,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	due := n.detector.Overdue(now, n.due[:0])
 	if live, _ := n.targets(); len(live) < n.peers.peers {
 		for ep, p := range n.peers.all() {
-			if !p.alive || p.leftSince != 0 {
+			if _, left := n.left.m[ep]; !p.alive || left {
 				due = append(due, ep)
 			}
 		}
@@ -240,8 +240,8 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			n.markDown(ep, now, "convicted", phi, out)
 		}
 		switch {
-		case p.leftSince != 0:
-			if !now.Before(n.leftExpiry(ep, p)) {
+		case n.left.has(ep):
+			if !now.Before(n.leftExpiry(ep)) {
 				n.remove(ep, now, "expired", out)
 			}
 		case canRemove && !p.alive && now.Sub(n.time(p.lastBeat)) >= n.cfg.RemoveDownAfter:

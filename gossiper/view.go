@@ -65,7 +65,8 @@ func (n *Node) StartFromView(now time.Time, view []PeerView) error {
 			p.lastBeat = n.moment(at)
 		}
 		if s.Status() == endpointstate.StatusLeft {
-			p.alive, p.leftSince = false, n.moment(now)
+			p.alive = false
+			n.left.set(pv.ID, n.moment(now))
 		}
 	}
 	n.phase = phaseRunning
