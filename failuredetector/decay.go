@@ -44,19 +44,11 @@ func (e Estimator) String() string {
 
 func (e Estimator) valid() bool { return e == Sliding || e == Decaying }
 
-// recentIntervals is how many intervals a decaying estimate keeps for
-// display.
-const recentIntervals = 8
-
 // decaying is one endpoint's Decaying statistics.
 type decaying struct {
 	mean, variance float64 // nanoseconds and square nanoseconds
 	// n counts the intervals added, saturating.
 	n uint32
-	// recent are the last intervals in milliseconds (saturated at 65,535),
-	// a ring whose next slot is next; for display only.
-	recent [recentIntervals]uint16
-	next   uint8
 }
 
 // add records one interval (clamped to [0, 2^53 ns], as a window does)
@@ -72,27 +64,10 @@ func (s *decaying) add(interval time.Duration, span int) {
 	incr := w * diff
 	s.mean += incr
 	s.variance = (1 - w) * (s.variance + diff*incr)
-	s.recent[s.next] = uint16(min(max(interval, 0)/time.Millisecond, math.MaxUint16))
-	s.next = (s.next + 1) % recentIntervals
 }
 
 // samples is the number of intervals the statistics reflect: all those
 // added, up to span.
 func (s *decaying) samples(span int) int {
 	return int(min(int64(s.n), int64(span)))
-}
-
-// intervals returns the recent intervals, oldest first, to the
-// millisecond.
-func (s *decaying) intervals() []time.Duration {
-	k := int(min(s.n, recentIntervals))
-	if k == 0 {
-		return nil
-	}
-	out := make([]time.Duration, 0, k)
-	start := (int(s.next) - k + recentIntervals) % recentIntervals
-	for i := range k {
-		out = append(out, time.Duration(s.recent[(start+i)%recentIntervals])*time.Millisecond)
-	}
-	return out
 }

@@ -41,6 +41,12 @@ type Detector struct {
 	stalled  time.Duration // local stall time discounted so far, in total
 	pauses   uint64        // local pauses detected
 	deferred uint64        // convictions deferred, once per peer and pause
+
+	// recent holds the last intervals of the endpoints under Decaying
+	// statistics whose window was read (see Detector.watch); watched
+	// lists them, least recently read first, at most maxWatched.
+	recent  map[*peer]*recent
+	watched []*peer
 }
 
 // peer is what the Detector knows about one endpoint.
@@ -279,6 +285,11 @@ func (d *Detector) add(p *peer, interval time.Duration) {
 		return
 	}
 	p.decay.add(interval, d.cfg.WindowSize)
+	if len(d.watched) > 0 {
+		if r := d.recent[p]; r != nil {
+			r.add(interval)
+		}
+	}
 }
 
 // mean is the mean interval of p's statistics, in nanoseconds.
@@ -305,12 +316,14 @@ func (d *Detector) samples(p *peer) int {
 	return p.decay.samples(d.cfg.WindowSize)
 }
 
-// intervals returns p's intervals for display, oldest first.
-func (p *peer) intervals() []time.Duration {
+// intervals returns p's intervals for display, oldest first: its
+// window's, or under Decaying statistics those kept since its window was
+// first read (see Detector.watch).
+func (d *Detector) intervals(p *peer) []time.Duration {
 	if p.window != nil {
 		return p.window.Intervals()
 	}
-	return p.decay.intervals()
+	return d.watch(p).intervals()
 }
 
 // learns reports whether the model adds interval, which ends now, to p's
@@ -465,6 +478,7 @@ func (d *Detector) unlist(p *peer) {
 	d.all[i].pos = i + 1
 	d.all[last] = nil
 	d.all = d.all[:last]
+	d.unwatch(p)
 	*p = peer{}
 }
 

@@ -44,7 +44,10 @@ type WindowView struct {
 const convictSearchLimit = 24 * time.Hour
 
 // Window returns endpoint's WindowView at now, and false if the Detector
-// does not know endpoint. It does not change the Detector.
+// does not know endpoint. Under Decaying statistics the intervals shown
+// are those since endpoint's window was first read: from then on the
+// Detector keeps its last 8, for the 64 endpoints read most recently. It
+// changes nothing else.
 func (d *Detector) Window(endpoint string, now time.Time) (WindowView, bool) {
 	return d.window(d.peers[endpoint], now)
 }
@@ -65,5 +68,5 @@ func (d *Detector) window(p *peer, now time.Time) (WindowView, bool) {
 			lo = mid
 		}
 	}
-	return WindowView{Intervals: p.intervals(), Silence: d.silence(p, now), ConvictAfter: hi}, true
+	return WindowView{Intervals: d.intervals(p), Silence: d.silence(p, now), ConvictAfter: hi}, true
 }
