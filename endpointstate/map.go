@@ -25,7 +25,8 @@ type Map struct {
 	// epoch stamps the endpoints one Examine call has met (see
 	// EndpointState.seen), so duplicates cost no per-call set.
 	epoch uint32
-	// items is BuildDeltas' buffer, kept between calls (cleared).
+	// items is BuildDeltas' buffer, kept between calls (cleared), up
+	// to keepItems.
 	items []item
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.

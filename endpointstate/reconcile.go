@@ -129,6 +129,9 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // result incomplete).
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
 	items := m.items[:0]
+	if cap(items) < len(wants) {
+		items = make([]item, 0, len(wants))
+	}
 	for _, w := range wants {
 		s := m.states.Get(w.Endpoint)
 		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
@@ -153,7 +156,13 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	if len(items) > 0 {
 		deltas = make([]Delta, 0, len(items))
 	}
-	defer func() { clear(items); m.items = items[:0] }()
+	defer func() {
+		clear(items)
+		m.items = items[:0]
+		if cap(items) > keepItems {
+			m.items = nil // a node of a large cluster would keep N items for good
+		}
+	}()
 	for _, it := range items {
 		d := it.state.delta(it.want)
 		if size := d.SizeBound(); size <= budget {
@@ -165,6 +174,11 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	}
 	return deltas, complete
 }
+
+// keepItems is the largest BuildDeltas buffer a Map keeps between calls:
+// an Ack to a Syn of a large cluster wants nearly every endpoint, and a
+// simulation of N nodes would otherwise hold N² items.
+const keepItems = 256
 
 // item is one want BuildDeltas considers.
 type item struct {
