@@ -29,14 +29,14 @@ var benchValues = map[string]string{"dc": "eu-west-1", "rack": "r3", "load": "0.
 // all), every one up, with a few application states each and a failure
 // detector window filled with windowFill heartbeats; and the time of its
 // last heartbeat. The node's clock then advances by tick per call.
-func steadyNode(b *testing.B, n, windowFill int) (*Node, time.Time) {
+func steadyNode(b testing.TB, n, windowFill int) (*Node, time.Time) {
 	b.Helper()
 	return steadyNodeWith(b, DefaultConfig(), n, windowFill)
 }
 
 // steadyNodeWith is steadyNode with cfg (its ID, limits and shadow round
 // set here).
-func steadyNodeWith(b *testing.B, cfg Config, n, windowFill int) (*Node, time.Time) {
+func steadyNodeWith(b testing.TB, cfg Config, n, windowFill int) (*Node, time.Time) {
 	b.Helper()
 	cfg.ID = "self"
 	cfg.MaxEndpoints = n + 1

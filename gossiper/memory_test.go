@@ -1,0 +1,44 @@
+package gossiper
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// heapPerEndpoint returns the heap a steady node of n endpoints holds (as
+// BenchmarkMemoryPerEndpoint measures it), per endpoint, less the bytes of
+// the application states' keys and values.
+func heapPerEndpoint(t *testing.T, n int) float64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	cfg := DefaultConfig()
+	node, now := steadyNodeWith(t, cfg, n, cfg.FailureDetector.WindowSize+2)
+	node.Flush(now)
+	node.Members(now)
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	values := 0
+	for _, ep := range node.states.Endpoints() {
+		for k, v := range node.states.Get(ep).States.All() {
+			values += len(k) + len(v.Value)
+		}
+	}
+	require.Equal(t, n, node.states.Len())
+	runtime.KeepAlive(node)
+	return (float64(after.HeapAlloc) - float64(before.HeapAlloc) - float64(values)) / float64(n)
+}
+
+// TestMemoryPerEndpoint: what a node keeps per known endpoint, beyond the
+// application values, stays near the 300 B of issue 10 (docs/performance.md,
+// "Memory per endpoint"): one record per endpoint holding its state,
+// liveness and detector statistics, with the rare echoes, departures and
+// displayed intervals beside it. Two records per endpoint took 387 B.
+func TestMemoryPerEndpoint(t *testing.T) {
+	got := heapPerEndpoint(t, 4000)
+	t.Logf("%.0f B per endpoint beyond the values at N = 4,000", got)
+	assert.Less(t, got, 330.0)
+}
