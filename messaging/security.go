@@ -60,6 +60,13 @@ type Security struct {
 	// of another cluster sharing a key do not open. The gossiper sets it
 	// to its ClusterName.
 	Cluster string
+	// ID is this node's ID (mutual TLS). When set, a certificate that
+	// changes on disk is used only if its names cover ID: a rotated
+	// certificate naming another node would make every peer refuse this
+	// node's envelopes, so the previous one stays in use and the error is
+	// logged. The gossiper sets it to its ID. (At start, the gossiper
+	// logs such a certificate and the agent refuses it.)
+	ID string
 }
 
 // Security modes, as [Security.Mode] names them.
@@ -128,6 +135,9 @@ func newSecurity(s Security, onError func(error)) (*security, error) {
 	switch sec.mode {
 	case ModeTLS:
 		sec.tls, err = newTLSFiles(s.CAFile, s.CertFile, s.KeyFile, onError, &sec.reloads)
+		if sec.tls != nil {
+			sec.tls.id = s.ID
+		}
 	case ModeKeyring:
 		sec.ring, err = newKeyringFile(s.KeyringFile, onError, &sec.reloads)
 	}

@@ -572,3 +572,44 @@ func TestTCPCloseDuringKeyringHello(t *testing.T) {
 		require.FailNow(t, "Close waited for the hello (HandshakeTimeout is a minute)")
 	}
 }
+
+// TestTCPCertificateReloadKeepsOwnName (review of issue 12): a certificate
+// rotated in on disk that does not name the node's ID (Security.ID) is not
+// used, since every peer would refuse this node's envelopes; the previous
+// one stays and the error is logged. A later good one is used.
+func TestTCPCertificateReloadKeepsOwnName(t *testing.T) {
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	aFiles := ca.Issue(t, dir, "a", "node-a")
+	sec := aFiles.Security()
+	sec.ID = "node-a"
+	var logs syncBuffer
+	a := newTCP(t, "127.0.0.1:0", secured(sec, &logs))
+	cFiles := ca.Issue(t, dir, "c", "c")
+	pair, err := tls.LoadX509KeyPair(cFiles.Cert, cFiles.Key)
+	require.NoError(t, err)
+	// presented opens a new connection to a (a new handshake) and returns
+	// the names of the certificate a presents.
+	presented := func() []string {
+		conn := bareConn(t, a.LocalAddr())
+		defer func() { _ = conn.Close() }()
+		tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+		require.NoError(t, tc.Handshake())
+		return tc.ConnectionState().PeerCertificates[0].DNSNames
+	}
+	require.Equal(t, []string{"node-a"}, presented())
+
+	securitytest.Replace(t, aFiles, ca.Issue(t, dir, "wrong", "node-b"))
+	require.Eventually(t, func() bool {
+		presented()
+		return strings.Contains(logs.String(), "names [\\\"node-b\\\"], not this node's ID")
+	}, waitTimeout, 50*time.Millisecond, "the wrong certificate is reported: %s", logs.String())
+	assert.Equal(t, []string{"node-a"}, presented(), "the previous certificate stays in use")
+	assert.Zero(t, a.Stats().CredentialReloads)
+
+	securitytest.Replace(t, aFiles, ca.Issue(t, dir, "right", "node-a", "extra"))
+	require.Eventually(t, func() bool {
+		return assert.ObjectsAreEqual([]string{"node-a", "extra"}, presented())
+	}, waitTimeout, 50*time.Millisecond, "a certificate naming the node is used")
+	assert.Equal(t, uint64(1), a.Stats().CredentialReloads)
+}

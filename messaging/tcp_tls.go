@@ -60,6 +60,7 @@ func identityOf(cert *x509.Certificate) *Identity {
 // reported through onError. Safe for concurrent use.
 type tlsFiles struct {
 	ca, cert, key string
+	id            string // a reloaded certificate must name it, if set
 	onError       func(error)
 	reloads       *atomic.Uint64 // counts successful reloads
 
@@ -96,6 +97,17 @@ func (f *tlsFiles) load() error {
 	pair, err := tls.LoadX509KeyPair(f.cert, f.key)
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s with key %s: %w", f.cert, f.key, err)
+	}
+	if f.id != "" {
+		leaf := pair.Leaf
+		if leaf == nil { // GODEBUG=x509keypairleaf=0
+			if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+				return fmt.Errorf("TLS certificate %s: %w", f.cert, err)
+			}
+		}
+		if names := identityOf(leaf).Names; !slices.Contains(names, f.id) {
+			return fmt.Errorf("TLS certificate %s names %q, not this node's ID %q: peers would refuse every message of this node", f.cert, names, f.id)
+		}
 	}
 	f.stamps, f.pool, f.pair, f.checked = stamps, pool, &pair, time.Now()
 	return nil
