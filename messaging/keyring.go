@@ -3,9 +3,11 @@ package messaging
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -81,20 +83,40 @@ type keySet struct {
 	keys [][]byte // keys[0] is the primary
 }
 
-// fileStamp is what tells a file changed on disk: its modification time
-// and size.
+// fileStamp is what tells a file changed on disk: its modification time,
+// its size and a digest of its contents (of the first maxStampedBytes).
+// The digest catches what time and size miss: rotation step 2 (swap two
+// keys) leaves the size alike, and a copy that keeps the source's time
+// (cp -p, rsync -t) or two writes within one tick of the file system's
+// clock can leave the time alike too.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	sum  [sha256.Size]byte
 }
+
+// maxStampedBytes bounds what stampOf reads of a file (a CA bundle is
+// some hundreds of KiB at most).
+const maxStampedBytes = 4 << 20
 
 // stampOf returns the stamp of path, zero if it cannot be read.
 func stampOf(path string) fileStamp {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return fileStamp{}
 	}
-	return fileStamp{mod: fi.ModTime(), size: fi.Size()}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return fileStamp{}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxStampedBytes)); err != nil {
+		return fileStamp{}
+	}
+	st := fileStamp{mod: fi.ModTime(), size: fi.Size()}
+	h.Sum(st.sum[:0])
+	return st
 }
 
 // keyringReloadInterval is how often, at most, a keyring in use is checked
@@ -103,8 +125,9 @@ func stampOf(path string) fileStamp {
 const keyringReloadInterval = time.Second
 
 // keyringFile is a keyring read from a file and reloaded when the file
-// changes: [keyringFile.current] checks the file's time and size at most
-// once per keyringReloadInterval, on use, so no goroutine polls it. A
+// changes: [keyringFile.current] checks the file's stamp (time, size,
+// digest) at most once per keyringReloadInterval, on use, so no goroutine
+// polls it. A
 // changed file that does not parse leaves the previous keys in use (the
 // error is reported through onError). Safe for concurrent use.
 type keyringFile struct {
@@ -142,7 +165,7 @@ func (k *keyringFile) current() *keySet {
 	return k.set.Load()
 }
 
-// reload reads the file again if its time or size changed.
+// reload reads the file again if its stamp changed.
 func (k *keyringFile) reload() {
 	k.mu.Lock()
 	defer k.mu.Unlock()

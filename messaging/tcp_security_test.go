@@ -613,3 +613,30 @@ func TestTCPCertificateReloadKeepsOwnName(t *testing.T) {
 	}, waitTimeout, 50*time.Millisecond, "a certificate naming the node is used")
 	assert.Equal(t, uint64(1), a.Stats().CredentialReloads)
 }
+
+// TestTCPKeyringSwapKeepingTimeReloaded (review of issue 12): rotation
+// step 2 (the new key made primary) leaves the keyring's size alike; a
+// file copied with its time kept (cp -p, rsync -t), or written twice
+// within one tick of the file system's clock, leaves its time alike too.
+// The change is still noticed: the new primary seals from then on, so
+// that step 3 (the old key removed on the peer) loses nothing.
+func TestTCPKeyringSwapKeepingTimeReloaded(t *testing.T) {
+	dir := t.TempDir()
+	old, next := securitytest.NewKey(t), securitytest.NewKey(t)
+	ringA, ringB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	securitytest.WriteKeyring(t, ringA, old, next)
+	securitytest.WriteKeyring(t, ringB, old, next)
+	a := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: ringA}, nil))
+	b := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: ringB}, nil))
+	exchange(t, a, b)
+
+	fi, err := os.Stat(ringA)
+	require.NoError(t, err)
+	securitytest.WriteKeyring(t, ringA, next, old)
+	require.NoError(t, os.Chtimes(ringA, fi.ModTime(), fi.ModTime()))
+	untilReloaded(t, a, b, 1, "a swapped its keys")
+
+	securitytest.WriteKeyring(t, ringB, next)
+	untilReloaded(t, b, a, 1, "b dropped the old key")
+	assert.Zero(t, a.Stats().DroppedDecrypt+b.Stats().DroppedDecrypt, "a seals with the new primary")
+}

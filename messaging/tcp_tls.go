@@ -53,8 +53,8 @@ func identityOf(cert *x509.Certificate) *Identity {
 
 // tlsFiles is the node's certificate, key and CA bundle, read from files
 // and read again when any of them changes on disk: each new handshake
-// compares the files' times and sizes (at most once per tlsReloadInterval),
-// so no goroutine polls them and a replaced certificate is used from the
+// compares the files' stamps (time, size, digest; at most once per
+// tlsReloadInterval), so no goroutine polls them and a replaced certificate is used from the
 // next connection on. A change that does not load (a half-written file, a
 // key that does not match) leaves the previous credentials in use and is
 // reported through onError. Safe for concurrent use.
