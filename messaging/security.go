@@ -360,9 +360,10 @@ func (t *TCP) writePayload(c *conn, w *bufio.Writer, payload []byte, max int) er
 
 // readPayload reads one frame from r, of at most max bytes of plaintext,
 // and returns its payload, opened on a keyring connection. A refusal
-// frame (the peer says why it closes the connection) returns an error
-// wrapping [ErrRefusedByPeer]; a sealed frame that does not open, one
-// wrapping [ErrDecrypt].
+// frame (the peer says why it closes the connection) as the first frame a
+// dialer reads returns an error wrapping [ErrRefusedByPeer]; a sealed
+// frame that does not open, anything else included, one wrapping
+// [ErrDecrypt].
 func (t *TCP) readPayload(c *conn, r *bufio.Reader, max int) ([]byte, error) {
 	c.frames++
 	if c.open == nil {
@@ -383,7 +384,10 @@ func (t *TCP) readPayload(c *conn, r *bufio.Reader, max int) ([]byte, error) {
 	}
 	p, err := c.open.open(sealed)
 	if err != nil {
-		if msg, ok := parseRefusal(sealed); ok {
+		// A refusal is only ever the first frame a dialer reads (the
+		// acceptor's answer to a handshake that does not open); anywhere
+		// else it is a frame injected on the path.
+		if msg, ok := parseRefusal(sealed); ok && c.outbound && c.frames == 1 {
 			return nil, fmt.Errorf("%w: %s", ErrRefusedByPeer, msg)
 		}
 		return nil, err

