@@ -65,9 +65,36 @@ func ParseKeyring(b []byte) ([][]byte, error) {
 	return keys, nil
 }
 
+// maxKeyringFile bounds a keyring file: 16 keys take under 1 KiB, so a
+// larger file is a wrong path (/dev/zero, a log), refused at once rather
+// than read into memory.
+const maxKeyringFile = 64 << 10
+
+// maxTLSFile bounds each TLS file (a CA bundle, a certificate chain, a
+// key): a public CA bundle is some hundreds of KiB.
+const maxTLSFile = 4 << 20
+
+// readBounded reads the file at path, failing if it holds more than max
+// bytes (a wrong path, a device) instead of reading it all.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes: is it the right file?", max)
+	}
+	return b, nil
+}
+
 // loadKeyring reads and parses a keyring file.
 func loadKeyring(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, maxKeyringFile)
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", path, err)
 	}

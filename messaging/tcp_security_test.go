@@ -112,6 +112,26 @@ func TestSecurityValidate(t *testing.T) {
 			Security: messaging.Security{CAFile: files.CA, CertFile: files.Cert, KeyFile: bad}})
 		assert.ErrorContains(t, err, "TLS certificate "+files.Cert+" with key "+bad)
 	})
+	// Review of issue 12: a wrong path (a log, /dev/zero) is refused at
+	// once rather than read into memory, as the agent's config file is.
+	t.Run("oversized files are refused", func(t *testing.T) {
+		huge := filepath.Join(dir, "huge")
+		key, err := os.ReadFile(ring)
+		require.NoError(t, err)
+		// 5 MiB of comment lines and then a valid key: a wrong file, not
+		// a keyring, whatever it ends with.
+		require.NoError(t, writeFile(huge, strings.Repeat("# a log line, not a key\n", 5<<20/24)+string(key)))
+		_, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: "127.0.0.1:0", Security: messaging.Security{KeyringFile: huge}})
+		assert.ErrorContains(t, err, "keyring "+huge+": larger than 65536 bytes")
+		ca, err := os.ReadFile(files.CA)
+		require.NoError(t, err)
+		require.NoError(t, writeFile(huge, strings.Repeat("# a log line, not a certificate\n", 5<<20/32)+string(ca)))
+		_, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: "127.0.0.1:0",
+			Security: messaging.Security{CAFile: huge, CertFile: files.Cert, KeyFile: files.Key}})
+		assert.ErrorContains(t, err, "TLS CA "+huge+": larger than 4194304 bytes")
+		_, err = messaging.Security{CAFile: files.CA, CertFile: huge, KeyFile: files.Key}.CertNames()
+		assert.ErrorContains(t, err, "TLS certificate "+huge+": larger than")
+	})
 }
 
 // secured returns an option that sets the transport's security and a

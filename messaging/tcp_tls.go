@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+
 	"slices"
 	"strings"
 	"sync"
@@ -86,7 +86,7 @@ func newTLSFiles(ca, cert, key string, onError func(error), reloads *atomic.Uint
 // load reads the three files. Called with mu held (or before sharing).
 func (f *tlsFiles) load() error {
 	stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
-	pem, err := os.ReadFile(f.ca)
+	pem, err := readBounded(f.ca, maxTLSFile)
 	if err != nil {
 		return fmt.Errorf("TLS CA %s: %w", f.ca, err)
 	}
@@ -94,7 +94,15 @@ func (f *tlsFiles) load() error {
 	if !pool.AppendCertsFromPEM(pem) {
 		return fmt.Errorf("TLS CA %s: no PEM certificate in the file", f.ca)
 	}
-	pair, err := tls.LoadX509KeyPair(f.cert, f.key)
+	certPEM, err := readBounded(f.cert, maxTLSFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate %s: %w", f.cert, err)
+	}
+	keyPEM, err := readBounded(f.key, maxTLSFile)
+	if err != nil {
+		return fmt.Errorf("TLS key %s: %w", f.key, err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s with key %s: %w", f.cert, f.key, err)
 	}
@@ -194,7 +202,7 @@ func isRemoteTLSAlert(err error) bool {
 // first PEM block), as a peer would see them in [Identity]: so that a node
 // can check, before it starts, that its certificate names its own ID.
 func (s Security) CertNames() ([]string, error) {
-	b, err := os.ReadFile(s.CertFile)
+	b, err := readBounded(s.CertFile, maxTLSFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
 	}
