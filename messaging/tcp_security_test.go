@@ -691,3 +691,63 @@ func TestTCPKeyringInjectedRefusalIsDecryptFailure(t *testing.T) {
 	assert.Zero(t, b.Stats().RefusedByPeer, "nobody refused anything")
 	assert.NotContains(t, logs.String(), "curl evil")
 }
+
+// TestTCPBrokenReloadKeepsCredentials (review of issue 12): a keyring, or
+// a CA bundle, that changes on disk to something that does not load (an
+// empty file, a line that is not a key, no certificate) leaves the previous
+// credentials in use: frames still flow, new connections still open, and
+// the failure is logged.
+func TestTCPBrokenReloadKeepsCredentials(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("keyring", func(t *testing.T) {
+		ring := filepath.Join(dir, "ring")
+		securitytest.WriteKeyring(t, ring, securitytest.NewKey(t))
+		other := filepath.Join(dir, "ring-b")
+		b0, err := os.ReadFile(ring)
+		require.NoError(t, err)
+		require.NoError(t, writeFile(other, string(b0)))
+		var logs syncBuffer
+		a := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: ring}, &logs))
+		b := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: other}, nil))
+		exchange(t, a, b)
+		// Each broken version is in place for over a reload interval
+		// (1 s) of traffic; the first failure is logged (the log is
+		// limited to one a minute).
+		for i, broken := range []string{"", "# only a comment\n", "not base64\n", string(b0) + string(b0)} {
+			require.NoError(t, writeFile(ring, broken))
+			for n := range 12 {
+				msg := fmt.Sprintf("%d-%d", i, n)
+				require.NoError(t, a.Send(b.LocalAddr(), []byte(msg)))
+				receiveFrom(t, b, msg)
+				require.NoError(t, b.Send(a.LocalAddr(), []byte("back "+msg)))
+				receiveFrom(t, a, "back "+msg)
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		assert.Contains(t, logs.String(), "keeping the previous ones")
+		c := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: other}, nil))
+		exchange(t, c, a)
+		assert.Zero(t, a.Stats().CredentialReloads)
+		assert.Zero(t, a.Stats().DroppedDecrypt+b.Stats().DroppedDecrypt+c.Stats().DroppedDecrypt)
+	})
+	t.Run("CA bundle", func(t *testing.T) {
+		ca := securitytest.NewCA(t, dir, "ca")
+		aFiles := ca.Issue(t, dir, "a", "a")
+		b0, err := os.ReadFile(aFiles.CA)
+		require.NoError(t, err)
+		aFiles.CA = filepath.Join(dir, "a-ca.pem") // b keeps the good one
+		require.NoError(t, writeFile(aFiles.CA, string(b0)))
+		var logs syncBuffer
+		a := newTCP(t, "127.0.0.1:0", secured(aFiles.Security(), &logs))
+		require.NoError(t, writeFile(aFiles.CA, "-----BEGIN CERTIFICATE-----\nhalf"))
+		bFiles := ca.Issue(t, dir, "b", "b")
+		require.Eventually(t, func() bool {
+			b := newTCP(t, "127.0.0.1:0", secured(bFiles.Security(), nil))
+			require.NoError(t, b.Send(a.LocalAddr(), []byte("still in")))
+			receiveFrom(t, a, "still in")
+			return strings.Contains(logs.String(), "no PEM certificate")
+		}, waitTimeout, 150*time.Millisecond, "the broken CA is reported")
+		assert.Zero(t, a.Stats().CredentialReloads)
+		assert.Zero(t, a.Stats().RefusedTLS)
+	})
+}
