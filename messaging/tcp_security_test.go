@@ -751,3 +751,33 @@ func TestTCPBrokenReloadKeepsCredentials(t *testing.T) {
 		assert.Zero(t, a.Stats().RefusedTLS)
 	})
 }
+
+// TestTCPMutualTLSRefusesExpiredAndTLS12 (review of issue 12): a member of
+// the CA whose certificate has expired, or one that offers only TLS 1.2,
+// is refused in the handshake and delivers nothing.
+func TestTCPMutualTLSRefusesExpiredAndTLS12(t *testing.T) {
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	member := newTCP(t, "127.0.0.1:0", secured(ca.Issue(t, dir, "m", "m").Security(), nil))
+
+	now := time.Now()
+	expired := ca.IssueValid(t, dir, "old", now.Add(-48*time.Hour), now.Add(-time.Hour), "old")
+	old := newTCP(t, "127.0.0.1:0", secured(expired.Security(), nil))
+	require.NoError(t, old.Send(member.LocalAddr(), []byte("still me")))
+	require.Eventually(t, func() bool { return member.Stats().RefusedTLS >= 1 }, waitTimeout, time.Millisecond,
+		"the expired certificate is refused: %v", member.Stats().Refusals())
+	require.Eventually(t, func() bool { return old.Stats().RefusedByPeer >= 1 }, waitTimeout, time.Millisecond,
+		"the expired node learns that the member refused it: %v", old.Stats().Refusals())
+	assert.Zero(t, old.Stats().RefusedTLS, "the member's own certificate is fine")
+
+	valid := ca.Issue(t, dir, "v", "v")
+	pair, err := tls.LoadX509KeyPair(valid.Cert, valid.Key)
+	require.NoError(t, err)
+	conn := bareConn(t, member.LocalAddr())
+	tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true,
+		MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	assert.Error(t, tc.Handshake(), "TLS 1.2 is refused")
+	require.Eventually(t, func() bool { return member.Stats().RefusedTLS >= 2 }, waitTimeout, time.Millisecond,
+		"refusals: %v", member.Stats().Refusals())
+	assert.Zero(t, member.Stats().ReceivedFrames)
+}
