@@ -64,8 +64,9 @@ type Security struct {
 	// changes on disk is used only if its names cover ID: a rotated
 	// certificate naming another node would make every peer refuse this
 	// node's envelopes, so the previous one stays in use and the error is
-	// logged. The gossiper sets it to its ID. (At start, the gossiper
-	// logs such a certificate and the agent refuses it.)
+	// logged (so does a changed certificate that is expired or not yet
+	// valid, ID set or not). The gossiper sets it to its ID. (At start,
+	// the gossiper logs such a certificate and the agent refuses it.)
 	ID string
 }
 

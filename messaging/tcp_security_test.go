@@ -781,3 +781,44 @@ func TestTCPMutualTLSRefusesExpiredAndTLS12(t *testing.T) {
 		"refusals: %v", member.Stats().Refusals())
 	assert.Zero(t, member.Stats().ReceivedFrames)
 }
+
+// TestTCPCertificateReloadMustBeValid (review of issue 12): a certificate
+// rotated in on disk that has expired, or is not valid yet, is not used
+// (every peer would refuse it); the previous one stays and the error is
+// logged.
+func TestTCPCertificateReloadMustBeValid(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name                string
+		notBefore, notAfter time.Time
+	}{
+		{"expired", now.Add(-48 * time.Hour), now.Add(-time.Hour)},
+		{"not yet valid", now.Add(time.Hour), now.Add(48 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ca := securitytest.NewCA(t, dir, "ca")
+			aFiles := ca.Issue(t, dir, "a", "node-a")
+			var logs syncBuffer
+			a := newTCP(t, "127.0.0.1:0", secured(aFiles.Security(), &logs)) // no ID: the period is checked anyway
+			cFiles := ca.Issue(t, dir, "c", "c")
+			pair, err := tls.LoadX509KeyPair(cFiles.Cert, cFiles.Key)
+			require.NoError(t, err)
+			presented := func() []string {
+				conn := bareConn(t, a.LocalAddr())
+				defer func() { _ = conn.Close() }()
+				tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+				require.NoError(t, tc.Handshake())
+				return tc.ConnectionState().PeerCertificates[0].DNSNames
+			}
+			require.Equal(t, []string{"node-a"}, presented())
+			securitytest.Replace(t, aFiles, ca.IssueValid(t, dir, "bad", tc.notBefore, tc.notAfter, "node-a", "bad"))
+			require.Eventually(t, func() bool {
+				presented()
+				return strings.Contains(logs.String(), "is not valid now")
+			}, waitTimeout, 50*time.Millisecond, "the certificate is reported: %s", logs.String())
+			assert.Equal(t, []string{"node-a"}, presented(), "the previous certificate stays in use")
+			assert.Zero(t, a.Stats().CredentialReloads)
+		})
+	}
+}

@@ -77,14 +77,17 @@ const tlsReloadInterval = 100 * time.Millisecond
 // newTLSFiles loads the credentials; an error names the file at fault.
 func newTLSFiles(ca, cert, key string, onError func(error), reloads *atomic.Uint64) (*tlsFiles, error) {
 	f := &tlsFiles{ca: ca, cert: cert, key: key, onError: onError, reloads: reloads}
-	if err := f.load(); err != nil {
+	if err := f.load(false); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
 // load reads the three files. Called with mu held (or before sharing).
-func (f *tlsFiles) load() error {
+// A reloaded certificate must also be valid now, and name f.id if set:
+// otherwise every peer would refuse this node, so the previous one is
+// better.
+func (f *tlsFiles) load(reload bool) error {
 	stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
 	pem, err := readBounded(f.ca, maxTLSFile)
 	if err != nil {
@@ -106,14 +109,18 @@ func (f *tlsFiles) load() error {
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s with key %s: %w", f.cert, f.key, err)
 	}
-	if f.id != "" {
+	if reload {
 		leaf := pair.Leaf
 		if leaf == nil { // GODEBUG=x509keypairleaf=0
 			if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
 				return fmt.Errorf("TLS certificate %s: %w", f.cert, err)
 			}
 		}
-		if names := identityOf(leaf).Names; !slices.Contains(names, f.id) {
+		if now := time.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+			return fmt.Errorf("TLS certificate %s is not valid now (%s): it is valid from %s until %s; peers would refuse it",
+				f.cert, now.UTC().Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if names := identityOf(leaf).Names; f.id != "" && !slices.Contains(names, f.id) {
 			return fmt.Errorf("TLS certificate %s names %q, not this node's ID %q: peers would refuse every message of this node", f.cert, names, f.id)
 		}
 	}
@@ -129,7 +136,7 @@ func (f *tlsFiles) current() (*tls.Certificate, *x509.CertPool) {
 		f.checked = time.Now()
 		stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
 		if stamps != f.stamps {
-			if err := f.load(); err != nil {
+			if err := f.load(true); err != nil {
 				// Keep the old credentials; try again on a later handshake.
 				if f.onError != nil {
 					f.onError(err)
@@ -202,6 +209,17 @@ func isRemoteTLSAlert(err error) bool {
 // first PEM block), as a peer would see them in [Identity]: so that a node
 // can check, before it starts, that its certificate names its own ID.
 func (s Security) CertNames() ([]string, error) {
+	cert, err := s.Cert()
+	if err != nil {
+		return nil, err
+	}
+	return identityOf(cert).Names, nil
+}
+
+// Cert returns the certificate in s.CertFile (its first PEM block), so
+// that a node can check, before it starts, its names and its validity
+// period.
+func (s Security) Cert() (*x509.Certificate, error) {
 	b, err := readBounded(s.CertFile, maxTLSFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
@@ -214,5 +232,5 @@ func (s Security) CertNames() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
 	}
-	return identityOf(cert).Names, nil
+	return cert, nil
 }
