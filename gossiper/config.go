@@ -282,5 +282,8 @@ func (c Config) tcpConfig() messaging.TCPConfig {
 	if t.Security.Cluster == "" {
 		t.Security.Cluster = c.ClusterName
 	}
+	if t.Security.ID == "" {
+		t.Security.ID = c.ID
+	}
 	return t
 }

@@ -3,9 +3,11 @@ package messaging
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -63,9 +65,36 @@ func ParseKeyring(b []byte) ([][]byte, error) {
 	return keys, nil
 }
 
+// maxKeyringFile bounds a keyring file: 16 keys take under 1 KiB, so a
+// larger file is a wrong path (/dev/zero, a log), refused at once rather
+// than read into memory.
+const maxKeyringFile = 64 << 10
+
+// maxTLSFile bounds each TLS file (a CA bundle, a certificate chain, a
+// key): a public CA bundle is some hundreds of KiB.
+const maxTLSFile = 4 << 20
+
+// readBounded reads the file at path, failing if it holds more than max
+// bytes (a wrong path, a device) instead of reading it all.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("larger than %d bytes: is it the right file?", max)
+	}
+	return b, nil
+}
+
 // loadKeyring reads and parses a keyring file.
 func loadKeyring(path string) ([][]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path, maxKeyringFile)
 	if err != nil {
 		return nil, fmt.Errorf("keyring %s: %w", path, err)
 	}
@@ -81,20 +110,40 @@ type keySet struct {
 	keys [][]byte // keys[0] is the primary
 }
 
-// fileStamp is what tells a file changed on disk: its modification time
-// and size.
+// fileStamp is what tells a file changed on disk: its modification time,
+// its size and a digest of its contents (of the first maxStampedBytes).
+// The digest catches what time and size miss: rotation step 2 (swap two
+// keys) leaves the size alike, and a copy that keeps the source's time
+// (cp -p, rsync -t) or two writes within one tick of the file system's
+// clock can leave the time alike too.
 type fileStamp struct {
 	mod  time.Time
 	size int64
+	sum  [sha256.Size]byte
 }
+
+// maxStampedBytes bounds what stampOf reads of a file (a CA bundle is
+// some hundreds of KiB at most).
+const maxStampedBytes = 4 << 20
 
 // stampOf returns the stamp of path, zero if it cannot be read.
 func stampOf(path string) fileStamp {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return fileStamp{}
 	}
-	return fileStamp{mod: fi.ModTime(), size: fi.Size()}
+	defer func() { _ = f.Close() }()
+	fi, err := f.Stat()
+	if err != nil {
+		return fileStamp{}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, maxStampedBytes)); err != nil {
+		return fileStamp{}
+	}
+	st := fileStamp{mod: fi.ModTime(), size: fi.Size()}
+	h.Sum(st.sum[:0])
+	return st
 }
 
 // keyringReloadInterval is how often, at most, a keyring in use is checked
@@ -103,8 +152,9 @@ func stampOf(path string) fileStamp {
 const keyringReloadInterval = time.Second
 
 // keyringFile is a keyring read from a file and reloaded when the file
-// changes: [keyringFile.current] checks the file's time and size at most
-// once per keyringReloadInterval, on use, so no goroutine polls it. A
+// changes: [keyringFile.current] checks the file's stamp (time, size,
+// digest) at most once per keyringReloadInterval, on use, so no goroutine
+// polls it. A
 // changed file that does not parse leaves the previous keys in use (the
 // error is reported through onError). Safe for concurrent use.
 type keyringFile struct {
@@ -142,7 +192,7 @@ func (k *keyringFile) current() *keySet {
 	return k.set.Load()
 }
 
-// reload reads the file again if its time or size changed.
+// reload reads the file again if its stamp changed.
 func (k *keyringFile) reload() {
 	k.mu.Lock()
 	defer k.mu.Unlock()

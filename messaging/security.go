@@ -60,6 +60,14 @@ type Security struct {
 	// of another cluster sharing a key do not open. The gossiper sets it
 	// to its ClusterName.
 	Cluster string
+	// ID is this node's ID (mutual TLS). When set, a certificate that
+	// changes on disk is used only if its names cover ID: a rotated
+	// certificate naming another node would make every peer refuse this
+	// node's envelopes, so the previous one stays in use and the error is
+	// logged (so does a changed certificate that is expired or not yet
+	// valid, ID set or not). The gossiper sets it to its ID. (At start,
+	// the gossiper logs such a certificate and the agent refuses it.)
+	ID string
 }
 
 // Security modes, as [Security.Mode] names them.
@@ -128,6 +136,9 @@ func newSecurity(s Security, onError func(error)) (*security, error) {
 	switch sec.mode {
 	case ModeTLS:
 		sec.tls, err = newTLSFiles(s.CAFile, s.CertFile, s.KeyFile, onError, &sec.reloads)
+		if sec.tls != nil {
+			sec.tls.id = s.ID
+		}
 	case ModeKeyring:
 		sec.ring, err = newKeyringFile(s.KeyringFile, onError, &sec.reloads)
 	}
@@ -350,9 +361,10 @@ func (t *TCP) writePayload(c *conn, w *bufio.Writer, payload []byte, max int) er
 
 // readPayload reads one frame from r, of at most max bytes of plaintext,
 // and returns its payload, opened on a keyring connection. A refusal
-// frame (the peer says why it closes the connection) returns an error
-// wrapping [ErrRefusedByPeer]; a sealed frame that does not open, one
-// wrapping [ErrDecrypt].
+// frame (the peer says why it closes the connection) as the first frame a
+// dialer reads returns an error wrapping [ErrRefusedByPeer]; a sealed
+// frame that does not open, anything else included, one wrapping
+// [ErrDecrypt].
 func (t *TCP) readPayload(c *conn, r *bufio.Reader, max int) ([]byte, error) {
 	c.frames++
 	if c.open == nil {
@@ -373,7 +385,10 @@ func (t *TCP) readPayload(c *conn, r *bufio.Reader, max int) ([]byte, error) {
 	}
 	p, err := c.open.open(sealed)
 	if err != nil {
-		if msg, ok := parseRefusal(sealed); ok {
+		// A refusal is only ever the first frame a dialer reads (the
+		// acceptor's answer to a handshake that does not open); anywhere
+		// else it is a frame injected on the path.
+		if msg, ok := parseRefusal(sealed); ok && c.outbound && c.frames == 1 {
 			return nil, fmt.Errorf("%w: %s", ErrRefusedByPeer, msg)
 		}
 		return nil, err

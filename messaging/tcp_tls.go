@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
+
 	"slices"
 	"strings"
 	"sync"
@@ -53,13 +53,14 @@ func identityOf(cert *x509.Certificate) *Identity {
 
 // tlsFiles is the node's certificate, key and CA bundle, read from files
 // and read again when any of them changes on disk: each new handshake
-// compares the files' times and sizes (at most once per tlsReloadInterval),
-// so no goroutine polls them and a replaced certificate is used from the
+// compares the files' stamps (time, size, digest; at most once per
+// tlsReloadInterval), so no goroutine polls them and a replaced certificate is used from the
 // next connection on. A change that does not load (a half-written file, a
 // key that does not match) leaves the previous credentials in use and is
 // reported through onError. Safe for concurrent use.
 type tlsFiles struct {
 	ca, cert, key string
+	id            string // a reloaded certificate must name it, if set
 	onError       func(error)
 	reloads       *atomic.Uint64 // counts successful reloads
 
@@ -76,16 +77,19 @@ const tlsReloadInterval = 100 * time.Millisecond
 // newTLSFiles loads the credentials; an error names the file at fault.
 func newTLSFiles(ca, cert, key string, onError func(error), reloads *atomic.Uint64) (*tlsFiles, error) {
 	f := &tlsFiles{ca: ca, cert: cert, key: key, onError: onError, reloads: reloads}
-	if err := f.load(); err != nil {
+	if err := f.load(false); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
 // load reads the three files. Called with mu held (or before sharing).
-func (f *tlsFiles) load() error {
+// A reloaded certificate must also be valid now, and name f.id if set:
+// otherwise every peer would refuse this node, so the previous one is
+// better.
+func (f *tlsFiles) load(reload bool) error {
 	stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
-	pem, err := os.ReadFile(f.ca)
+	pem, err := readBounded(f.ca, maxTLSFile)
 	if err != nil {
 		return fmt.Errorf("TLS CA %s: %w", f.ca, err)
 	}
@@ -93,9 +97,32 @@ func (f *tlsFiles) load() error {
 	if !pool.AppendCertsFromPEM(pem) {
 		return fmt.Errorf("TLS CA %s: no PEM certificate in the file", f.ca)
 	}
-	pair, err := tls.LoadX509KeyPair(f.cert, f.key)
+	certPEM, err := readBounded(f.cert, maxTLSFile)
+	if err != nil {
+		return fmt.Errorf("TLS certificate %s: %w", f.cert, err)
+	}
+	keyPEM, err := readBounded(f.key, maxTLSFile)
+	if err != nil {
+		return fmt.Errorf("TLS key %s: %w", f.key, err)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s with key %s: %w", f.cert, f.key, err)
+	}
+	if reload {
+		leaf := pair.Leaf
+		if leaf == nil { // GODEBUG=x509keypairleaf=0
+			if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+				return fmt.Errorf("TLS certificate %s: %w", f.cert, err)
+			}
+		}
+		if now := time.Now(); now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+			return fmt.Errorf("TLS certificate %s is not valid now (%s): it is valid from %s until %s; peers would refuse it",
+				f.cert, now.UTC().Format(time.RFC3339), leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		}
+		if names := identityOf(leaf).Names; f.id != "" && !slices.Contains(names, f.id) {
+			return fmt.Errorf("TLS certificate %s names %q, not this node's ID %q: peers would refuse every message of this node", f.cert, names, f.id)
+		}
 	}
 	f.stamps, f.pool, f.pair, f.checked = stamps, pool, &pair, time.Now()
 	return nil
@@ -109,7 +136,7 @@ func (f *tlsFiles) current() (*tls.Certificate, *x509.CertPool) {
 		f.checked = time.Now()
 		stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
 		if stamps != f.stamps {
-			if err := f.load(); err != nil {
+			if err := f.load(true); err != nil {
 				// Keep the old credentials; try again on a later handshake.
 				if f.onError != nil {
 					f.onError(err)
@@ -182,7 +209,18 @@ func isRemoteTLSAlert(err error) bool {
 // first PEM block), as a peer would see them in [Identity]: so that a node
 // can check, before it starts, that its certificate names its own ID.
 func (s Security) CertNames() ([]string, error) {
-	b, err := os.ReadFile(s.CertFile)
+	cert, err := s.Cert()
+	if err != nil {
+		return nil, err
+	}
+	return identityOf(cert).Names, nil
+}
+
+// Cert returns the certificate in s.CertFile (its first PEM block), so
+// that a node can check, before it starts, its names and its validity
+// period.
+func (s Security) Cert() (*x509.Certificate, error) {
+	b, err := readBounded(s.CertFile, maxTLSFile)
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
 	}
@@ -194,5 +232,5 @@ func (s Security) CertNames() ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate %s: %w", s.CertFile, err)
 	}
-	return identityOf(cert).Names, nil
+	return cert, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hearsay-io/hearsay/gossiper"
 	"github.com/hearsay-io/hearsay/messaging"
@@ -73,6 +74,14 @@ func (o Options) checkSecurity() error {
 		return usageErrorf("invalid %s: %w", flags, err)
 	}
 	if tlsSet {
+		cert, err := o.security().Cert()
+		if err != nil {
+			return usageErrorf("invalid --tls-cert: %w", err)
+		}
+		if now := time.Now(); now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+			return usageErrorf("invalid --tls-cert %s: not valid now (%s): it is valid from %s until %s; every peer would refuse it: issue a new one",
+				o.TLSCert, now.UTC().Format(time.RFC3339), cert.NotBefore.UTC().Format(time.RFC3339), cert.NotAfter.UTC().Format(time.RFC3339))
+		}
 		names, err := o.security().CertNames()
 		if err != nil {
 			return usageErrorf("invalid --tls-cert: %w", err)

@@ -21,7 +21,11 @@ func TestParseOptionsSecurity(t *testing.T) {
 	dir := t.TempDir()
 	ring := filepath.Join(dir, "keyring")
 	securitytest.WriteKeyring(t, ring, securitytest.NewKey(t))
-	files := securitytest.NewCA(t, dir, "ca").Issue(t, dir, "n1", "n1")
+	ca := securitytest.NewCA(t, dir, "ca")
+	files := ca.Issue(t, dir, "n1", "n1")
+	now := time.Now()
+	expired := ca.IssueValid(t, dir, "expired", now.Add(-48*time.Hour), now.Add(-time.Hour), "n1")
+	early := ca.IssueValid(t, dir, "early", now.Add(time.Hour), now.Add(48*time.Hour), "n1")
 
 	o, err := ParseOptions([]string{"--id", "n1", "--keyring", ring, "--cluster", "prod"}, testEnv(), nil)
 	require.NoError(t, err)
@@ -49,6 +53,10 @@ func TestParseOptionsSecurity(t *testing.T) {
 		{[]string{"--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key, "--keyring", ring}, "--keyring and --tls-* exclude each other"},
 		{[]string{"--tls-ca", files.Key, "--tls-cert", files.Cert, "--tls-key", files.Key}, "invalid --tls-ca, --tls-cert, --tls-key: messaging: TLS CA " + files.Key + ": no PEM certificate"},
 		{[]string{"--id", "n2", "--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key}, `it names ["n1"], not --id "n2"`},
+		// Review of issue 12: a certificate out of its validity period
+		// would be refused by every peer.
+		{[]string{"--tls-ca", files.CA, "--tls-cert", expired.Cert, "--tls-key", expired.Key}, "invalid --tls-cert " + expired.Cert + ": not valid now"},
+		{[]string{"--tls-ca", files.CA, "--tls-cert", early.Cert, "--tls-key", early.Key}, "invalid --tls-cert " + early.Cert + ": not valid now"},
 	} {
 		_, err := ParseOptions(append([]string{"--id", "n1"}, tc.args...), testEnv(), nil)
 		var ue *UsageError
