@@ -48,14 +48,19 @@ type conn struct {
 	active atomic.Int64
 
 	// Guarded by TCP.mu.
-	nc       net.Conn // nil while dialling
-	addr     string   // the peer's listening address, "" if unknown or untrusted
-	remote   string   // the connection's remote address, for logs
-	outbound bool     // dialled here
-	dialing  bool     // the dial is under way
-	awaiting bool     // accepted, handshake not read yet
-	writing  bool     // the writer holds frames taken from the queue
-	demoted  bool     // lost a simultaneous open: close once the queue is empty and quiet
+	nc   net.Conn // nil while dialling
+	addr string   // the peer's listening address, "" if unknown or untrusted
+	// peer is the listening address of the node at the other end, when
+	// known and trusted (dialled here, or a verified claim), even if this
+	// is not the connection Send uses for it: answers go on that one.
+	peer     string
+	remote   string // the connection's remote address, for logs
+	outbound bool   // dialled here
+	dialing  bool   // the dial is under way
+	awaiting bool   // accepted, handshake not read yet
+	slow     bool   // awaiting past HandshakeGrace: counted in TCP.pending
+	writing  bool   // the writer holds frames taken from the queue
+	demoted  bool   // lost a simultaneous open: close once the queue is empty and quiet
 	closed   bool
 }
 
@@ -81,6 +86,7 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 		nudge:    make(chan struct{}, 1),
 		src:      src,
 		addr:     addr,
+		peer:     addr,
 		remote:   addr,
 		outbound: outbound,
 		dialing:  outbound,
@@ -106,8 +112,9 @@ func (t *TCP) closeConnLocked(c *conn) {
 	if c.nc != nil {
 		_ = c.nc.Close()
 	}
-	if c.awaiting {
-		c.awaiting = false
+	c.awaiting = false
+	if c.slow {
+		c.slow = false
 		t.releasePendingLocked(c.src)
 	}
 	if c.dialing {
@@ -120,15 +127,17 @@ func (t *TCP) closeConnLocked(c *conn) {
 	}
 }
 
-// closeConn is closeConnLocked for callers that do not hold the lock.
+// closeConn is closeConnLocked for callers that do not hold the lock;
+// the room it frees goes to the dial queue.
 func (t *TCP) closeConn(c *conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closeConnLocked(c)
+	t.pumpLocked(time.Now())
 }
 
-// releasePendingLocked counts one fewer connection awaiting its handshake
-// from src.
+// releasePendingLocked counts one fewer slow connection awaiting its
+// handshake from src.
 func (t *TCP) releasePendingLocked(src netip.Addr) {
 	if t.pending[src]--; t.pending[src] <= 0 {
 		delete(t.pending, src)
@@ -148,6 +157,7 @@ func (t *TCP) runOutbound(c *conn) {
 			t.dialFailedLocked(c, err)
 		}
 		t.closeConnLocked(c)
+		t.pumpLocked(time.Now()) // the dial slot is free: the dial queue goes on
 		t.mu.Unlock()
 		if nc != nil {
 			_ = nc.Close()
@@ -159,6 +169,7 @@ func (t *TCP) runOutbound(c *conn) {
 	c.remote = nc.RemoteAddr().String()
 	delete(t.backoff, c.addr)
 	t.stats.dialedConns.Add(1)
+	t.pumpLocked(time.Now())
 	t.mu.Unlock()
 	t.wg.Go(func() { t.readLoop(c) })
 	t.writeLoop(c)
@@ -244,8 +255,16 @@ func (t *TCP) writeLoop(c *conn) {
 	}
 	w := bufio.NewWriterSize(nc, writeBufferSize)
 	if outbound {
-		// Flushed with the first batch, which is already queued.
+		// Flushed at once, not with the first batch: the frames queued
+		// may have moved to the winner of a simultaneous open, and the
+		// peer counts a connection without its handshake against its
+		// source's MaxConnsPerSource.
 		_ = WriteFrame(w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
+		t.setWriteDeadline(c)
+		if err := w.Flush(); err != nil {
+			t.log.Debug().Err(err).Str("peer", c.remote).Msg("handshake write failed, closing connection")
+			return
+		}
 	}
 	var linger <-chan time.Time // set while a demoted c waits for answers
 	for {
@@ -450,7 +469,11 @@ func (t *TCP) readLoop(c *conn) {
 // HandshakeTimeout, and registers the address it claims. It returns false,
 // having counted why, if the connection must close.
 func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
-	if err := nc.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+	accepted := time.Unix(0, c.active.Load())
+	if !t.awaitHandshakeStart(c, nc, r, time.Now()) {
+		return false
+	}
+	if err := nc.SetReadDeadline(accepted.Add(t.cfg.HandshakeTimeout)); err != nil {
 		return false
 	}
 	payload, err := ReadFrame(r, maxHandshakeSize, nil)
@@ -487,12 +510,47 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 		return false
 	}
 	c.awaiting = false
-	t.releasePendingLocked(c.src)
+	if c.slow {
+		c.slow = false
+		t.releasePendingLocked(c.src)
+	}
 	t.stats.acceptedConns.Add(1)
 	c.active.Store(time.Now().UnixNano())
 	if verifiedClaim(claim, nc.RemoteAddr()) && claim != t.claim(nc) {
 		t.adoptLocked(c, claim, t.claim(nc))
 	}
+	return true
+}
+
+// handshakeStart is the length of a handshake's fixed start: the frame
+// header, the magic and the version.
+const handshakeStart = FrameHeaderSize + len(handshakeMagic) + 1
+
+// awaitHandshakeStart waits, for HandshakeGrace from start (when the
+// reader first looks at the connection: on a starved machine the dialer's
+// goroutine was as late as this one), for the start of its handshake,
+// without consuming it. A connection that has not sent it by then is
+// slow: it counts against its source's MaxConnsPerSource, and is closed
+// if the source already has that many slow ones. It returns false if c
+// was closed.
+func (t *TCP) awaitHandshakeStart(c *conn, nc net.Conn, r *bufio.Reader, start time.Time) bool {
+	if err := nc.SetReadDeadline(start.Add(t.cfg.HandshakeGrace)); err != nil {
+		return false
+	}
+	if _, err := r.Peek(handshakeStart); !errors.Is(err, os.ErrDeadlineExceeded) {
+		return true // arrived, or failed: the read that follows reports it
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if t.pending[c.src] >= t.cfg.MaxConnsPerSource {
+		t.refuseLocked(c, refusePerSource, "too many connections without a handshake from one source")
+		return false
+	}
+	c.slow = true
+	t.pending[c.src]++
 	return true
 }
 
@@ -503,12 +561,15 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) bool {
 // closes once its queue is empty and it is quiet (see demotedLinger).
 func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	old := t.byAddr[claim]
+	c.peer = claim
 	if old != nil && old.outbound && self < claim {
 		return // ours wins, and the peer, by the same rule, demotes its own
 	}
 	c.addr = claim
 	t.byAddr[claim] = c
 	if old == nil {
+		// Frames waiting for a dial to claim take this connection.
+		t.moveWaitingLocked(claim, c)
 		return
 	}
 	old.demoted = true

@@ -416,13 +416,13 @@ func TestTCPWriteTimeout(t *testing.T) {
 func TestStatsDrops(t *testing.T) {
 	s := messaging.Stats{
 		DroppedQueueFull: 1, DroppedTooLarge: 2, DroppedSendError: 3,
-		DroppedInboxFull: 4, DroppedClosed: 5, DroppedMalformed: 6, DroppedConnLimit: 7,
+		DroppedInboxFull: 4, DroppedClosed: 5, DroppedMalformed: 6, DroppedConnLimit: 7, DroppedDialWait: 8,
 	}
 	assert.Equal(t, map[string]uint64{
 		"queue_full": 1, "too_large": 2, "send_error": 3,
-		"inbox_full": 4, "closed": 5, "malformed": 6, "conn_limit": 7,
+		"inbox_full": 4, "closed": 5, "malformed": 6, "conn_limit": 7, "dial_wait": 8,
 	}, s.Drops())
-	assert.Equal(t, uint64(28), s.Dropped())
-	assert.Len(t, messaging.Stats{}.Drops(), 7, "every reason is present when zero")
+	assert.Equal(t, uint64(36), s.Dropped())
+	assert.Len(t, messaging.Stats{}.Drops(), 8, "every reason is present when zero")
 	assert.Len(t, messaging.Stats{}.Refusals(), 6, "every reason is present when zero")
 }

@@ -77,6 +77,20 @@ func (n *hearsayNode) bytes() uint64 {
 	return s.SentBytes + s.ReceivedBytes
 }
 
+// losses returns the transport's drop and refusal counters by reason,
+// plus evicted and dialled connections, for the notes under a table.
+func (n *hearsayNode) losses() map[string]uint64 {
+	s := n.g.Stats().Transport
+	out := map[string]uint64{"evicted": s.EvictedConns, "dialled": s.DialedConns}
+	for k, v := range s.Drops() {
+		out["dropped "+k] = v
+	}
+	for k, v := range s.Refusals() {
+		out["refused "+k] = v
+	}
+	return out
+}
+
 // crash stops the node as a killed process would: Halt closes every
 // socket and ends the gossip loop without a word to the peers.
 func (n *hearsayNode) crash() { n.g.Halt() }

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -144,6 +145,9 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 		}
 	})
 	res.Join = summarize(joinTimes, n)
+	if note := lossNote("transport during the join", liveNodes(nodes, &nodesMu)); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	if res.Join.Count < n {
 		res.Notes = append(res.Notes, fmt.Sprintf("join: %d of %d nodes saw all %d up within %v%s", res.Join.Count, n, n, opts.timeout, missing(rec)))
 	}
@@ -280,6 +284,9 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	waitFor(tr.Add(opts.timeout), progress, "survivors see the restarted node", survivorsSee(upAgain))
 	res.Restart = collect(rec, n, victim, tr, upAgain, func(o int) time.Time { return rec.upAt[o][victim] })
 	rec.setPhase("end")
+	if note := lossNote("transport over the whole run", liveNodes(nodes, &nodesMu)); note != "" {
+		res.Notes = append(res.Notes, note)
+	}
 	return res, nil
 }
 
@@ -396,6 +403,29 @@ func liveNodes(nodes []node, mu *sync.Mutex) []node {
 		}
 	}
 	return out
+}
+
+// lossNote sums the transport counters of the nodes that report them and
+// says which are not zero; "" if none report or all are zero.
+func lossNote(what string, nodes []node) string {
+	sums := map[string]uint64{}
+	for _, nd := range nodes {
+		if lr, ok := nd.(lossReporter); ok {
+			for k, v := range lr.losses() {
+				sums[k] += v
+			}
+		}
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(sums)) {
+		if sums[k] != 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, sums[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return what + " (all nodes): " + strings.Join(parts, ", ")
 }
 
 func sumBytes(nodes []node) uint64 {

@@ -42,6 +42,12 @@ type node interface {
 	stop()
 }
 
+// lossReporter is a node that counts what its transport lost, by reason
+// (hearsay only); peerbench notes the sums after the join and at the end.
+type lossReporter interface {
+	losses() map[string]uint64
+}
+
 // systems are the libraries compared, by flag name.
 var systemNames = []string{"hearsay", "memberlist", "serf"}
 
