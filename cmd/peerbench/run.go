@@ -19,6 +19,7 @@ type options struct {
 	updates int           // key/value updates to time
 	timeout time.Duration // bound of every wait
 	crash   bool          // run the crash and restart phases
+	fast    bool          // hearsay in its documented fast setting
 	jitter  time.Duration // random pause before each update
 }
 
@@ -58,6 +59,12 @@ type result struct {
 	Restart *dist `json:"restart,omitempty"`
 	// FalseConvictions counts live nodes declared dead, per phase.
 	FalseConvictions map[string]int `json:"false_convictions"`
+	// TransportJoin and TransportRun are the transport's counters summed
+	// over all nodes (hearsay only; those not zero): dialled and evicted
+	// connections, drops and refusals by reason, after the join and at
+	// the end of the run.
+	TransportJoin map[string]uint64 `json:"transport_join,omitempty"`
+	TransportRun  map[string]uint64 `json:"transport_run,omitempty"`
 	// Seconds is the case's wall time.
 	Seconds float64  `json:"seconds"`
 	Notes   []string `json:"notes,omitempty"`
@@ -97,7 +104,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	progress("join")
 	t0 := time.Now()
 	ports := newPortPicker()
-	first, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(0)}, rec.instance(0))
+	first, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(0), fast: opts.fast}, rec.instance(0))
 	if err != nil {
 		return res, fmt.Errorf("start %s: %w", nodeName(0), err)
 	}
@@ -107,7 +114,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	var startErrs []string
 	for i := 1; i < n; i++ {
 		wg.Go(func() {
-			nd, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(i), seed: seed}, rec.instance(i))
+			nd, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(i), seed: seed, fast: opts.fast}, rec.instance(i))
 			nodesMu.Lock()
 			defer nodesMu.Unlock()
 			if err != nil {
@@ -145,9 +152,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 		}
 	})
 	res.Join = summarize(joinTimes, n)
-	if note := lossNote("transport during the join", liveNodes(nodes, &nodesMu)); note != "" {
-		res.Notes = append(res.Notes, note)
-	}
+	res.TransportJoin = sumLosses(liveNodes(nodes, &nodesMu))
 	if res.Join.Count < n {
 		res.Notes = append(res.Notes, fmt.Sprintf("join: %d of %d nodes saw all %d up within %v%s", res.Join.Count, n, n, opts.timeout, missing(rec)))
 	}
@@ -268,7 +273,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	tr := time.Now()
 	rctx, rcancel := context.WithTimeout(context.Background(), opts.timeout)
 	defer rcancel()
-	again, retries, err := restartNode(rctx, sys, nodeSpec{name: nodeName(victim), port: port, seed: seed}, rec.instance(victim))
+	again, retries, err := restartNode(rctx, sys, nodeSpec{name: nodeName(victim), port: port, seed: seed, fast: opts.fast}, rec.instance(victim))
 	if retries > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("restart: port %d was still taken; bound after %d retries", port, retries))
 	}
@@ -284,9 +289,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	waitFor(tr.Add(opts.timeout), progress, "survivors see the restarted node", survivorsSee(upAgain))
 	res.Restart = collect(rec, n, victim, tr, upAgain, func(o int) time.Time { return rec.upAt[o][victim] })
 	rec.setPhase("end")
-	if note := lossNote("transport over the whole run", liveNodes(nodes, &nodesMu)); note != "" {
-		res.Notes = append(res.Notes, note)
-	}
+	res.TransportRun = sumLosses(liveNodes(nodes, &nodesMu))
 	return res, nil
 }
 
@@ -405,27 +408,32 @@ func liveNodes(nodes []node, mu *sync.Mutex) []node {
 	return out
 }
 
-// lossNote sums the transport counters of the nodes that report them and
-// says which are not zero; "" if none report or all are zero.
-func lossNote(what string, nodes []node) string {
-	sums := map[string]uint64{}
+// sumLosses sums the transport counters of the nodes that report them,
+// keeping those that are not zero; nil if none report.
+func sumLosses(nodes []node) map[string]uint64 {
+	var sums map[string]uint64
 	for _, nd := range nodes {
 		if lr, ok := nd.(lossReporter); ok {
 			for k, v := range lr.losses() {
-				sums[k] += v
+				if v != 0 {
+					if sums == nil {
+						sums = map[string]uint64{}
+					}
+					sums[k] += v
+				}
 			}
 		}
 	}
+	return sums
+}
+
+// lossLine renders counters from sumLosses, sorted by name.
+func lossLine(sums map[string]uint64) string {
 	var parts []string
 	for _, k := range slices.Sorted(maps.Keys(sums)) {
-		if sums[k] != 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", k, sums[k]))
-		}
+		parts = append(parts, fmt.Sprintf("%s %d", k, sums[k]))
 	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return what + " (all nodes): " + strings.Join(parts, ", ")
+	return strings.Join(parts, ", ")
 }
 
 func sumBytes(nodes []node) uint64 {

@@ -24,6 +24,7 @@ type nodeSpec struct {
 	name string
 	port int
 	seed string
+	fast bool // hearsay: the documented fast setting instead of the defaults
 }
 
 // node is one running node of a system.
