@@ -351,7 +351,7 @@ func (t *TCP) admit(nc net.Conn) bool {
 	if t.closed {
 		return false
 	}
-	if !t.makeRoomLocked(time.Now()) {
+	if !t.makeRoomLocked(time.Now(), true) {
 		t.stats.refused(refuseConnLimit)
 		t.warns.Event(&t.log, zerolog.WarnLevel).Str("remote", nc.RemoteAddr().String()).
 			Int("max_conns", t.cfg.MaxConns).Msg("refused connection: every connection is busy")
@@ -381,11 +381,14 @@ const demotedMinIdle = 20 * time.Millisecond
 // makeRoomLocked returns true if one more connection may open, closing one
 // if MaxConns are open. Only a connection with nothing queued or being
 // written is closed; in order of preference: one past HandshakeGrace
-// without its handshake (oldest first), one idle for evictMinIdle or more
-// (one that lost a simultaneous open and has been quiet for
-// demotedMinIdle first, then the one idle the longest), one still waiting for its handshake within the grace (oldest
-// first, so that a flood of half-open connections gives way to new ones).
-func (t *TCP) makeRoomLocked(now time.Time) bool {
+// without its handshake (oldest first); one that lost a simultaneous open
+// and has been quiet for demotedMinIdle; the one idle the longest, if for
+// evictMinIdle or more. Beyond these, for an accepted connection (inbound,
+// whose peer loses its frames if it is refused): the oldest still waiting
+// for its handshake within the grace (so that a flood of half-open
+// connections gives way to new ones), then the least recently used. An
+// outbound Send does not go that far: it waits in the dial queue.
+func (t *TCP) makeRoomLocked(now time.Time, inbound bool) bool {
 	if len(t.conns) < t.cfg.MaxConns {
 		return true
 	}
@@ -399,14 +402,18 @@ func (t *TCP) makeRoomLocked(now time.Time) bool {
 		switch idle := now.Sub(time.Unix(0, c.active.Load())); {
 		case c.awaiting && c.slow:
 			rank = 1
-		case c.awaiting:
+		case c.awaiting && inbound:
 			rank = 4
+		case c.awaiting:
+			continue // an outbound Send waits rather than close an honest peer's new connection
 		case c.demoted && idle >= demotedMinIdle:
 			rank = 2 // answers to what it carried go on the winner
-		case idle < evictMinIdle:
-			continue // may be waiting for an answer
-		default:
+		case idle >= evictMinIdle:
 			rank = 3
+		case inbound:
+			rank = 5 // the peer's connection is certain to be lost if refused
+		default:
+			continue // may be waiting for an answer; an outbound Send waits
 		}
 		if victim == nil || rank < victimRank || rank == victimRank && c.active.Load() < victim.active.Load() {
 			victim, victimRank = c, rank

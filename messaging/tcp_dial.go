@@ -49,7 +49,7 @@ type dialWait struct {
 // MaxConns. It returns nil if the caller must wait.
 func (t *TCP) startNowLocked(addr string, now time.Time) *conn {
 	t.pumpLocked(now) // those waiting go first
-	if len(t.waits.fifo) > 0 || t.dialing >= t.cfg.MaxDials || !t.makeRoomLocked(now) {
+	if len(t.waits.fifo) > 0 || t.dialing >= t.cfg.MaxDials || !t.makeRoomLocked(now, false) {
 		return nil
 	}
 	return t.dialLocked(addr)
@@ -121,7 +121,7 @@ func (t *TCP) pumpLocked(now time.Time) {
 			t.stats.droppedDialWait.Add(uint64(len(w.frames)))
 			continue
 		}
-		if t.dialing >= t.cfg.MaxDials || !t.makeRoomLocked(now) {
+		if t.dialing >= t.cfg.MaxDials || !t.makeRoomLocked(now, false) {
 			break
 		}
 		t.takeWaitLocked(w.addr)

@@ -63,7 +63,6 @@ func TestParseFlags(t *testing.T) {
 	cfg, err = parseFlags([]string{"--steady", "7s", "--updates", "3", "--crash=false", "--fast"}, io.Discard)
 	require.NoError(t, err)
 	assert.True(t, cfg.opts.fast)
-	require.NoError(t, err)
 	child, err := parseFlags(childArgs(cfg, "memberlist", 32), io.Discard)
 	require.NoError(t, err)
 	assert.True(t, child.child)
