@@ -93,8 +93,13 @@ func (n *hearsayNode) bytes() uint64 {
 // losses returns the transport's drop and refusal counters by reason,
 // plus evicted and dialled connections, for the notes under a table.
 func (n *hearsayNode) losses() map[string]uint64 {
-	s := n.g.Stats().Transport
-	out := map[string]uint64{"evicted": s.EvictedConns, "dialled": s.DialedConns}
+	st := n.g.Stats()
+	s := st.Transport
+	out := map[string]uint64{"evicted": s.EvictedConns, "dialled": s.DialedConns, "waited for a dial": s.DialQueued,
+		"replies limited": st.Core.RepliesLimited, "send errors": st.SendErrors}
+	for typ, ts := range st.Messages {
+		out["sent "+typ] = ts.Sent
+	}
 	for k, v := range s.Drops() {
 		out["dropped "+k] = v
 	}

@@ -59,6 +59,8 @@ type result struct {
 	Restart *dist `json:"restart,omitempty"`
 	// FalseConvictions counts live nodes declared dead, per phase.
 	FalseConvictions map[string]int `json:"false_convictions"`
+	// JoinSlowest names the last pairs of the join: "o saw s up at d".
+	JoinSlowest []string `json:"join_slowest,omitempty"`
 	// TransportJoin and TransportRun are the transport's counters summed
 	// over all nodes (hearsay only; those not zero): dialled and evicted
 	// connections, drops and refusals by reason, after the join and at
@@ -152,6 +154,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 		}
 	})
 	res.Join = summarize(joinTimes, n)
+	res.JoinSlowest = slowestPairs(rec, t0, 5)
 	res.TransportJoin = sumLosses(liveNodes(nodes, &nodesMu))
 	if res.Join.Count < n {
 		res.Notes = append(res.Notes, fmt.Sprintf("join: %d of %d nodes saw all %d up within %v%s", res.Join.Count, n, n, opts.timeout, missing(rec)))
@@ -404,6 +407,31 @@ func liveNodes(nodes []node, mu *sync.Mutex) []node {
 		if nd != nil {
 			out = append(out, nd)
 		}
+	}
+	return out
+}
+
+// slowestPairs returns the k latest (observer, subject) pairs of the
+// join, "n003 saw n017 up at 2.0 s", latest first.
+func slowestPairs(rec *recorder, t0 time.Time, k int) []string {
+	type pair struct {
+		o, s int
+		at   time.Duration
+	}
+	var ps []pair
+	rec.read(func() {
+		for o := range rec.n {
+			for s := range rec.n {
+				if o != s && rec.up[o][s] {
+					ps = append(ps, pair{o, s, rec.upAt[o][s].Sub(t0)})
+				}
+			}
+		}
+	})
+	slices.SortFunc(ps, func(a, b pair) int { return int(b.at - a.at) })
+	var out []string
+	for _, p := range ps[:min(k, len(ps))] {
+		out = append(out, fmt.Sprintf("%s saw %s up at %s", nodeName(p.o), nodeName(p.s), p.at.Round(time.Millisecond)))
 	}
 	return out
 }
