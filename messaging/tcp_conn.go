@@ -563,7 +563,16 @@ func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	old := t.byAddr[claim]
 	c.peer = claim
 	if old != nil && old.outbound && self < claim {
-		return // ours wins, and the peer, by the same rule, demotes its own
+		// Ours wins, and the peer, by the same rule, demotes its own:
+		// c. Demoted here too, c closes once quiet, or sooner when room
+		// is needed, instead of holding a slot until the peer closes it;
+		// answers to requests it carries go on ours (see TCP.reply).
+		c.demoted = true
+		select {
+		case c.nudge <- struct{}{}:
+		default:
+		}
+		return
 	}
 	c.addr = claim
 	t.byAddr[claim] = c
