@@ -74,8 +74,10 @@ type TCPConfig struct {
 	MaxConnsPerSource int
 	// HandshakeGrace is how long an accepted connection may go without
 	// the first bytes of its handshake before it counts against
-	// MaxConnsPerSource. Default 100ms, or half of HandshakeTimeout if
-	// that is shorter; it must be below HandshakeTimeout.
+	// MaxConnsPerSource; a quarter of it while its source has more than
+	// MaxConnsPerSource connections without a handshake. Default 100ms,
+	// or half of HandshakeTimeout if that is shorter; it must be below
+	// HandshakeTimeout.
 	HandshakeGrace time.Duration
 	// MaxDials caps the dials in progress at once. A Send that needs a
 	// new connection beyond it, or while MaxConns are open and none can

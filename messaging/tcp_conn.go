@@ -528,13 +528,23 @@ const handshakeStart = FrameHeaderSize + len(handshakeMagic) + 1
 
 // awaitHandshakeStart waits, for HandshakeGrace from start (when the
 // reader first looks at the connection: on a starved machine the dialer's
-// goroutine was as late as this one), for the start of its handshake,
+// goroutine was as late as this one; a quarter of it while the source has
+// more than MaxConnsPerSource connections without a handshake), for the
+// start of its handshake,
 // without consuming it. A connection that has not sent it by then is
 // slow: it counts against its source's MaxConnsPerSource, and is closed
 // if the source already has that many slow ones. It returns false if c
 // was closed.
 func (t *TCP) awaitHandshakeStart(c *conn, nc net.Conn, r *bufio.Reader, start time.Time) bool {
-	if err := nc.SetReadDeadline(start.Add(t.cfg.HandshakeGrace)); err != nil {
+	grace := t.cfg.HandshakeGrace
+	t.mu.Lock()
+	if t.awaitingFromLocked(c.src) > t.cfg.MaxConnsPerSource {
+		// A burst over the cap: a quarter of the grace, so that a flood's
+		// excess is closed soon after it ends.
+		grace /= 4
+	}
+	t.mu.Unlock()
+	if err := nc.SetReadDeadline(start.Add(grace)); err != nil {
 		return false
 	}
 	if _, err := r.Peek(handshakeStart); !errors.Is(err, os.ErrDeadlineExceeded) {
