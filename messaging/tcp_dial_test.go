@@ -165,3 +165,30 @@ func TestTCPAnswerOnRecentConnectionNotEvicted(t *testing.T) {
 	assert.Zero(t, s.Dropped(), "drops: %v", s.Drops())
 	assert.LessOrEqual(t, s.OpenConns, uint64(2))
 }
+
+// TestTCPConfigJoinSettings: the dial queue's and the grace's settings
+// are validated with messages naming the field and the rule.
+func TestTCPConfigJoinSettings(t *testing.T) {
+	base := messaging.DefaultTCPConfig()
+	base.BindAddr = "127.0.0.1:0"
+	require.NoError(t, base.Validate())
+	for _, tc := range []struct {
+		name string
+		set  func(*messaging.TCPConfig)
+		want string
+	}{
+		{"negative frames", func(c *messaging.TCPConfig) { c.DialQueueFrames = -1 }, "TCPConfig.DialQueueFrames = -1: must be positive"},
+		{"bytes below a frame", func(c *messaging.TCPConfig) { c.DialQueueBytes = 10 }, "TCPConfig.DialQueueBytes = 10: must hold one frame of MaxFrameSize"},
+		{"negative timeout", func(c *messaging.TCPConfig) { c.DialQueueTimeout = -time.Second }, "TCPConfig.DialQueueTimeout = -1s: must be positive"},
+		{"grace not below the handshake timeout", func(c *messaging.TCPConfig) { c.HandshakeGrace = 5 * time.Second }, "TCPConfig.HandshakeGrace = 5s: must be below HandshakeTimeout (5s)"},
+	} {
+		c := base
+		tc.set(&c)
+		err := c.Validate()
+		require.Error(t, err, tc.name)
+		assert.Contains(t, err.Error(), tc.want, tc.name)
+	}
+	c := base
+	c.HandshakeTimeout = 50 * time.Millisecond // the grace's default follows it down
+	assert.NoError(t, c.Validate())
+}
