@@ -53,6 +53,12 @@ type Stats struct {
 	// under any key: another keyring, or a replayed, reordered or altered
 	// frame. Their connection is closed.
 	DroppedDecrypt uint64
+	// DroppedDialWait counts frames that waited in the dial queue longer
+	// than DialQueueTimeout for a dial slot or for room under MaxConns.
+	DroppedDialWait uint64
+	// DialQueued counts frames that waited in the dial queue (sent or
+	// dropped later, and counted then too).
+	DialQueued uint64
 
 	// RefusedConns counts connections closed before they carried a frame,
 	// for every reason in [Stats.Refusals]: accepted ones, and, for the
@@ -60,10 +66,14 @@ type Stats struct {
 	// ones too.
 	RefusedConns uint64
 	// RefusedConnLimit counts connections refused, or closed before their
-	// handshake, because MaxConns connections were open.
+	// handshake, because MaxConns connections were open (and their source
+	// was within MaxConnsPerSource).
 	RefusedConnLimit uint64
-	// RefusedPerSource counts connections closed because their source IP
-	// had MaxConnsPerSource others waiting for a handshake.
+	// RefusedPerSource counts connections closed because they had sent
+	// no handshake within HandshakeGrace while their source IP had
+	// MaxConnsPerSource others in that state, or closed for room under
+	// MaxConns while their source had more than MaxConnsPerSource
+	// connections without a handshake.
 	RefusedPerSource uint64
 	// RefusedHandshake counts connections whose first frame was not a
 	// valid handshake.
@@ -144,11 +154,12 @@ const (
 	dropMalformed = "malformed"
 	dropConnLimit = "conn_limit"
 	dropDecrypt   = "decrypt"
+	dropDialWait  = "dial_wait"
 )
 
 // Drops returns the drop counters keyed by reason, for metrics export:
 // "queue_full", "too_large", "send_error", "inbox_full", "closed",
-// "malformed", "conn_limit" and "decrypt". Every key is present, zero or not.
+// "malformed", "conn_limit", "decrypt" and "dial_wait". Every key is present, zero or not.
 func (s Stats) Drops() map[string]uint64 {
 	return map[string]uint64{
 		dropQueueFull: s.DroppedQueueFull,
@@ -159,13 +170,15 @@ func (s Stats) Drops() map[string]uint64 {
 		dropMalformed: s.DroppedMalformed,
 		dropConnLimit: s.DroppedConnLimit,
 		dropDecrypt:   s.DroppedDecrypt,
+		dropDialWait:  s.DroppedDialWait,
 	}
 }
 
 // Dropped returns the sum of all drop counters.
 func (s Stats) Dropped() uint64 {
 	return s.DroppedQueueFull + s.DroppedTooLarge + s.DroppedSendError +
-		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed + s.DroppedConnLimit + s.DroppedDecrypt
+		s.DroppedInboxFull + s.DroppedClosed + s.DroppedMalformed + s.DroppedConnLimit + s.DroppedDecrypt +
+		s.DroppedDialWait
 }
 
 // counters is the live, concurrently updated form of [Stats]. Its fields are
@@ -182,6 +195,8 @@ type counters struct {
 	droppedMalformed atomic.Uint64
 	droppedConnLimit atomic.Uint64
 	droppedDecrypt   atomic.Uint64
+	droppedDialWait  atomic.Uint64
+	dialQueued       atomic.Uint64
 
 	refusedConnLimit, refusedPerSource, refusedHandshake atomic.Uint64
 	refusedTimeout, refusedClosed, refusedVersion        atomic.Uint64
@@ -252,6 +267,8 @@ func (c *counters) snapshot() Stats {
 		DroppedClosed:    c.droppedClosed.Load(),
 		DroppedMalformed: c.droppedMalformed.Load(),
 		DroppedConnLimit: c.droppedConnLimit.Load(),
+		DroppedDialWait:  c.droppedDialWait.Load(),
+		DialQueued:       c.dialQueued.Load(),
 		RefusedConnLimit: c.refusedConnLimit.Load(),
 		RefusedPerSource: c.refusedPerSource.Load(),
 		RefusedHandshake: c.refusedHandshake.Load(),

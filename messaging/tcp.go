@@ -33,11 +33,16 @@ import (
 // Each connection has a bounded queue of QueueSize frames, one writer and
 // one reader goroutine, and closes after IdleTimeout without a frame either
 // way. At most MaxConns are open at once: a new one closes a connection
-// still waiting for its handshake, else the least recently used one with
-// nothing queued, else it is refused. Accepted connections must send their
-// handshake within HandshakeTimeout, and at most MaxConnsPerSource of them
-// per source IP may be waiting for it. At most MaxDials dials run at once.
-// Refused connections are counted by reason in [Stats.Refusals].
+// that is slow to send its handshake, else the one idle the longest (for
+// at least [evictMinIdle]), else one still waiting for its handshake;
+// a connection used in the last evictMinIdle, which may be waiting for an
+// answer, is kept. Accepted connections must send their handshake within
+// HandshakeTimeout, and at most MaxConnsPerSource of them per source IP
+// may go without it for longer than HandshakeGrace. At most MaxDials dials
+// run at once. A Send that needs a connection when no dial slot or no room
+// is free waits in the dial queue (bounded by DialQueueFrames and
+// DialQueueBytes, expired after DialQueueTimeout) instead of being
+// dropped. Refused connections are counted by reason in [Stats.Refusals].
 //
 // A received [Packet] carries a Reply function that queues an answer on the
 // connection the frame came in on: answers go to whoever sent the request,
@@ -55,7 +60,7 @@ import (
 //
 // Send never blocks and never waits for the network. It returns
 // [ErrQueueFull] when the connection's queue is full and [ErrConnLimit]
-// when no connection can be opened. When a dial fails, its frames are
+// when the dial queue is full. When a dial fails, its frames are
 // dropped and the address backs off (exponential from BackoffMin to
 // BackoffMax, with jitter): until then Send drops frames for it at once and
 // returns [ErrUnreachable], without a goroutine or a connection. When a
@@ -90,9 +95,10 @@ type TCP struct {
 	closed  bool
 	conns   map[*conn]struct{}      // every open connection
 	byAddr  map[string]*conn        // the connection Send uses for each peer address
-	pending map[netip.Addr]int      // accepted connections awaiting their handshake, by source
+	pending map[netip.Addr]int      // accepted connections past HandshakeGrace without a handshake, by source
 	backoff map[string]backoffEntry // addresses whose last dial failed
 	dialing int                     // dials in progress
+	waits   dialQueue               // Sends waiting for a dial slot or room under MaxConns
 }
 
 // backoffEntry is what the transport remembers of an address whose dial
@@ -109,9 +115,10 @@ const maxBackoffEntries = 4096
 
 var _ EnvelopeTransport = (*TCP)(nil)
 
-// ErrConnLimit is returned by Send when a new connection is needed but
-// MaxConns connections are open and busy, or MaxDials dials are under way.
-// The frame is dropped.
+// ErrConnLimit is returned by Send when a new connection is needed, none
+// can be opened now (MaxDials dials under way, or MaxConns connections
+// open and none of them may be closed), and the dial queue is full. The
+// frame is dropped.
 var ErrConnLimit = errors.New("connection limit reached")
 
 // NewTCP validates cfg, listens on cfg.BindAddr and starts accepting
@@ -147,6 +154,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		byAddr:  make(map[string]*conn),
 		pending: make(map[netip.Addr]int),
 		backoff: make(map[string]backoffEntry),
+		waits:   dialQueue{byAddr: make(map[string]*dialWait)},
 	}
 	t.wg.Go(t.acceptLoop)
 	return t, nil
@@ -158,8 +166,9 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 // transport owns payload after the call. It returns [ErrClosed] after
 // Close, an error wrapping [ErrFrameTooLarge] or [ErrEmptyFrame] for a
 // payload of the wrong size, [ErrUnreachable] while addr is backing off
-// after a failed dial, [ErrConnLimit] when no connection can be opened, and
-// [ErrQueueFull] when the connection's queue is full. In each of these cases
+// after a failed dial, [ErrConnLimit] when no connection can be opened now
+// and the dial queue is full, and [ErrQueueFull] when the connection's
+// queue (or the address's share of the dial queue) is full. In each of these cases
 // the frame is dropped and counted. A nil error means the frame was queued;
 // it can still be lost later, and is then counted as DroppedSendError.
 func (t *TCP) Send(addr string, payload []byte) error {
@@ -175,18 +184,14 @@ func (t *TCP) send(addr string, f outFrame) error {
 	}
 	c := t.byAddr[addr]
 	if c == nil {
-		if b, ok := t.backoff[addr]; ok && time.Now().Before(b.until) {
+		now := time.Now()
+		if b, ok := t.backoff[addr]; ok && now.Before(b.until) {
 			t.stats.droppedSendError.Add(1)
 			return ErrUnreachable
 		}
-		if t.dialing >= t.cfg.MaxDials || !t.makeRoomLocked() {
-			t.stats.droppedConnLimit.Add(1)
-			return ErrConnLimit
+		if c = t.startNowLocked(addr, now); c == nil {
+			return t.waitLocked(addr, f, now)
 		}
-		c = t.newConnLocked(addr, netip.Addr{}, true)
-		t.byAddr[addr] = c
-		t.dialing++
-		t.wg.Go(func() { t.runOutbound(c) })
 	}
 	return t.enqueueLocked(c, f)
 }
@@ -212,12 +217,22 @@ func (t *TCP) Codec() *Codec { return t.cfg.Codec }
 func envFrame(e *Envelope) outFrame { return outFrame{env: e, size: SizeBound(e)} }
 
 // reply queues f on connection c, for [Packet.Reply] and
-// [Packet.ReplyEnvelope].
+// [Packet.ReplyEnvelope]; if the node at the other end of c is known (c
+// was dialled here, or its handshake's claim was verified) and Send uses
+// another connection to it, the answer goes on that one: c may have lost
+// a simultaneous open, or been closed, since the request came.
 func (t *TCP) reply(c *conn, f outFrame) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err := t.checkSendLocked(f); err != nil {
 		return fmt.Errorf("messaging: reply to %s: %w", c.remote, err)
+	}
+	if c.peer != "" {
+		if w := t.byAddr[c.peer]; w != nil && w != c && !w.closed {
+			c = w
+		} else if c.closed && t.waits.byAddr[c.peer] != nil {
+			return t.waitLocked(c.peer, f, time.Now())
+		}
 	}
 	if c.closed {
 		t.stats.droppedSendError.Add(1)
@@ -299,6 +314,7 @@ func (t *TCP) Close() error {
 	}
 	t.closed = true
 	t.cancel()
+	t.dropWaitingLocked()
 	for c := range t.conns {
 		t.closeConnLocked(c)
 	}
@@ -350,12 +366,7 @@ func (t *TCP) admit(nc net.Conn) bool {
 	if t.closed {
 		return false
 	}
-	if t.pending[src] >= t.cfg.MaxConnsPerSource {
-		if old := t.oldestPendingLocked(src); old != nil {
-			t.refuseLocked(old, refusePerSource, "too many connections without a handshake from one source")
-		}
-	}
-	if !t.makeRoomLocked() {
+	if !t.makeRoomLocked(time.Now(), true) {
 		t.stats.refused(refuseConnLimit)
 		t.warns.Event(&t.log, zerolog.WarnLevel).Str("remote", nc.RemoteAddr().String()).
 			Int("max_conns", t.cfg.MaxConns).Msg("refused connection: every connection is busy")
@@ -365,51 +376,90 @@ func (t *TCP) admit(nc net.Conn) bool {
 	c.nc = nc
 	c.remote = nc.RemoteAddr().String()
 	c.awaiting = true
-	t.pending[src]++
 	t.wg.Go(func() { t.readLoop(c) })
 	t.wg.Go(func() { t.writeLoop(c) })
 	return true
 }
 
-// oldestPendingLocked returns the oldest accepted connection from src still
-// awaiting its handshake.
-func (t *TCP) oldestPendingLocked(src netip.Addr) *conn {
-	var old *conn
-	for c := range t.conns {
-		if c.awaiting && c.src == src && (old == nil || c.active.Load() < old.active.Load()) {
-			old = c
-		}
-	}
-	return old
-}
+// evictMinIdle is how long a connection must have carried no frame,
+// either way, before it may be closed to make room under MaxConns: a
+// request it carried (an echo, a Syn) is answered on it, and closing it
+// sooner lost answers, each costing the requester a gossip interval.
+const evictMinIdle = 250 * time.Millisecond
+
+// demotedMinIdle is how long a connection that lost a simultaneous open
+// must have been quiet before it may be closed to make room: the peer
+// answers requests it carried on the winner (see [TCP.reply]) once it
+// knows of the winner, which takes it a few milliseconds at most.
+const demotedMinIdle = 20 * time.Millisecond
 
 // makeRoomLocked returns true if one more connection may open, closing one
-// if MaxConns are open: the oldest awaiting its handshake, else the least
-// recently used one with nothing queued or in flight.
-func (t *TCP) makeRoomLocked() bool {
+// if MaxConns are open. Only a connection with nothing queued or being
+// written is closed; in order of preference: one past HandshakeGrace
+// without its handshake (oldest first); one that lost a simultaneous open
+// and has been quiet for demotedMinIdle; the one idle the longest, if for
+// evictMinIdle or more. Beyond these, for an accepted connection (inbound,
+// whose peer loses its frames if it is refused): the oldest still waiting
+// for its handshake within the grace (so that a flood of half-open
+// connections gives way to new ones), then the least recently used. An
+// outbound Send does not go that far: it waits in the dial queue.
+func (t *TCP) makeRoomLocked(now time.Time, inbound bool) bool {
 	if len(t.conns) < t.cfg.MaxConns {
 		return true
 	}
 	var victim *conn
+	victimRank := 0
 	for c := range t.conns {
-		switch {
-		case c.dialing || len(c.queue) > 0 || c.writing:
-		case victim == nil,
-			c.awaiting && !victim.awaiting,
-			c.awaiting == victim.awaiting && c.active.Load() < victim.active.Load():
-			victim = c
+		if c.dialing || len(c.queue) > 0 || c.writing {
+			continue
+		}
+		rank := 0
+		switch idle := now.Sub(time.Unix(0, c.active.Load())); {
+		case c.awaiting && c.slow:
+			rank = 1
+		case c.awaiting && inbound:
+			rank = 4
+		case c.awaiting:
+			continue // an outbound Send waits rather than close an honest peer's new connection
+		case c.demoted && idle >= demotedMinIdle:
+			rank = 2 // answers to what it carried go on the winner
+		case idle >= evictMinIdle:
+			rank = 3
+		case inbound:
+			rank = 5 // the peer's connection is certain to be lost if refused
+		default:
+			continue // may be waiting for an answer; an outbound Send waits
+		}
+		if victim == nil || rank < victimRank || rank == victimRank && c.active.Load() < victim.active.Load() {
+			victim, victimRank = c, rank
 		}
 	}
 	if victim == nil {
 		return false
 	}
 	if victim.awaiting {
-		t.refuseLocked(victim, refuseConnLimit, "connection limit: closing a connection without a handshake")
+		reason, msg := refuseConnLimit, "connection limit: closing a connection without a handshake"
+		if t.awaitingFromLocked(victim.src) > t.cfg.MaxConnsPerSource {
+			reason, msg = refusePerSource, "too many connections without a handshake from one source"
+		}
+		t.refuseLocked(victim, reason, msg)
 	} else {
 		t.stats.evictedConns.Add(1)
 		t.closeConnLocked(victim)
 	}
 	return true
+}
+
+// awaitingFromLocked counts the accepted connections from src still
+// waiting for their handshake, slow or not.
+func (t *TCP) awaitingFromLocked(src netip.Addr) int {
+	n := 0
+	for c := range t.conns {
+		if c.awaiting && c.src == src {
+			n++
+		}
+	}
+	return n
 }
 
 // refuseLocked closes c, counting and logging (at a bounded rate) why.

@@ -45,24 +45,57 @@ type TCPConfig struct {
 	AdvertiseAddr string
 	// MaxConns caps the connections open at once, dialled and accepted
 	// together (one per peer pair). To open one more, the transport closes
-	// a connection still waiting for its handshake, else the least
-	// recently used connection with nothing queued; if there is none, the
-	// new connection is refused (inbound) or the frame dropped (outbound),
-	// and counted. Default 64, so that 256 nodes in one process stay under
-	// an open-files limit of 20,000.
+	// one that nothing is queued on, in this order: a connection past
+	// HandshakeGrace still without its handshake; the connection idle the
+	// longest (no frame either way) for at least 250 ms, a connection that
+	// lost a simultaneous open first; else the oldest connection still
+	// waiting for its handshake. A connection used within the last 250 ms
+	// is never closed for room: it may have carried a request whose
+	// answer comes back on it. If there is no victim, an accepted
+	// connection is refused, and a Send waits in the dial queue (see
+	// DialQueueFrames) until one is; both are counted. Default 72: a
+	// 64-node cluster's peers plus room for crossed dials, and 256 nodes
+	// in one process (256 × 72 connection ends) stay under an open-files
+	// limit of 20,000.
 	MaxConns int
-	// MaxConnsPerSource caps the accepted connections from one IP address
-	// that have not yet sent their handshake. A new one over the cap
-	// closes the oldest of them (counted as refused, reason "per_source"),
-	// so one source cannot hold every slot with half-open connections,
-	// while honest peers sharing that address (every node of a test on
-	// 127.0.0.1) still get in: their handshake follows the connection at
-	// once. Default 16.
+	// MaxConnsPerSource caps, per source IP, the accepted connections
+	// still without their handshake HandshakeGrace after they were
+	// accepted; a connection that reaches that age while its source has
+	// MaxConnsPerSource such connections is closed (counted as refused,
+	// reason "per_source"). The cap goes by age because honest peers send
+	// their handshake with their first bytes: many nodes sharing one
+	// address (every node of a test on 127.0.0.1, a NAT) may have dozens
+	// of connections accepted and not yet read at once, but not slow
+	// ones; a source holding half-open connections cannot keep more than
+	// this many past the grace, and younger ones give way to new
+	// connections under MaxConns (a connection closed for room while its
+	// source has more than MaxConnsPerSource without a handshake, young
+	// or slow, is counted as "per_source" too). Default 16.
 	MaxConnsPerSource int
-	// MaxDials caps the dials in progress at once; a Send that needs a new
-	// connection beyond it is dropped with [ErrConnLimit]. Dials count
-	// against MaxConns. Default 32.
+	// HandshakeGrace is how long an accepted connection may go without
+	// the first bytes of its handshake before it counts against
+	// MaxConnsPerSource; a quarter of it while its source has more than
+	// MaxConnsPerSource connections without a handshake. Default 100ms,
+	// or half of HandshakeTimeout if that is shorter; it must be below
+	// HandshakeTimeout.
+	HandshakeGrace time.Duration
+	// MaxDials caps the dials in progress at once. A Send that needs a
+	// new connection beyond it, or while MaxConns are open and none can
+	// be closed, waits in the dial queue and is sent once a dial slot and
+	// room are free. Dials count against MaxConns. Default 32.
 	MaxDials int
+	// DialQueueFrames and DialQueueBytes bound the frames (and their
+	// bytes), all addresses together, waiting in the dial queue; a Send
+	// beyond either is dropped with [ErrConnLimit]. Each address's
+	// waiting frames are also bounded by QueueSize and QueueBytes.
+	// Defaults 512 frames and 4 × MaxFrameSize bytes.
+	DialQueueFrames int
+	DialQueueBytes  int
+	// DialQueueTimeout is how long a frame may wait in the dial queue; an
+	// address whose frames waited longer when its turn comes is skipped
+	// and its frames dropped (counted in [Stats.DroppedDialWait]): gossip
+	// that old is stale, and the next round sends afresh. Default 1s.
+	DialQueueTimeout time.Duration
 	// HandshakeTimeout is how long an accepted connection may take to send
 	// its handshake frame before it is closed. Default 5s.
 	HandshakeTimeout time.Duration
@@ -113,9 +146,12 @@ const (
 	defaultQueueSize    = 128
 	queueFrames         = 4 // QueueBytes' default, in frames of MaxFrameSize
 	defaultInboxSize    = 1024
-	defaultMaxConns     = 64
+	defaultMaxConns     = 72
 	defaultPerSource    = 16
+	defaultGrace        = 100 * time.Millisecond
 	defaultMaxDials     = 32
+	defaultDialFrames   = 512
+	defaultDialWait     = time.Second
 	defaultHandshake    = 5 * time.Second
 	defaultDialTimeout  = time.Second
 	defaultWriteTimeout = 2 * time.Second
@@ -126,17 +162,22 @@ const (
 
 // DefaultTCPConfig returns a configuration with every field at its default
 // and BindAddr empty: the caller must set BindAddr. QueueBytes is left 0,
-// which means 4 × MaxFrameSize, so that raising MaxFrameSize alone keeps
-// the configuration valid.
+// which means 4 × MaxFrameSize, and so is DialQueueBytes, so that raising
+// MaxFrameSize alone keeps the configuration valid; HandshakeGrace is left
+// 0 too, which means 100 ms or half of HandshakeTimeout if that is less.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
 		MaxFrameSize:      DefaultMaxFrameSize,
 		QueueSize:         defaultQueueSize,    // a round sends one to three frames to a peer; this rides out a stall of many rounds
 		QueueBytes:        0,                   // 4 × MaxFrameSize, whatever MaxFrameSize is set to: enough for a round, bounded for a peer that never reads
 		InboxSize:         defaultInboxSize,    // the gossip loop drains it every step; this absorbs a burst from a large cluster
-		MaxConns:          defaultMaxConns,     // gossip talks to a few peers per round; 256 nodes × 64 fit in 20,000 files
-		MaxConnsPerSource: defaultPerSource,    // an honest dialer handshakes at once, so few are ever pending
+		MaxConns:          defaultMaxConns,     // a 64-node cluster's working set; 256 nodes × 72 fit in 20,000 files
+		MaxConnsPerSource: defaultPerSource,    // an honest dialer handshakes at once, so few are ever slow
+		HandshakeGrace:    0,                   // 100 ms (far longer than an honest handshake takes to arrive, even at a busy join), or HandshakeTimeout/2
 		MaxDials:          defaultMaxDials,     // bounds goroutines spent on unreachable addresses
+		DialQueueFrames:   defaultDialFrames,   // a join's worth of first frames to every peer of a 256-node cluster, twice
+		DialQueueBytes:    0,                   // 4 × MaxFrameSize, like QueueBytes
+		DialQueueTimeout:  defaultDialWait,     // about a gossip interval: older frames are stale
 		HandshakeTimeout:  defaultHandshake,    // far longer than a handshake takes, short enough to reap half-open connections
 		DialTimeout:       defaultDialTimeout,  // loopback and LAN dials finish in well under a millisecond
 		WriteTimeout:      defaultWriteTimeout, // a peer stalled this long is as good as down
@@ -168,6 +209,7 @@ func (c TCPConfig) Validate() error {
 	}{
 		{"QueueSize", c.QueueSize}, {"QueueBytes", c.QueueBytes}, {"InboxSize", c.InboxSize}, {"MaxConns", c.MaxConns},
 		{"MaxConnsPerSource", c.MaxConnsPerSource}, {"MaxDials", c.MaxDials},
+		{"DialQueueFrames", c.DialQueueFrames}, {"DialQueueBytes", c.DialQueueBytes},
 	} {
 		if f.value < 0 {
 			bad(f.name, f.value, "must be positive, or 0 for the default")
@@ -179,7 +221,8 @@ func (c TCPConfig) Validate() error {
 	}{
 		{"DialTimeout", c.DialTimeout}, {"WriteTimeout", c.WriteTimeout},
 		{"IdleTimeout", c.IdleTimeout}, {"BackoffMin", c.BackoffMin}, {"BackoffMax", c.BackoffMax},
-		{"HandshakeTimeout", c.HandshakeTimeout},
+		{"HandshakeTimeout", c.HandshakeTimeout}, {"HandshakeGrace", c.HandshakeGrace},
+		{"DialQueueTimeout", c.DialQueueTimeout},
 	} {
 		if f.value < 0 {
 			bad(f.name, f.value, "must be positive, or 0 for the default")
@@ -193,6 +236,12 @@ func (c TCPConfig) Validate() error {
 	errs = append(errs, c.Security.validate()...)
 	if d := c.withDefaults(); c.QueueBytes > 0 && d.QueueBytes < d.MaxFrameSize {
 		bad("QueueBytes", c.QueueBytes, fmt.Sprintf("must hold one frame of MaxFrameSize (%d bytes), or 0 for the default", d.MaxFrameSize))
+	}
+	if d := c.withDefaults(); c.DialQueueBytes > 0 && d.DialQueueBytes < d.MaxFrameSize {
+		bad("DialQueueBytes", c.DialQueueBytes, fmt.Sprintf("must hold one frame of MaxFrameSize (%d bytes), or 0 for the default", d.MaxFrameSize))
+	}
+	if d := c.withDefaults(); c.HandshakeGrace > 0 && d.HandshakeGrace >= d.HandshakeTimeout {
+		bad("HandshakeGrace", d.HandshakeGrace, fmt.Sprintf("must be below HandshakeTimeout (%v)", d.HandshakeTimeout))
 	}
 	if d := c.withDefaults(); d.BackoffMin > 0 && d.BackoffMax > 0 && d.BackoffMax < d.BackoffMin {
 		bad("BackoffMax", d.BackoffMax, fmt.Sprintf("must not be below BackoffMin (%v)", d.BackoffMin))
@@ -222,7 +271,13 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	setInt(&c.MaxConns, def.MaxConns)
 	setInt(&c.MaxConnsPerSource, def.MaxConnsPerSource)
 	setInt(&c.MaxDials, def.MaxDials)
+	setInt(&c.DialQueueFrames, def.DialQueueFrames)
+	if c.DialQueueBytes == 0 {
+		c.DialQueueBytes = queueFrames * c.MaxFrameSize
+	}
 	setDur(&c.HandshakeTimeout, def.HandshakeTimeout)
+	setDur(&c.HandshakeGrace, min(defaultGrace, c.HandshakeTimeout/2))
+	setDur(&c.DialQueueTimeout, def.DialQueueTimeout)
 	setDur(&c.DialTimeout, def.DialTimeout)
 	setDur(&c.WriteTimeout, def.WriteTimeout)
 	setDur(&c.IdleTimeout, def.IdleTimeout)

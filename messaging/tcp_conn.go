@@ -63,14 +63,19 @@ type conn struct {
 	active atomic.Int64
 
 	// Guarded by TCP.mu.
-	nc       net.Conn // nil while dialling
-	addr     string   // the peer's listening address, "" if unknown or untrusted
-	remote   string   // the connection's remote address, for logs
-	outbound bool     // dialled here
-	dialing  bool     // the dial is under way
-	awaiting bool     // accepted, handshake not read yet
-	writing  bool     // the writer holds frames taken from the queue
-	demoted  bool     // lost a simultaneous open: close once the queue is empty and quiet
+	nc   net.Conn // nil while dialling
+	addr string   // the peer's listening address, "" if unknown or untrusted
+	// peer is the listening address of the node at the other end, when
+	// known and trusted (dialled here, or a verified claim), even if this
+	// is not the connection Send uses for it: answers go on that one.
+	peer     string
+	remote   string // the connection's remote address, for logs
+	outbound bool   // dialled here
+	dialing  bool   // the dial is under way
+	awaiting bool   // accepted, handshake not read yet
+	slow     bool   // awaiting past HandshakeGrace: counted in TCP.pending
+	writing  bool   // the writer holds frames taken from the queue
+	demoted  bool   // lost a simultaneous open: close once the queue is empty and quiet
 	closed   bool
 }
 
@@ -97,6 +102,7 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 		ready:    make(chan struct{}),
 		src:      src,
 		addr:     addr,
+		peer:     addr,
 		remote:   addr,
 		outbound: outbound,
 		dialing:  outbound,
@@ -125,8 +131,9 @@ func (t *TCP) closeConnLocked(c *conn) {
 	if c.nc != nil {
 		_ = c.nc.Close()
 	}
-	if c.awaiting {
-		c.awaiting = false
+	c.awaiting = false
+	if c.slow {
+		c.slow = false
 		t.releasePendingLocked(c.src)
 	}
 	if c.dialing {
@@ -139,15 +146,17 @@ func (t *TCP) closeConnLocked(c *conn) {
 	}
 }
 
-// closeConn is closeConnLocked for callers that do not hold the lock.
+// closeConn is closeConnLocked for callers that do not hold the lock;
+// the room it frees goes to the dial queue.
 func (t *TCP) closeConn(c *conn) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.closeConnLocked(c)
+	t.pumpLocked(time.Now())
 }
 
-// releasePendingLocked counts one fewer connection awaiting its handshake
-// from src.
+// releasePendingLocked counts one fewer slow connection awaiting its
+// handshake from src.
 func (t *TCP) releasePendingLocked(src netip.Addr) {
 	if t.pending[src]--; t.pending[src] <= 0 {
 		delete(t.pending, src)
@@ -175,6 +184,7 @@ func (t *TCP) runOutbound(c *conn) {
 			t.dialFailedLocked(c, err)
 		}
 		t.closeConnLocked(c)
+		t.pumpLocked(time.Now()) // the dial slot is free: the dial queue goes on
 		t.mu.Unlock()
 		if nc != nil {
 			_ = nc.Close()
@@ -186,6 +196,7 @@ func (t *TCP) runOutbound(c *conn) {
 	c.remote = nc.RemoteAddr().String()
 	delete(t.backoff, c.addr)
 	t.stats.dialedConns.Add(1)
+	t.pumpLocked(time.Now())
 	t.mu.Unlock()
 	t.wg.Go(func() { t.readLoop(c) })
 	t.writeLoop(c)
@@ -276,8 +287,16 @@ func (t *TCP) writeLoop(c *conn) {
 	}
 	w := bufio.NewWriterSize(nc, writeBufferSize)
 	if outbound {
-		// Flushed with the first batch, which is already queued.
+		// Flushed at once, not with the first batch: the frames queued
+		// may have moved to the winner of a simultaneous open, and the
+		// peer counts a connection without its handshake against its
+		// source's MaxConnsPerSource.
 		_ = t.writePayload(c, w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
+		t.setWriteDeadline(c)
+		if err := w.Flush(); err != nil {
+			t.log.Debug().Err(err).Str("peer", c.remote).Msg("handshake write failed, closing connection")
+			return
+		}
 	}
 	var linger <-chan time.Time // set while a demoted c waits for answers
 	for {
@@ -480,13 +499,18 @@ func (t *TCP) readLoop(c *conn) {
 	}
 }
 
-// readHandshake runs an accepted connection's security handshake and
-// reads its first frame, within HandshakeTimeout, and registers the address
-// it claims. It returns the connection and reader to use from then on
-// (wrapped in TLS mode), or nil, having counted why, if the connection
+// readHandshake waits for the start of an accepted connection's handshake
+// (see awaitHandshakeStart), runs its security handshake and reads its
+// first frame, within HandshakeTimeout of the accept, and registers the
+// address it claims. It returns the connection and reader to use from then
+// on (wrapped in TLS mode), or nil, having counted why, if the connection
 // must close.
 func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *bufio.Reader) {
-	if err := nc.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
+	accepted := time.Unix(0, c.active.Load())
+	if !t.awaitHandshakeStart(c, nc, r, time.Now()) {
+		return nil, nil
+	}
+	if err := nc.SetDeadline(accepted.Add(t.cfg.HandshakeTimeout)); err != nil {
 		return nil, nil
 	}
 	sc, sr, err := t.acceptSecure(c, nc, r)
@@ -537,13 +561,58 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 	c.nc = nc
 	close(c.ready)
 	c.awaiting = false
-	t.releasePendingLocked(c.src)
+	if c.slow {
+		c.slow = false
+		t.releasePendingLocked(c.src)
+	}
 	t.stats.acceptedConns.Add(1)
 	c.active.Store(time.Now().UnixNano())
 	if verifiedClaim(claim, nc.RemoteAddr()) && claim != t.claim(nc) {
 		t.adoptLocked(c, claim, t.claim(nc))
 	}
 	return nc, r
+}
+
+// handshakeStart is the length of a handshake's fixed start: the frame
+// header, the magic and the version.
+const handshakeStart = FrameHeaderSize + len(handshakeMagic) + 1
+
+// awaitHandshakeStart waits, for HandshakeGrace from start (when the
+// reader first looks at the connection: on a starved machine the dialer's
+// goroutine was as late as this one; a quarter of it while the source has
+// more than MaxConnsPerSource connections without a handshake), for the
+// start of its handshake,
+// without consuming it. A connection that has not sent it by then is
+// slow: it counts against its source's MaxConnsPerSource, and is closed
+// if the source already has that many slow ones. It returns false if c
+// was closed.
+func (t *TCP) awaitHandshakeStart(c *conn, nc net.Conn, r *bufio.Reader, start time.Time) bool {
+	grace := t.cfg.HandshakeGrace
+	t.mu.Lock()
+	if t.awaitingFromLocked(c.src) > t.cfg.MaxConnsPerSource {
+		// A burst over the cap: a quarter of the grace, so that a flood's
+		// excess is closed soon after it ends.
+		grace /= 4
+	}
+	t.mu.Unlock()
+	if err := nc.SetReadDeadline(start.Add(grace)); err != nil {
+		return false
+	}
+	if _, err := r.Peek(handshakeStart); !errors.Is(err, os.ErrDeadlineExceeded) {
+		return true // arrived, or failed: the read that follows reports it
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if t.pending[c.src] >= t.cfg.MaxConnsPerSource {
+		t.refuseLocked(c, refusePerSource, "too many connections without a handshake from one source")
+		return false
+	}
+	c.slow = true
+	t.pending[c.src]++
+	return true
 }
 
 // adoptLocked makes the accepted connection c, from the node listening at
@@ -553,12 +622,24 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 // closes once its queue is empty and it is quiet (see demotedLinger).
 func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	old := t.byAddr[claim]
+	c.peer = claim
 	if old != nil && old.outbound && self < claim {
-		return // ours wins, and the peer, by the same rule, demotes its own
+		// Ours wins, and the peer, by the same rule, demotes its own:
+		// c. Demoted here too, c closes once quiet, or sooner when room
+		// is needed, instead of holding a slot until the peer closes it;
+		// answers to requests it carries go on ours (see TCP.reply).
+		c.demoted = true
+		select {
+		case c.nudge <- struct{}{}:
+		default:
+		}
+		return
 	}
 	c.addr = claim
 	t.byAddr[claim] = c
 	if old == nil {
+		// Frames waiting for a dial to claim take this connection.
+		t.moveWaitingLocked(claim, c)
 		return
 	}
 	old.demoted = true

@@ -417,13 +417,13 @@ func TestStatsDrops(t *testing.T) {
 	s := messaging.Stats{
 		DroppedQueueFull: 1, DroppedTooLarge: 2, DroppedSendError: 3,
 		DroppedInboxFull: 4, DroppedClosed: 5, DroppedMalformed: 6, DroppedConnLimit: 7,
-		DroppedDecrypt: 8,
+		DroppedDecrypt: 8, DroppedDialWait: 9,
 	}
 	assert.Equal(t, map[string]uint64{
 		"queue_full": 1, "too_large": 2, "send_error": 3,
-		"inbox_full": 4, "closed": 5, "malformed": 6, "conn_limit": 7, "decrypt": 8,
+		"inbox_full": 4, "closed": 5, "malformed": 6, "conn_limit": 7, "decrypt": 8, "dial_wait": 9,
 	}, s.Drops())
-	assert.Equal(t, uint64(36), s.Dropped())
-	assert.Len(t, messaging.Stats{}.Drops(), 8, "every reason is present when zero")
+	assert.Equal(t, uint64(45), s.Dropped())
+	assert.Len(t, messaging.Stats{}.Drops(), 9, "every reason is present when zero")
 	assert.Len(t, messaging.Stats{}.Refusals(), 10, "every reason is present when zero")
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearsay-io/hearsay/failuredetector"
 	"github.com/hearsay-io/hearsay/gossiper"
 )
 
@@ -14,6 +15,15 @@ import (
 // the default TCP transport (built here, exactly as the Gossiper would,
 // so that its byte counters and its sockets are at hand).
 type hearsaySystem struct{}
+
+// fastSetting applies the documented fast setting (docs/operations.md,
+// "The fast setting"): a 200 ms interval, the failure detector's defaults
+// for it, and the Akka model at its default threshold 8.
+func fastSetting(cfg *gossiper.Config) {
+	cfg.Interval = 200 * time.Millisecond
+	cfg.FailureDetector = failuredetector.DefaultConfigFor(cfg.Interval)
+	cfg.FailureDetector.Model = failuredetector.Akka
+}
 
 type hearsayNode struct {
 	g      *gossiper.Gossiper
@@ -26,6 +36,9 @@ func (hearsaySystem) start(ctx context.Context, spec nodeSpec, ob observer) (nod
 	cfg.ID = spec.name
 	if spec.seed != "" {
 		cfg.Seeds = []string{spec.seed}
+	}
+	if spec.fast {
+		fastSetting(&cfg)
 	}
 	// The built-in TCP transport (default settings, the lean wire
 	// encoding), as a user of the library gets it.
@@ -75,6 +88,25 @@ func (n *hearsayNode) set(value string) error { return n.g.SetState(benchKey, va
 func (n *hearsayNode) bytes() uint64 {
 	s := n.g.Stats().Transport
 	return s.SentBytes + s.ReceivedBytes
+}
+
+// losses returns the transport's drop and refusal counters by reason,
+// plus evicted and dialled connections, for the notes under a table.
+func (n *hearsayNode) losses() map[string]uint64 {
+	st := n.g.Stats()
+	s := st.Transport
+	out := map[string]uint64{"evicted": s.EvictedConns, "dialled": s.DialedConns, "waited for a dial": s.DialQueued,
+		"replies limited": st.Core.RepliesLimited, "send errors": st.SendErrors}
+	for typ, ts := range st.Messages {
+		out["sent "+typ] = ts.Sent
+	}
+	for k, v := range s.Drops() {
+		out["dropped "+k] = v
+	}
+	for k, v := range s.Refusals() {
+		out["refused "+k] = v
+	}
+	return out
 }
 
 // crash stops the node as a killed process would: Halt closes every

@@ -71,6 +71,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	updates := fs.Int("updates", 5, "number of key/value updates timed")
 	timeout := fs.Duration("timeout", 60*time.Second, "bound of each phase's wait (join, each update, crash, restart)")
 	crash := fs.Bool("crash", true, "run the crash and restart phases")
+	fast := fs.Bool("fast", false, "hearsay runs the documented fast setting (interval 200ms, Akka failure detector, phi 8; docs/operations.md) instead of its defaults; memberlist and serf keep theirs")
 	quick := fs.Bool("quick", false, "smoke test: N = 8 unless --sizes, steady 2s, settle 1s, 2 updates, timeout 20s, no crash/restart unless --crash")
 	format := fs.String("format", "md", "output format: md (Markdown tables) or json")
 	asJSON := fs.Bool("json", false, "same as --format json")
@@ -96,7 +97,7 @@ func parseFlags(args []string, errOut io.Writer) (config, error) {
 	}
 	cfg := config{
 		format: *format, args: args,
-		opts: options{steady: *steady, settle: *settle, updates: *updates, timeout: *timeout, crash: *crash, jitter: time.Second},
+		opts: options{steady: *steady, settle: *settle, updates: *updates, timeout: *timeout, crash: *crash, fast: *fast, jitter: time.Second},
 	}
 	if *quick {
 		cfg.opts.jitter = 200 * time.Millisecond
@@ -150,6 +151,7 @@ func childArgs(cfg config, sys string, n int) []string {
 		"--steady", o.steady.String(), "--settle", o.settle.String(),
 		"--updates", strconv.Itoa(o.updates), "--timeout", o.timeout.String(),
 		"--crash=" + strconv.FormatBool(o.crash), "--quick=" + strconv.FormatBool(o.jitter < time.Second),
+		"--fast=" + strconv.FormatBool(o.fast),
 		"--sizes", strconv.Itoa(n), "--systems", sys,
 	}
 }
@@ -180,7 +182,9 @@ type report struct {
 	Timeout string `json:"timeout"`
 	// Load is /proc/loadavg when the run started: other work on the
 	// machine skews every figure.
-	Load    string   `json:"load,omitempty"`
+	Load string `json:"load,omitempty"`
+	// Fast: hearsay ran the documented fast setting, not its defaults.
+	Fast    bool     `json:"fast,omitempty"`
 	Results []result `json:"results"`
 }
 
@@ -195,7 +199,7 @@ func runParent(cfg config, out, errOut io.Writer) int {
 		Date:    time.Now().UTC().Format("2006-01-02 15:04 UTC"),
 		Go:      runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		CPUs:    runtime.NumCPU(), Steady: cfg.opts.steady.String(), Updates: cfg.opts.updates,
-		Timeout: cfg.opts.timeout.String(), Load: loadAverage(),
+		Timeout: cfg.opts.timeout.String(), Load: loadAverage(), Fast: cfg.opts.fast,
 	}
 	prog := newProgress(errOut)
 	failed := false

@@ -60,8 +60,9 @@ func TestParseFlags(t *testing.T) {
 	}
 
 	// A child gets the parent's options back.
-	cfg, err = parseFlags([]string{"--steady", "7s", "--updates", "3", "--crash=false"}, io.Discard)
+	cfg, err = parseFlags([]string{"--steady", "7s", "--updates", "3", "--crash=false", "--fast"}, io.Discard)
 	require.NoError(t, err)
+	assert.True(t, cfg.opts.fast)
 	child, err := parseFlags(childArgs(cfg, "memberlist", 32), io.Discard)
 	require.NoError(t, err)
 	assert.True(t, child.child)

@@ -61,7 +61,11 @@ func writeMarkdown(w io.Writer, rep report, systems []string, sizes []int) {
 	if rep.Load != "" {
 		fmt.Fprintf(w, " (load %s at start)", rep.Load)
 	}
-	fmt.Fprintf(w, " · steady %s, %d updates, timeout %s per phase\n", rep.Steady, rep.Updates, rep.Timeout)
+	fmt.Fprintf(w, " · steady %s, %d updates, timeout %s per phase", rep.Steady, rep.Updates, rep.Timeout)
+	if rep.Fast {
+		fmt.Fprint(w, " · hearsay in the fast setting (interval 200ms, Akka, phi 8)")
+	}
+	fmt.Fprintln(w)
 	byKey := map[string]result{}
 	for _, r := range rep.Results {
 		byKey[fmt.Sprintf("%s/%d", r.System, r.N)] = r
@@ -123,6 +127,17 @@ func writeMarkdown(w io.Writer, rep report, systems []string, sizes []int) {
 		for _, s := range systems {
 			for _, note := range byKey[fmt.Sprintf("%s/%d", s, n)].Notes {
 				notes = append(notes, fmt.Sprintf("%s, N = %d: %s", s, n, note))
+			}
+		}
+	}
+	for _, n := range sizes {
+		for _, s := range systems {
+			r := byKey[fmt.Sprintf("%s/%d", s, n)]
+			if len(r.TransportJoin) > 0 {
+				notes = append(notes, fmt.Sprintf("%s, N = %d: transport during the join (all nodes): %s", s, n, lossLine(r.TransportJoin)))
+			}
+			if len(r.TransportRun) > 0 {
+				notes = append(notes, fmt.Sprintf("%s, N = %d: transport over the whole run (all nodes): %s", s, n, lossLine(r.TransportRun)))
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ type options struct {
 	updates int           // key/value updates to time
 	timeout time.Duration // bound of every wait
 	crash   bool          // run the crash and restart phases
+	fast    bool          // hearsay in its documented fast setting
 	jitter  time.Duration // random pause before each update
 }
 
@@ -57,6 +59,14 @@ type result struct {
 	Restart *dist `json:"restart,omitempty"`
 	// FalseConvictions counts live nodes declared dead, per phase.
 	FalseConvictions map[string]int `json:"false_convictions"`
+	// JoinSlowest names the last pairs of the join: "o saw s up at d".
+	JoinSlowest []string `json:"join_slowest,omitempty"`
+	// TransportJoin and TransportRun are the transport's counters summed
+	// over all nodes (hearsay only; those not zero): dialled and evicted
+	// connections, drops and refusals by reason, after the join and at
+	// the end of the run.
+	TransportJoin map[string]uint64 `json:"transport_join,omitempty"`
+	TransportRun  map[string]uint64 `json:"transport_run,omitempty"`
 	// Seconds is the case's wall time.
 	Seconds float64  `json:"seconds"`
 	Notes   []string `json:"notes,omitempty"`
@@ -96,7 +106,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	progress("join")
 	t0 := time.Now()
 	ports := newPortPicker()
-	first, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(0)}, rec.instance(0))
+	first, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(0), fast: opts.fast}, rec.instance(0))
 	if err != nil {
 		return res, fmt.Errorf("start %s: %w", nodeName(0), err)
 	}
@@ -106,7 +116,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	var startErrs []string
 	for i := 1; i < n; i++ {
 		wg.Go(func() {
-			nd, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(i), seed: seed}, rec.instance(i))
+			nd, err := startNode(ctx, sys, ports, nodeSpec{name: nodeName(i), seed: seed, fast: opts.fast}, rec.instance(i))
 			nodesMu.Lock()
 			defer nodesMu.Unlock()
 			if err != nil {
@@ -144,6 +154,8 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 		}
 	})
 	res.Join = summarize(joinTimes, n)
+	res.JoinSlowest = slowestPairs(rec, t0, 5)
+	res.TransportJoin = sumLosses(liveNodes(nodes, &nodesMu))
 	if res.Join.Count < n {
 		res.Notes = append(res.Notes, fmt.Sprintf("join: %d of %d nodes saw all %d up within %v%s", res.Join.Count, n, n, opts.timeout, missing(rec)))
 	}
@@ -264,7 +276,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	tr := time.Now()
 	rctx, rcancel := context.WithTimeout(context.Background(), opts.timeout)
 	defer rcancel()
-	again, retries, err := restartNode(rctx, sys, nodeSpec{name: nodeName(victim), port: port, seed: seed}, rec.instance(victim))
+	again, retries, err := restartNode(rctx, sys, nodeSpec{name: nodeName(victim), port: port, seed: seed, fast: opts.fast}, rec.instance(victim))
 	if retries > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("restart: port %d was still taken; bound after %d retries", port, retries))
 	}
@@ -280,6 +292,7 @@ func runCase(sysName string, n int, opts options, progress func(string)) (res re
 	waitFor(tr.Add(opts.timeout), progress, "survivors see the restarted node", survivorsSee(upAgain))
 	res.Restart = collect(rec, n, victim, tr, upAgain, func(o int) time.Time { return rec.upAt[o][victim] })
 	rec.setPhase("end")
+	res.TransportRun = sumLosses(liveNodes(nodes, &nodesMu))
 	return res, nil
 }
 
@@ -396,6 +409,59 @@ func liveNodes(nodes []node, mu *sync.Mutex) []node {
 		}
 	}
 	return out
+}
+
+// slowestPairs returns the k latest (observer, subject) pairs of the
+// join, "n003 saw n017 up at 2.0 s", latest first.
+func slowestPairs(rec *recorder, t0 time.Time, k int) []string {
+	type pair struct {
+		o, s int
+		at   time.Duration
+	}
+	var ps []pair
+	rec.read(func() {
+		for o := range rec.n {
+			for s := range rec.n {
+				if o != s && rec.up[o][s] {
+					ps = append(ps, pair{o, s, rec.upAt[o][s].Sub(t0)})
+				}
+			}
+		}
+	})
+	slices.SortFunc(ps, func(a, b pair) int { return int(b.at - a.at) })
+	var out []string
+	for _, p := range ps[:min(k, len(ps))] {
+		out = append(out, fmt.Sprintf("%s saw %s up at %s", nodeName(p.o), nodeName(p.s), p.at.Round(time.Millisecond)))
+	}
+	return out
+}
+
+// sumLosses sums the transport counters of the nodes that report them,
+// keeping those that are not zero; nil if none report.
+func sumLosses(nodes []node) map[string]uint64 {
+	var sums map[string]uint64
+	for _, nd := range nodes {
+		if lr, ok := nd.(lossReporter); ok {
+			for k, v := range lr.losses() {
+				if v != 0 {
+					if sums == nil {
+						sums = map[string]uint64{}
+					}
+					sums[k] += v
+				}
+			}
+		}
+	}
+	return sums
+}
+
+// lossLine renders counters from sumLosses, sorted by name.
+func lossLine(sums map[string]uint64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(sums)) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, sums[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sumBytes(nodes []node) uint64 {

@@ -24,6 +24,7 @@ type nodeSpec struct {
 	name string
 	port int
 	seed string
+	fast bool // hearsay: the documented fast setting instead of the defaults
 }
 
 // node is one running node of a system.
@@ -40,6 +41,12 @@ type node interface {
 	crash()
 	// stop shuts the node down.
 	stop()
+}
+
+// lossReporter is a node that counts what its transport lost, by reason
+// (hearsay only); peerbench notes the sums after the join and at the end.
+type lossReporter interface {
+	losses() map[string]uint64
 }
 
 // systems are the libraries compared, by flag name.
