@@ -295,6 +295,7 @@ func (t *TCP) writeLoop(c *conn) {
 		t.setWriteDeadline(c)
 		if err := w.Flush(); err != nil {
 			t.log.Debug().Err(err).Str("peer", c.remote).Msg("handshake write failed, closing connection")
+			awaitReader(c)
 			return
 		}
 	}
@@ -315,6 +316,7 @@ func (t *TCP) writeLoop(c *conn) {
 			c.dequeued(f)
 			if err := t.writeBatch(c, w, f); err != nil {
 				t.log.Debug().Err(err).Str("peer", c.remote).Msg("write failed, closing connection")
+				awaitReader(c)
 				return
 			}
 		}
@@ -660,6 +662,24 @@ func (t *TCP) adoptLocked(c *conn, claim, self string) {
 	select {
 	case old.nudge <- struct{}{}:
 	default:
+	}
+}
+
+// readerGrace is how long a writer that failed waits for its
+// connection's reader before closing the connection itself.
+const readerGrace = 200 * time.Millisecond
+
+// awaitReader waits, at most readerGrace, for c's reader to end the
+// connection after a write failed: a peer that refuses this node closes
+// the connection right after saying why (a TLS alert, a refusal frame),
+// and the write that fails first must not close the connection before the
+// reader has read, counted and logged the reason.
+func awaitReader(c *conn) {
+	t := time.NewTimer(readerGrace)
+	defer t.Stop()
+	select {
+	case <-c.done:
+	case <-t.C:
 	}
 }
 
