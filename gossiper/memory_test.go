@@ -40,5 +40,5 @@ func heapPerEndpoint(t *testing.T, n int) float64 {
 func TestMemoryPerEndpoint(t *testing.T) {
 	got := heapPerEndpoint(t, 4000)
 	t.Logf("%.0f B per endpoint beyond the values at N = 4,000", got)
-	assert.Less(t, got, 330.0)
+	assert.Less(t, got, 295.0)
 }

@@ -58,7 +58,7 @@ func TestRecordsStateAndPeer(t *testing.T) {
 	assert.Equal(t, st.HeartBeat, kept.HeartBeat)
 	assert.Nil(t, r.get("a"), "a state alone is no tracked peer")
 	p := r.track("a")
-	p.alive = true
+	p.setAlive(true)
 	assert.Same(t, kept, &p.st)
 	assert.Equal(t, 1, r.Len())
 	assert.Equal(t, 1, r.peers)
@@ -66,7 +66,7 @@ func TestRecordsStateAndPeer(t *testing.T) {
 	assert.Nil(t, r.get("a"))
 	assert.Same(t, kept, r.Get("a"), "the state stays where it was")
 	r.track("a")
-	assert.False(t, r.get("a").alive, "tracked afresh")
+	assert.False(t, r.get("a").alive(), "tracked afresh")
 	r.Delete("a")
 	assert.Nil(t, r.Get("a"))
 	assert.NotNil(t, r.get("a"), "the peer stays tracked")
