@@ -60,6 +60,13 @@ func TestRecordsStateAndPeer(t *testing.T) {
 	p := r.track("a")
 	p.setAlive(true)
 	assert.Same(t, kept, &p.st)
+	// A state put over the record's (its flags share the state's padding)
+	// leaves the record tracked, up and holding a state.
+	r.Put("a", endpointstate.NewEndpointState(epoch.Unix()+1))
+	require.NotNil(t, r.get("a"), "still tracked")
+	assert.True(t, r.get("a").alive(), "still up")
+	require.NotNil(t, r.Get("a"))
+	assert.Equal(t, epoch.Unix()+1, r.Get("a").HeartBeat.Generation)
 	assert.Equal(t, 1, r.Len())
 	assert.Equal(t, 1, r.peers)
 	r.untrack("a")
