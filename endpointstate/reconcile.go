@@ -342,7 +342,9 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			m.states.Put(d.Endpoint, next)
 			m.dirty = true
 		} else if local != next {
-			*local = *next // in place: Map.sorted keeps pointing at it
+			aux := local.Aux // the Store's, not the state's
+			*local = *next   // in place: Map.sorted keeps pointing at it
+			local.Aux = aux
 		}
 		changes = changed
 	}

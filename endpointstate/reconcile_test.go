@@ -353,3 +353,18 @@ func TestLimitsCheckSet(t *testing.T) {
 	assert.Error(t, Limits{}.Validate())
 	assert.NoError(t, DefaultLimits().Validate())
 }
+
+// TestApplyKeepsAux: Apply updates a known endpoint's state in place and
+// leaves its Aux, the Store's byte, as it was (the gossiper keeps a
+// record's flags there).
+func TestApplyKeepsAux(t *testing.T) {
+	m := NewMap()
+	m.Put("a", state(5, 3, map[string]int64{"k": 2}))
+	m.Get("a").Aux = 0b101
+	ch, err := m.Apply([]Delta{{Endpoint: "a", Generation: 5, HeartBeat: 9, FromVersion: 3, States: []KeyValue{kv("k", "w", 7)}}}, opts())
+	require.NoError(t, err)
+	require.NotEmpty(t, ch, "the delta is newer")
+	got := m.Get("a")
+	assert.EqualValues(t, 9, got.HeartBeat.Version)
+	assert.EqualValues(t, 0b101, got.Aux)
+}

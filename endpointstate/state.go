@@ -114,6 +114,12 @@ type EndpointState struct {
 	// detached marks a state its Map dropped (Remove, or Put of another
 	// state for the endpoint), for the Map's iterations. Local.
 	detached bool
+	// Aux is a byte of the [Store]'s own: a Store that keeps states in
+	// records of its own (see [NewMapIn]) may keep bookkeeping bits here,
+	// in the state's padding, rather than in a word of its record. Local:
+	// never sent, ignored by Equal, not copied by Clone; the Map never
+	// reads or changes it.
+	Aux uint8
 }
 
 // NewEndpointState returns an empty state of the given generation.

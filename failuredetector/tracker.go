@@ -50,3 +50,13 @@ func (d *Detector) StatsTracker(t *Tracker, now time.Time) (EndpointStats, bool)
 	}
 	return d.stats(&t.p, now), true
 }
+
+// LastTracker returns the last heartbeat arrival t accepted (its latest
+// report), and false if t is not tracked (never reported, or untracked
+// since).
+func (d *Detector) LastTracker(t *Tracker) (time.Time, bool) {
+	if t.p.pos == 0 {
+		return time.Time{}, false
+	}
+	return d.base.Add(t.p.last), true
+}

@@ -69,3 +69,25 @@ func TestTrackerMatchesNames(t *testing.T) {
 		}
 	})
 }
+
+// TestLastTracker: LastTracker is the latest accepted report (a report
+// older than it changes nothing), and nothing for a Tracker never
+// reported or untracked since.
+func TestLastTracker(t *testing.T) {
+	d, err := NewDetector(DefaultConfig())
+	require.NoError(t, err)
+	var tr Tracker
+	_, ok := d.LastTracker(&tr)
+	assert.False(t, ok, "never reported")
+	d.ReportTracker(&tr, "a", at(time.Second))
+	d.ReportTracker(&tr, "a", at(3*time.Second))
+	last, ok := d.LastTracker(&tr)
+	require.True(t, ok)
+	assert.True(t, last.Equal(at(3*time.Second)), "got %v", last)
+	d.ReportTracker(&tr, "a", at(2*time.Second)) // out of order: ignored
+	last, _ = d.LastTracker(&tr)
+	assert.True(t, last.Equal(at(3*time.Second)), "got %v", last)
+	d.Untrack(&tr)
+	_, ok = d.LastTracker(&tr)
+	assert.False(t, ok, "untracked")
+}

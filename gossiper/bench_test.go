@@ -73,7 +73,7 @@ func steadyNodeWith(b testing.TB, cfg Config, n, windowFill int) (*Node, time.Ti
 		b.Fatalf("%d echoes outstanding after the replies", len(node.echoes.m))
 	}
 	for ep, p := range node.peers.all() {
-		p.alive = true
+		p.setAlive(true)
 		node.detector.ReportTracker(&p.fd, ep, now)
 	}
 	node.retarget()

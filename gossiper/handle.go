@@ -178,7 +178,7 @@ func (n *Node) handleShutdown(now time.Time, env *messaging.Envelope, m *messagi
 // think is down that talks to us directly gets an echo, the proof that
 // marks it up.
 func (n *Node) directContact(now time.Time, from string, out *Output) {
-	if p := n.peers.get(from); p != nil && !p.alive {
+	if p := n.peers.get(from); p != nil && !p.alive() {
 		n.maybeEcho(from, now, out)
 	}
 }

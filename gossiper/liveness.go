@@ -46,7 +46,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 			continue
 		}
 		if c.Kind == endpointstate.ChangeHeartBeat && (i+1 == len(changes) || changes[i+1].Endpoint != c.Endpoint) {
-			if p := n.peers.get(c.Endpoint); p != nil && p.alive {
+			if p := n.peers.get(c.Endpoint); p != nil && p.alive() {
 				continue
 			}
 		}
@@ -240,15 +240,13 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		p := n.peers.track(c.Endpoint)
 		// A new record's liveness; a detector state kept from before
 		// goes on, as the detector's own table did.
-		p.alive = false
+		p.setAlive(false)
 		n.left.drop(c.Endpoint)
 		n.echoes.drop(c.Endpoint)
-		p.lastBeat = n.moment(now)
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 	case endpointstate.ChangeRestarted:
 		p := n.peer(c.Endpoint, now)
-		p.lastBeat = n.moment(now)
 		n.detector.Untrack(&p.fd)
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 		if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
@@ -257,13 +255,12 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		n.counters.Restarts++
 		// A new incarnation must prove itself with an echo: down, silently
 		// (no dead event), until it answers (Cassandra's markAlive).
-		p.alive = false
+		p.setAlive(false)
 		n.left.drop(c.Endpoint)
 		n.echoes.drop(c.Endpoint)
 		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
 	case endpointstate.ChangeHeartBeat:
 		p := n.peer(c.Endpoint, now)
-		p.lastBeat = n.moment(now)
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
@@ -275,7 +272,6 @@ func (n *Node) peer(ep string, now time.Time) *peer {
 	p := n.peers.get(ep)
 	if p == nil {
 		p = n.peers.track(ep)
-		p.lastBeat = n.moment(now)
 		n.retarget()
 	}
 	return p
@@ -296,7 +292,7 @@ func (n *Node) settle(now time.Time, ep string, out *Output) {
 	case endpointstate.StatusShutdown:
 		n.markDown(ep, now, "shutdown", 0, out)
 	default:
-		if !p.alive {
+		if !p.alive() {
 			n.maybeEcho(ep, now, out)
 		}
 	}
@@ -330,10 +326,10 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 		return
 	}
 	n.echoes.drop(from)
-	if p.alive || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
+	if p.alive() || s.Status() != endpointstate.StatusNormal || r.Generation != s.HeartBeat.Generation {
 		return
 	}
-	p.alive, p.lastBeat = true, n.moment(now)
+	p.setAlive(true)
 	n.retarget()
 	n.detector.ReportTracker(&p.fd, from, now)
 	out.event(now, Event{Kind: EventAlive, Endpoint: from, Generation: s.HeartBeat.Generation})
@@ -342,10 +338,10 @@ func (n *Node) handleEchoReply(now time.Time, from string, r *messaging.EchoRepl
 // markDown marks a peer down; an event fires only if it was up.
 func (n *Node) markDown(ep string, now time.Time, reason string, phi float64, out *Output) {
 	p := n.peers.get(ep)
-	if p == nil || !p.alive {
+	if p == nil || !p.alive() {
 		return
 	}
-	p.alive = false
+	p.setAlive(false)
 	n.echoes.drop(ep)
 	n.retarget()
 	s := n.states.Get(ep)
@@ -391,7 +387,7 @@ func (n *Node) Remove(now time.Time, id string) (Output, error) {
 	if n.states.Get(id) == nil {
 		return Output{}, ErrUnknownMember
 	}
-	if p := n.peers.get(id); p != nil && p.alive {
+	if p := n.peers.get(id); p != nil && p.alive() {
 		return Output{}, ErrMemberAlive
 	}
 	var out Output

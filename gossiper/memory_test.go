@@ -36,9 +36,11 @@ func heapPerEndpoint(t *testing.T, n int) float64 {
 // application values, stays near the 300 B of issue 10 (docs/performance.md,
 // "Memory per endpoint"): one record per endpoint holding its state,
 // liveness and detector statistics, with the rare echoes, departures and
-// displayed intervals beside it. Two records per endpoint took 387 B.
+// displayed intervals beside it. Two records per endpoint took 387 B; one
+// record of 160 B, 302 B; of 144 B (the flags in the state's padding, the
+// last heartbeat time read from the detector), 285 B.
 func TestMemoryPerEndpoint(t *testing.T) {
 	got := heapPerEndpoint(t, 4000)
 	t.Logf("%.0f B per endpoint beyond the values at N = 4,000", got)
-	assert.Less(t, got, 330.0)
+	assert.Less(t, got, 295.0)
 }

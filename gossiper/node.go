@@ -132,18 +132,44 @@ const (
 // flight and the time a peer was seen leaving are kept beside
 // (Node.echoes, Node.left).
 type peer struct {
-	alive bool
-	// tracked: the record holds a peer's liveness (the node's own record
-	// never does); hasState: it holds the endpoint's state, st.
-	tracked, hasState bool
-	// lastBeat is when this node last saw the peer's heartbeat advance
-	// (or first learned of it, or heard its echo reply).
-	lastBeat moment
-	// fd is the peer's failure-detector state (see Node.detector).
+	// fd is the peer's failure-detector state (see Node.detector); its
+	// last accepted report is when this node last saw the peer's
+	// heartbeat advance (or first learned of it, or heard its echo reply).
 	fd failuredetector.Tracker
-	// st is the endpoint's state when hasState (see records).
+	// st is the endpoint's state when the record holds one (see records);
+	// st.Aux holds the record's flags (see peerFlag), in the state's
+	// padding, so that a record takes 144 bytes rather than 160.
 	st endpointstate.EndpointState
 }
+
+// peerFlag is a bit of a record's flags (peer.st.Aux).
+type peerFlag = uint8
+
+const (
+	// flagAlive: the peer is up.
+	flagAlive peerFlag = 1 << iota
+	// flagTracked: the record holds a peer's liveness (the node's own
+	// record never does).
+	flagTracked
+	// flagHasState: the record holds the endpoint's state, st.
+	flagHasState
+)
+
+func (p *peer) has(f peerFlag) bool { return p.st.Aux&f != 0 }
+
+func (p *peer) set(f peerFlag, on bool) {
+	if on {
+		p.st.Aux |= f
+	} else {
+		p.st.Aux &^= f
+	}
+}
+
+// alive reports whether the peer is up.
+func (p *peer) alive() bool { return p.has(flagAlive) }
+
+// setAlive marks the peer up or down.
+func (p *peer) setAlive(up bool) { p.set(flagAlive, up) }
 
 // echo is the outstanding echo to a down peer (see Node.echoes): nonce
 // is the latest's, first the nonce of the first echo sent since the last
@@ -357,7 +383,7 @@ func (n *Node) member(ep string, now time.Time) Member {
 		m.Status = StatusUp
 	case s.Status() == endpointstate.StatusLeft:
 		m.Status = StatusLeft
-	case n.peers.get(ep) != nil && n.peers.get(ep).alive:
+	case n.peers.get(ep) != nil && n.peers.get(ep).alive():
 		m.Status = StatusUp
 	default:
 		m.Status = StatusDown

@@ -30,7 +30,8 @@ func selectionNode(t *testing.T, live, unreachable int, seeds []string, seed uin
 		s.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, 2)
 		n.states.Put(id, s)
 		p := n.peers.track(id)
-		p.alive, p.lastBeat = i < live, n.moment(epoch)
+		p.setAlive(i < live)
+		n.detector.ReportTracker(&p.fd, id, epoch)
 	}
 	return n
 }

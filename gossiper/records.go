@@ -23,7 +23,7 @@ func newRecords() *records { return &records{m: map[string]*peer{}} }
 
 // get returns the tracked peer ep, or nil.
 func (r *records) get(ep string) *peer {
-	if p := r.m[ep]; p != nil && p.tracked {
+	if p := r.m[ep]; p != nil && p.has(flagTracked) {
 		return p
 	}
 	return nil
@@ -37,8 +37,8 @@ func (r *records) track(ep string) *peer {
 		p = &peer{}
 		r.m[ep] = p
 	}
-	if !p.tracked {
-		p.tracked = true
+	if !p.has(flagTracked) {
+		p.set(flagTracked, true)
 		r.peers++
 	}
 	return p
@@ -48,23 +48,24 @@ func (r *records) track(ep string) *peer {
 // state), dropping the record if it holds no state either.
 func (r *records) untrack(ep string) {
 	p := r.m[ep]
-	if p == nil || !p.tracked {
+	if p == nil || !p.has(flagTracked) {
 		return
 	}
 	r.peers--
-	if !p.hasState {
+	if !p.has(flagHasState) {
 		delete(r.m, ep)
 		return
 	}
 	st := p.st
-	*p = peer{st: st, hasState: true}
+	st.Aux = flagHasState
+	*p = peer{st: st}
 }
 
 // all yields every tracked peer, in no order.
 func (r *records) all() iter.Seq2[string, *peer] {
 	return func(yield func(string, *peer) bool) {
 		for ep, p := range r.m {
-			if p.tracked && !yield(ep, p) {
+			if p.has(flagTracked) && !yield(ep, p) {
 				return
 			}
 		}
@@ -73,7 +74,7 @@ func (r *records) all() iter.Seq2[string, *peer] {
 
 // Get is endpointstate.Store's: ep's state, or nil.
 func (r *records) Get(ep string) *endpointstate.EndpointState {
-	if p := r.m[ep]; p != nil && p.hasState {
+	if p := r.m[ep]; p != nil && p.has(flagHasState) {
 		return &p.st
 	}
 	return nil
@@ -86,12 +87,14 @@ func (r *records) Put(ep string, s *endpointstate.EndpointState) *endpointstate.
 		p = &peer{}
 		r.m[ep] = p
 	}
-	if !p.hasState {
-		p.hasState = true
+	if !p.has(flagHasState) {
+		p.set(flagHasState, true)
 		r.states++
 	}
 	if &p.st != s {
+		flags := p.st.Aux
 		p.st = *s
+		p.st.Aux = flags
 	}
 	return &p.st
 }
@@ -101,12 +104,12 @@ func (r *records) Put(ep string, s *endpointstate.EndpointState) *endpointstate.
 // and goes if ep is not tracked either.
 func (r *records) Delete(ep string) {
 	p := r.m[ep]
-	if p == nil || !p.hasState {
+	if p == nil || !p.has(flagHasState) {
 		return
 	}
-	p.hasState = false
+	p.set(flagHasState, false)
 	r.states--
-	if !p.tracked {
+	if !p.has(flagTracked) {
 		delete(r.m, ep)
 	}
 }
@@ -118,7 +121,7 @@ func (r *records) Len() int { return r.states }
 func (r *records) All() iter.Seq2[string, *endpointstate.EndpointState] {
 	return func(yield func(string, *endpointstate.EndpointState) bool) {
 		for ep, p := range r.m {
-			if p.hasState && !yield(ep, &p.st) {
+			if p.has(flagHasState) && !yield(ep, &p.st) {
 				return
 			}
 		}

@@ -154,7 +154,7 @@ func (n *Node) targets() (live, unreachable []string) {
 			continue
 		}
 		switch {
-		case p.alive:
+		case p.alive():
 			live = append(live, ep)
 		case s.Status() != endpointstate.StatusLeft:
 			unreachable = append(unreachable, ep)
@@ -174,7 +174,7 @@ func (n *Node) anyAlive() bool {
 		return true
 	}
 	for _, p := range n.peers.all() { // a live peer without an address
-		if p.alive {
+		if p.alive() {
 			return true
 		}
 	}
@@ -222,7 +222,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	due := n.detector.Overdue(now, n.due[:0])
 	if live, _ := n.targets(); len(live) < n.peers.peers {
 		for ep, p := range n.peers.all() {
-			if _, left := n.left.m[ep]; !p.alive || left {
+			if _, left := n.left.m[ep]; !p.alive() || left {
 				due = append(due, ep)
 			}
 		}
@@ -234,7 +234,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 		if p == nil || n.states.Get(ep) == nil {
 			continue
 		}
-		if p.alive && n.detector.InterpretTracker(&p.fd, now) {
+		if p.alive() && n.detector.InterpretTracker(&p.fd, now) {
 			n.counters.Convictions++
 			phi := n.detector.PhiTracker(&p.fd, now)
 			n.markDown(ep, now, "convicted", phi, out)
@@ -244,7 +244,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			if !now.Before(n.leftExpiry(ep)) {
 				n.remove(ep, now, "expired", out)
 			}
-		case canRemove && !p.alive && now.Sub(n.time(p.lastBeat)) >= n.cfg.RemoveDownAfter:
+		case canRemove && !p.alive() && n.silentFor(p, now) >= n.cfg.RemoveDownAfter:
 			// Silent for that long, as this node sees it: tell everyone it
 			// left, with an absolute expiry all nodes share.
 			_ = n.announceLeft(now, ep, "expired", out)
@@ -257,4 +257,16 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 			delete(n.removed, ep)
 		}
 	}
+}
+
+// silentFor is how long peer p has been silent at now, as this node sees
+// it: the time since the detector's last report of it (its heartbeat
+// advancing, its first news, its echo reply), or 0 for a peer never
+// reported.
+func (n *Node) silentFor(p *peer, now time.Time) time.Duration {
+	last, ok := n.detector.LastTracker(&p.fd)
+	if !ok {
+		return 0
+	}
+	return now.Sub(last)
 }

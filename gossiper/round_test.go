@@ -20,7 +20,7 @@ func freshTargets(n *Node) (live, unreachable []string) {
 			continue
 		}
 		switch {
-		case p.alive:
+		case p.alive():
 			live = append(live, ep)
 		case s.Status() != endpointstate.StatusLeft:
 			unreachable = append(unreachable, ep)

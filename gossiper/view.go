@@ -56,16 +56,15 @@ func (n *Node) StartFromView(now time.Time, view []PeerView) error {
 		s := pv.State.Clone()
 		n.states.Put(pv.ID, s)
 		p := n.peers.track(pv.ID)
-		p.alive, p.lastBeat = pv.Up, n.moment(now)
+		p.setAlive(pv.Up)
 		if len(pv.Arrivals) == 0 {
 			n.detector.ReportTracker(&p.fd, pv.ID, now)
 		}
 		for _, at := range pv.Arrivals {
 			n.detector.ReportTracker(&p.fd, pv.ID, at)
-			p.lastBeat = n.moment(at)
 		}
 		if s.Status() == endpointstate.StatusLeft {
-			p.alive = false
+			p.setAlive(false)
 			n.left.set(pv.ID, n.moment(now))
 		}
 	}
@@ -144,7 +143,7 @@ func (n *Node) endpointVersion(ep string, s *endpointstate.EndpointState) Endpoi
 	return EndpointVersion{
 		ID: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion(),
 		StatesVersion: s.StatesVersion(), Status: s.Status(),
-		Up: ep == n.id || p != nil && p.alive,
+		Up: ep == n.id || p != nil && p.alive(),
 	}
 }
 
