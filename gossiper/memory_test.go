@@ -38,9 +38,11 @@ func heapPerEndpoint(t *testing.T, n int) float64 {
 // liveness and detector statistics, with the rare echoes, departures and
 // displayed intervals beside it. Two records per endpoint took 387 B; one
 // record of 160 B, 302 B; of 144 B (the flags in the state's padding, the
-// last heartbeat time read from the detector), 285 B.
+// last heartbeat time read from the detector), 285 B. A process measures
+// one of a few levels (here 284.5, 286 or 294 B, under -race too; the
+// 160-B record 300.6, 302 or 310 B): the bound lies between the two sets.
 func TestMemoryPerEndpoint(t *testing.T) {
 	got := heapPerEndpoint(t, 4000)
-	t.Logf("%.0f B per endpoint beyond the values at N = 4,000", got)
-	assert.Less(t, got, 295.0)
+	t.Logf("%.1f B per endpoint beyond the values at N = 4,000", got)
+	assert.Less(t, got, 298.0)
 }
