@@ -66,9 +66,9 @@ type proc struct {
 	err                     error         // Wait's result; read after done
 }
 
-// startProc starts an agent, kills it at the end of owner (t or a parent
-// of t), and waits until its API answers /healthz.
-func startProc(t, owner *testing.T, id, bind, httpAddr, dataDir string, extra ...string) *proc {
+// launchProc starts an agent and kills it at the end of owner (t or a
+// parent of t), without waiting for its API.
+func launchProc(t, owner *testing.T, id, bind, httpAddr, dataDir string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{id: id, bind: bind, http: httpAddr, dataDir: dataDir, stderr: &lockedBuffer{}, done: make(chan struct{})}
 	args := append([]string{"agent", "--id", id, "--bind", bind, "--http", httpAddr, "--data-dir", dataDir,
@@ -87,6 +87,14 @@ func startProc(t, owner *testing.T, id, bind, httpAddr, dataDir string, extra ..
 			owner.Logf("%s (pid %d) stderr:\n%s", id, p.cmd.Process.Pid, p.stderr.String())
 		}
 	})
+	return p
+}
+
+// startProc starts an agent, kills it at the end of owner (t or a parent
+// of t), and waits until its API answers /healthz.
+func startProc(t, owner *testing.T, id, bind, httpAddr, dataDir string, extra ...string) *proc {
+	t.Helper()
+	p := launchProc(t, owner, id, bind, httpAddr, dataDir, extra...)
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
 		select {
 		case <-p.done:

@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/big"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,23 +25,7 @@ import (
 // trusting pool only.
 func startHTTPSProc(t *testing.T, pool *x509.CertPool, id, bind, httpAddr, dataDir string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{id: id, bind: bind, http: httpAddr, dataDir: dataDir, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	args := append([]string{"agent", "--id", id, "--bind", bind, "--http", httpAddr, "--data-dir", dataDir,
-		"--interval", "100ms", "--log-format", "json"}, extra...)
-	p.cmd = exec.Command(binPath(), args...)
-	p.cmd.Stderr = p.stderr
-	require.NoError(t, p.cmd.Start())
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.kill(t)
-		assert.NotContains(t, p.stderr.String(), "DATA RACE", id)
-		if t.Failed() {
-			t.Logf("%s (pid %d) stderr:\n%s", id, p.cmd.Process.Pid, p.stderr.String())
-		}
-	})
+	p := launchProc(t, t, id, bind, httpAddr, dataDir, extra...)
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 5 * time.Second}
