@@ -42,7 +42,7 @@ func steadyNodeWith(b testing.TB, cfg Config, n, windowFill int) (*Node, time.Ti
 	cfg.MaxEndpoints = n + 1
 	cfg.ShadowTimeout = 0
 	now := time.Unix(benchGen, 0).Add(time.Hour)
-	node, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
+	node, err := NewNode(cfg.NodeConfig, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -14,19 +14,14 @@ import (
 	"github.com/hearsay-io/hearsay/seeds"
 )
 
-// Config configures a [Gossiper] and its core [Node]. Start from
-// [DefaultConfig]; set at least ID (and Seeds or SeedProvider to join a
-// cluster).
-type Config struct {
+// NodeConfig configures the core [Node]: the fields the protocol itself
+// reads. It holds no runtime concern (sockets, clock, logs, randomness:
+// [NewNode]'s caller supplies those). Start from [DefaultNodeConfig]; set
+// at least ID. [Config] embeds it for the runtime [Gossiper].
+type NodeConfig struct {
 	// ID is the node's stable identity (not its address): 1..256 bytes of
 	// UTF-8. Required.
 	ID string
-	// BindAddr is the TCP address to listen on for gossip. Default
-	// "127.0.0.1:7000"; port 0 picks a free port.
-	BindAddr string
-	// AdvertiseAddr is the address peers reach this node at. Default: the
-	// address actually bound (which must then not be 0.0.0.0 or ::).
-	AdvertiseAddr string
 	// ClusterName must be equal on every node; messages from other
 	// clusters are dropped and counted. Default "hearsay".
 	ClusterName string
@@ -62,21 +57,6 @@ type Config struct {
 	// Seeds are "host:port" addresses of nodes to contact first. May be
 	// empty (a single-node cluster, or seeds from SeedProvider).
 	Seeds []string
-	// SeedProvider, when set, is asked for seeds in the background every
-	// SeedRefreshInterval; its answers replace Seeds.
-	SeedProvider seeds.Provider
-	// SeedRefreshInterval is how often SeedProvider is asked. Default 30s.
-	SeedRefreshInterval time.Duration
-	// Generation is this incarnation's generation. Default 0: wall-clock
-	// seconds at start, or one more than the last generation this process
-	// gave the same ID if that is not below them (so an in-process restart
-	// within one second still takes a higher generation), or, with
-	// GenerationFile, one more than the last persisted value if the clock
-	// went back.
-	Generation int64
-	// GenerationFile, when set, persists the generation so it strictly
-	// increases across restarts even if the clock goes back.
-	GenerationFile string
 	// InitialStates are application states published from the first
 	// round on.
 	InitialStates map[string]string
@@ -116,6 +96,36 @@ type Config struct {
 	// MaxFrameSize is the largest message in bytes. Default 1 MiB; it must
 	// hold one full endpoint state (Limits.StateSizeBound) plus envelope.
 	MaxFrameSize int
+}
+
+// Config configures a [Gossiper]: its core [NodeConfig], embedded (so
+// cfg.Interval and the like work as fields of Config), and the runtime's
+// own fields (addresses, transport, seed provider, generation, logs,
+// randomness). Start from [DefaultConfig]; set at least ID (and Seeds or
+// SeedProvider to join a cluster).
+type Config struct {
+	NodeConfig
+	// BindAddr is the TCP address to listen on for gossip. Default
+	// "127.0.0.1:7000"; port 0 picks a free port.
+	BindAddr string
+	// AdvertiseAddr is the address peers reach this node at. Default: the
+	// address actually bound (which must then not be 0.0.0.0 or ::).
+	AdvertiseAddr string
+	// SeedProvider, when set, is asked for seeds in the background every
+	// SeedRefreshInterval; its answers replace Seeds.
+	SeedProvider seeds.Provider
+	// SeedRefreshInterval is how often SeedProvider is asked. Default 30s.
+	SeedRefreshInterval time.Duration
+	// Generation is this incarnation's generation. Default 0: wall-clock
+	// seconds at start, or one more than the last generation this process
+	// gave the same ID if that is not below them (so an in-process restart
+	// within one second still takes a higher generation), or, with
+	// GenerationFile, one more than the last persisted value if the clock
+	// went back.
+	Generation int64
+	// GenerationFile, when set, persists the generation so it strictly
+	// increases across restarts even if the clock goes back.
+	GenerationFile string
 	// EventBuffer is each subscription's channel capacity; events that do
 	// not fit are dropped and counted. Default 1024.
 	EventBuffer int
@@ -155,27 +165,36 @@ const (
 // DefaultMaxEndpoints is Config.MaxEndpoints' default.
 const DefaultMaxEndpoints = 10_000
 
+// DefaultNodeConfig returns a safe core configuration for a 1 s
+// interval. ID must still be set.
+func DefaultNodeConfig() NodeConfig {
+	return NodeConfig{
+		ClusterName:        "hearsay",
+		Interval:           time.Second,
+		Fanout:             DefaultFanout,
+		PushFanout:         DefaultPushFanout,
+		PushRate:           DefaultPushRate,
+		PushBurst:          DefaultPushBurst,
+		FailureDetector:    failuredetector.DefaultConfig(),
+		QuarantineDuration: 60 * time.Second,
+		RemoveDownAfter:    72 * time.Hour,
+		LeftExpiry:         72 * time.Hour,
+		TombstoneGrace:     time.Hour,
+		ShadowTimeout:      10 * time.Second,
+		Limits:             endpointstate.DefaultLimits(),
+		MaxFrameSize:       messaging.DefaultMaxFrameSize,
+		MaxEndpoints:       DefaultMaxEndpoints,
+	}
+}
+
 // DefaultConfig returns a safe configuration for a 1 s interval on
-// loopback. ID must still be set.
+// loopback: [DefaultNodeConfig] and the runtime's defaults. ID must still
+// be set.
 func DefaultConfig() Config {
 	return Config{
+		NodeConfig:          DefaultNodeConfig(),
 		BindAddr:            "127.0.0.1:7000",
-		ClusterName:         "hearsay",
-		Interval:            time.Second,
-		Fanout:              DefaultFanout,
-		PushFanout:          DefaultPushFanout,
-		PushRate:            DefaultPushRate,
-		PushBurst:           DefaultPushBurst,
-		FailureDetector:     failuredetector.DefaultConfig(),
 		SeedRefreshInterval: 30 * time.Second,
-		QuarantineDuration:  60 * time.Second,
-		RemoveDownAfter:     72 * time.Hour,
-		LeftExpiry:          72 * time.Hour,
-		TombstoneGrace:      time.Hour,
-		ShadowTimeout:       10 * time.Second,
-		Limits:              endpointstate.DefaultLimits(),
-		MaxFrameSize:        messaging.DefaultMaxFrameSize,
-		MaxEndpoints:        DefaultMaxEndpoints,
 		EventBuffer:         1024,
 		Logger:              zerolog.Nop(),
 		TCP:                 messaging.DefaultTCPConfig(),
@@ -183,25 +202,19 @@ func DefaultConfig() Config {
 }
 
 // Validate reports every field out of range, without changing c.
-func (c Config) Validate() error {
+func (c NodeConfig) Validate() error {
+	return errors.Join(c.validate("")...)
+}
+
+// validate lists the problems of c for a node advertising addr (counted
+// in the endpoint state and the envelope, when known).
+func (c NodeConfig) validate(addr string) []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
 	if err := c.Limits.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: %w", err))
 	} else if err := c.Limits.CheckEndpoint(c.ID); err != nil {
 		bad("ID %q: %v", c.ID, err)
-	}
-	if c.Transport == nil {
-		if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
-			bad("BindAddr %q: %v", c.BindAddr, err)
-		} else if err := c.tcpConfig().Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("config: TCP: %w", err))
-		}
-	}
-	if c.AdvertiseAddr != "" {
-		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
-			bad("AdvertiseAddr %q: %v", c.AdvertiseAddr, err)
-		}
 	}
 	if c.ClusterName == "" || len(c.ClusterName) > c.Limits.MaxKeyLength {
 		bad("ClusterName %q: want 1..%d bytes", c.ClusterName, c.Limits.MaxKeyLength)
@@ -231,17 +244,11 @@ func (c Config) Validate() error {
 			bad("seed %q: %v", s, err)
 		}
 	}
-	if c.SeedProvider != nil && c.SeedRefreshInterval <= 0 {
-		bad("SeedRefreshInterval %v: want > 0", c.SeedRefreshInterval)
-	}
-	if c.Generation < 0 {
-		bad("Generation %d: want >= 0", c.Generation)
-	}
 	if c.Limits.Validate() == nil {
 		// Counted as the node will hold them: with its own address and
 		// status.
 		initial := endpointstate.NewEndpointState(1)
-		initial.Set(endpointstate.KeyAddress, c.AdvertiseAddr+c.BindAddr, 1)
+		initial.Set(endpointstate.KeyAddress, addr, 1)
 		initial.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, 2)
 		for i, k := range sortedKeys(c.InitialStates) {
 			v := c.InitialStates[k]
@@ -262,11 +269,37 @@ func (c Config) Validate() error {
 	if c.RemoveDownAfter < 0 || c.ShadowTimeout < 0 {
 		bad("RemoveDownAfter %v, ShadowTimeout %v: want >= 0", c.RemoveDownAfter, c.ShadowTimeout)
 	}
-	if need := c.Limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, c.AdvertiseAddr+c.BindAddr); c.MaxFrameSize < need {
+	if need := c.Limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, addr); c.MaxFrameSize < need {
 		bad("MaxFrameSize %d: must hold one full endpoint state within Limits, at least %d", c.MaxFrameSize, need)
 	}
 	if c.MaxEndpoints < 1 || c.MaxEndpoints > 1_000_000 {
 		bad("MaxEndpoints %d: want 1..1000000 (default %d)", c.MaxEndpoints, DefaultMaxEndpoints)
+	}
+	return errs
+}
+
+// Validate reports every field out of range, the core's (see
+// [NodeConfig.Validate]) and the runtime's, without changing c.
+func (c Config) Validate() error {
+	errs := c.NodeConfig.validate(c.AdvertiseAddr + c.BindAddr)
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("config: "+format, args...)) }
+	if c.Transport == nil {
+		if _, _, err := net.SplitHostPort(c.BindAddr); err != nil {
+			bad("BindAddr %q: %v", c.BindAddr, err)
+		} else if err := c.tcpConfig().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("config: TCP: %w", err))
+		}
+	}
+	if c.AdvertiseAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil {
+			bad("AdvertiseAddr %q: %v", c.AdvertiseAddr, err)
+		}
+	}
+	if c.SeedProvider != nil && c.SeedRefreshInterval <= 0 {
+		bad("SeedRefreshInterval %v: want > 0", c.SeedRefreshInterval)
+	}
+	if c.Generation < 0 {
+		bad("Generation %d: want >= 0", c.Generation)
 	}
 	if c.EventBuffer < 1 {
 		bad("EventBuffer %d: want >= 1", c.EventBuffer)

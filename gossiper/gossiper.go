@@ -191,7 +191,7 @@ func (g *Gossiper) prepare() (*Node, error) {
 		tr.Close()
 		return nil, err
 	}
-	node, err := NewNode(g.cfg, addr, gen, newRand(g.cfg.RandSeed))
+	node, err := NewNode(g.cfg.NodeConfig, addr, gen, newRand(g.cfg.RandSeed))
 	if err != nil {
 		tr.Close()
 		return nil, err
@@ -237,7 +237,9 @@ func newRand(seed uint64) *rand.Rand {
 }
 
 // Stop announces a graceful shutdown to every live peer (they mark this
-// node down at once), waits briefly for the announcement to leave, then
+// node down at once), waits until the announcement is written (at most
+// min(2·Interval, 1 s); a transport that is not a [messaging.Flusher]
+// waits that long), then
 // stops every goroutine and closes the transport. It is idempotent; ctx
 // bounds the wait for the announcement.
 func (g *Gossiper) Stop(ctx context.Context) error {
@@ -257,16 +259,30 @@ func (g *Gossiper) exit(ctx context.Context, announce func(*Node, time.Time) Out
 	if running {
 		if err := g.do(func(now time.Time) (Output, error) { return announce(g.node(), now), nil }); err == nil {
 			g.log.Info().Msg("announced shutdown")
-			t := time.NewTimer(min(2*g.cfg.Interval, time.Second))
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
+			g.awaitSent(ctx)
 		}
 	}
 	g.halt(true)
 	return nil
+}
+
+// awaitSent gives the frames just queued (the shutdown announcement) time
+// to leave, at most min(2·Interval, 1 s) or until ctx ends: with a
+// [messaging.Flusher] transport it returns as soon as they are written,
+// otherwise it waits the whole bound.
+func (g *Gossiper) awaitSent(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, min(2*g.cfg.Interval, time.Second))
+	defer cancel()
+	g.mu.Lock()
+	tr := g.transport
+	g.mu.Unlock()
+	if f, ok := tr.(messaging.Flusher); ok {
+		if err := f.Flush(ctx); err != nil {
+			g.log.Debug().Err(err).Msg("shutdown announcement not flushed in time")
+		}
+		return
+	}
+	<-ctx.Done()
 }
 
 // Halt stops the gossiper at once, announcing nothing: the loop and the

@@ -193,12 +193,12 @@ func TestFarFutureGenerationRefusedAtStart(t *testing.T) {
 	assert.Contains(t, err.Error(), "Config.Generation")
 	_ = g.Stop(t.Context())
 
-	n, err := NewNode(coreConfig("far"), addrFor(1), epoch.Unix()+2*endpointstate.MaxGenerationDrift, nil)
+	n, err := NewNode(coreConfig("far").NodeConfig, addrFor(1), epoch.Unix()+2*endpointstate.MaxGenerationDrift, nil)
 	require.NoError(t, err)
 	out := n.Start(epoch)
 	require.ErrorIs(t, out.Fatal, endpointstate.ErrGenerationTooFar)
 	assert.True(t, n.Stopped())
-	_, err = NewNode(coreConfig("far"), addrFor(1), math.MaxInt64, nil)
+	_, err = NewNode(coreConfig("far").NodeConfig, addrFor(1), math.MaxInt64, nil)
 	assert.Error(t, err)
 }
 
@@ -234,7 +234,7 @@ func TestRefutationNeverLeavesTheWindow(t *testing.T) {
 // nothing persisted).
 func TestShadowRoundIgnoresUnbelievableOwnGeneration(t *testing.T) {
 	for _, far := range []int64{math.MaxInt64, epoch.Unix() + endpointstate.MaxGenerationDrift} {
-		n, err := NewNode(coreConfig("me", addrFor(1)), addrFor(2), epoch.Unix(), nil)
+		n, err := NewNode(coreConfig("me", addrFor(1)).NodeConfig, addrFor(2), epoch.Unix(), nil)
 		require.NoError(t, err)
 		n.Start(epoch)
 		require.False(t, n.Running())
@@ -333,7 +333,7 @@ func TestRepeatedLocalStallsStillConvict(t *testing.T) {
 // warning saying how many went unreported; a flood of refusals in one
 // message is one warning naming three.
 func TestRefusalWarningsRateLimited(t *testing.T) {
-	n, err := NewNode(coreConfig("me"), addrFor(1), epoch.Unix(), nil)
+	n, err := NewNode(coreConfig("me").NodeConfig, addrFor(1), epoch.Unix(), nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	bad := func(ids ...string) *messaging.Envelope {

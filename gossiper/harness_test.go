@@ -82,7 +82,7 @@ func (h *harness) add(cfg Config) *Node {
 func (h *harness) addAt(addr string, cfg Config, gen int64) *Node {
 	h.t.Helper()
 	seed := uint64(len(h.addrs) + 1)
-	n, err := NewNode(cfg, addr, gen, rand.New(rand.NewPCG(seed, seed*7)))
+	n, err := NewNode(cfg.NodeConfig, addr, gen, rand.New(rand.NewPCG(seed, seed*7)))
 	require.NoError(h.t, err)
 	if _, ok := h.nodes[addr]; !ok {
 		h.addrs = append(h.addrs, addr)

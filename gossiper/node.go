@@ -209,7 +209,7 @@ func (n *Node) time(m moment) time.Time { return n.base.Add(time.Duration(m)) }
 // A Node is not safe for concurrent use: one goroutine owns it (the
 // [Gossiper]'s loop, or a simulator).
 type Node struct {
-	cfg   Config
+	cfg   NodeConfig
 	id    string
 	addr  string
 	gen   int64
@@ -259,8 +259,8 @@ type Node struct {
 
 // NewNode returns a core for cfg, advertising addr, in generation gen,
 // drawing its randomness from rng. cfg must be valid; gen > 0.
-func NewNode(cfg Config, addr string, gen int64, rng *rand.Rand) (*Node, error) {
-	if err := cfg.Validate(); err != nil {
+func NewNode(cfg NodeConfig, addr string, gen int64, rng *rand.Rand) (*Node, error) {
+	if err := errors.Join(cfg.validate(addr)...); err != nil {
 		return nil, err
 	}
 	if gen <= 0 {

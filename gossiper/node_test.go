@@ -19,7 +19,7 @@ import (
 // peers, without any network: peers are installed directly.
 func selectionNode(t *testing.T, live, unreachable int, seeds []string, seed uint64) *Node {
 	cfg := coreConfig("self", seeds...)
-	n, err := NewNode(cfg, "10.0.0.1:7000", epoch.Unix(), rand.New(rand.NewPCG(seed, 1)))
+	n, err := NewNode(cfg.NodeConfig, "10.0.0.1:7000", epoch.Unix(), rand.New(rand.NewPCG(seed, 1)))
 	require.NoError(t, err)
 	n.Start(epoch)
 	n.phase = phaseRunning

@@ -75,7 +75,7 @@ func newPushSim(t testing.TB, n int, interval time.Duration, cfg func(*Config)) 
 		if cfg != nil {
 			cfg(&conf)
 		}
-		node, err := NewNode(conf, addrFor(i+1), epoch.Unix(), rand.New(rand.NewPCG(uint64(i+1), 99)))
+		node, err := NewNode(conf.NodeConfig, addrFor(i+1), epoch.Unix(), rand.New(rand.NewPCG(uint64(i+1), 99)))
 		require.NoError(t, err)
 		s.nodes = append(s.nodes, node)
 		s.byAddr[node.Addr()] = node
@@ -569,7 +569,7 @@ func TestPushNewGenerationLearnedByDigestsForwarded(t *testing.T) {
 // dropped, not cleared, since a cleared Go map keeps a slot per endpoint
 // for good; a small set is cleared and kept.
 func TestPushSetReleasedAfterLargeFlush(t *testing.T) {
-	n, err := NewNode(coreConfig("me"), addrFor(1), epoch.Unix(), nil)
+	n, err := NewNode(coreConfig("me").NodeConfig, addrFor(1), epoch.Unix(), nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	require.NotZero(t, n.cfg.PushFanout)

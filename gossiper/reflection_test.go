@@ -104,7 +104,7 @@ func TestForgedSynIsNotReflected(t *testing.T) {
 // senders are not affected.
 func TestAnswersRateLimitedPerSender(t *testing.T) {
 	cfg := coreConfig("n1")
-	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(cfg.NodeConfig, "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	synFrom := func(id string) *messaging.Envelope {
@@ -134,7 +134,7 @@ func TestAnswersRateLimitedPerSender(t *testing.T) {
 // without a source.
 func TestAnswersRateLimitedPerSource(t *testing.T) {
 	cfg := coreConfig("n1")
-	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(cfg.NodeConfig, "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	rotating := 0
@@ -158,7 +158,7 @@ func TestAnswersRateLimitedPerSource(t *testing.T) {
 // TestRepliesAreMarked: every answer to a request is sent back on the
 // request's channel; messages a node starts are not.
 func TestRepliesAreMarked(t *testing.T) {
-	n, err := NewNode(coreConfig("n1"), "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(coreConfig("n1").NodeConfig, "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	env := func(m messaging.Message) *messaging.Envelope {

@@ -470,7 +470,7 @@ func joinedPeer(t *testing.T, n *Node, now time.Time, id, addr string, gen int64
 // refused everywhere) fails with ErrGenerationTooFar, and the member stays
 // up: no dead event, no message, no state change.
 func TestAssassinateRefusedFarGenerationChangesNothing(t *testing.T) {
-	n, err := NewNode(coreConfig("n0"), "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(coreConfig("n0").NodeConfig, "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	now := epoch.Add(time.Second)
@@ -491,7 +491,7 @@ func TestAssassinateRefusedFarGenerationChangesNothing(t *testing.T) {
 func TestAssassinateRefusedFullTableChangesNothing(t *testing.T) {
 	cfg := coreConfig("n0")
 	cfg.MaxEndpoints = 2
-	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(cfg.NodeConfig, "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	now := epoch.Add(time.Second)

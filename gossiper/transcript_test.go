@@ -114,7 +114,7 @@ func (w *world) run(t *testing.T, d *datadriven.TestData) string {
 			g = tEpoch.Unix() + off
 		}
 		w.seed++
-		n, err := gossiper.NewNode(cfg, addr(name), g, rand.New(rand.NewPCG(w.seed, 7)))
+		n, err := gossiper.NewNode(cfg.NodeConfig, addr(name), g, rand.New(rand.NewPCG(w.seed, 7)))
 		if err != nil {
 			return "error: " + err.Error() + "\n"
 		}

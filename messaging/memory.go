@@ -2,6 +2,7 @@ package messaging
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -407,3 +408,7 @@ func (m *MemTransport) Close() error {
 	close(m.inbox)
 	return nil
 }
+
+// Flush implements [Flusher]: a MemTransport delivers each frame inside
+// Send, so nothing is ever left queued and Flush returns at once.
+func (m *MemTransport) Flush(context.Context) error { return nil }

@@ -1,6 +1,7 @@
 package messaging
 
 import (
+	"context"
 	"errors"
 )
 
@@ -98,3 +99,15 @@ var (
 	// without a codec.
 	ErrNoCodec = errors.New("transport has no codec")
 )
+
+// Flusher is a [Transport] that can wait for the frames it has queued to
+// leave. [TCP] and [MemTransport] are Flushers; the gossiper's Stop uses
+// it to wait for its shutdown announcement instead of sleeping.
+type Flusher interface {
+	// Flush returns once every frame queued before the call has been
+	// written to its connection or dropped (its connection failed or
+	// closed), or with ctx's error when ctx ends first. Frames queued
+	// during the call may be waited for too. It returns nil at once after
+	// Close, whose frames are dropped.
+	Flush(ctx context.Context) error
+}

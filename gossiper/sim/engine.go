@@ -99,7 +99,7 @@ type engine struct {
 	ctx    context.Context
 	sc     Scenario
 	opt    Options
-	cfg    gossiper.Config
+	cfg    gossiper.NodeConfig
 	codec  *messaging.Codec
 	decode bool
 	nodes  []*simNode
@@ -169,9 +169,9 @@ func run(ctx context.Context, s Scenario, opt Options, decode bool) (Report, err
 	return r, e.err
 }
 
-// nodeConfig is the gossiper configuration every simulated node runs.
-func nodeConfig(s Scenario) (gossiper.Config, error) {
-	cfg := gossiper.DefaultConfig()
+// nodeConfig is the core configuration every simulated node runs.
+func nodeConfig(s Scenario) (gossiper.NodeConfig, error) {
+	cfg := gossiper.DefaultNodeConfig()
 	cfg.Interval = s.Interval
 	if s.Fanout > 0 {
 		cfg.Fanout = s.Fanout
@@ -250,7 +250,7 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 // gen.
 func (e *engine) newCore(n *simNode, gen int64) error {
 	cfg := e.cfg
-	cfg.ID, cfg.AdvertiseAddr, cfg.Seeds = n.id, n.addr, e.seeds
+	cfg.ID, cfg.Seeds = n.id, e.seeds
 	rng := rand.New(rand.NewPCG(uint64(e.sc.Seed), uint64(n.idx)<<24|uint64(n.inc)))
 	core, err := gossiper.NewNode(cfg, n.addr, gen, rng)
 	if err != nil {
