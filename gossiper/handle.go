@@ -149,16 +149,6 @@ func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.
 	out.reply(env, &messaging.Ack2{Deltas: deltas})
 }
 
-func (n *Node) dropQuarantined(wants []endpointstate.Want, now time.Time) []endpointstate.Want {
-	out := wants[:0]
-	for _, w := range wants {
-		if s := n.states.Get(w.Endpoint); s == nil || !n.quarantined(w.Endpoint, s.HeartBeat.Generation, now) {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // handleShutdown applies a peer's announced final state and marks it down
 // at once. Its status stays "shutdown" for this generation, so gossip of the
 // same generation cannot bring it back; only a restart can.
@@ -171,15 +161,6 @@ func (n *Node) handleShutdown(now time.Time, env *messaging.Envelope, m *messagi
 	n.applyDeltas(now, []endpointstate.Delta{m.State}, out)
 	if s := n.states.Get(env.From); s != nil && s.HeartBeat.Generation == m.State.Generation {
 		n.markDown(env.From, now, "shutdown", 0, out)
-	}
-}
-
-// directContact is called for every message from a known peer: a peer we
-// think is down that talks to us directly gets an echo, the proof that
-// marks it up.
-func (n *Node) directContact(now time.Time, from string, out *Output) {
-	if p := n.peers.get(from); p != nil && !p.alive() {
-		n.maybeEcho(from, now, out)
 	}
 }
 

@@ -132,14 +132,6 @@ func deltaValue(d *endpointstate.Delta, key string) string {
 	return ""
 }
 
-func (n *Node) handleShadowProbeReply(env *messaging.Envelope, r *messaging.EchoReply, out *Output) {
-	if n.shadow.probeNonce == 0 || r.Nonce != n.shadow.probeNonce {
-		return
-	}
-	n.phase = phaseStopped
-	out.Fatal = fmt.Errorf("%w: %q answers at %s", ErrIDInUse, n.id, env.Addr)
-}
-
 // finishShadow ends the shadow round: the node starts gossiping and echoes
 // every known peer so the live ones are marked up quickly.
 func (n *Node) finishShadow(now time.Time, out *Output) {

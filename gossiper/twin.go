@@ -1,0 +1,52 @@
+package gossiper
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hearsay-io/hearsay/messaging"
+)
+
+// selfProbe is an echo sent under our own ID to the address another state
+// of our ID advertises: an answer means a twin runs there.
+type selfProbe struct {
+	nonce    uint64
+	addr     string
+	seen     int64
+	deadline time.Time
+	lastAt   time.Time
+}
+
+func (n *Node) probeSelf(now time.Time, addr string, seen int64, out *Output) {
+	if n.probe.nonce != 0 || (!n.probe.lastAt.IsZero() && now.Sub(n.probe.lastAt) < 10*n.cfg.Interval) {
+		return
+	}
+	n.nonce++
+	n.probe = selfProbe{nonce: n.nonce, addr: addr, seen: seen, deadline: now.Add(2 * n.cfg.Interval), lastAt: now}
+	out.send(addr, &messaging.Echo{Nonce: n.nonce})
+}
+
+// tickSelfProbe takes over when the probed address stayed silent.
+func (n *Node) tickSelfProbe(now time.Time, out *Output) {
+	if n.probe.nonce != 0 && !now.Before(n.probe.deadline) {
+		n.takeGeneration(now, n.probe.seen, "a previous incarnation at "+n.probe.addr+" does not answer", out)
+	}
+}
+
+// handleSelfProbeReply: another live node answers under our ID.
+func (n *Node) handleSelfProbeReply(env *messaging.Envelope, r *messaging.EchoReply, out *Output) {
+	if n.probe.nonce == 0 || r.Nonce != n.probe.nonce {
+		return
+	}
+	n.counters.Rejected++
+	out.Warnings = append(out.Warnings, fmt.Errorf("%w: another live node answers as %q at %s; stop one of them", ErrIDInUse, n.id, env.Addr))
+	n.probe.nonce = 0
+}
+
+func (n *Node) handleShadowProbeReply(env *messaging.Envelope, r *messaging.EchoReply, out *Output) {
+	if n.shadow.probeNonce == 0 || r.Nonce != n.shadow.probeNonce {
+		return
+	}
+	n.phase = phaseStopped
+	out.Fatal = fmt.Errorf("%w: %q answers at %s", ErrIDInUse, n.id, env.Addr)
+}
