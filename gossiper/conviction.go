@@ -59,11 +59,21 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 	// A node that sees nobody up may be the one cut off: it announces no
 	// one left (the others would have to refute it when it comes back).
 	canRemove := n.cfg.RemoveDownAfter > 0 && n.anyAlive()
-	// Find the few peers with something due without looking at everyone:
-	// the failure detector lists the peers whose phi may be over the
-	// threshold (a comparison each), and the peers that are down or left
-	// are walked only when there are some. Then act on them in ID order,
-	// as a deterministic core must.
+	due := n.dueEndpoints(now)
+	for _, ep := range due {
+		n.checkEndpoint(now, ep, canRemove, out)
+	}
+	clear(due)
+	n.due = due[:0]
+	n.expireQuarantines(now)
+}
+
+// dueEndpoints finds the few peers with something due without looking at
+// everyone: the failure detector lists the peers whose phi may be over the
+// threshold (a comparison each), and the peers that are down or left are
+// walked only when there are some. They come sorted by ID, as a
+// deterministic core must act on them, in n.due's buffer.
+func (n *Node) dueEndpoints(now time.Time) []string {
 	due := n.detector.Overdue(now, n.due[:0])
 	if live, _ := n.targets(); len(live) < n.peers.peers {
 		for ep, p := range n.peers.all() {
@@ -73,34 +83,31 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 		}
 	}
 	slices.Sort(due)
-	due = slices.Compact(due)
-	for _, ep := range due {
-		p := n.peers.get(ep)
-		if p == nil || n.states.Get(ep) == nil {
-			continue
-		}
-		if p.alive() && n.detector.InterpretTracker(&p.fd, now) {
-			n.counters.Convictions++
-			phi := n.detector.PhiTracker(&p.fd, now)
-			n.markDown(ep, now, "convicted", phi, out)
-		}
-		switch {
-		case n.left.has(ep):
-			if !now.Before(n.leftExpiry(ep)) {
-				n.remove(ep, now, "expired", out)
-			}
-		case canRemove && !p.alive() && n.silentFor(p, now) >= n.cfg.RemoveDownAfter:
-			// Silent for that long, as this node sees it: tell everyone it
-			// left, with an absolute expiry all nodes share.
-			_ = n.announceLeft(now, ep, "expired", out)
-		}
+	return slices.Compact(due)
+}
+
+// checkEndpoint convicts peer ep if it is up and its phi crossed the
+// threshold, removes it if it left and its expiry passed, or announces it
+// left if canRemove and it has been silent for RemoveDownAfter.
+func (n *Node) checkEndpoint(now time.Time, ep string, canRemove bool, out *Output) {
+	p := n.peers.get(ep)
+	if p == nil || n.states.Get(ep) == nil {
+		return
 	}
-	clear(due)
-	n.due = due[:0]
-	for ep, r := range n.removed {
-		if !now.Before(r.until) {
-			delete(n.removed, ep)
+	if p.alive() && n.detector.InterpretTracker(&p.fd, now) {
+		n.counters.Convictions++
+		phi := n.detector.PhiTracker(&p.fd, now)
+		n.markDown(ep, now, "convicted", phi, out)
+	}
+	switch {
+	case n.left.has(ep):
+		if !now.Before(n.leftExpiry(ep)) {
+			n.remove(ep, now, "expired", out)
 		}
+	case canRemove && !p.alive() && n.silentFor(p, now) >= n.cfg.RemoveDownAfter:
+		// Silent for that long, as this node sees it: tell everyone it
+		// left, with an absolute expiry all nodes share.
+		_ = n.announceLeft(now, ep, "expired", out)
 	}
 }
 

@@ -62,3 +62,9 @@ func (n *Node) directContact(now time.Time, from string, out *Output) {
 		n.maybeEcho(from, now, out)
 	}
 }
+
+// answerEcho answers a peer's echo (or a twin's probe) with our
+// generation, within the sender's answer budget.
+func (n *Node) answerEcho(now time.Time, env *messaging.Envelope, m *messaging.Echo, out *Output) {
+	n.answer(now, env, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen}, out)
+}

@@ -47,3 +47,28 @@ func (n *Node) remove(ep string, now time.Time, reason string, out *Output) {
 	n.retarget()
 	n.removed[ep] = removal{generation: s.HeartBeat.Generation, until: now.Add(n.cfg.QuarantineDuration)}
 }
+
+// dropQuarantinedDigests returns the digests not about a quarantined
+// endpoint (our own always stays); digests itself when nothing is
+// quarantined.
+func (n *Node) dropQuarantinedDigests(digests []endpointstate.Digest, now time.Time) []endpointstate.Digest {
+	if len(n.removed) == 0 {
+		return digests
+	}
+	out := make([]endpointstate.Digest, 0, len(digests))
+	for _, d := range digests {
+		if d.Endpoint == n.id || !n.quarantined(d.Endpoint, d.Generation, now) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// expireQuarantines ends the quarantines whose time is up.
+func (n *Node) expireQuarantines(now time.Time) {
+	for ep, r := range n.removed {
+		if !now.Before(r.until) {
+			delete(n.removed, ep)
+		}
+	}
+}

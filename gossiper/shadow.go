@@ -143,3 +143,22 @@ func (n *Node) finishShadow(now time.Time, out *Output) {
 		}
 	}
 }
+
+// stepShadow handles the shadow round's messages, from peers or under our
+// own ID; it reports whether it handled env (a ShadowAck outside the
+// shadow round it does not).
+func (n *Node) stepShadow(now time.Time, env *messaging.Envelope, out *Output) bool {
+	switch m := env.Message.(type) {
+	case *messaging.ShadowSyn:
+		if n.allowAnswer(now, env) {
+			n.handleShadowSyn(env, out)
+		}
+		return true
+	case *messaging.ShadowAck:
+		if n.phase == phaseShadow {
+			n.handleShadowAck(now, env, m, out)
+			return true
+		}
+	}
+	return false
+}

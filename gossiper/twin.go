@@ -50,3 +50,38 @@ func (n *Node) handleShadowProbeReply(env *messaging.Envelope, r *messaging.Echo
 	n.phase = phaseStopped
 	out.Fatal = fmt.Errorf("%w: %q answers at %s", ErrIDInUse, n.id, env.Addr)
 }
+
+// stepOwnID handles a message carrying our own ID. Only the shadow round
+// and the twin probes may: a starting twin asks for the state (the twin of
+// a seed asks the seed itself) and probes; a running node answers, and the
+// twin refuses to start. Anything else is dropped with a warning.
+func (n *Node) stepOwnID(now time.Time, env *messaging.Envelope, out *Output) {
+	if n.stepShadow(now, env, out) || n.stepProbe(now, env, out) {
+		return
+	}
+	n.counters.Rejected++
+	out.Warnings = append(out.Warnings, fmt.Errorf("dropped %s from %s claiming our own id %q", env.Message.Type(), env.Addr, n.id))
+}
+
+// stepProbe handles an echo or echo reply under our own ID: a twin's probe
+// (answered while running) or the answer to ours (in the shadow round or
+// while running). It reports whether it handled env.
+func (n *Node) stepProbe(now time.Time, env *messaging.Envelope, out *Output) bool {
+	switch m := env.Message.(type) {
+	case *messaging.Echo:
+		if n.phase == phaseRunning {
+			n.answerEcho(now, env, m, out)
+			return true
+		}
+	case *messaging.EchoReply:
+		switch n.phase {
+		case phaseShadow:
+			n.handleShadowProbeReply(env, m, out)
+			return true
+		case phaseRunning:
+			n.handleSelfProbeReply(env, m, out)
+			return true
+		}
+	}
+	return false
+}
