@@ -34,10 +34,16 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 		n.onChange(now, c, out)
 	}
 	n.notePushChanges(changes)
-	// Liveness follows the status each endpoint ended with. An endpoint's
-	// changes are adjacent (settling twice, should one message carry two
-	// deltas for it, changes nothing). A heartbeat alone leaves the status
-	// as it was, so a peer that is up has nothing to settle.
+	n.settleChanged(now, changes, out)
+	return err
+}
+
+// settleChanged settles the liveness of each endpoint in changes by the
+// status it ended with. An endpoint's changes are adjacent (settling
+// twice, should one message carry two deltas for it, changes nothing). A
+// heartbeat alone leaves the status as it was, so a peer that is up has
+// nothing to settle.
+func (n *Node) settleChanged(now time.Time, changes []endpointstate.Change, out *Output) {
 	for i, c := range changes {
 		if i > 0 && changes[i-1].Endpoint == c.Endpoint {
 			continue
@@ -49,7 +55,6 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 		}
 		n.settle(now, c.Endpoint, out)
 	}
-	return err
 }
 
 // maxRefusalsLogged is how many refused deltas one warning names; the
@@ -104,28 +109,9 @@ func (n *Node) countRefused(now time.Time, err error) error {
 func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	switch c.Kind {
 	case endpointstate.ChangeJoined:
-		p := n.peers.track(c.Endpoint)
-		// A new record's liveness; a detector state kept from before
-		// goes on, as the detector's own table did.
-		p.setAlive(false)
-		n.left.drop(c.Endpoint)
-		n.echoes.drop(c.Endpoint)
-		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
-		out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
+		n.onJoined(now, c, out)
 	case endpointstate.ChangeRestarted:
-		p := n.peer(c.Endpoint, now)
-		n.detector.Untrack(&p.fd)
-		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
-		if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
-			return // an announcement that it left, not a restart: settle reports it
-		}
-		n.counters.Restarts++
-		// A new incarnation must prove itself with an echo: down, silently
-		// (no dead event), until it answers (Cassandra's markAlive).
-		p.setAlive(false)
-		n.left.drop(c.Endpoint)
-		n.echoes.drop(c.Endpoint)
-		out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
+		n.onRestarted(now, c, out)
 	case endpointstate.ChangeHeartBeat:
 		p := n.peer(c.Endpoint, now)
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
@@ -133,6 +119,41 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,
 			Key: c.Key, Old: c.Old.Value, New: c.New.Value, Deleted: c.Kind == endpointstate.ChangeDeleted})
 	}
+}
+
+// onJoined tracks a new endpoint, down until it answers an echo. A
+// detector state kept from before goes on, as the detector's own table
+// did.
+func (n *Node) onJoined(now time.Time, c endpointstate.Change, out *Output) {
+	p := n.peers.track(c.Endpoint)
+	n.newIncarnation(c.Endpoint, p)
+	n.detector.ReportTracker(&p.fd, c.Endpoint, now)
+	out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
+}
+
+// onRestarted restarts a peer's failure detection for its new generation.
+// A new incarnation must prove itself with an echo: down, silently (no
+// dead event), until it answers (Cassandra's markAlive). A new generation
+// that announces the peer left or shut down is no restart: settle reports
+// it.
+func (n *Node) onRestarted(now time.Time, c endpointstate.Change, out *Output) {
+	p := n.peer(c.Endpoint, now)
+	n.detector.Untrack(&p.fd)
+	n.detector.ReportTracker(&p.fd, c.Endpoint, now)
+	if st := n.states.Get(c.Endpoint).Status(); st == endpointstate.StatusLeft || st == endpointstate.StatusShutdown {
+		return
+	}
+	n.counters.Restarts++
+	n.newIncarnation(c.Endpoint, p)
+	out.event(now, Event{Kind: EventRestart, Endpoint: c.Endpoint, Generation: c.Generation, OldGeneration: c.OldGeneration})
+}
+
+// newIncarnation starts a new incarnation of ep afresh: down, not left,
+// no echo in flight.
+func (n *Node) newIncarnation(ep string, p *peer) {
+	p.setAlive(false)
+	n.left.drop(ep)
+	n.echoes.drop(ep)
 }
 
 func (n *Node) peer(ep string, now time.Time) *peer {

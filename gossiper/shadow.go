@@ -105,22 +105,10 @@ func (n *Node) handleShadowAck(now time.Time, env *messaging.Envelope, ack *mess
 		n.finishShadow(now, out)
 		return
 	}
-	if mine.Generation >= n.gen && n.generationBelievable(now, mine.Generation, "a seed holds a previous incarnation", out) {
-		// A previous incarnation's generation is not below ours (the
-		// clock went back): take the next one so the restart wins.
-		n.gen = mine.Generation + 1
-		n.resetLocalState()
-		out.NewGeneration = n.gen
-	}
-	addr, status := deltaValue(mine, endpointstate.KeyAddress), deltaValue(mine, endpointstate.KeyStatus)
-	if status != endpointstate.StatusNormal || addr == "" || addr == n.addr {
+	n.outrunShadowed(now, mine.Generation, out)
+	if !n.probeShadowTwin(now, mine, out) {
 		n.finishShadow(now, out)
-		return
 	}
-	n.nonce++
-	n.shadow.probeNonce = n.nonce
-	n.shadow.probeDeadline = now.Add(2 * n.cfg.Interval)
-	out.send(addr, &messaging.Echo{Nonce: n.nonce})
 }
 
 func deltaValue(d *endpointstate.Delta, key string) string {

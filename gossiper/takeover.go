@@ -100,3 +100,14 @@ func farGeneration(gen int64, now time.Time, source string) error {
 	return fmt.Errorf("%s: generation %d is %d s ahead of the clock (%d), and every peer refuses a node more than %d s "+
 		"(a year) ahead: %w", source, gen, gen-now.Unix(), now.Unix(), endpointstate.MaxGenerationDrift, endpointstate.ErrGenerationTooFar)
 }
+
+// outrunShadowed takes, in the shadow round, the generation after seen,
+// the generation a seed holds for a previous incarnation of this node, if
+// seen is not below ours (the clock went back), so that the restart wins.
+func (n *Node) outrunShadowed(now time.Time, seen int64, out *Output) {
+	if seen >= n.gen && n.generationBelievable(now, seen, "a seed holds a previous incarnation", out) {
+		n.gen = seen + 1
+		n.resetLocalState()
+		out.NewGeneration = n.gen
+	}
+}

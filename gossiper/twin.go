@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
@@ -84,4 +85,19 @@ func (n *Node) stepProbe(now time.Time, env *messaging.Envelope, out *Output) bo
 		}
 	}
 	return false
+}
+
+// probeShadowTwin, in the shadow round, echoes the address that mine, a
+// seed's live state of our ID, advertises, if it is not ours: a reply
+// means a twin runs there. It reports whether it sent the probe.
+func (n *Node) probeShadowTwin(now time.Time, mine *endpointstate.Delta, out *Output) bool {
+	addr, status := deltaValue(mine, endpointstate.KeyAddress), deltaValue(mine, endpointstate.KeyStatus)
+	if status != endpointstate.StatusNormal || addr == "" || addr == n.addr {
+		return false
+	}
+	n.nonce++
+	n.shadow.probeNonce = n.nonce
+	n.shadow.probeDeadline = now.Add(2 * n.cfg.Interval)
+	out.send(addr, &messaging.Echo{Nonce: n.nonce})
+	return true
 }
