@@ -1,5 +1,8 @@
 package gossiper
 
+// Announcing a member left: the operator's Remove and Assassinate, and
+// RemoveDownAfter's announcement.
+
 import (
 	"fmt"
 	"strconv"

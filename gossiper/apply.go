@@ -1,5 +1,9 @@
 package gossiper
 
+// Applying gossip: deltas from the network become state changes, events,
+// failure-detector arrivals and settled liveness; refused deltas are
+// counted and reported, rate-limited.
+
 import (
 	"errors"
 	"fmt"

@@ -1,5 +1,8 @@
 package gossiper
 
+// Liveness: settling a peer by its status, marking it down or left, and
+// the round's status check (conviction, left expiry, RemoveDownAfter).
+
 import (
 	"slices"
 	"time"

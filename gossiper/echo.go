@@ -1,5 +1,8 @@
 package gossiper
 
+// Echoes: a peer is marked up only when it answers our echo itself; down
+// peers that talk to us directly are echoed, and peers' echoes answered.
+
 import (
 	"time"
 

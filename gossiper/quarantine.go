@@ -1,5 +1,8 @@
 package gossiper
 
+// The quarantine filter: an endpoint removed here is forgotten, and gossip
+// about it at its removed generation ignored for QuarantineDuration.
+
 import (
 	"time"
 

@@ -1,5 +1,9 @@
 package gossiper
 
+// Generation takeover: a newer state of our own ID (a previous incarnation,
+// or an announcement that we left) is beaten by taking a generation above
+// it, within the acceptance window.
+
 import (
 	"fmt"
 	"time"

@@ -1,5 +1,9 @@
 package gossiper
 
+// The twin probe: a state of our ID at another address is echoed there,
+// in the shadow round and while running; an answer means a twin runs. Also
+// the dispatch of every message carrying our own ID.
+
 import (
 	"fmt"
 	"time"

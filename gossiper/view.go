@@ -53,26 +53,33 @@ func (n *Node) StartFromView(now time.Time, view []PeerView) error {
 		return fmt.Errorf("start from view: %w", err)
 	}
 	for _, pv := range view {
-		s := pv.State.Clone()
-		n.states.Put(pv.ID, s)
-		p := n.peers.track(pv.ID)
-		p.setAlive(pv.Up)
-		if len(pv.Arrivals) == 0 {
-			n.detector.ReportTracker(&p.fd, pv.ID, now)
-		}
-		for _, at := range pv.Arrivals {
-			n.detector.ReportTracker(&p.fd, pv.ID, at)
-		}
-		if s.Status() == endpointstate.StatusLeft {
-			p.setAlive(false)
-			n.left.set(pv.ID, n.moment(now))
-		}
+		n.adoptPeerView(now, pv)
 	}
 	n.phase = phaseRunning
 	n.push.entered = true
 	clear(n.push.dirty)
 	n.retarget()
 	return nil
+}
+
+// adoptPeerView takes one checked peer's state, liveness and heartbeat
+// arrivals from a view: as of now if it has no arrivals; down and left
+// from now if its state says it left.
+func (n *Node) adoptPeerView(now time.Time, pv PeerView) {
+	s := pv.State.Clone()
+	n.states.Put(pv.ID, s)
+	p := n.peers.track(pv.ID)
+	p.setAlive(pv.Up)
+	if len(pv.Arrivals) == 0 {
+		n.detector.ReportTracker(&p.fd, pv.ID, now)
+	}
+	for _, at := range pv.Arrivals {
+		n.detector.ReportTracker(&p.fd, pv.ID, at)
+	}
+	if s.Status() == endpointstate.StatusLeft {
+		p.setAlive(false)
+		n.left.set(pv.ID, n.moment(now))
+	}
 }
 
 // checkView reports the first problem with view for StartFromView.
