@@ -66,6 +66,13 @@ func (n *Node) takeGeneration(now time.Time, seen int64, why string, out *Output
 	}
 	gen := max(seen+1, now.Unix())
 	out.Warnings = append(out.Warnings, fmt.Errorf("%s (generation %d, ours %d): taking generation %d", why, seen, n.gen, gen))
+	n.adoptGeneration(gen, out)
+}
+
+// adoptGeneration makes gen the node's generation, rebuilding its local
+// state (the application states kept) and telling the caller to persist
+// gen.
+func (n *Node) adoptGeneration(gen int64, out *Output) {
 	n.gen = gen
 	n.resetLocalState()
 	out.NewGeneration = gen
@@ -110,8 +117,6 @@ func farGeneration(gen int64, now time.Time, source string) error {
 // seen is not below ours (the clock went back), so that the restart wins.
 func (n *Node) outrunShadowed(now time.Time, seen int64, out *Output) {
 	if seen >= n.gen && n.generationBelievable(now, seen, "a seed holds a previous incarnation", out) {
-		n.gen = seen + 1
-		n.resetLocalState()
-		out.NewGeneration = n.gen
+		n.adoptGeneration(seen+1, out)
 	}
 }
