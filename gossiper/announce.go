@@ -76,16 +76,7 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	case old == nil && n.states.Len() >= n.cfg.MaxEndpoints:
 		return fmt.Errorf("announce %q left: %w: %d known, limit %d", id, endpointstate.ErrTooManyEndpoints, n.states.Len(), n.cfg.MaxEndpoints)
 	}
-	// Versions derive from the expiry, so two announcements made apart (a
-	// partition, two operators) order deterministically: the later expiry
-	// has the higher max version and wins everywhere.
-	exp := now.Add(n.cfg.LeftExpiry).Unix()
-	base := 4 * exp
-	delta := endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: base + 4, Reset: true, States: []endpointstate.KeyValue{
-		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: base + 1}},
-		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: base + 2}},
-		{Key: endpointstate.KeyExpires, VersionedValue: endpointstate.VersionedValue{Value: strconv.FormatInt(exp, 10), Version: base + 3}},
-	}}
+	delta := leftDelta(id, gen, addr, now.Add(n.cfg.LeftExpiry).Unix())
 	delete(n.removed, id)
 	n.markDown(id, now, reason, 0, out)
 	var applied Output
@@ -94,4 +85,18 @@ func (n *Node) announceLeft(now time.Time, id, reason string, out *Output) error
 	out.Events = append(out.Events, applied.Events...)
 	out.Warnings = append(out.Warnings, applied.Warnings...)
 	return err
+}
+
+// leftDelta is the full state announcing that id (at addr) left, in
+// generation gen, expiring at exp (Unix seconds). Its versions derive from
+// the expiry, so two announcements made apart (a partition, two operators)
+// order deterministically: the later expiry has the higher max version and
+// wins everywhere.
+func leftDelta(id string, gen int64, addr string, exp int64) endpointstate.Delta {
+	base := 4 * exp
+	return endpointstate.Delta{Endpoint: id, Generation: gen, HeartBeat: base + 4, Reset: true, States: []endpointstate.KeyValue{
+		{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: addr, Version: base + 1}},
+		{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusLeft, Version: base + 2}},
+		{Key: endpointstate.KeyExpires, VersionedValue: endpointstate.VersionedValue{Value: strconv.FormatInt(exp, 10), Version: base + 3}},
+	}}
 }

@@ -84,13 +84,7 @@ func (n *Node) countRefused(now time.Time, err error) error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		errs = j.Unwrap()
 	}
-	for _, e := range errs {
-		if errors.Is(e, endpointstate.ErrTooManyEndpoints) {
-			n.counters.EndpointsRefused++
-		} else {
-			n.counters.DeltasRefused++
-		}
-	}
+	n.countRefusals(errs)
 	if !n.refusals.last.IsZero() && now.Sub(n.refusals.last) < refusalWarnEvery && now.After(n.refusals.last) {
 		n.refusals.suppressed += len(errs)
 		return nil
@@ -167,4 +161,16 @@ func (n *Node) peer(ep string, now time.Time) *peer {
 		n.retarget()
 	}
 	return p
+}
+
+// countRefusals counts each refused delta in errs, one error each, as an
+// endpoint refused (over MaxEndpoints) or a delta refused.
+func (n *Node) countRefusals(errs []error) {
+	for _, e := range errs {
+		if errors.Is(e, endpointstate.ErrTooManyEndpoints) {
+			n.counters.EndpointsRefused++
+		} else {
+			n.counters.DeltasRefused++
+		}
+	}
 }

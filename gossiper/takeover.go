@@ -29,26 +29,29 @@ func (n *Node) checkSelf(now time.Time, deltas []endpointstate.Delta, out *Outpu
 		return
 	}
 	for i := range deltas {
-		d := &deltas[i]
-		if d.Endpoint != n.id {
-			continue
+		if deltas[i].Endpoint == n.id {
+			n.checkSelfDelta(now, &deltas[i], out)
 		}
-		if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > generationLimit(now) {
-			continue // not believable: Apply rejects it too
-		}
-		self := n.self()
-		if d.Generation < n.gen || d.Generation == n.gen && d.MaxVersion() <= self.MaxVersion() {
-			continue
-		}
-		addr := deltaValue(d, endpointstate.KeyAddress)
-		switch {
-		case deltaValue(d, endpointstate.KeyStatus) == endpointstate.StatusLeft:
-			n.takeGeneration(now, d.Generation, "a peer announced that this node left", out)
-		case addr == "" || addr == n.addr:
-			n.takeGeneration(now, d.Generation, "peers hold a previous incarnation's state", out)
-		default:
-			n.probeSelf(now, addr, d.Generation, out)
-		}
+	}
+}
+
+// checkSelfDelta acts on one delta about our own ID, if it is believable
+// and newer than our own state (see checkSelf).
+func (n *Node) checkSelfDelta(now time.Time, d *endpointstate.Delta, out *Output) {
+	if n.cfg.Limits.CheckDelta(d) != nil || d.Generation > generationLimit(now) {
+		return // not believable: Apply rejects it too
+	}
+	if d.Generation < n.gen || d.Generation == n.gen && d.MaxVersion() <= n.self().MaxVersion() {
+		return
+	}
+	addr := deltaValue(d, endpointstate.KeyAddress)
+	switch {
+	case deltaValue(d, endpointstate.KeyStatus) == endpointstate.StatusLeft:
+		n.takeGeneration(now, d.Generation, "a peer announced that this node left", out)
+	case addr == "" || addr == n.addr:
+		n.takeGeneration(now, d.Generation, "peers hold a previous incarnation's state", out)
+	default:
+		n.probeSelf(now, addr, d.Generation, out)
 	}
 }
 
