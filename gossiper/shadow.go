@@ -58,9 +58,15 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 		}
 		return
 	}
+	out.reply(env, &messaging.ShadowAck{Deltas: n.shadowDeltas(env.From)})
+}
+
+// shadowDeltas is every full state that fits one frame, from's first;
+// one that does not fit counts in AcksTruncated.
+func (n *Node) shadowDeltas(from string) []endpointstate.Delta {
 	wants := []endpointstate.Want{}
-	if n.states.Get(env.From) != nil {
-		wants = append(wants, endpointstate.Want{Endpoint: env.From})
+	if n.states.Get(from) != nil {
+		wants = append(wants, endpointstate.Want{Endpoint: from})
 	}
 	budget := n.cfg.MaxFrameSize - n.overhead
 	first, complete := n.states.BuildDeltas(wants, budget)
@@ -69,7 +75,7 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 	}
 	wants = wants[:0]
 	for _, ep := range n.states.Endpoints() {
-		if ep != env.From {
+		if ep != from {
 			wants = append(wants, endpointstate.Want{Endpoint: ep})
 		}
 	}
@@ -77,7 +83,7 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 	if !complete || !restComplete {
 		n.counters.AcksTruncated++
 	}
-	out.reply(env, &messaging.ShadowAck{Deltas: append(first, rest...)})
+	return append(first, rest...)
 }
 
 // handleShadowAck takes a seed's view of the cluster. If it holds a live

@@ -89,27 +89,36 @@ func (n *Node) checkView(now time.Time, view []PeerView) error {
 	}
 	seen := make(map[string]bool, len(view))
 	for i, pv := range view {
-		switch {
-		case pv.ID == n.id:
-			return fmt.Errorf("peer %d: %w", i, ErrSelf)
-		case seen[pv.ID]:
-			return fmt.Errorf("peer %d: %q listed twice", i, pv.ID)
-		case pv.State == nil:
-			return fmt.Errorf("peer %d (%q): nil state", i, pv.ID)
-		case pv.State.HeartBeat.Generation <= 0:
-			return fmt.Errorf("peer %d (%q): generation %d, want > 0", i, pv.ID, pv.State.HeartBeat.Generation)
+		if err := n.checkPeerView(now, i, pv, seen); err != nil {
+			return err
 		}
 		seen[pv.ID] = true
-		if err := n.cfg.Limits.CheckEndpoint(pv.ID); err != nil {
-			return fmt.Errorf("peer %d: %w", i, err)
-		}
-		if err := n.cfg.Limits.CheckState(pv.State); err != nil {
-			return fmt.Errorf("peer %d (%q): %w", i, pv.ID, err)
-		}
-		for j, at := range pv.Arrivals {
-			if at.After(now) || j > 0 && at.Before(pv.Arrivals[j-1]) {
-				return fmt.Errorf("peer %d (%q): arrival %d at %v is out of order or after the start %v", i, pv.ID, j, at, now)
-			}
+	}
+	return nil
+}
+
+// checkPeerView reports the first problem with view entry i, pv, given
+// the IDs seen before it.
+func (n *Node) checkPeerView(now time.Time, i int, pv PeerView, seen map[string]bool) error {
+	switch {
+	case pv.ID == n.id:
+		return fmt.Errorf("peer %d: %w", i, ErrSelf)
+	case seen[pv.ID]:
+		return fmt.Errorf("peer %d: %q listed twice", i, pv.ID)
+	case pv.State == nil:
+		return fmt.Errorf("peer %d (%q): nil state", i, pv.ID)
+	case pv.State.HeartBeat.Generation <= 0:
+		return fmt.Errorf("peer %d (%q): generation %d, want > 0", i, pv.ID, pv.State.HeartBeat.Generation)
+	}
+	if err := n.cfg.Limits.CheckEndpoint(pv.ID); err != nil {
+		return fmt.Errorf("peer %d: %w", i, err)
+	}
+	if err := n.cfg.Limits.CheckState(pv.State); err != nil {
+		return fmt.Errorf("peer %d (%q): %w", i, pv.ID, err)
+	}
+	for j, at := range pv.Arrivals {
+		if at.After(now) || j > 0 && at.Before(pv.Arrivals[j-1]) {
+			return fmt.Errorf("peer %d (%q): arrival %d at %v is out of order or after the start %v", i, pv.ID, j, at, now)
 		}
 	}
 	return nil
