@@ -31,80 +31,44 @@ func (n *Node) StepFrom(now time.Time, source string, env *messaging.Envelope) O
 	n.source = source
 	defer func() { n.source = "" }()
 	var out Output
-	if env == nil || env.Message == nil {
-		return out
-	}
-	if env.Cluster != n.cfg.ClusterName {
+	switch {
+	case env == nil || env.Message == nil:
+	case env.Cluster != n.cfg.ClusterName:
 		n.counters.ClusterMismatch++
 		out.Warnings = append(out.Warnings, fmt.Errorf("dropped %s from %q at %s: cluster %q, ours %q",
 			env.Message.Type(), env.From, env.Addr, env.Cluster, n.cfg.ClusterName))
-		return out
-	}
-	if env.From == n.id {
-		// Only the shadow round may carry our own ID: a starting twin asks
-		// for the state (the twin of a seed asks the seed itself) and
-		// probes; a running node answers, and the twin refuses to start.
-		switch m := env.Message.(type) {
-		case *messaging.ShadowSyn:
-			if n.allowAnswer(now, env) {
-				n.handleShadowSyn(env, &out)
-			}
-			return out
-		case *messaging.ShadowAck:
-			if n.phase == phaseShadow {
-				n.handleShadowAck(now, env, m, &out)
-				return out
-			}
-		case *messaging.Echo:
-			if n.phase == phaseRunning {
-				n.answer(now, env, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen}, &out)
-				return out
-			}
-		case *messaging.EchoReply:
-			switch n.phase {
-			case phaseShadow:
-				n.handleShadowProbeReply(env, m, &out)
-				return out
-			case phaseRunning:
-				n.handleSelfProbeReply(env, m, &out)
-				return out
-			}
-		}
-		n.counters.Rejected++
-		out.Warnings = append(out.Warnings, fmt.Errorf("dropped %s from %s claiming our own id %q", env.Message.Type(), env.Addr, n.id))
-		return out
-	}
-	switch m := env.Message.(type) {
-	case *messaging.ShadowSyn:
-		if n.allowAnswer(now, env) {
-			n.handleShadowSyn(env, &out)
-		}
-	case *messaging.ShadowAck:
-		if n.phase == phaseShadow {
-			n.handleShadowAck(now, env, m, &out)
-		}
-	}
-	if n.phase != phaseRunning {
-		return out
-	}
-	n.directContact(now, env.From, &out)
-	switch m := env.Message.(type) {
-	case *messaging.Syn:
-		n.handleSyn(now, env, m, &out)
-	case *messaging.Ack:
-		n.handleAck(now, env, m, &out)
-	case *messaging.Ack2:
-		n.applyDeltas(now, m.Deltas, &out)
-	case *messaging.Push:
-		n.handlePush(now, env, m, &out)
-	case *messaging.Shutdown:
-		n.handleShutdown(now, env, m, &out)
-	case *messaging.Echo:
-		n.answer(now, env, &messaging.EchoReply{Nonce: m.Nonce, Generation: n.gen}, &out)
-	case *messaging.EchoReply:
-		n.handleEchoReply(now, env.From, m, &out)
+	case env.From == n.id:
+		n.stepOwnID(now, env, &out)
+	default:
+		n.stepPeer(now, env, &out)
 	}
 	return out
+}
+
+// stepPeer handles a message from another node: the shadow round's in any
+// phase, the others only while running.
+func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
+	n.stepShadow(now, env, out)
+	if n.phase != phaseRunning {
+		return
+	}
+	n.directContact(now, env.From, out)
+	switch m := env.Message.(type) {
+	case *messaging.Syn:
+		n.handleSyn(now, env, m, out)
+	case *messaging.Ack:
+		n.handleAck(now, env, m, out)
+	case *messaging.Ack2:
+		n.applyDeltas(now, m.Deltas, out)
+	case *messaging.Push:
+		n.handlePush(now, env, m, out)
+	case *messaging.Shutdown:
+		n.handleShutdown(now, env, m, out)
+	case *messaging.Echo:
+		n.answerEcho(now, env, m, out)
+	case *messaging.EchoReply:
+		n.handleEchoReply(now, env.From, m, out)
+	}
 }
 
 // handleSyn answers with an Ack: requests for what the sender knows better,
@@ -113,16 +77,7 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 	if !n.allowAnswer(now, env) {
 		return
 	}
-	digests := syn.Digests
-	if len(n.removed) > 0 {
-		digests = make([]endpointstate.Digest, 0, len(syn.Digests))
-		for _, d := range syn.Digests {
-			if d.Endpoint == n.id || !n.quarantined(d.Endpoint, d.Generation, now) {
-				digests = append(digests, d)
-			}
-		}
-	}
-	requests, wants := n.states.Examine(digests)
+	requests, wants := n.states.Examine(n.dropQuarantinedDigests(syn.Digests, now))
 	wants = n.dropQuarantined(wants, now)
 	budget := n.cfg.MaxFrameSize - n.overhead
 	for _, r := range requests {
@@ -149,16 +104,6 @@ func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.
 	out.reply(env, &messaging.Ack2{Deltas: deltas})
 }
 
-func (n *Node) dropQuarantined(wants []endpointstate.Want, now time.Time) []endpointstate.Want {
-	out := wants[:0]
-	for _, w := range wants {
-		if s := n.states.Get(w.Endpoint); s == nil || !n.quarantined(w.Endpoint, s.HeartBeat.Generation, now) {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // handleShutdown applies a peer's announced final state and marks it down
 // at once. Its status stays "shutdown" for this generation, so gossip of the
 // same generation cannot bring it back; only a restart can.
@@ -171,15 +116,6 @@ func (n *Node) handleShutdown(now time.Time, env *messaging.Envelope, m *messagi
 	n.applyDeltas(now, []endpointstate.Delta{m.State}, out)
 	if s := n.states.Get(env.From); s != nil && s.HeartBeat.Generation == m.State.Generation {
 		n.markDown(env.From, now, "shutdown", 0, out)
-	}
-}
-
-// directContact is called for every message from a known peer: a peer we
-// think is down that talks to us directly gets an echo, the proof that
-// marks it up.
-func (n *Node) directContact(now time.Time, from string, out *Output) {
-	if p := n.peers.get(from); p != nil && !p.alive() {
-		n.maybeEcho(from, now, out)
 	}
 }
 

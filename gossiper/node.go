@@ -171,16 +171,6 @@ func (p *peer) alive() bool { return p.has(flagAlive) }
 // setAlive marks the peer up or down.
 func (p *peer) setAlive(up bool) { p.set(flagAlive, up) }
 
-// echo is the outstanding echo to a down peer (see Node.echoes): nonce
-// is the latest's, first the nonce of the first echo sent since the last
-// answer. A reply to any of them counts (nonces only grow), so a peer
-// whose round trip is longer than an interval, and which is echoed again
-// each interval, is still marked up.
-type echo struct {
-	nonce, first uint64
-	sentAt       moment
-}
-
 // moment is a time as nanoseconds after Node.base, so that a per-peer
 // record holds 8 bytes per time rather than a time.Time's 24. The zero
 // moment means never.
@@ -413,20 +403,6 @@ func (n *Node) State(ep string) *endpointstate.EndpointState {
 func (n *Node) Digests() []endpointstate.Digest { return n.states.Digests() }
 
 func (n *Node) self() *endpointstate.EndpointState { return n.states.Get(n.id) }
-
-// removal is what a node remembers of an endpoint it removed.
-type removal struct {
-	generation int64
-	until      time.Time
-}
-
-// quarantined reports whether gossip about ep at generation gen is to be
-// ignored: ep was removed here at that generation or a newer one, less than
-// QuarantineDuration ago.
-func (n *Node) quarantined(ep string, gen int64, now time.Time) bool {
-	r, ok := n.removed[ep]
-	return ok && gen <= r.generation && now.Before(r.until)
-}
 
 // event appends an event stamped with now.
 func (o *Output) event(now time.Time, e Event) {

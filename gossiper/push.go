@@ -165,26 +165,43 @@ func (n *Node) Flush(now time.Time) Output {
 		n.push.entered = true
 		n.markDirty(n.id, n.gen, 0, "")
 	}
+	if eps, targets := n.pushDue(now); len(targets) > 0 {
+		n.sendPush(eps, targets, &out)
+	}
+	return out
+}
+
+// pushDue returns the dirty endpoints, sorted, and the peers to push them
+// to; no targets when nothing is to be pushed now: nothing is dirty, the
+// rate limit says wait (counted in PushesDeferred), or nobody is there to
+// tell (the rounds will: the changes are released).
+func (n *Node) pushDue(now time.Time) (eps, targets []string) {
 	if len(n.push.dirty) == 0 {
-		return out
+		return nil, nil
 	}
 	n.refill(now)
 	if !n.hasTokens(max(n.push.need, 1)) {
 		n.counters.PushesDeferred++
-		return out
+		return nil, nil
 	}
-	eps := sortedKeys(n.push.dirty)
-	targets := n.pushTargets(eps)
-	if len(targets) == 0 {
-		n.releaseDirty() // nobody to tell: the rounds will
-		return out
+	eps = sortedKeys(n.push.dirty)
+	if targets = n.pushTargets(eps); len(targets) == 0 {
+		n.releaseDirty()
+		return nil, nil
 	}
 	// A push goes to its full fanout or waits: a thinner one would reach
 	// fewer nodes.
 	if n.push.need = len(targets); !n.hasTokens(n.push.need) {
 		n.counters.PushesDeferred++
-		return out
+		return nil, nil
 	}
+	return eps, targets
+}
+
+// sendPush sends the new versions of the dirty endpoints eps in one Push
+// to each of targets, spending a token each, and releases them. What does
+// not fit one frame is left to the rounds.
+func (n *Node) sendPush(eps, targets []string, out *Output) {
 	wants := make([]endpointstate.Want, 0, len(eps))
 	for _, ep := range eps {
 		if w, ok := n.pushWant(ep, n.push.dirty[ep]); ok {
@@ -192,10 +209,9 @@ func (n *Node) Flush(now time.Time) Output {
 		}
 	}
 	n.releaseDirty()
-	// What does not fit one frame is left to the rounds.
 	deltas, _ := n.states.BuildDeltas(wants, n.cfg.MaxFrameSize-n.overhead)
 	if len(deltas) == 0 {
-		return out
+		return
 	}
 	push := &messaging.Push{Deltas: deltas}
 	for _, to := range targets {
@@ -203,7 +219,6 @@ func (n *Node) Flush(now time.Time) Output {
 	}
 	n.push.tokens -= float64(len(targets))
 	n.counters.Pushes += uint64(len(targets))
-	return out
 }
 
 // pushWant is what to push of endpoint ep: the versions from e.lowest on,

@@ -2,7 +2,6 @@ package gossiper
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -181,15 +180,6 @@ func (n *Node) anyAlive() bool {
 	return false
 }
 
-// leftExpiry is when a left peer is removed: the absolute expiry its state
-// carries, or LeftExpiry after this node saw it leave if it carries none.
-func (n *Node) leftExpiry(ep string) time.Time {
-	if at, ok := n.states.Get(ep).Expires(); ok {
-		return at
-	}
-	return n.time(n.left.m[ep]).Add(n.cfg.LeftExpiry)
-}
-
 func (n *Node) addrOf(ep string) string {
 	if s := n.states.Get(ep); s != nil {
 		return s.Address()
@@ -204,69 +194,4 @@ func (n *Node) isSeed(addr string) bool {
 		}
 	}
 	return false
-}
-
-// checkStatus is Cassandra's doStatusCheck: convict live peers whose phi
-// crossed the threshold; announce as left the peers whose heartbeat has
-// not moved for RemoveDownAfter; remove left peers whose expiry passed; end
-// expired quarantines.
-func (n *Node) checkStatus(now time.Time, out *Output) {
-	// A node that sees nobody up may be the one cut off: it announces no
-	// one left (the others would have to refute it when it comes back).
-	canRemove := n.cfg.RemoveDownAfter > 0 && n.anyAlive()
-	// Find the few peers with something due without looking at everyone:
-	// the failure detector lists the peers whose phi may be over the
-	// threshold (a comparison each), and the peers that are down or left
-	// are walked only when there are some. Then act on them in ID order,
-	// as a deterministic core must.
-	due := n.detector.Overdue(now, n.due[:0])
-	if live, _ := n.targets(); len(live) < n.peers.peers {
-		for ep, p := range n.peers.all() {
-			if _, left := n.left.m[ep]; !p.alive() || left {
-				due = append(due, ep)
-			}
-		}
-	}
-	slices.Sort(due)
-	due = slices.Compact(due)
-	for _, ep := range due {
-		p := n.peers.get(ep)
-		if p == nil || n.states.Get(ep) == nil {
-			continue
-		}
-		if p.alive() && n.detector.InterpretTracker(&p.fd, now) {
-			n.counters.Convictions++
-			phi := n.detector.PhiTracker(&p.fd, now)
-			n.markDown(ep, now, "convicted", phi, out)
-		}
-		switch {
-		case n.left.has(ep):
-			if !now.Before(n.leftExpiry(ep)) {
-				n.remove(ep, now, "expired", out)
-			}
-		case canRemove && !p.alive() && n.silentFor(p, now) >= n.cfg.RemoveDownAfter:
-			// Silent for that long, as this node sees it: tell everyone it
-			// left, with an absolute expiry all nodes share.
-			_ = n.announceLeft(now, ep, "expired", out)
-		}
-	}
-	clear(due)
-	n.due = due[:0]
-	for ep, r := range n.removed {
-		if !now.Before(r.until) {
-			delete(n.removed, ep)
-		}
-	}
-}
-
-// silentFor is how long peer p has been silent at now, as this node sees
-// it: the time since the detector's last report of it (its heartbeat
-// advancing, its first news, its echo reply), or 0 for a peer never
-// reported.
-func (n *Node) silentFor(p *peer, now time.Time) time.Duration {
-	last, ok := n.detector.LastTracker(&p.fd)
-	if !ok {
-		return 0
-	}
-	return now.Sub(last)
 }

@@ -58,9 +58,15 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 		}
 		return
 	}
+	out.reply(env, &messaging.ShadowAck{Deltas: n.shadowDeltas(env.From)})
+}
+
+// shadowDeltas is every full state that fits one frame, from's first;
+// one that does not fit counts in AcksTruncated.
+func (n *Node) shadowDeltas(from string) []endpointstate.Delta {
 	wants := []endpointstate.Want{}
-	if n.states.Get(env.From) != nil {
-		wants = append(wants, endpointstate.Want{Endpoint: env.From})
+	if n.states.Get(from) != nil {
+		wants = append(wants, endpointstate.Want{Endpoint: from})
 	}
 	budget := n.cfg.MaxFrameSize - n.overhead
 	first, complete := n.states.BuildDeltas(wants, budget)
@@ -69,7 +75,7 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 	}
 	wants = wants[:0]
 	for _, ep := range n.states.Endpoints() {
-		if ep != env.From {
+		if ep != from {
 			wants = append(wants, endpointstate.Want{Endpoint: ep})
 		}
 	}
@@ -77,7 +83,7 @@ func (n *Node) handleShadowSyn(env *messaging.Envelope, out *Output) {
 	if !complete || !restComplete {
 		n.counters.AcksTruncated++
 	}
-	out.reply(env, &messaging.ShadowAck{Deltas: append(first, rest...)})
+	return append(first, rest...)
 }
 
 // handleShadowAck takes a seed's view of the cluster. If it holds a live
@@ -105,22 +111,10 @@ func (n *Node) handleShadowAck(now time.Time, env *messaging.Envelope, ack *mess
 		n.finishShadow(now, out)
 		return
 	}
-	if mine.Generation >= n.gen && n.generationBelievable(now, mine.Generation, "a seed holds a previous incarnation", out) {
-		// A previous incarnation's generation is not below ours (the
-		// clock went back): take the next one so the restart wins.
-		n.gen = mine.Generation + 1
-		n.resetLocalState()
-		out.NewGeneration = n.gen
-	}
-	addr, status := deltaValue(mine, endpointstate.KeyAddress), deltaValue(mine, endpointstate.KeyStatus)
-	if status != endpointstate.StatusNormal || addr == "" || addr == n.addr {
+	n.outrunShadowed(now, mine.Generation, out)
+	if !n.probeShadowTwin(now, mine, out) {
 		n.finishShadow(now, out)
-		return
 	}
-	n.nonce++
-	n.shadow.probeNonce = n.nonce
-	n.shadow.probeDeadline = now.Add(2 * n.cfg.Interval)
-	out.send(addr, &messaging.Echo{Nonce: n.nonce})
 }
 
 func deltaValue(d *endpointstate.Delta, key string) string {
@@ -130,14 +124,6 @@ func deltaValue(d *endpointstate.Delta, key string) string {
 		}
 	}
 	return ""
-}
-
-func (n *Node) handleShadowProbeReply(env *messaging.Envelope, r *messaging.EchoReply, out *Output) {
-	if n.shadow.probeNonce == 0 || r.Nonce != n.shadow.probeNonce {
-		return
-	}
-	n.phase = phaseStopped
-	out.Fatal = fmt.Errorf("%w: %q answers at %s", ErrIDInUse, n.id, env.Addr)
 }
 
 // finishShadow ends the shadow round: the node starts gossiping and echoes
@@ -150,4 +136,23 @@ func (n *Node) finishShadow(now time.Time, out *Output) {
 			n.maybeEcho(ep, now, out)
 		}
 	}
+}
+
+// stepShadow handles the shadow round's messages, from peers or under our
+// own ID; it reports whether it handled env (a ShadowAck outside the
+// shadow round it does not).
+func (n *Node) stepShadow(now time.Time, env *messaging.Envelope, out *Output) bool {
+	switch m := env.Message.(type) {
+	case *messaging.ShadowSyn:
+		if n.allowAnswer(now, env) {
+			n.handleShadowSyn(env, out)
+		}
+		return true
+	case *messaging.ShadowAck:
+		if n.phase == phaseShadow {
+			n.handleShadowAck(now, env, m, out)
+			return true
+		}
+	}
+	return false
 }

@@ -53,26 +53,33 @@ func (n *Node) StartFromView(now time.Time, view []PeerView) error {
 		return fmt.Errorf("start from view: %w", err)
 	}
 	for _, pv := range view {
-		s := pv.State.Clone()
-		n.states.Put(pv.ID, s)
-		p := n.peers.track(pv.ID)
-		p.setAlive(pv.Up)
-		if len(pv.Arrivals) == 0 {
-			n.detector.ReportTracker(&p.fd, pv.ID, now)
-		}
-		for _, at := range pv.Arrivals {
-			n.detector.ReportTracker(&p.fd, pv.ID, at)
-		}
-		if s.Status() == endpointstate.StatusLeft {
-			p.setAlive(false)
-			n.left.set(pv.ID, n.moment(now))
-		}
+		n.adoptPeerView(now, pv)
 	}
 	n.phase = phaseRunning
 	n.push.entered = true
 	clear(n.push.dirty)
 	n.retarget()
 	return nil
+}
+
+// adoptPeerView takes one checked peer's state, liveness and heartbeat
+// arrivals from a view: as of now if it has no arrivals; down and left
+// from now if its state says it left.
+func (n *Node) adoptPeerView(now time.Time, pv PeerView) {
+	s := pv.State.Clone()
+	n.states.Put(pv.ID, s)
+	p := n.peers.track(pv.ID)
+	p.setAlive(pv.Up)
+	if len(pv.Arrivals) == 0 {
+		n.detector.ReportTracker(&p.fd, pv.ID, now)
+	}
+	for _, at := range pv.Arrivals {
+		n.detector.ReportTracker(&p.fd, pv.ID, at)
+	}
+	if s.Status() == endpointstate.StatusLeft {
+		p.setAlive(false)
+		n.left.set(pv.ID, n.moment(now))
+	}
 }
 
 // checkView reports the first problem with view for StartFromView.
@@ -82,27 +89,36 @@ func (n *Node) checkView(now time.Time, view []PeerView) error {
 	}
 	seen := make(map[string]bool, len(view))
 	for i, pv := range view {
-		switch {
-		case pv.ID == n.id:
-			return fmt.Errorf("peer %d: %w", i, ErrSelf)
-		case seen[pv.ID]:
-			return fmt.Errorf("peer %d: %q listed twice", i, pv.ID)
-		case pv.State == nil:
-			return fmt.Errorf("peer %d (%q): nil state", i, pv.ID)
-		case pv.State.HeartBeat.Generation <= 0:
-			return fmt.Errorf("peer %d (%q): generation %d, want > 0", i, pv.ID, pv.State.HeartBeat.Generation)
+		if err := n.checkPeerView(now, i, pv, seen); err != nil {
+			return err
 		}
 		seen[pv.ID] = true
-		if err := n.cfg.Limits.CheckEndpoint(pv.ID); err != nil {
-			return fmt.Errorf("peer %d: %w", i, err)
-		}
-		if err := n.cfg.Limits.CheckState(pv.State); err != nil {
-			return fmt.Errorf("peer %d (%q): %w", i, pv.ID, err)
-		}
-		for j, at := range pv.Arrivals {
-			if at.After(now) || j > 0 && at.Before(pv.Arrivals[j-1]) {
-				return fmt.Errorf("peer %d (%q): arrival %d at %v is out of order or after the start %v", i, pv.ID, j, at, now)
-			}
+	}
+	return nil
+}
+
+// checkPeerView reports the first problem with view entry i, pv, given
+// the IDs seen before it.
+func (n *Node) checkPeerView(now time.Time, i int, pv PeerView, seen map[string]bool) error {
+	switch {
+	case pv.ID == n.id:
+		return fmt.Errorf("peer %d: %w", i, ErrSelf)
+	case seen[pv.ID]:
+		return fmt.Errorf("peer %d: %q listed twice", i, pv.ID)
+	case pv.State == nil:
+		return fmt.Errorf("peer %d (%q): nil state", i, pv.ID)
+	case pv.State.HeartBeat.Generation <= 0:
+		return fmt.Errorf("peer %d (%q): generation %d, want > 0", i, pv.ID, pv.State.HeartBeat.Generation)
+	}
+	if err := n.cfg.Limits.CheckEndpoint(pv.ID); err != nil {
+		return fmt.Errorf("peer %d: %w", i, err)
+	}
+	if err := n.cfg.Limits.CheckState(pv.State); err != nil {
+		return fmt.Errorf("peer %d (%q): %w", i, pv.ID, err)
+	}
+	for j, at := range pv.Arrivals {
+		if at.After(now) || j > 0 && at.Before(pv.Arrivals[j-1]) {
+			return fmt.Errorf("peer %d (%q): arrival %d at %v is out of order or after the start %v", i, pv.ID, j, at, now)
 		}
 	}
 	return nil
