@@ -492,6 +492,22 @@ func tlsClient(conn net.Conn) *tls.Conn {
 	return tls.Client(conn, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
 }
 
+// presentedNames returns a function that opens a new connection to tr (a
+// new handshake), as the client whose files are given, and returns the
+// names of the certificate tr presents.
+func presentedNames(t *testing.T, tr *messaging.TCP, client securitytest.Files) func() []string {
+	t.Helper()
+	pair, err := tls.LoadX509KeyPair(client.Cert, client.Key)
+	require.NoError(t, err)
+	return func() []string {
+		conn := bareConn(t, tr.LocalAddr())
+		defer func() { _ = conn.Close() }()
+		tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+		require.NoError(t, tc.Handshake())
+		return tc.ConnectionState().PeerCertificates[0].DNSNames
+	}
+}
+
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
 
 // TestTCPTLSHandshakeFlood: connections that start a TLS handshake and
@@ -608,18 +624,7 @@ func TestTCPCertificateReloadKeepsOwnName(t *testing.T) {
 	sec.ID = "node-a"
 	var logs syncBuffer
 	a := newTCP(t, "127.0.0.1:0", secured(sec, &logs))
-	cFiles := ca.Issue(t, dir, "c", "c")
-	pair, err := tls.LoadX509KeyPair(cFiles.Cert, cFiles.Key)
-	require.NoError(t, err)
-	// presented opens a new connection to a (a new handshake) and returns
-	// the names of the certificate a presents.
-	presented := func() []string {
-		conn := bareConn(t, a.LocalAddr())
-		defer func() { _ = conn.Close() }()
-		tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
-		require.NoError(t, tc.Handshake())
-		return tc.ConnectionState().PeerCertificates[0].DNSNames
-	}
+	presented := presentedNames(t, a, ca.Issue(t, dir, "c", "c"))
 	require.Equal(t, []string{"node-a"}, presented())
 
 	securitytest.Replace(t, aFiles, ca.Issue(t, dir, "wrong", "node-b"))
@@ -804,16 +809,7 @@ func TestTCPCertificateReloadMustBeValid(t *testing.T) {
 			aFiles := ca.Issue(t, dir, "a", "node-a")
 			var logs syncBuffer
 			a := newTCP(t, "127.0.0.1:0", secured(aFiles.Security(), &logs)) // no ID: the period is checked anyway
-			cFiles := ca.Issue(t, dir, "c", "c")
-			pair, err := tls.LoadX509KeyPair(cFiles.Cert, cFiles.Key)
-			require.NoError(t, err)
-			presented := func() []string {
-				conn := bareConn(t, a.LocalAddr())
-				defer func() { _ = conn.Close() }()
-				tc := tls.Client(conn, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
-				require.NoError(t, tc.Handshake())
-				return tc.ConnectionState().PeerCertificates[0].DNSNames
-			}
+			presented := presentedNames(t, a, ca.Issue(t, dir, "c", "c"))
 			require.Equal(t, []string{"node-a"}, presented())
 			securitytest.Replace(t, aFiles, ca.IssueValid(t, dir, "bad", tc.notBefore, tc.notAfter, "node-a", "bad"))
 			require.Eventually(t, func() bool {
