@@ -77,18 +77,23 @@ const tlsReloadInterval = 100 * time.Millisecond
 // newTLSFiles loads the credentials; an error names the file at fault.
 func newTLSFiles(ca, cert, key string, onError func(error), reloads *atomic.Uint64) (*tlsFiles, error) {
 	f := &tlsFiles{ca: ca, cert: cert, key: key, onError: onError, reloads: reloads}
-	if err := f.load(false); err != nil {
+	if err := f.load(f.stampsNow(), false); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// load reads the three files. Called with mu held (or before sharing).
+// stampsNow returns the stamps of the CA, certificate and key files.
+func (f *tlsFiles) stampsNow() [3]fileStamp {
+	return [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
+}
+
+// load reads the three files, whose stamps the caller has just taken.
+// Called with mu held (or before sharing).
 // A reloaded certificate must also be valid now, and name f.id if set:
 // otherwise every peer would refuse this node, so the previous one is
 // better.
-func (f *tlsFiles) load(reload bool) error {
-	stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
+func (f *tlsFiles) load(stamps [3]fileStamp, reload bool) error {
 	pem, err := readBounded(f.ca, maxTLSFile)
 	if err != nil {
 		return fmt.Errorf("TLS CA %s: %w", f.ca, err)
@@ -134,9 +139,8 @@ func (f *tlsFiles) current() (*tls.Certificate, *x509.CertPool) {
 	defer f.mu.Unlock()
 	if time.Since(f.checked) >= tlsReloadInterval {
 		f.checked = time.Now()
-		stamps := [3]fileStamp{stampOf(f.ca), stampOf(f.cert), stampOf(f.key)}
-		if stamps != f.stamps {
-			if err := f.load(true); err != nil {
+		if stamps := f.stampsNow(); stamps != f.stamps {
+			if err := f.load(stamps, true); err != nil {
 				// Keep the old credentials; try again on a later handshake.
 				if f.onError != nil {
 					f.onError(err)
