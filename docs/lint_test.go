@@ -16,17 +16,11 @@ import (
 )
 
 // pureFiles lists the protocol core: every non-test Go file of these
-// directories, and every non-test Go file of gossiper except its runtime
-// shell, so a new core file is checked by default. They must stay
-// deterministic (design.md, "The one idea").
+// directories (globbed, so a new core file is checked by default), the
+// messaging files the core uses, and the simulator's files but its shell.
+// They must stay deterministic (design.md, "The one idea").
 var (
-	pureDirs = []string{"endpointstate", "failuredetector"}
-	// gossiperShell is the runtime shell around the core: the files that
-	// own goroutines, sockets, files, locks or the logger (and the
-	// runtime's Config, which names a logger and a seed provider). Any
-	// file named *_runtime.go is shell too. Everything else in gossiper
-	// is core.
-	gossiperShell    = []string{"gossiper.go", "loop.go", "subscribe.go", "config.go", "generation.go", "stats.go"}
+	pureDirs         = []string{"endpointstate", "failuredetector", "gossiper/core"}
 	pureMessaging    = []string{"message.go", "codec.go", "decode.go"}
 	forbiddenImports = []string{"net", "os", "log", "sync", "sync/atomic", "io/ioutil", "os/exec", "github.com/rs/zerolog", "github.com/hearsay-io/hearsay/seeds"}
 	forbiddenTime    = []string{"Now", "Since", "Until", "Sleep", "After", "AfterFunc", "NewTimer", "NewTicker", "Tick"}
@@ -56,14 +50,6 @@ func pureFileList(t *testing.T) []string {
 		require.NoError(t, err)
 		files = append(files, matches...)
 	}
-	gossiperFiles, err := filepath.Glob(filepath.Join(r, "gossiper", "*.go"))
-	require.NoError(t, err)
-	for _, f := range gossiperFiles {
-		base := filepath.Base(f)
-		if !slices.Contains(gossiperShell, base) && !strings.HasSuffix(base, "_runtime.go") {
-			files = append(files, f)
-		}
-	}
 	for _, f := range pureMessaging {
 		files = append(files, filepath.Join(r, "messaging", f))
 	}
@@ -89,9 +75,9 @@ func pureFileList(t *testing.T) []string {
 func TestPurity(t *testing.T) {
 	files := pureFileList(t)
 	require.Greater(t, len(files), 15)
-	for _, f := range gossiperShell {
-		// A stale name here would exempt a future core file by accident.
-		require.FileExists(t, filepath.Join(root(t), "gossiper", f), "gossiperShell names a file that does not exist")
+	for _, f := range simShell {
+		// A stale name here would exempt a future sim file by accident.
+		require.FileExists(t, filepath.Join(root(t), "gossiper", "sim", f), "simShell names a file that does not exist")
 	}
 	for _, path := range files {
 		fset := token.NewFileSet()
@@ -172,6 +158,68 @@ func f() {
 	require.NoError(t, err)
 	problems := impurities(fset, f)
 	assert.Len(t, problems, 4, "%v", problems)
+}
+
+// module is this module's import path; coreImports are the only packages
+// of it the protocol core (gossiper/core) may import.
+const module = "github.com/hearsay-io/hearsay"
+
+var coreImports = []string{module + "/endpointstate", module + "/failuredetector", module + "/messaging"}
+
+// TestCoreImports fails if a non-test file of gossiper/core imports a
+// package of this module other than coreImports: the core knows neither
+// of its shells (gossiper, gossiper/sim) nor seeds (design.md, "Two
+// shells around one core").
+func TestCoreImports(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(root(t), "gossiper", "core", "*.go"))
+	require.NoError(t, err)
+	checked := 0
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		require.NoError(t, err, path)
+		checked++
+		rel, _ := filepath.Rel(root(t), path)
+		for _, problem := range moduleImports(f, coreImports) {
+			t.Errorf("%s: %s", rel, problem)
+		}
+	}
+	require.Greater(t, checked, 15, "gossiper/core's files")
+}
+
+// moduleImports returns f's imports of this module's packages that are
+// not in allowed.
+func moduleImports(f *ast.File, allowed []string) []string {
+	var problems []string
+	for _, imp := range f.Imports {
+		path, _ := strconv.Unquote(imp.Path.Value)
+		if (path == module || strings.HasPrefix(path, module+"/")) && !slices.Contains(allowed, path) {
+			problems = append(problems, "imports "+path+" (the core may import only "+strings.Join(allowed, ", ")+")")
+		}
+	}
+	return problems
+}
+
+// TestCoreImportsCheckCatches proves the import check can fail: the
+// shell, seeds and the simulator are flagged, the allowed packages and
+// the standard library are not.
+func TestCoreImportsCheckCatches(t *testing.T) {
+	src := `package core
+import (
+	"fmt"
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/gossiper/sim"
+	"github.com/hearsay-io/hearsay/messaging"
+	"github.com/hearsay-io/hearsay/seeds"
+)`
+	f, err := parser.ParseFile(token.NewFileSet(), "x.go", src, parser.ImportsOnly)
+	require.NoError(t, err)
+	problems := moduleImports(f, coreImports)
+	assert.Len(t, problems, 3, "%v", problems)
 }
 
 // TestExportedNamesDocumented fails for an exported top-level name without

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hearsay-io/hearsay/gossiper/core"
 )
 
 // NextGeneration returns the generation for a node starting now and
@@ -28,8 +30,8 @@ func NextGeneration(path string, now time.Time) (int64, error) {
 			return 0, fmt.Errorf("generation file %s: %q is not a generation", path, strings.TrimSpace(string(b)))
 		}
 		// prev+1 must stay within the window (and cannot overflow then).
-		if prev >= generationLimit(now) {
-			return 0, fmt.Errorf("%w; fix the clock or delete the file", farGeneration(prev, now, "generation file "+path))
+		if prev >= core.GenerationLimit(now) {
+			return 0, fmt.Errorf("%w; fix the clock or delete the file", core.GenerationTooFar(prev, now, "generation file "+path))
 		}
 		gen = max(gen, prev+1)
 	case !os.IsNotExist(err):

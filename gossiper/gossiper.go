@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/hearsay-io/hearsay/failuredetector"
+	"github.com/hearsay-io/hearsay/gossiper/core"
 	"github.com/hearsay-io/hearsay/messaging"
 	"github.com/hearsay-io/hearsay/seeds"
 )
@@ -220,7 +221,10 @@ func (g *Gossiper) initialSeeds(ctx context.Context) []string {
 func (g *Gossiper) generation() (int64, error) {
 	switch {
 	case g.cfg.Generation > 0:
-		return g.cfg.Generation, checkGeneration(g.cfg.Generation, time.Now(), "gossiper "+g.cfg.ID+": Config.Generation")
+		if now := time.Now(); g.cfg.Generation > core.GenerationLimit(now) {
+			return g.cfg.Generation, core.GenerationTooFar(g.cfg.Generation, now, "gossiper "+g.cfg.ID+": Config.Generation")
+		}
+		return g.cfg.Generation, nil
 	case g.cfg.GenerationFile != "":
 		return NextGeneration(g.cfg.GenerationFile, time.Now())
 	}

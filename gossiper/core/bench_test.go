@@ -31,18 +31,18 @@ var benchValues = map[string]string{"dc": "eu-west-1", "rack": "r3", "load": "0.
 // last heartbeat. The node's clock then advances by tick per call.
 func steadyNode(b testing.TB, n, windowFill int) (*Node, time.Time) {
 	b.Helper()
-	return steadyNodeWith(b, DefaultConfig(), n, windowFill)
+	return steadyNodeWith(b, DefaultNodeConfig(), n, windowFill)
 }
 
 // steadyNodeWith is steadyNode with cfg (its ID, limits and shadow round
 // set here).
-func steadyNodeWith(b testing.TB, cfg Config, n, windowFill int) (*Node, time.Time) {
+func steadyNodeWith(b testing.TB, cfg NodeConfig, n, windowFill int) (*Node, time.Time) {
 	b.Helper()
 	cfg.ID = "self"
 	cfg.MaxEndpoints = n + 1
 	cfg.ShadowTimeout = 0
 	now := time.Unix(benchGen, 0).Add(time.Hour)
-	node, err := NewNode(cfg.NodeConfig, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
+	node, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -228,13 +228,13 @@ func BenchmarkHandleAck(b *testing.B) {
 // performance target bounds. N=…/sliding-8 is the same with an exact
 // window of 8 intervals, the smallest a simulator may configure.
 func BenchmarkMemoryPerEndpoint(b *testing.B) {
-	sliding8 := DefaultConfig()
+	sliding8 := DefaultNodeConfig()
 	sliding8.FailureDetector.Estimator, sliding8.FailureDetector.WindowSize = failuredetector.Sliding, 8
 	for _, n := range []int{1000, 10000} {
 		for _, c := range []struct {
 			name string
-			cfg  Config
-		}{{"", DefaultConfig()}, {"/sliding-8", sliding8}} {
+			cfg  NodeConfig
+		}{{"", DefaultNodeConfig()}, {"/sliding-8", sliding8}} {
 			b.Run(fmt.Sprintf("N=%d%s", n, c.name), func(b *testing.B) {
 				memoryPerEndpoint(b, c.cfg, n)
 			})
@@ -243,7 +243,7 @@ func BenchmarkMemoryPerEndpoint(b *testing.B) {
 }
 
 // memoryPerEndpoint is one case of BenchmarkMemoryPerEndpoint.
-func memoryPerEndpoint(b *testing.B, cfg Config, n int) {
+func memoryPerEndpoint(b *testing.B, cfg NodeConfig, n int) {
 	for b.Loop() {
 		var before, after runtime.MemStats
 		runtime.GC()

@@ -10,7 +10,7 @@ import (
 
 // fastSetting is the documented "fast" setting (docs/operations.md):
 // 200 ms rounds, the Akka model, threshold 8, the rest default.
-func fastSetting(c *Config) {
+func fastSetting(c *NodeConfig) {
 	c.Interval = 200 * time.Millisecond
 	c.FailureDetector = failuredetector.DefaultConfigFor(c.Interval)
 	c.FailureDetector.Model = failuredetector.Akka

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/hearsay-io/hearsay/failuredetector"
@@ -44,24 +43,4 @@ func (n *Node) DetectorWindow(ep string, now time.Time) (DetectorWindow, bool) {
 	stats, _ := n.detector.StatsTracker(&p.fd, now)
 	return DetectorWindow{Stats: stats, Intervals: v.Intervals, Silence: v.Silence, ConvictAfter: v.ConvictAfter,
 		Threshold: n.detector.Config().PhiConvictThreshold}, true
-}
-
-// DetectorWindow returns the failure-detector window of peer id, read on
-// the loop (it costs one command round trip and copies up to the window
-// size of intervals). It fails with ErrUnknownMember when the detector
-// does not know id, and when the gossiper is not running.
-func (g *Gossiper) DetectorWindow(id string) (DetectorWindow, error) {
-	var w DetectorWindow
-	var ok bool
-	err := g.do(func(now time.Time) (Output, error) {
-		w, ok = g.node().DetectorWindow(id, now)
-		return Output{}, nil
-	})
-	if err != nil {
-		return DetectorWindow{}, err
-	}
-	if !ok {
-		return DetectorWindow{}, fmt.Errorf("failure detector window of %q: %w", id, ErrUnknownMember)
-	}
-	return w, nil
 }

@@ -3,8 +3,6 @@ package core
 import (
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +36,7 @@ func TestIncrementalDeltasCannotGrowAnEndpoint(t *testing.T) {
 		t.Run(fmt.Sprintf("values of %d bytes", size), func(t *testing.T) {
 			h := newHarness(t)
 			h.cluster(3, coreConfig)
-			limits := DefaultConfig().Limits
+			limits := DefaultNodeConfig().Limits
 			gen := h.now.Unix()
 			h.forge(addrFor(2), &messaging.Ack2{Deltas: []endpointstate.Delta{{Endpoint: "big", Generation: gen, HeartBeat: 1, Reset: true,
 				States: []endpointstate.KeyValue{kvOf(endpointstate.KeyAddress, "10.9.9.9:7000", 1)}}}})
@@ -114,7 +112,7 @@ func TestOneBadEndpointDoesNotBlockAMessage(t *testing.T) {
 // known there, and no more spread; the refusals are counted.
 func TestMaxEndpointsBoundsForgedMembers(t *testing.T) {
 	h := newHarness(t)
-	h.cluster(3, configWith(func(c *Config) { c.MaxEndpoints = 1000 }))
+	h.cluster(3, configWith(func(c *NodeConfig) { c.MaxEndpoints = 1000 }))
 	gen := h.now.Unix()
 	for batch := range 10 {
 		var deltas []endpointstate.Delta
@@ -133,10 +131,10 @@ func TestMaxEndpointsBoundsForgedMembers(t *testing.T) {
 		assert.LessOrEqual(t, len(h.node(id).Members(h.now)), 1000, id)
 		require.NotNil(t, h.node(id).State("n1"), "real members stay known")
 	}
-	require.NoError(t, DefaultConfig().validateMaxEndpoints())
+	require.NoError(t, DefaultNodeConfig().validateMaxEndpoints())
 }
 
-func (c Config) validateMaxEndpoints() error {
+func (c NodeConfig) validateMaxEndpoints() error {
 	c.ID = "x"
 	for _, v := range []int{0, -1, 1_000_001} {
 		c.MaxEndpoints = v
@@ -144,61 +142,23 @@ func (c Config) validateMaxEndpoints() error {
 			return fmt.Errorf("MaxEndpoints %d accepted: %v", v, err)
 		}
 	}
-	if DefaultConfig().MaxEndpoints != 10_000 {
-		return fmt.Errorf("default MaxEndpoints %d", DefaultConfig().MaxEndpoints)
+	if DefaultNodeConfig().MaxEndpoints != 10_000 {
+		return fmt.Errorf("default MaxEndpoints %d", DefaultNodeConfig().MaxEndpoints)
 	}
 	return nil
 }
 
-// TestFarFutureGenerationRefusedAtStart (issue 11, item 7): a generation
-// beyond the acceptance window fails NextGeneration with the file's name
-// (and leaves the file), Gossiper.Start, and Node.Start; 2^63-1 does not
-// overflow into a small generation.
-func TestFarFutureGenerationRefusedAtStart(t *testing.T) {
-	now := time.Now()
-	for _, far := range []int64{now.Unix() + endpointstate.MaxGenerationDrift, now.Unix() + 2*endpointstate.MaxGenerationDrift, math.MaxInt64} {
-		path := filepath.Join(t.TempDir(), "generation")
-		content := fmt.Sprintf("%d\n", far)
-		require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
-		gen, err := NextGeneration(path, now)
-		require.Error(t, err, "generation %d", far)
-		assert.ErrorIs(t, err, endpointstate.ErrGenerationTooFar)
-		assert.Contains(t, err.Error(), path)
-		assert.Zero(t, gen)
-		b, _ := os.ReadFile(path)
-		assert.Equal(t, content, string(b), "the file is left as it was")
-
-		cfg := DefaultConfig()
-		cfg.ID, cfg.BindAddr, cfg.GenerationFile, cfg.ShadowTimeout = "far", "127.0.0.1:0", path, 0
-		g, err := New(cfg)
-		require.NoError(t, err)
-		err = g.Start(t.Context())
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), path)
-		_ = g.Stop(t.Context())
-	}
-	prev := now.Unix() + endpointstate.MaxGenerationDrift - 1
-	path := filepath.Join(t.TempDir(), "generation")
-	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprint(prev)), 0o644))
-	gen, err := NextGeneration(path, now)
-	require.NoError(t, err, "the last generation with room below the window")
-	assert.Equal(t, prev+1, gen)
-
-	cfg := coreConfig("far")
-	cfg.Generation = now.Unix() + 2*endpointstate.MaxGenerationDrift
-	g, err := New(cfg)
-	require.NoError(t, err)
-	err = g.Start(t.Context())
-	require.ErrorIs(t, err, endpointstate.ErrGenerationTooFar)
-	assert.Contains(t, err.Error(), "Config.Generation")
-	_ = g.Stop(t.Context())
-
-	n, err := NewNode(coreConfig("far").NodeConfig, addrFor(1), epoch.Unix()+2*endpointstate.MaxGenerationDrift, nil)
+// TestFarFutureGenerationRefusedByNode (issue 11, item 7): a generation
+// beyond the acceptance window fails Node.Start, and 2^63-1 fails NewNode.
+// (TestFarFutureGenerationRefusedAtStart, in gossiper, checks the
+// generation file and Gossiper.Start.)
+func TestFarFutureGenerationRefusedByNode(t *testing.T) {
+	n, err := NewNode(coreConfig("far"), addrFor(1), epoch.Unix()+2*endpointstate.MaxGenerationDrift, nil)
 	require.NoError(t, err)
 	out := n.Start(epoch)
 	require.ErrorIs(t, out.Fatal, endpointstate.ErrGenerationTooFar)
 	assert.True(t, n.Stopped())
-	_, err = NewNode(coreConfig("far").NodeConfig, addrFor(1), math.MaxInt64, nil)
+	_, err = NewNode(coreConfig("far"), addrFor(1), math.MaxInt64, nil)
 	assert.Error(t, err)
 }
 
@@ -234,7 +194,7 @@ func TestRefutationNeverLeavesTheWindow(t *testing.T) {
 // nothing persisted).
 func TestShadowRoundIgnoresUnbelievableOwnGeneration(t *testing.T) {
 	for _, far := range []int64{math.MaxInt64, epoch.Unix() + endpointstate.MaxGenerationDrift} {
-		n, err := NewNode(coreConfig("me", addrFor(1)).NodeConfig, addrFor(2), epoch.Unix(), nil)
+		n, err := NewNode(coreConfig("me", addrFor(1)), addrFor(2), epoch.Unix(), nil)
 		require.NoError(t, err)
 		n.Start(epoch)
 		require.False(t, n.Running())
@@ -254,7 +214,7 @@ func TestShadowRoundIgnoresUnbelievableOwnGeneration(t *testing.T) {
 func TestShadowAcksTruncatedCounted(t *testing.T) {
 	h := newHarness(t)
 	limits := endpointstate.Limits{MaxKeyLength: 16, MaxValueSize: 64, MaxKeys: 8, MaxBytes: 512}
-	small := configWith(func(c *Config) {
+	small := configWith(func(c *NodeConfig) {
 		c.Limits = limits
 		c.MaxFrameSize = limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, addrFor(9)) + 64
 	})
@@ -333,7 +293,7 @@ func TestRepeatedLocalStallsStillConvict(t *testing.T) {
 // warning saying how many went unreported; a flood of refusals in one
 // message is one warning naming three.
 func TestRefusalWarningsRateLimited(t *testing.T) {
-	n, err := NewNode(coreConfig("me").NodeConfig, addrFor(1), epoch.Unix(), nil)
+	n, err := NewNode(coreConfig("me"), addrFor(1), epoch.Unix(), nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	bad := func(ids ...string) *messaging.Envelope {

@@ -16,8 +16,8 @@ import (
 var epoch = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 
 // coreConfig is a core configuration for harness tests: 1 s rounds.
-func coreConfig(id string, seeds ...string) Config {
-	cfg := DefaultConfig()
+func coreConfig(id string, seeds ...string) NodeConfig {
+	cfg := DefaultNodeConfig()
 	cfg.ID = id
 	cfg.Seeds = seeds
 	return cfg
@@ -25,8 +25,8 @@ func coreConfig(id string, seeds ...string) Config {
 
 // configWith returns a maker of core configurations with override
 // applied, for tests that tune timeouts.
-func configWith(override func(*Config)) func(id string, seeds ...string) Config {
-	return func(id string, seeds ...string) Config {
+func configWith(override func(*NodeConfig)) func(id string, seeds ...string) NodeConfig {
+	return func(id string, seeds ...string) NodeConfig {
 		c := coreConfig(id, seeds...)
 		override(&c)
 		return c
@@ -65,7 +65,7 @@ func addrFor(i int) string { return fmt.Sprintf("10.0.0.%d:7000", i) }
 
 // cluster starts n nodes "n0".."n<n-1>", made by cfg, all seeded by n0,
 // and runs rounds until they converge.
-func (h *harness) cluster(n int, cfg func(id string, seeds ...string) Config) {
+func (h *harness) cluster(n int, cfg func(id string, seeds ...string) NodeConfig) {
 	h.t.Helper()
 	h.add(cfg("n0"))
 	for i := 1; i < n; i++ {
@@ -75,14 +75,14 @@ func (h *harness) cluster(n int, cfg func(id string, seeds ...string) Config) {
 }
 
 // add creates and starts a node at the next address.
-func (h *harness) add(cfg Config) *Node {
+func (h *harness) add(cfg NodeConfig) *Node {
 	return h.addAt(addrFor(len(h.addrs)+1), cfg, h.now.Unix())
 }
 
-func (h *harness) addAt(addr string, cfg Config, gen int64) *Node {
+func (h *harness) addAt(addr string, cfg NodeConfig, gen int64) *Node {
 	h.t.Helper()
 	seed := uint64(len(h.addrs) + 1)
-	n, err := NewNode(cfg.NodeConfig, addr, gen, rand.New(rand.NewPCG(seed, seed*7)))
+	n, err := NewNode(cfg, addr, gen, rand.New(rand.NewPCG(seed, seed*7)))
 	require.NoError(h.t, err)
 	if _, ok := h.nodes[addr]; !ok {
 		h.addrs = append(h.addrs, addr)

@@ -15,7 +15,7 @@ func heapPerEndpoint(t *testing.T, n int) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	cfg := DefaultConfig()
+	cfg := DefaultNodeConfig()
 	node, now := steadyNodeWith(t, cfg, n, cfg.FailureDetector.WindowSize+2)
 	node.Flush(now)
 	node.Members(now)

@@ -19,7 +19,7 @@ import (
 // peers, without any network: peers are installed directly.
 func selectionNode(t *testing.T, live, unreachable int, seeds []string, seed uint64) *Node {
 	cfg := coreConfig("self", seeds...)
-	n, err := NewNode(cfg.NodeConfig, "10.0.0.1:7000", epoch.Unix(), rand.New(rand.NewPCG(seed, 1)))
+	n, err := NewNode(cfg, "10.0.0.1:7000", epoch.Unix(), rand.New(rand.NewPCG(seed, 1)))
 	require.NoError(t, err)
 	n.Start(epoch)
 	n.phase = phaseRunning
@@ -187,7 +187,7 @@ func TestGracefulShutdownSeenAtOnce(t *testing.T) {
 
 func TestRemovalAndQuarantine(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.RemoveDownAfter = 30 * time.Second
 		c.LeftExpiry = 20 * time.Second
 		c.QuarantineDuration = 20 * time.Second
@@ -218,7 +218,7 @@ func TestRemovalAndQuarantine(t *testing.T) {
 
 func TestRemoveAndAssassinate(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.LeftExpiry = 40 * time.Second
 	})
 	h.add(cfg("n0"))
@@ -320,7 +320,7 @@ func TestShadowRoundTimesOutAlone(t *testing.T) {
 func TestAckPagingTinyFrames(t *testing.T) {
 	h := newHarness(t)
 	limits := endpointstate.Limits{MaxKeyLength: 16, MaxValueSize: 64, MaxKeys: 8, MaxBytes: 512}
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.Limits = limits
 		c.MaxFrameSize = limits.StateSizeBound() + messaging.EnvelopeOverhead(c.ClusterName, c.ID, addrFor(9)) + 64
 	})
@@ -393,7 +393,6 @@ func TestConvergenceRounds(t *testing.T) {
 		for trial := range trials {
 			h := newHarness(t)
 			cfg0 := coreConfig("n0")
-			cfg0.RandSeed = uint64(trial)
 			h.add(cfg0)
 			for i := 1; i < 10; i++ {
 				cfg := coreConfig(fmt.Sprintf("n%d", i), addrFor(1))

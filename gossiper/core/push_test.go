@@ -59,7 +59,7 @@ type pushSent struct {
 	hop      int
 }
 
-func newPushSim(t testing.TB, n int, interval time.Duration, cfg func(*Config)) *pushSim {
+func newPushSim(t testing.TB, n int, interval time.Duration, cfg func(*NodeConfig)) *pushSim {
 	t.Helper()
 	c, err := messaging.NewCodec(messaging.DefaultMaxFrameSize, endpointstate.DefaultLimits())
 	require.NoError(t, err)
@@ -67,7 +67,7 @@ func newPushSim(t testing.TB, n int, interval time.Duration, cfg func(*Config)) 
 		down: map[string]bool{}, interval: interval, latency: time.Millisecond,
 		sent: map[messaging.Type]int{}, events: map[string][]Event{}, wakeAt: map[*Node]time.Time{}}
 	for i := range n {
-		conf := DefaultConfig()
+		conf := DefaultNodeConfig()
 		conf.ID, conf.Interval = fmt.Sprintf("n%d", i), interval
 		if i > 0 {
 			conf.Seeds = []string{addrFor(1)}
@@ -75,7 +75,7 @@ func newPushSim(t testing.TB, n int, interval time.Duration, cfg func(*Config)) 
 		if cfg != nil {
 			cfg(&conf)
 		}
-		node, err := NewNode(conf.NodeConfig, addrFor(i+1), epoch.Unix(), rand.New(rand.NewPCG(uint64(i+1), 99)))
+		node, err := NewNode(conf, addrFor(i+1), epoch.Unix(), rand.New(rand.NewPCG(uint64(i+1), 99)))
 		require.NoError(t, err)
 		s.nodes = append(s.nodes, node)
 		s.byAddr[node.Addr()] = node
@@ -284,7 +284,7 @@ func TestPushReachesAllWithoutRounds(t *testing.T) {
 // TestNoPushNeedsRounds is the control: with push disabled the same
 // update has reached almost nobody after the messages in flight drained.
 func TestNoPushNeedsRounds(t *testing.T) {
-	s := newPushSim(t, 64, time.Second, func(c *Config) { c.PushFanout = 0 })
+	s := newPushSim(t, 64, time.Second, func(c *NodeConfig) { c.PushFanout = 0 })
 	s.converge()
 	s.setState(s.nodes[17], "color", "blue")
 	s.drain()
@@ -396,7 +396,7 @@ func TestPushHeartbeatOnlyNotPushed(t *testing.T) {
 // generation when it starts, and the others forward it, so everyone learns
 // of the restart without waiting for a round.
 func TestPushRestartPushesNewGeneration(t *testing.T) {
-	s := newPushSim(t, 16, time.Second, func(c *Config) { c.ShadowTimeout = 0 })
+	s := newPushSim(t, 16, time.Second, func(c *NodeConfig) { c.ShadowTimeout = 0 })
 	s.converge()
 	s.runFor(s.interval)
 	old := s.nodes[4]
@@ -450,14 +450,14 @@ func TestPushNeverAnswered(t *testing.T) {
 func TestPushConfigValidation(t *testing.T) {
 	cases := []struct {
 		name string
-		set  func(*Config)
+		set  func(*NodeConfig)
 		want string
 	}{
-		{"fanout 0", func(c *Config) { c.Fanout = 0 }, "Fanout 0: want 1..64"},
-		{"push fanout -2", func(c *Config) { c.PushFanout = -2 }, "PushFanout -2"},
-		{"push fanout 65", func(c *Config) { c.PushFanout = 65 }, "PushFanout 65"},
-		{"push rate 0", func(c *Config) { c.PushRate = 0 }, "PushRate 0"},
-		{"burst below fanout", func(c *Config) { c.PushFanout, c.PushBurst = 8, 4 }, "PushBurst 4: want 8..100000"},
+		{"fanout 0", func(c *NodeConfig) { c.Fanout = 0 }, "Fanout 0: want 1..64"},
+		{"push fanout -2", func(c *NodeConfig) { c.PushFanout = -2 }, "PushFanout -2"},
+		{"push fanout 65", func(c *NodeConfig) { c.PushFanout = 65 }, "PushFanout 65"},
+		{"push rate 0", func(c *NodeConfig) { c.PushRate = 0 }, "PushRate 0"},
+		{"burst below fanout", func(c *NodeConfig) { c.PushFanout, c.PushBurst = 8, 4 }, "PushBurst 4: want 8..100000"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -476,7 +476,7 @@ func TestPushConfigValidation(t *testing.T) {
 // TestFanoutSendsToDistinctPeers: Fanout 3 sends each round's Syn to three
 // distinct live peers.
 func TestFanoutSendsToDistinctPeers(t *testing.T) {
-	s := newPushSim(t, 8, time.Second, func(c *Config) { c.Fanout = 3 })
+	s := newPushSim(t, 8, time.Second, func(c *NodeConfig) { c.Fanout = 3 })
 	s.converge()
 	out := s.nodes[2].Tick(s.now.Add(s.interval))
 	var to []string
@@ -496,7 +496,7 @@ func TestFanoutSendsToDistinctPeers(t *testing.T) {
 // delta is refused for its endpoint alone, and nothing refused is
 // forwarded.
 func TestPushAppliedLikeAck2(t *testing.T) {
-	s := newPushSim(t, 3, time.Second, func(c *Config) { c.MaxEndpoints = 4 })
+	s := newPushSim(t, 3, time.Second, func(c *NodeConfig) { c.MaxEndpoints = 4 })
 	s.converge()
 	s.runFor(s.interval)
 	a, b := s.nodes[0], s.nodes[1]
@@ -532,7 +532,7 @@ func TestPushAppliedLikeAck2(t *testing.T) {
 // peer's new generation from a round (not from a push) pushes it on, so
 // the rest of the cluster need not wait for rounds of its own.
 func TestPushNewGenerationLearnedByDigestsForwarded(t *testing.T) {
-	s := newPushSim(t, 16, time.Second, func(c *Config) { c.ShadowTimeout = 0 })
+	s := newPushSim(t, 16, time.Second, func(c *NodeConfig) { c.ShadowTimeout = 0 })
 	s.converge()
 	s.runFor(s.interval)
 	old := s.nodes[4]
@@ -569,7 +569,7 @@ func TestPushNewGenerationLearnedByDigestsForwarded(t *testing.T) {
 // dropped, not cleared, since a cleared Go map keeps a slot per endpoint
 // for good; a small set is cleared and kept.
 func TestPushSetReleasedAfterLargeFlush(t *testing.T) {
-	n, err := NewNode(coreConfig("me").NodeConfig, addrFor(1), epoch.Unix(), nil)
+	n, err := NewNode(coreConfig("me"), addrFor(1), epoch.Unix(), nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	require.NotZero(t, n.cfg.PushFanout)

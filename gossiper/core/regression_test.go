@@ -1,12 +1,8 @@
 package core
 
 import (
-	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -67,7 +63,7 @@ func TestAssassinateReason(t *testing.T) {
 // quarantine: removal is announced with one absolute expiry.
 func TestRemovedNodeStaysRemovedDespiteLateLearner(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.RemoveDownAfter = 60 * time.Second
 		c.LeftExpiry = 30 * time.Second
 		c.QuarantineDuration = 20 * time.Second
@@ -145,55 +141,13 @@ func TestReceiverTombstonesStayWithinLimits(t *testing.T) {
 	assert.NotNil(t, h.node("n1").State("n2"))
 }
 
-func shadowingGossiper(t *testing.T, net *messaging.MemNetwork) *Gossiper {
-	tr, err := net.Listen("mem-1:7000", 16)
-	require.NoError(t, err)
-	cfg := DefaultConfig()
-	cfg.ID = "n1"
-	cfg.Transport = tr
-	cfg.Seeds = []string{"mem-0:7000"} // nobody there: the shadow round waits ShadowTimeout
-	g, err := New(cfg)
-	require.NoError(t, err)
-	return g
-}
-
-func TestStopDuringShadowRoundEndsStart(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		g := shadowingGossiper(t, messaging.NewMemNetwork())
-		startErr := make(chan error, 1)
-		go func() { startErr <- g.Start(context.Background()) }()
-		time.Sleep(2 * time.Second)
-		require.NoError(t, g.Stop(context.Background()))
-		synctest.Wait()
-		select {
-		case err := <-startErr:
-			assert.ErrorIs(t, err, ErrStopped)
-		default:
-			t.Fatal("Start still blocked after Stop")
-		}
-	})
-}
-
-func TestStopAfterFailedStartClosesSubscriptions(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		g := shadowingGossiper(t, messaging.NewMemNetwork())
-		sub := g.Subscribe()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		require.Error(t, g.Start(ctx))
-		require.NoError(t, g.Stop(context.Background()))
-		_, ok := <-sub.C
-		assert.False(t, ok)
-	})
-}
-
 // Two nodes announce the same dead endpoint left (a partition, or simply
 // the same RemoveDownAfter firing on both before gossip carries the other's
 // announcement). Same generation, same versions, different expiry: the
 // states must still converge: the later expiry wins.
 func TestConflictingLeftAnnouncementsConverge(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.LeftExpiry = 10 * time.Minute
 		c.QuarantineDuration = 30 * time.Second
 	})
@@ -254,7 +208,7 @@ func TestLeaveAtKeyLimit(t *testing.T) {
 // round that reads its own state) refutes the announcement.
 func TestAssassinatedUnknownIDCanStart(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.ShadowTimeout = 0
 	})
 	h.cluster(2, cfg)
@@ -288,7 +242,7 @@ func TestAssassinatedLiveMemberDeadThenRefutes(t *testing.T) {
 // nobody left; when the network heals every healthy member is still up.
 func TestIsolatedNodeDoesNotEvictHealthyCluster(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) {
+	cfg := configWith(func(c *NodeConfig) {
 		c.RemoveDownAfter = 60 * time.Second
 		c.LeftExpiry = 10 * time.Minute
 	})
@@ -384,7 +338,7 @@ func TestRestartWithLowerGeneration(t *testing.T) {
 // and takes over.
 func TestPreviousIncarnationElsewhereTakenOver(t *testing.T) {
 	h := newHarness(t)
-	cfg := configWith(func(c *Config) { c.ShadowTimeout = 0 })
+	cfg := configWith(func(c *NodeConfig) { c.ShadowTimeout = 0 })
 	h.cluster(3, cfg)
 	g := h.node("n2").Generation()
 	h.down[addrFor(3)] = true
@@ -411,33 +365,6 @@ func TestRefutationIgnoresUnbelievableGenerations(t *testing.T) {
 		h.until(60, func() bool { return false })
 		assert.Equal(t, gen, h.node("n1").Generation())
 		assert.Equal(t, StatusUp, h.node("n0").member("n1", h.now).Status)
-	}
-}
-
-// TestConcurrentStopsAllWait: every Stop or Leave returns with the loop
-// gone, however they race.
-func TestConcurrentStopsAllWait(t *testing.T) {
-	for range 20 {
-		synctest.Test(t, func(t *testing.T) {
-			net := messaging.NewMemNetwork()
-			gs := memCluster(t, net, 2)
-			time.Sleep(3 * time.Second)
-			var wg sync.WaitGroup
-			var early atomic.Int32
-			for _, f := range []func(context.Context) error{gs[0].Stop, gs[0].Leave, gs[0].Stop} {
-				wg.Go(func() {
-					_ = f(context.Background())
-					select {
-					case <-gs[0].Done():
-					default:
-						early.Add(1)
-					}
-				})
-			}
-			wg.Wait()
-			assert.Zero(t, early.Load())
-			require.NoError(t, gs[1].Stop(context.Background()))
-		})
 	}
 }
 
@@ -470,7 +397,7 @@ func joinedPeer(t *testing.T, n *Node, now time.Time, id, addr string, gen int64
 // refused everywhere) fails with ErrGenerationTooFar, and the member stays
 // up: no dead event, no message, no state change.
 func TestAssassinateRefusedFarGenerationChangesNothing(t *testing.T) {
-	n, err := NewNode(coreConfig("n0").NodeConfig, "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(coreConfig("n0"), "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	now := epoch.Add(time.Second)
@@ -491,7 +418,7 @@ func TestAssassinateRefusedFarGenerationChangesNothing(t *testing.T) {
 func TestAssassinateRefusedFullTableChangesNothing(t *testing.T) {
 	cfg := coreConfig("n0")
 	cfg.MaxEndpoints = 2
-	n, err := NewNode(cfg.NodeConfig, "10.0.0.1:7000", 1, nil)
+	n, err := NewNode(cfg, "10.0.0.1:7000", 1, nil)
 	require.NoError(t, err)
 	n.Start(epoch)
 	now := epoch.Add(time.Second)

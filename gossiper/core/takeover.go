@@ -100,6 +100,19 @@ func (n *Node) generationBelievable(now time.Time, seen int64, why string, out *
 	return false
 }
 
+// GenerationLimit is the highest generation peers accept at now,
+// endpointstate.MaxGenerationDrift seconds ahead of the clock: a node
+// starting above it, or a persisted generation at it (the next one would
+// be above), is refused with [GenerationTooFar].
+func GenerationLimit(now time.Time) int64 { return generationLimit(now) }
+
+// GenerationTooFar is the error for generation gen, from source (named in
+// the text), being beyond [GenerationLimit] at now: it wraps
+// endpointstate.ErrGenerationTooFar.
+func GenerationTooFar(gen int64, now time.Time, source string) error {
+	return farGeneration(gen, now, source)
+}
+
 // checkGeneration is the error for a starting generation beyond the
 // acceptance window: peers would refuse every message of the node.
 func checkGeneration(gen int64, now time.Time, source string) error {

@@ -22,7 +22,7 @@ import (
 // messages routed by hand, and print what they sent, reported and hold.
 // Regenerate the expected output after a deliberate change with
 //
-//	go test ./gossiper/ -run TestTranscripts -rewrite
+//	go test ./gossiper/core/ -run TestTranscripts -rewrite
 //
 // and read the diff: it is the protocol's behaviour that changed.
 // See docs/design.md, "Transcripts", for the commands.
@@ -51,7 +51,7 @@ type world struct {
 	now     time.Time
 	codec   *messaging.Codec
 	nodes   map[string]*core.Node
-	cfgs    map[string]core.Config
+	cfgs    map[string]core.NodeConfig
 	crashed map[string]bool
 	queue   []inFlight
 	seed    uint64
@@ -60,7 +60,7 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	c, err := messaging.NewCodec(messaging.DefaultMaxFrameSize, endpointstate.DefaultLimits())
 	require.NoError(t, err)
-	return &world{now: tEpoch, codec: c, nodes: map[string]*core.Node{}, cfgs: map[string]core.Config{}, crashed: map[string]bool{}}
+	return &world{now: tEpoch, codec: c, nodes: map[string]*core.Node{}, cfgs: map[string]core.NodeConfig{}, crashed: map[string]bool{}}
 }
 
 // addr is node name's address: n3 -> 10.0.0.3:7000.
@@ -82,7 +82,7 @@ func (w *world) run(t *testing.T, d *datadriven.TestData) string {
 		name := d.CmdArgs[0].Key
 		cfg := w.cfgs[name]
 		if d.Cmd == "node" {
-			cfg = core.DefaultConfig()
+			cfg = core.DefaultNodeConfig()
 			cfg.ID = name
 			cfg.PushFanout = 0 // digest rounds only, unless a transcript asks
 			var seeds []string
@@ -114,7 +114,7 @@ func (w *world) run(t *testing.T, d *datadriven.TestData) string {
 			g = tEpoch.Unix() + off
 		}
 		w.seed++
-		n, err := core.NewNode(cfg.NodeConfig, addr(name), g, rand.New(rand.NewPCG(w.seed, 7)))
+		n, err := core.NewNode(cfg, addr(name), g, rand.New(rand.NewPCG(w.seed, 7)))
 		if err != nil {
 			return "error: " + err.Error() + "\n"
 		}

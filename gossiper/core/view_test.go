@@ -21,7 +21,7 @@ func viewNodes(t *testing.T, n int) ([]*Node, []PeerView) {
 	for i := range n {
 		cfg := coreConfig("v" + string(rune('0'+i)))
 		cfg.InitialStates = map[string]string{"role": "db"}
-		node, err := NewNode(cfg.NodeConfig, addrFor(1+i), epoch.Unix(), rand.New(rand.NewPCG(uint64(i), 1)))
+		node, err := NewNode(cfg, addrFor(1+i), epoch.Unix(), rand.New(rand.NewPCG(uint64(i), 1)))
 		require.NoError(t, err)
 		nodes = append(nodes, node)
 		view = append(view, PeerView{ID: node.ID(), State: node.State(node.ID()), Up: true})
@@ -173,7 +173,7 @@ func TestStartFromViewRefuses(t *testing.T) {
 	assert.ErrorContains(t, nodes[0].StartFromView(epoch, nil), "already started")
 	cfg := coreConfig("small")
 	cfg.MaxEndpoints = 2
-	small, err := NewNode(cfg.NodeConfig, addrFor(9), epoch.Unix(), rand.New(rand.NewPCG(1, 1)))
+	small, err := NewNode(cfg, addrFor(9), epoch.Unix(), rand.New(rand.NewPCG(1, 1)))
 	require.NoError(t, err)
 	assert.ErrorIs(t, small.StartFromView(epoch, view[1:]), endpointstate.ErrTooManyEndpoints)
 }

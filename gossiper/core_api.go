@@ -1,0 +1,135 @@
+package gossiper
+
+import (
+	"math/rand/v2"
+
+	"github.com/hearsay-io/hearsay/gossiper/core"
+)
+
+// The protocol core lives in package [core]; these aliases keep its names
+// available here, so code written against package gossiper (the runtime's
+// API) needs no second import. Each is the same type, constant, error or
+// function as in core.
+
+// Node is the protocol core's state machine: see [core.Node].
+type Node = core.Node
+
+// NodeConfig configures the core [Node]: see [core.NodeConfig]. [Config]
+// embeds it for the runtime.
+type NodeConfig = core.NodeConfig
+
+// Output is what one step of the core produced: see [core.Output].
+type Output = core.Output
+
+// Outgoing is one message the core asks to send: see [core.Outgoing].
+type Outgoing = core.Outgoing
+
+// Event is a membership change: see [core.Event].
+type Event = core.Event
+
+// EventKind says what kind of change an [Event] is: see [core.EventKind].
+type EventKind = core.EventKind
+
+// Member is one endpoint as a node sees it: see [core.Member].
+type Member = core.Member
+
+// Status is a member's liveness as a node sees it: see [core.Status].
+type Status = core.Status
+
+// States is a member's application states: see [core.States].
+type States = core.States
+
+// Value is one application state's value and version: see [core.Value].
+type Value = core.Value
+
+// Counters are the core's counters: see [core.Counters].
+type Counters = core.Counters
+
+// DetectorWindow is one peer's failure-detector window: see
+// [core.DetectorWindow].
+type DetectorWindow = core.DetectorWindow
+
+// EndpointVersion is one endpoint's generation and highest version: see
+// [core.EndpointVersion].
+type EndpointVersion = core.EndpointVersion
+
+// PeerView is one endpoint of a known cluster view, for
+// [core.Node.StartFromView]: see [core.PeerView].
+type PeerView = core.PeerView
+
+// Event kinds: see [core.EventJoin] and the rest.
+const (
+	// EventJoin is [core.EventJoin].
+	EventJoin = core.EventJoin
+	// EventAlive is [core.EventAlive].
+	EventAlive = core.EventAlive
+	// EventDead is [core.EventDead].
+	EventDead = core.EventDead
+	// EventRestart is [core.EventRestart].
+	EventRestart = core.EventRestart
+	// EventChange is [core.EventChange].
+	EventChange = core.EventChange
+	// EventRemove is [core.EventRemove].
+	EventRemove = core.EventRemove
+	// EventOverflow is [core.EventOverflow].
+	EventOverflow = core.EventOverflow
+)
+
+// Member statuses: see [core.StatusUp] and the rest.
+const (
+	// StatusUp is [core.StatusUp].
+	StatusUp = core.StatusUp
+	// StatusDown is [core.StatusDown].
+	StatusDown = core.StatusDown
+	// StatusLeft is [core.StatusLeft].
+	StatusLeft = core.StatusLeft
+)
+
+// Defaults of the core's configuration: see [core.DefaultFanout] and the
+// rest.
+const (
+	// DefaultFanout is [core.DefaultFanout].
+	DefaultFanout = core.DefaultFanout
+	// PushFanoutAuto is [core.PushFanoutAuto].
+	PushFanoutAuto = core.PushFanoutAuto
+	// DefaultPushFanout is [core.DefaultPushFanout].
+	DefaultPushFanout = core.DefaultPushFanout
+	// DefaultPushRate is [core.DefaultPushRate].
+	DefaultPushRate = core.DefaultPushRate
+	// DefaultPushBurst is [core.DefaultPushBurst].
+	DefaultPushBurst = core.DefaultPushBurst
+	// DefaultMaxEndpoints is [core.DefaultMaxEndpoints].
+	DefaultMaxEndpoints = core.DefaultMaxEndpoints
+)
+
+// The core's errors: the same values as core's, so errors.Is matches
+// either name.
+var (
+	// ErrStopped is [core.ErrStopped].
+	ErrStopped = core.ErrStopped
+	// ErrNotStarted is [core.ErrNotStarted].
+	ErrNotStarted = core.ErrNotStarted
+	// ErrIDInUse is [core.ErrIDInUse].
+	ErrIDInUse = core.ErrIDInUse
+	// ErrUnknownMember is [core.ErrUnknownMember].
+	ErrUnknownMember = core.ErrUnknownMember
+	// ErrMemberAlive is [core.ErrMemberAlive].
+	ErrMemberAlive = core.ErrMemberAlive
+	// ErrSelf is [core.ErrSelf].
+	ErrSelf = core.ErrSelf
+)
+
+// NewNode returns a core node: see [core.NewNode].
+func NewNode(cfg NodeConfig, addr string, gen int64, rng *rand.Rand) (*Node, error) {
+	return core.NewNode(cfg, addr, gen, rng)
+}
+
+// DefaultNodeConfig returns a safe core configuration for a 1 s
+// interval: see [core.DefaultNodeConfig].
+func DefaultNodeConfig() NodeConfig { return core.DefaultNodeConfig() }
+
+// ParseEventKind parses an event kind's name: see [core.ParseEventKind].
+func ParseEventKind(s string) (EventKind, error) { return core.ParseEventKind(s) }
+
+// StatesOf returns States holding m: see [core.StatesOf].
+func StatesOf(m map[string]Value) States { return core.StatesOf(m) }
