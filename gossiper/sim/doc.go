@@ -1,5 +1,5 @@
 // Package sim is hearsay's deterministic simulator: N protocol cores
-// ([github.com/hearsay-io/hearsay/gossiper.Node], the same core the
+// ([github.com/hearsay-io/hearsay/gossiper/core.Node], the same core the
 // runtime runs) on one goroutine, in virtual time, over a simulated
 // network with faults, replayable from a seed.
 //
@@ -10,12 +10,12 @@
 //
 // # The engine
 //
-// [Run] builds one gossiper.Node per simulated node, with the gossiper's
+// [Run] builds one core.Node per simulated node, with the gossiper's
 // default configuration but for the scenario's interval, fanouts and
 // failure detector (scaled to the interval, as
 // failuredetector.DefaultConfigFor does), a shadow-round timeout of ten
 // intervals and room for every node (MaxEndpoints), and starts them all at virtual time 0 from the
-// converged cluster view ([github.com/hearsay-io/hearsay/gossiper.Node.StartFromView]:
+// converged cluster view ([github.com/hearsay-io/hearsay/gossiper/core.Node.StartFromView]:
 // every node knows every other up, with five heartbeats an interval apart
 // in its failure detector), so a run measures a running cluster, not its
 // joins. Node i is "n<i>" (zero-padded), at address "n<i>:7000"; nodes 0
@@ -28,7 +28,7 @@
 // heap's layout. Each node ticks once an interval, at an offset drawn in
 // (0, interval), and its clock is the virtual one plus its own offset
 // (a clock_jump moves it). After every tick and every delivered message
-// the engine calls [github.com/hearsay-io/hearsay/gossiper.Node.Flush], as
+// the engine calls [github.com/hearsay-io/hearsay/gossiper/core.Node.Flush], as
 // the runtime does once its queues are drained, so push-on-change and its
 // fanout and rate limit work as in production; when the rate limit holds
 // changes back, a flush is scheduled for when it allows them.
@@ -77,7 +77,7 @@
 //
 // Every UpdateEvery rounds a random live node sets "sim.update"; the
 // engine follows each update to every live node (from the core's events,
-// reading [github.com/hearsay-io/hearsay/gossiper.Node.EndpointVersion],
+// reading [github.com/hearsay-io/hearsay/gossiper/core.Node.EndpointVersion],
 // with a sweep at each round boundary) and reports the time, in
 // intervals, until the last live node held it (Report.RoundsToConverge),
 // and the fraction informed after k rounds (Report.Spread). A crash is

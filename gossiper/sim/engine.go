@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hearsay-io/hearsay/failuredetector"
-	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/gossiper/core"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
@@ -77,7 +77,7 @@ func (q *queue) Pop() any {
 type simNode struct {
 	idx      int
 	id, addr string
-	core     *gossiper.Node
+	core     *core.Node
 	inc      int  // incarnation: bumped by every restart
 	up       bool // running: not crashed, shut down or stopped
 	shut     bool // shut down gracefully (until restarted)
@@ -99,7 +99,7 @@ type engine struct {
 	ctx    context.Context
 	sc     Scenario
 	opt    Options
-	cfg    gossiper.NodeConfig
+	cfg    core.NodeConfig
 	codec  *messaging.Codec
 	decode bool
 	nodes  []*simNode
@@ -170,15 +170,15 @@ func run(ctx context.Context, s Scenario, opt Options, decode bool) (Report, err
 }
 
 // nodeConfig is the core configuration every simulated node runs.
-func nodeConfig(s Scenario) (gossiper.NodeConfig, error) {
-	cfg := gossiper.DefaultNodeConfig()
+func nodeConfig(s Scenario) (core.NodeConfig, error) {
+	cfg := core.DefaultNodeConfig()
 	cfg.Interval = s.Interval
 	if s.Fanout > 0 {
 		cfg.Fanout = s.Fanout
 	}
 	switch s.PushFanout {
 	case 0:
-		cfg.PushFanout = gossiper.PushFanoutAuto
+		cfg.PushFanout = core.PushFanoutAuto
 	case -1:
 		cfg.PushFanout = 0
 	default:
@@ -252,11 +252,11 @@ func (e *engine) newCore(n *simNode, gen int64) error {
 	cfg := e.cfg
 	cfg.ID, cfg.Seeds = n.id, e.seeds
 	rng := rand.New(rand.NewPCG(uint64(e.sc.Seed), uint64(n.idx)<<24|uint64(n.inc)))
-	core, err := gossiper.NewNode(cfg, n.addr, gen, rng)
+	node, err := core.NewNode(cfg, n.addr, gen, rng)
 	if err != nil {
 		return fmt.Errorf("sim: node %s: %w", n.id, err)
 	}
-	n.core = core
+	n.core = node
 	return nil
 }
 
@@ -265,19 +265,19 @@ func (e *engine) newCore(n *simNode, gen int64) error {
 // apart.
 func (e *engine) startConverged() error {
 	gen := epoch.Unix()
-	view := make([]gossiper.PeerView, len(e.nodes))
+	view := make([]core.PeerView, len(e.nodes))
 	for i, n := range e.nodes {
 		if err := e.newCore(n, gen); err != nil {
 			return err
 		}
 		n.up = true
-		view[i] = gossiper.PeerView{ID: n.id, State: n.core.State(n.id), Up: true}
+		view[i] = core.PeerView{ID: n.id, State: n.core.State(n.id), Up: true}
 	}
 	var arrivals []time.Time
 	for k := 4; k >= 0; k-- {
 		arrivals = append(arrivals, epoch.Add(-time.Duration(k)*e.sc.Interval))
 	}
-	buf := make([]gossiper.PeerView, 0, len(view))
+	buf := make([]core.PeerView, 0, len(view))
 	for i, n := range e.nodes {
 		buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
 		for j := range buf {
@@ -406,7 +406,7 @@ func (e *engine) flush(n *simNode) {
 
 // handle acts on one output of n's core: sends its messages (replies to
 // replyTo), records its events.
-func (e *engine) handle(n *simNode, replyTo int, out gossiper.Output) {
+func (e *engine) handle(n *simNode, replyTo int, out core.Output) {
 	for _, ev := range out.Events {
 		e.m.onEvent(e, n, ev)
 		e.logEvent(n, ev)

@@ -6,7 +6,7 @@ import (
 	"slices"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
-	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/gossiper/core"
 )
 
 // hwMark is the highest (generation, max version) an observer held of an
@@ -47,7 +47,7 @@ func (m *measure) markClean(e *engine, r int) {
 		return
 	}
 	n := len(e.nodes)
-	m.target, m.hasTgt = make([]gossiper.EndpointVersion, n), make([]bool, n)
+	m.target, m.hasTgt = make([]core.EndpointVersion, n), make([]bool, n)
 	for _, o := range e.nodes[:m.watched] {
 		if !o.live() {
 			continue
@@ -64,7 +64,7 @@ func (m *measure) markClean(e *engine, r int) {
 }
 
 // newer reports whether a holds a later state of its endpoint than b.
-func newer(a, b gossiper.EndpointVersion) bool {
+func newer(a, b core.EndpointVersion) bool {
 	return a.Generation > b.Generation || a.Generation == b.Generation && a.StatesVersion > b.StatesVersion
 }
 
@@ -139,14 +139,14 @@ func (m *measure) checkConverged(e *engine, r int) {
 // converged reports whether the live watched nodes hold the same
 // endpoints, generations and application states.
 func (m *measure) converged(e *engine) bool {
-	var ref []gossiper.EndpointVersion
+	var ref []core.EndpointVersion
 	for _, o := range e.nodes[:m.watched] {
 		if !o.live() {
 			continue
 		}
 		m.buf = o.core.EndpointVersions(m.buf[:0])
 		if ref == nil {
-			ref = append([]gossiper.EndpointVersion(nil), m.buf...)
+			ref = append([]core.EndpointVersion(nil), m.buf...)
 			continue
 		}
 		if len(ref) != len(m.buf) {

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/gossiper/core"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
@@ -42,13 +42,13 @@ type measure struct {
 
 	watched  int        // observers whose views are checked each round: nodes 0..watched-1
 	hw       [][]hwMark // [observer][endpoint]
-	buf      []gossiper.EndpointVersion
+	buf      []core.EndpointVersion
 	gone     map[int]goneNode
 	flagged  map[[2]int]bool
 	checkAt  int // last round of the post-fault convergence check (0: none)
 	faultEnd int
-	recovery int                        // rounds from faultEnd to convergence; -1 if not within the bound
-	target   []gossiper.EndpointVersion // per endpoint, at faultEnd
+	recovery int                    // rounds from faultEnd to convergence; -1 if not within the bound
+	target   []core.EndpointVersion // per endpoint, at faultEnd
 	hasTgt   []bool
 	conv     bool
 
@@ -203,13 +203,13 @@ func (m *measure) startDetection(e *engine, c *simNode) {
 }
 
 // onEvent follows one event of node o's core.
-func (m *measure) onEvent(e *engine, o *simNode, ev gossiper.Event) {
+func (m *measure) onEvent(e *engine, o *simNode, ev core.Event) {
 	j, known := e.byID[ev.Endpoint]
 	if !known {
 		return
 	}
 	switch ev.Kind {
-	case gossiper.EventJoin, gossiper.EventRestart, gossiper.EventChange:
+	case core.EventJoin, core.EventRestart, core.EventChange:
 		if list := m.pending[j]; len(list) > 0 {
 			v, _ := o.core.EndpointVersion(ev.Endpoint)
 			informed := false
@@ -223,9 +223,9 @@ func (m *measure) onEvent(e *engine, o *simNode, ev gossiper.Event) {
 				m.recheck(e)
 			}
 		}
-	case gossiper.EventDead:
+	case core.EventDead:
 		m.onDead(e, o, j, ev)
-	case gossiper.EventRemove:
+	case core.EventRemove:
 		if o.idx < m.watched {
 			m.hw[o.idx][j].removed = true
 		}
@@ -234,7 +234,7 @@ func (m *measure) onEvent(e *engine, o *simNode, ev gossiper.Event) {
 
 // onDead follows a dead event about node j at observer o: detection, and
 // whether a conviction was false.
-func (m *measure) onDead(e *engine, o *simNode, j int, ev gossiper.Event) {
+func (m *measure) onDead(e *engine, o *simNode, j int, ev core.Event) {
 	for i := 0; i < len(m.detections); i++ {
 		d := m.detections[i]
 		if d.node != j || !d.need[o.idx] {

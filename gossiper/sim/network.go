@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/gossiper/core"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
@@ -125,16 +125,16 @@ func (e *engine) blocked(a, b int) bool {
 // separated reports whether a and b cannot talk both ways.
 func (e *engine) separated(a, b int) bool { return e.blocked(a, b) || e.blocked(b, a) }
 
-func (e *engine) logEvent(n *simNode, ev gossiper.Event) {
+func (e *engine) logEvent(n *simNode, ev core.Event) {
 	if e.log == nil {
 		return
 	}
 	switch ev.Kind {
-	case gossiper.EventChange:
+	case core.EventChange:
 		e.logf("%s change %s gen=%d key=%s deleted=%t", n.id, ev.Endpoint, ev.Generation, ev.Key, ev.Deleted)
-	case gossiper.EventRestart:
+	case core.EventRestart:
 		e.logf("%s restart %s gen=%d old=%d", n.id, ev.Endpoint, ev.Generation, ev.OldGeneration)
-	case gossiper.EventDead, gossiper.EventRemove:
+	case core.EventDead, core.EventRemove:
 		e.logf("%s %s %s gen=%d reason=%s phi=%.4f", n.id, ev.Kind, ev.Endpoint, ev.Generation, ev.Reason, ev.Phi)
 	default:
 		e.logf("%s %s %s gen=%d", n.id, ev.Kind, ev.Endpoint, ev.Generation)

@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/hearsay-io/hearsay/gossiper"
+	"github.com/hearsay-io/hearsay/gossiper/core"
 )
 
 // update is one application-state change whose spread is followed.
@@ -55,7 +55,7 @@ func (m *measure) maybeUpdate(e *engine, r int) {
 
 // covers reports whether a node holding v holds update u (or a later
 // generation of its endpoint).
-func covers(v gossiper.EndpointVersion, u *update) bool {
+func covers(v core.EndpointVersion, u *update) bool {
 	return v.Generation > u.gen || v.Generation == u.gen && v.StatesVersion >= u.ver
 }
 
