@@ -21,36 +21,40 @@ type NodeConfig = core.NodeConfig
 // Output is what one step of the core produced: see [core.Output].
 type Output = core.Output
 
-// Outgoing is one message the core asks to send: see [core.Outgoing].
+// Outgoing is a message the caller must send: see [core.Outgoing].
 type Outgoing = core.Outgoing
 
-// Event is a membership change: see [core.Event].
+// Event is something that happened to an endpoint, as seen by this node:
+// see [core.Event].
 type Event = core.Event
 
-// EventKind says what kind of change an [Event] is: see [core.EventKind].
+// EventKind says what happened to an endpoint: see [core.EventKind].
 type EventKind = core.EventKind
 
-// Member is one endpoint as a node sees it: see [core.Member].
+// Member is a snapshot of one known endpoint: see [core.Member].
 type Member = core.Member
 
-// Status is a member's liveness as a node sees it: see [core.Status].
+// Status is an endpoint's liveness as seen by this node: see
+// [core.Status].
 type Status = core.Status
 
-// States is a member's application states: see [core.States].
+// States is an endpoint's application states, immutable: see
+// [core.States].
 type States = core.States
 
-// Value is one application state's value and version: see [core.Value].
+// Value is one application state as shown to users: see [core.Value].
 type Value = core.Value
 
-// Counters are the core's counters: see [core.Counters].
+// Counters are the core's running totals, for metrics: see
+// [core.Counters].
 type Counters = core.Counters
 
 // DetectorWindow is one peer's failure-detector window: see
 // [core.DetectorWindow].
 type DetectorWindow = core.DetectorWindow
 
-// EndpointVersion is one endpoint's generation and highest version: see
-// [core.EndpointVersion].
+// EndpointVersion is what a node holds of one endpoint, read without
+// copying its states: see [core.EndpointVersion].
 type EndpointVersion = core.EndpointVersion
 
 // PeerView is one endpoint of a known cluster view, for
@@ -131,5 +135,5 @@ func DefaultNodeConfig() NodeConfig { return core.DefaultNodeConfig() }
 // ParseEventKind parses an event kind's name: see [core.ParseEventKind].
 func ParseEventKind(s string) (EventKind, error) { return core.ParseEventKind(s) }
 
-// StatesOf returns States holding m: see [core.StatesOf].
+// StatesOf returns the States holding m's values: see [core.StatesOf].
 func StatesOf(m map[string]Value) States { return core.StatesOf(m) }

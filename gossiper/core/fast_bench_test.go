@@ -96,7 +96,7 @@ func (s *pushSim) isDown(id string) bool {
 // false convictions and the last survivor's detection time (mean and
 // worst) in virtual time:
 //
-//	go test -run '^$' -bench FastSetting -benchtime 1x ./gossiper/
+//	go test -run '^$' -bench FastSetting -benchtime 1x ./gossiper/core/
 func BenchmarkFastSetting(b *testing.B) {
 	steady, crashes := 10*time.Minute, 5
 	if testing.Short() {
