@@ -11,8 +11,10 @@ import (
 // keyed by node ID. The zero value is not usable; use [NewMap]. Not safe for
 // concurrent use.
 type Map struct {
-	// states holds the states (see Store).
-	states Store
+	// states holds the states (see Store); numbered is states when it
+	// is a NumberedStore, and then sorted stays empty.
+	states   Store
+	numbered NumberedStore
 	// sorted lists every endpoint and its state in ascending order unless
 	// dirty (an endpoint was added, removed or Put since it was built); it
 	// is rebuilt lazily, once per membership change, so a steady-state
@@ -45,9 +47,13 @@ func NewMap() *Map {
 }
 
 // NewMapIn returns a map that keeps its states in store, which must be
-// empty and is the map's from then on (see [Store]).
+// empty and is the map's from then on (see [Store]). If store is a
+// [NumberedStore], the map walks its table's order rather than keeping a
+// sorted list of its endpoints.
 func NewMapIn(store Store) *Map {
-	return &Map{states: store}
+	m := &Map{states: store}
+	m.numbered, _ = store.(NumberedStore)
+	return m
 }
 
 // SetLimits makes [Map.BuildDeltas] leave out every endpoint whose state
@@ -120,10 +126,19 @@ func (m *Map) order() []entry {
 // It sorts only when endpoints were added or removed since the last
 // ordered read, and allocates nothing otherwise. The iteration follows the
 // order as it was when it began: an endpoint removed during it is skipped,
-// one added during it is not visited. The states are the map's own (see
-// [Map.Get]).
+// one added during it is not visited (over a [NumberedStore], it may be).
+// The states are the map's own (see [Map.Get]).
 func (m *Map) All() iter.Seq2[string, *EndpointState] {
 	return func(yield func(string, *EndpointState) bool) {
+		if m.numbered != nil {
+			ids := m.numbered.IDs()
+			for _, i := range ids.ascending() {
+				if s := m.numbered.ByNumber(i); s != nil && !yield(ids.Name(i), s) {
+					return
+				}
+			}
+			return
+		}
 		for _, e := range m.order() {
 			s := e.state
 			if s.detached { // removed or replaced during the iteration
@@ -147,6 +162,12 @@ func (m *Map) Endpoints() []string {
 		return nil
 	}
 	out := make([]string, 0, m.states.Len())
+	if m.numbered != nil {
+		for ep := range m.All() {
+			out = append(out, ep)
+		}
+		return out
+	}
 	for _, e := range m.order() {
 		out = append(out, e.endpoint)
 	}
@@ -192,6 +213,14 @@ func (m *Map) Equal(o *Map) bool {
 // tombstones were dropped.
 func (m *Map) CollectGarbage(now time.Time, grace time.Duration) int {
 	n := 0
+	if m.numbered != nil {
+		for _, s := range m.All() {
+			if len(s.tombstoneSince) > 0 {
+				n += s.collectGarbage(now, grace)
+			}
+		}
+		return n
+	}
 	for _, e := range m.order() { // a slice walk, cheaper than the map's
 		if s := e.state; len(s.tombstoneSince) > 0 && !s.detached {
 			n += s.collectGarbage(now, grace)

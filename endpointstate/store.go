@@ -24,6 +24,22 @@ type Store interface {
 	All() iter.Seq2[string, *EndpointState]
 }
 
+// A NumberedStore is a Store that keeps its states by their endpoints'
+// numbers in an [IDTable], possibly shared with other stores: a [Map] over
+// one walks the table's ascending order (built once for all the stores
+// sharing it) rather than keeping a sorted list of its own, and never
+// sorts. The walk visits every number in the table, so it suits stores
+// that hold most of their table's IDs, as the simulator's nodes do.
+type NumberedStore interface {
+	Store
+	// IDs returns the table numbering the store's endpoints: an endpoint
+	// the store holds is numbered there.
+	IDs() *IDTable
+	// ByNumber returns the state of the endpoint numbered i, or nil if
+	// the store holds none.
+	ByNumber(i uint32) *EndpointState
+}
+
 // mapStore is NewMap's Store: a Go map of pointers.
 type mapStore map[string]*EndpointState
 

@@ -109,11 +109,39 @@ func (c *Codec) NewEncoder() *Encoder {
 	return &Encoder{codec: c, index: make(map[string]int)}
 }
 
+// Reset empties the Encoder's tables, as for a new connection, keeping
+// their memory: a caller that measures fresh-connection frames (the
+// simulator) resets one Encoder rather than making one per frame.
+func (enc *Encoder) Reset() {
+	clear(enc.index)
+	enc.entries = enc.entries[:0]
+	enc.bytes, enc.last = 0, nil
+}
+
 // Encode appends e's lean encoding to a fresh slice and records what it
 // carried. It fails, leaving the Encoder unusable for this connection
 // (the caller closes it), for a message of an unknown type or a frame over
 // the codec's maximum frame size.
 func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
+	b, err := enc.encode(e)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// Size is Encode without the copy: it encodes e into the Encoder's own
+// buffer, records what it carried exactly as Encode does, and returns the
+// frame's length, len(Encode(e)) for the same tables. For a caller that
+// counts bytes and hands the envelope over as is (the simulator's
+// SkipDecode).
+func (enc *Encoder) Size(e *Envelope) (int, error) {
+	b, err := enc.encode(e)
+	return len(b), err
+}
+
+// encode encodes e into enc.buf and returns it.
+func (enc *Encoder) encode(e *Envelope) ([]byte, error) {
 	if e.Message == nil {
 		return nil, fmt.Errorf("encode: nil message")
 	}
@@ -137,7 +165,7 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 	if len(b) > enc.codec.maxFrame {
 		return nil, fmt.Errorf("encode %s: %w: %d bytes, limit %d", e.Message.Type(), ErrFrameTooLarge, len(b), enc.codec.maxFrame)
 	}
-	return append([]byte(nil), b...), nil
+	return b, nil
 }
 
 func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {

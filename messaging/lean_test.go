@@ -151,6 +151,35 @@ func TestLeanRoundTripProperty(t *testing.T) {
 	})
 }
 
+// TestLeanSizeAndReset: Size returns len(Encode) for the same tables and
+// records what it carried as Encode does, and Reset brings an Encoder back
+// to a new connection's tables: over any sequence of envelopes, one
+// Encoder that Sizes, one that Encodes and one reset before every frame
+// against a new Encoder per frame agree on every frame's length, and the
+// reset one's frames are the new one's, byte for byte.
+func TestLeanSizeAndReset(t *testing.T) {
+	c := testCodec(t)
+	rapid.Check(t, func(t *rapid.T) {
+		ids := []string{"node-1", "node-2", "node-3", "a-much-longer-node-id.example.com", "é"}
+		sizer, enc, reused := c.NewEncoder(), c.NewEncoder(), c.NewEncoder()
+		for i := range rapid.IntRange(1, 20).Draw(t, "frames") {
+			e := genEnvelope(t, ids)
+			b, err := enc.Encode(e)
+			require.NoError(t, err, "frame %d", i)
+			n, err := sizer.Size(e)
+			require.NoError(t, err, "frame %d", i)
+			assert.Equal(t, len(b), n, "frame %d: Size against Encode on warm tables", i)
+
+			fresh, err := c.NewEncoder().Encode(e)
+			require.NoError(t, err, "frame %d", i)
+			reused.Reset()
+			again, err := reused.Encode(e)
+			require.NoError(t, err, "frame %d", i)
+			assert.Equal(t, fresh, again, "frame %d: a reset Encoder against a new one", i)
+		}
+	})
+}
+
 // TestLeanStateIsPerDirection: an Encoder's frames mean nothing to a
 // fresh Decoder once they refer to interned IDs: a new connection must
 // start both ends fresh, which the transports do (TestTCPLeanFreshState).

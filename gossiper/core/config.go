@@ -92,6 +92,14 @@ type NodeConfig struct {
 	// MaxFrameSize is the largest message in bytes. Default 1 MiB; it must
 	// hold one full endpoint state (Limits.StateSizeBound) plus envelope.
 	MaxFrameSize int
+	// IDs, when set, numbers the endpoint IDs the core keeps records of,
+	// shared with other cores stepped by the same goroutine: the core
+	// keeps its records in a slice by number and walks the table's order,
+	// and the simulator gives all its cores one table, so each ID and the
+	// ascending order are held once (see [endpointstate.IDTable]).
+	// Default nil: the core keeps its records in a map of its own, which
+	// costs less than a table of its own would.
+	IDs *endpointstate.IDTable
 }
 
 // Defaults of the speed knobs (see [Config]).

@@ -266,14 +266,14 @@ func NewNode(cfg NodeConfig, addr string, gen int64, rng *rand.Rand) (*Node, err
 	n := &Node{
 		cfg: cfg, id: cfg.ID, addr: addr, gen: gen, rng: rng,
 		detector:     fd,
-		peers:        newRecords(),
+		peers:        newRecords(cfg.IDs),
 		removed:      map[string]removal{},
 		echoes:       newSideTable[echo](),
 		left:         newSideTable[moment](),
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 		targetsStale: true,
 	}
-	n.states = endpointstate.NewMapIn(n.peers)
+	n.states = endpointstate.NewMapIn(n.peers.store())
 	n.states.SetLimits(cfg.Limits)
 	n.SetSeeds(cfg.Seeds)
 	n.resetLocalState()

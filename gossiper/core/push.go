@@ -260,16 +260,22 @@ func (n *Node) pushTargets(eps []string) []string {
 	if len(live) == 0 {
 		candidates = unreachable
 	}
-	var addrs []string
+	var picked []string
 	for _, ep := range candidates {
 		if !skip[ep] {
-			addrs = append(addrs, n.addrOf(ep))
+			picked = append(picked, ep)
 		}
 	}
-	if len(addrs) == 0 && len(live) == 0 && len(unreachable) == 0 {
-		addrs = slices.Clone(n.seeds)
+	if len(picked) == 0 && len(live) == 0 && len(unreachable) == 0 {
+		return pickRandom(n, slices.Clone(n.seeds), n.pushFanout(len(live)))
 	}
-	return pickRandom(n, addrs, n.pushFanout(len(live)))
+	// Pick among the IDs, then look up the addresses of the few picked
+	// (the same draws as picking among the addresses).
+	picked = pickRandom(n, picked, n.pushFanout(len(live)))
+	for i, ep := range picked {
+		picked[i] = n.addrOf(ep)
+	}
+	return picked
 }
 
 // pushFanout is Config.PushFanout, or for PushFanoutAuto ceil(ln n) + 3

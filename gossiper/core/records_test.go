@@ -2,11 +2,15 @@ package core
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 )
 
 // TestSideTableShrinks: a side table that held many entries (a join's
@@ -50,7 +54,18 @@ func TestSideTableShrinks(t *testing.T) {
 // own), a peer tracked then untracked keeps the state, and the record
 // goes when it holds neither.
 func TestRecordsStateAndPeer(t *testing.T) {
-	r := newRecords()
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%t", shared), func(t *testing.T) {
+			var ids *endpointstate.IDTable
+			if shared {
+				ids = endpointstate.NewIDTable()
+			}
+			testRecordsStateAndPeer(t, newRecords(ids))
+		})
+	}
+}
+
+func testRecordsStateAndPeer(t *testing.T, r *records) {
 	st := endpointstate.NewEndpointState(epoch.Unix())
 	st.Set(endpointstate.KeyStatus, endpointstate.StatusNormal, 1)
 	kept := r.Put("a", st)
@@ -78,7 +93,118 @@ func TestRecordsStateAndPeer(t *testing.T) {
 	assert.Nil(t, r.Get("a"))
 	assert.NotNil(t, r.get("a"), "the peer stays tracked")
 	r.untrack("a")
-	assert.Empty(t, r.m, "neither state nor peer: no record")
+	assert.Nil(t, r.record("a"), "neither state nor peer: no record")
+	if r.ids != nil {
+		assert.Zero(t, r.ids.Len(), "nor a number")
+	}
 	assert.Zero(t, r.Len())
 	assert.Zero(t, r.peers)
+}
+
+// TestRecordsSharedIDs: nodes sharing an IDTable hold one number per ID
+// while any of them holds a record of it; a number freed by the last is
+// reused for a new ID, and a node that never held the old ID sees no
+// record under the new one.
+func TestRecordsSharedIDs(t *testing.T) {
+	ids := endpointstate.NewIDTable()
+	a, b := newRecords(ids), newRecords(ids)
+	st := endpointstate.NewEndpointState(epoch.Unix())
+	a.Put("x", st)
+	a.track("y")
+	b.Put("y", st)
+	require.Equal(t, 2, ids.Len())
+	ix, _ := ids.Lookup("x")
+	assert.Nil(t, b.Get("x"), "b holds no record of x")
+	assert.Nil(t, b.get("y"), "b holds y's state, not a tracked peer")
+	a.untrack("y")
+	assert.Nil(t, a.record("y"))
+	require.NotNil(t, b.Get("y"), "b's record of y stays")
+	assert.Equal(t, 2, ids.Len(), "b still holds y's number")
+	a.Delete("x")
+	assert.Equal(t, 1, ids.Len(), "nobody holds x: its number is free")
+	b.track("z")
+	iz, _ := ids.Lookup("z")
+	assert.Equal(t, ix, iz, "z takes x's freed number")
+	assert.Nil(t, a.record("z"), "a never held z")
+	assert.Nil(t, a.Get("x"))
+	var seen []string
+	for ep := range b.all() {
+		seen = append(seen, ep)
+	}
+	assert.Equal(t, []string{"z"}, seen, "b's tracked peers")
+	var states []string
+	for ep := range b.All() {
+		states = append(states, ep)
+	}
+	assert.Equal(t, []string{"y"}, states, "b's states")
+}
+
+// TestNumberedRecordsMap: Maps over records sharing an IDTable walk their
+// states in the table's order (endpointstate.NumberedStore) and keep no
+// sorted list: after random Puts, Removes and Applies on two such Maps,
+// each Map's All and Endpoints yield exactly its own endpoints, ascending,
+// with its own states, also when IDs are freed and renumbered, and an
+// endpoint removed during a walk is not yielded after.
+func TestNumberedRecordsMap(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		ids := endpointstate.NewIDTable()
+		ms := [2]*endpointstate.Map{}
+		held := [2]map[string]bool{{}, {}}
+		for i := range ms {
+			ms[i] = endpointstate.NewMapIn(newRecords(ids).store())
+		}
+		now := time.Unix(1_700_000_000, 0)
+		which := rapid.IntRange(0, 1)
+		endpoint := rapid.SampledFrom([]string{"e", "a", "d", "b", "c", "ab"})
+		t.Repeat(map[string]func(*rapid.T){
+			"put": func(t *rapid.T) {
+				i, ep := which.Draw(t, "map"), endpoint.Draw(t, "endpoint")
+				ms[i].Put(ep, endpointstate.NewEndpointState(rapid.Int64Range(1, 3).Draw(t, "gen")))
+				held[i][ep] = true
+			},
+			"remove": func(t *rapid.T) {
+				i, ep := which.Draw(t, "map"), endpoint.Draw(t, "endpoint")
+				ms[i].Remove(ep)
+				delete(held[i], ep)
+			},
+			"apply": func(t *rapid.T) {
+				i := which.Draw(t, "map")
+				d := endpointstate.Delta{Endpoint: endpoint.Draw(t, "endpoint"), Generation: 2, HeartBeat: rapid.Int64Range(1, 9).Draw(t, "hb"), Reset: true}
+				if _, err := ms[i].Apply([]endpointstate.Delta{d}, endpointstate.ApplyOptions{Now: now, Limits: endpointstate.DefaultLimits()}); err == nil && ms[i].Get(d.Endpoint) != nil {
+					held[i][d.Endpoint] = true
+				}
+			},
+			"remove while iterating": func(t *rapid.T) {
+				i, victim := which.Draw(t, "map"), endpoint.Draw(t, "endpoint")
+				var seen []string
+				removed := false
+				for ep, st := range ms[i].All() {
+					assert.False(t, removed && ep == victim, "removed endpoint yielded")
+					assert.Same(t, ms[i].Get(ep), st)
+					seen = append(seen, ep)
+					if !removed {
+						ms[i].Remove(victim)
+						delete(held[i], victim)
+						removed = true
+					}
+				}
+				assert.True(t, slices.IsSorted(seen))
+			},
+			"": func(t *rapid.T) {
+				for i, m := range ms {
+					want := slices.Sorted(maps.Keys(held[i]))
+					var got []string
+					for ep, st := range m.All() {
+						got = append(got, ep)
+						require.Same(t, m.Get(ep), st)
+					}
+					require.Equal(t, want, got, "map %d: All", i)
+					require.Equal(t, len(want), m.Len())
+					if len(want) > 0 {
+						require.Equal(t, want, m.Endpoints(), "map %d: Endpoints", i)
+					}
+				}
+			},
+		})
+	})
 }

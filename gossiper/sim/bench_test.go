@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 )
 
@@ -104,5 +105,49 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkViewMemory measures the live heap a simulation holds per
+// endpoint view (every node's record of every other: N² views), after a
+// collection at round 5 of 6 (push on, one update a round, decoding
+// off), less the heap before the run: the figure that decides the
+// largest N that fits in memory (docs/performance.md, "Simulator
+// (issue 13)").
+//
+//	go test -run '^$' -bench ViewMemory -benchtime=1x ./gossiper/sim/ -sim.nodes=1000
+func BenchmarkViewMemory(b *testing.B) {
+	n := 500
+	if *benchNodes > 0 {
+		n = *benchNodes
+	}
+	s := DefaultScenario()
+	s.Nodes, s.Rounds, s.UpdateEvery = n, 6, 1
+	var ms runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		base := ms.HeapAlloc
+		var live uint64
+		opt := Options{SkipDecode: true, Progress: func(p Progress) {
+			if p.Round == 5 {
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				live = ms.HeapAlloc - base
+			}
+		}}
+		r, err := Run(context.Background(), s, opt)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(r.Violations) > 0 {
+			b.Fatalf("violations: %v", r.Violations)
+		}
+		if live == 0 {
+			b.Fatal("no progress report at round 5")
+		}
+		b.ReportMetric(float64(live)/float64(n*n), "B/view")
+		b.ReportMetric(float64(live)/(1<<20), "live_MiB")
+		b.ReportMetric(float64(r.PeakMemoryBytes)/(1<<20), "peak_MiB")
 	}
 }

@@ -53,6 +53,13 @@
 // (TestDeterminism checks it), 10 to 45 % faster (BenchmarkDecode: 2.7
 // times fewer allocations; the share grows with the machine's load).
 //
+// A run of N nodes holds N² endpoint views. All its cores share one
+// [github.com/hearsay-io/hearsay/endpointstate.IDTable]
+// (core.NodeConfig.IDs): each ID is held once, each core keeps its
+// records in a slice by the ID's number and walks the table's ascending
+// order instead of a sorted list of its own (BenchmarkViewMemory: about
+// 190 B a view live; docs/performance.md, "Simulator (issue 13)").
+//
 // The network delays each message by a latency drawn from a normal
 // distribution (Network.Latency, Jitter; truncated at 0), plus up to one
 // interval with probability Network.Reorder (so later messages overtake

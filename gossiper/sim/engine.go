@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/failuredetector"
 	"github.com/hearsay-io/hearsay/gossiper/core"
 	"github.com/hearsay-io/hearsay/messaging"
@@ -125,11 +126,16 @@ type engine struct {
 	// conns are the connections kept (Scenario.KeepConnections), by
 	// sender and receiver: one direction's lean tables each.
 	conns map[[2]int]*conn
-	// lastMsg, lastFrom and lastFrame are the last message encoded, its
-	// sender and its frame.
+	// lastMsg, lastFrom, lastFrame and lastSize are the last message
+	// encoded, its sender, its frame (nil unless decoding) and the
+	// frame's size.
 	lastMsg   messaging.Message
 	lastFrom  *simNode
 	lastFrame []byte
+	lastSize  int
+	// fresh encodes each message as the first frame of a new connection,
+	// reset before each.
+	fresh *messaging.Encoder
 
 	log *bufio.Writer
 	m   *measure
@@ -198,6 +204,9 @@ func nodeConfig(s Scenario) (core.NodeConfig, error) {
 	}
 	cfg.ShadowTimeout = 10 * s.Interval
 	cfg.MaxEndpoints = max(cfg.MaxEndpoints, s.Nodes+16)
+	// One table of endpoint numbers for all the cores: each keeps its
+	// records in a slice by number rather than a map by ID.
+	cfg.IDs = endpointstate.NewIDTable()
 	return cfg, nil
 }
 
@@ -210,7 +219,7 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
-	e := &engine{ctx: ctx, sc: s, opt: opt, cfg: cfg, codec: codec, decode: decode,
+	e := &engine{ctx: ctx, sc: s, opt: opt, cfg: cfg, codec: codec, decode: decode, fresh: codec.NewEncoder(),
 		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes),
 		rng:  rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed)),
 		loss: s.Network.Loss, group: make([]int, s.Nodes)}

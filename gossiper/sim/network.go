@@ -55,7 +55,7 @@ func (e *engine) sendKept(n *simNode, to int, env *messaging.Envelope) ([]byte, 
 // send encodes m from n and puts it on the network to node to.
 func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
-	b := e.lastFrame
+	b, size := e.lastFrame, e.lastSize
 	var deliver *messaging.Envelope
 	if e.sc.KeepConnections {
 		var err error
@@ -63,17 +63,28 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 			e.err = fmt.Errorf("sim: %s to %s, %s: %w", n.id, e.nodes[to].id, m.Type(), err)
 			return
 		}
+		size = len(b)
 	} else if m != e.lastMsg || n != e.lastFrom {
 		// A message sent to several peers (a push, a round's Syns) has
 		// the same fresh-connection encoding each time: encode it once.
+		// One Encoder, reset to a new connection's tables for each
+		// message, rather than a new one (and its table) per message.
 		var err error
-		if b, err = e.codec.NewEncoder().Encode(env); err != nil {
+		e.fresh.Reset()
+		if e.decode {
+			b, err = e.fresh.Encode(env)
+			size = len(b)
+		} else {
+			b = nil
+			size, err = e.fresh.Size(env)
+		}
+		if err != nil {
 			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
 			return
 		}
-		e.lastMsg, e.lastFrom, e.lastFrame = m, n, b
+		e.lastMsg, e.lastFrom, e.lastFrame, e.lastSize = m, n, b, size
 	}
-	n.sentB += int64(len(b))
+	n.sentB += int64(size)
 	n.sentMsgs++
 	e.m.sent(m.Type())
 	if e.blocked(n.idx, to) || e.loss > 0 && e.rng.Float64() < e.loss {

@@ -17,6 +17,7 @@ type runFlags struct {
 	plot     string
 	file     string
 	eventLog string
+	decode   string // --decode: auto, on or off
 	// apply holds, per scenario flag, how to copy its value into a
 	// Scenario; only the flags given on the command line are applied, so
 	// that they override the scenario file and nothing else does.

@@ -44,6 +44,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	fs.BoolVar(&r.json, "json", false, "print the report as JSON")
 	fs.StringVar(&r.plot, "plot", "", "write spread.{png,svg} and phi.{png,svg} into this `directory`")
 	fs.StringVar(&r.eventLog, "event-log", "", "write one line per protocol event to this `file` (deterministic: the same seed gives the same file)")
+	fs.StringVar(&r.decode, "decode", "auto", "decode every message at its receiver: `auto` (below 2,000 nodes), on or off; the run and its report are the same either way, off is faster")
 	fs.Usage = func() { runUsage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -55,12 +56,17 @@ func Main(ctx context.Context, args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "hearsay sim: unexpected argument %q (the only subcommand is tune-phi)\n", fs.Arg(0))
 		return 2
 	}
+	skip, err := skipDecode(r.decode)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
+		return 2
+	}
 	s, err := r.scenario(fs)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
 		return 2
 	}
-	if err := runSim(ctx, s, r, env); err != nil {
+	if err := runSim(ctx, s, r, skip, env); err != nil {
 		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
 		return 1
 	}
@@ -86,8 +92,8 @@ Flags:
 
 // runSim runs s and prints its report; it returns an error when the run
 // failed or broke an invariant.
-func runSim(ctx context.Context, s sim.Scenario, r *runFlags, env Env) error {
-	opt := sim.Options{}
+func runSim(ctx context.Context, s sim.Scenario, r *runFlags, skip func(nodes int) bool, env Env) error {
+	opt := sim.Options{SkipDecode: skip(s.Nodes)}
 	if env.Live {
 		p := newProgressLine(env.Stderr, time.Now)
 		opt.Progress = p.update
@@ -132,4 +138,23 @@ func runSim(ctx context.Context, s sim.Scenario, r *runFlags, env Env) error {
 		return fmt.Errorf("%d invariant violation(s), the first: %s", len(rep.Violations), rep.Violations[0])
 	}
 	return nil
+}
+
+// decodeFrom is the smallest cluster --decode=auto runs without decoding:
+// decoding checks the wire round trip but changes nothing in the run, and
+// from a few thousand nodes its time and garbage add up (docs/simulator.md).
+const decodeFrom = 2000
+
+// skipDecode parses --decode into whether a run of a given size skips
+// decoding (sim.Options.SkipDecode).
+func skipDecode(v string) (func(nodes int) bool, error) {
+	switch v {
+	case "auto":
+		return func(nodes int) bool { return nodes >= decodeFrom }, nil
+	case "on":
+		return func(int) bool { return false }, nil
+	case "off":
+		return func(int) bool { return true }, nil
+	}
+	return nil, fmt.Errorf("--decode %q: want auto, on or off", v)
 }

@@ -50,6 +50,7 @@ func TestBadFlagsRunNothing(t *testing.T) {
 		{[]string{"--nodes", "ten"}, "invalid value \"ten\" for flag -nodes"},
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--decode", "maybe"}, `--decode "maybe": want auto, on or off`},
 		{[]string{"--scenario", "/nonexistent/scenario.json"}, "reading the scenario"},
 		{[]string{"tune-phi", "--profile", "mars"}, `invalid value "mars" for --profile: want lan, cloud, cross-region`},
 		{[]string{"tune-phi", "--thresholds", "5,x"}, `invalid threshold "x" in --thresholds`},
@@ -145,6 +146,30 @@ func TestDeterministicReport(t *testing.T) {
 	assert.Equal(t, reps[0], reps[1])
 	assert.NotEmpty(t, logs[0])
 	assert.Equal(t, string(logs[0]), string(logs[1]), "the same event log, byte for byte")
+}
+
+// TestDecodeChangesNothing: with --decode on (every message decoded by
+// its receiver) and off (handed over as sent), the same seed gives the
+// same report and event log; auto decodes below decodeFrom nodes.
+func TestDecodeChangesNothing(t *testing.T) {
+	var reps [2]sim.Report
+	var logs [2][]byte
+	for i, decode := range []string{"on", "off"} {
+		log := filepath.Join(t.TempDir(), "events.log")
+		code, stdout, stderr := run(t, false, "--nodes", "10", "--rounds", "20", "--seed", "9", "--loss", "0.1", "--json", "--event-log", log, "--decode", decode)
+		require.Equal(t, 0, code, stderr)
+		require.NoError(t, json.Unmarshal([]byte(stdout), &reps[i]))
+		reps[i].WallSeconds, reps[i].PeakMemoryBytes = 0, 0
+		var err error
+		logs[i], err = os.ReadFile(log)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, reps[0], reps[1])
+	assert.Equal(t, string(logs[0]), string(logs[1]), "the same event log, byte for byte")
+	auto, err := skipDecode("auto")
+	require.NoError(t, err)
+	assert.False(t, auto(decodeFrom-1))
+	assert.True(t, auto(decodeFrom))
 }
 
 // TestFlagsOverrideScenarioFile runs the example scenario with two flags
