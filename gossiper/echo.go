@@ -10,10 +10,11 @@ package gossiper
 // transport evict connections still in use and lose what was on them.
 // So an echo is queued, and the queue is drained at echoRate echoes a
 // second (echoBurst at once) by Tick and Flush, first due first. An echo
-// that gets no answer is sent again sooner than a whole interval:
-// echoRetries times, after Interval/4, Interval/2 and Interval; after
-// that, as before, when gossip about the peer arrives or it talks to us,
-// at most once an Interval.
+// that gets no answer is sent again on its own, echoRetries times, after
+// Interval/2 and Interval; after that, as before, when gossip about the
+// peer arrives or it talks to us, at most once an Interval. (Retries after
+// Interval/4 were tried: under a loaded join a round trip can take longer,
+// and the extra echoes, each a connection to open, made the join slower.)
 
 import (
 	"container/heap"
@@ -31,8 +32,8 @@ const (
 	echoRate  = 240
 	echoBurst = 24
 	// echoRetries is how many times an unanswered echo is sent again on
-	// its own, after Interval/4, Interval/2 and Interval.
-	echoRetries = 3
+	// its own, after Interval/2 and Interval.
+	echoRetries = 2
 )
 
 // echo is the outstanding echo to a down peer (see Node.echoes): nonce
@@ -85,12 +86,12 @@ func (h *echoHeap) Pop() any {
 }
 
 // echoRetryDelay is how long after the tries-th unanswered echo the next
-// may go: Interval/4, Interval/2, then Interval.
+// may go: Interval/2 after the first, then Interval.
 func (n *Node) echoRetryDelay(tries uint8) time.Duration {
-	if tries >= 3 {
-		return n.cfg.Interval
+	if tries <= 1 {
+		return n.cfg.Interval / 2
 	}
-	return n.cfg.Interval >> (3 - tries)
+	return n.cfg.Interval
 }
 
 // echoable reports whether peer ep may be echoed: the node runs and ep is
