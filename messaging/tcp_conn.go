@@ -358,7 +358,7 @@ func (t *TCP) retireDemoted(c *conn, linger *<-chan time.Time) bool {
 // join; each would hold its ephemeral port in TIME_WAIT, and with
 // hundreds of nodes on one host the kernel's ephemeral port range
 // (28,232 ports by default) filled, and every dial spent its time
-// searching it for a free port. Nothing is lost that an orderly close
+// searching it for a free port (docs/protocol.md). Nothing is lost that an orderly close
 // would keep: nothing of ours is in flight, and a frame the peer sends
 // after we close is refused with a reset either way.
 func (t *TCP) abortConnLocked(c *conn) {
