@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -187,6 +188,12 @@ func (t *TCP) runOutbound(c *conn) {
 		t.pumpLocked(time.Now()) // the dial slot is free: the dial queue goes on
 		t.mu.Unlock()
 		if nc != nil {
+			// Closed while dialling (the peer's connection won): nothing
+			// was written on nc; a reset leaves no TIME_WAIT (see
+			// abortConnLocked).
+			if tc := tcpConnOf(nc); tc != nil {
+				_ = tc.SetLinger(0)
+			}
 			_ = nc.Close()
 		}
 		t.writeLoop(c) // drops the queue
@@ -571,7 +578,8 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			reason = refuseTimeout
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+			errors.Is(err, syscall.ECONNRESET): // a dialer that lost a simultaneous open resets
 			reason = refuseClosed
 		case securityReason(err) != "":
 			reason = securityReason(err)
