@@ -445,7 +445,7 @@ func (t *TCP) makeRoomLocked(now time.Time, inbound bool) bool {
 		t.refuseLocked(victim, reason, msg)
 	} else {
 		t.stats.evictedConns.Add(1)
-		t.closeConnLocked(victim)
+		t.abortConnLocked(victim)
 	}
 	return true
 }

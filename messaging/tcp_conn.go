@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -187,6 +188,12 @@ func (t *TCP) runOutbound(c *conn) {
 		t.pumpLocked(time.Now()) // the dial slot is free: the dial queue goes on
 		t.mu.Unlock()
 		if nc != nil {
+			// Closed while dialling (the peer's connection won): nothing
+			// was written on nc; a reset leaves no TIME_WAIT (see
+			// abortConnLocked).
+			if tc := tcpConnOf(nc); tc != nil {
+				_ = tc.SetLinger(0)
+			}
 			_ = nc.Close()
 		}
 		t.writeLoop(c) // drops the queue
@@ -346,8 +353,42 @@ func (t *TCP) retireDemoted(c *conn, linger *<-chan time.Time) bool {
 		*linger = time.After(wait)
 		return false
 	}
-	t.closeConnLocked(c)
+	t.abortConnLocked(c)
 	return true
+}
+
+// abortConnLocked closes c, which has nothing queued or being written and
+// has been quiet (an evicted connection, a retired loser of a
+// simultaneous open), with a reset rather than TCP's orderly close, so
+// that this side keeps no TIME_WAIT socket for a minute. A node that
+// turns connections over under MaxConns closes thousands a minute at a
+// join; each would hold its ephemeral port in TIME_WAIT, and with
+// hundreds of nodes on one host the kernel's ephemeral port range
+// (28,232 ports by default) filled, and every dial spent its time
+// searching it for a free port (docs/protocol.md). Nothing is lost that an orderly close
+// would keep: nothing of ours is in flight, and a frame the peer sends
+// after we close is refused with a reset either way.
+func (t *TCP) abortConnLocked(c *conn) {
+	if tc := tcpConnOf(c.nc); tc != nil {
+		_ = tc.SetLinger(0) // an error means the connection is gone already
+	}
+	t.closeConnLocked(c)
+}
+
+// tcpConnOf returns the TCP connection under nc (a TLS connection's, for
+// instance), or nil.
+func tcpConnOf(nc net.Conn) *net.TCPConn {
+	for range 4 {
+		switch v := nc.(type) {
+		case *net.TCPConn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			nc = v.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
 }
 
 // writeBatch writes first and then every frame already queued, up to
@@ -537,7 +578,8 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 		switch {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			reason = refuseTimeout
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+			errors.Is(err, syscall.ECONNRESET): // a dialer that lost a simultaneous open resets
 			reason = refuseClosed
 		case securityReason(err) != "":
 			reason = securityReason(err)

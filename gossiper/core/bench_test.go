@@ -64,10 +64,17 @@ func steadyNodeWith(b testing.TB, cfg NodeConfig, n, windowFill int) (*Node, tim
 	if err := node.applyDeltas(now, deltas, &out); err != nil {
 		b.Fatal(err)
 	}
-	// Every peer was echoed on joining; each answers, as a peer that is
-	// up does, and is marked up (its echo no longer outstanding).
-	for ep, e := range node.echoes.m {
-		node.handleEchoReply(now, ep, &messaging.EchoReply{Nonce: e.nonce, Generation: benchGen}, &out)
+	// Every peer is echoed on joining, at the echo budget's pace; each
+	// answers, as a peer that is up does, and is marked up (its echo no
+	// longer outstanding).
+	for range n/echoBurst + 2 {
+		for ep, e := range node.echoes.m {
+			if e.first != 0 {
+				node.handleEchoReply(now, ep, &messaging.EchoReply{Nonce: e.nonce, Generation: benchGen}, &out)
+			}
+		}
+		now = now.Add(time.Second * echoBurst / echoRate)
+		node.Flush(now)
 	}
 	if len(node.echoes.m) != 0 {
 		b.Fatalf("%d echoes outstanding after the replies", len(node.echoes.m))

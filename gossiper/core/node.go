@@ -115,6 +115,12 @@ type Counters struct {
 	// for the rate limit (Config.PushRate); the changes went out together
 	// in a later push.
 	PushesDeferred uint64
+	// EchoesPaced counts the times echoes due waited for the echo budget
+	// (a join echoes at most a few dozen peers at once, see echo.go).
+	EchoesPaced uint64
+	// EchoRetries counts echoes sent again, unanswered, before a whole
+	// Interval passed.
+	EchoRetries uint64
 }
 
 type phase uint8
@@ -228,6 +234,8 @@ type Node struct {
 	// was: kept beside the records, which then carry nothing for them.
 	echoes sideTable[echo]
 	left   sideTable[moment]
+	// echoQ paces the echoes (see echo.go).
+	echoQ echoQueue
 
 	// live and unreachable are the gossip targets (see Node.targets),
 	// rebuilt when targetsStale.

@@ -112,9 +112,18 @@ func (n *Node) handlePush(now time.Time, env *messaging.Envelope, m *messaging.P
 	n.applyDeltas(now, m.Deltas, out)
 }
 
-// PushPending reports whether changes wait to be pushed, and how long
-// from now until the rate limit lets [Node.Flush] send them (0: at once).
+// PushPending reports whether changes wait to be pushed, or echoes to be
+// sent, and how long from now until the rate limits let [Node.Flush] send
+// them (0: at once).
 func (n *Node) PushPending(now time.Time) (wait time.Duration, pending bool) {
+	wait, pending = n.pushPending(now)
+	if ew, ok := n.echoPending(now); ok && (!pending || ew < wait) {
+		wait, pending = ew, true
+	}
+	return wait, pending
+}
+
+func (n *Node) pushPending(now time.Time) (wait time.Duration, pending bool) {
 	if n.phase != phaseRunning || n.cfg.PushFanout == 0 {
 		return 0, false
 	}
@@ -152,11 +161,15 @@ func (n *Node) refill(now time.Time) {
 // Flush pushes what changed since the last push: the new versions of
 // every dirty endpoint, in one Push, to up to PushFanout random live peers
 // (if the rate limit does not allow that many now, the changes wait for a
-// later Flush, see [Node.PushPending]). The runtime calls it after
+// later Flush, see [Node.PushPending]), and sends the echoes due that the
+// echo budget allows. The runtime calls it after
 // it has drained the messages and commands waiting, so changes that come
 // in a burst are pushed together. It does nothing unless the node runs.
 func (n *Node) Flush(now time.Time) Output {
 	var out Output
+	if n.phase == phaseRunning {
+		n.sendEchoes(now, &out)
+	}
 	if n.phase != phaseRunning || n.cfg.PushFanout == 0 {
 		return out
 	}

@@ -54,6 +54,7 @@ func (n *Node) round(now time.Time, out *Output) {
 	n.states.CollectGarbage(now, n.cfg.TombstoneGrace)
 	n.gossip(now, out)
 	n.checkStatus(now, out)
+	n.sendEchoes(now, out)
 	n.countDeferred(out)
 }
 
