@@ -1,4 +1,4 @@
-package gossiper
+package core
 
 import (
 	"fmt"
@@ -18,10 +18,10 @@ import (
 // sent then.
 func echoTestNode(t *testing.T, peers int) (*Node, time.Time, Output) {
 	t.Helper()
-	cfg := DefaultConfig()
+	cfg := DefaultNodeConfig()
 	cfg.ID, cfg.ShadowTimeout, cfg.MaxEndpoints = "self", 0, peers+1
 	now := time.Unix(benchGen, 0).Add(time.Hour)
-	n, err := NewNode(cfg.NodeConfig, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
+	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
 	require.NoError(t, err)
 	n.Start(now)
 	deltas := make([]endpointstate.Delta, 0, peers)
