@@ -125,6 +125,7 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 func (n *Node) onJoined(now time.Time, c endpointstate.Change, out *Output) {
 	p := n.peers.track(c.Endpoint)
 	n.newIncarnation(c.Endpoint, p)
+	n.learnt()
 	n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 	out.event(now, Event{Kind: EventJoin, Endpoint: c.Endpoint, Generation: c.Generation})
 }

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -9,7 +8,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/messaging"
 )
 
@@ -24,16 +22,8 @@ func echoTestNode(t *testing.T, peers int) (*Node, time.Time, Output) {
 	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
 	require.NoError(t, err)
 	n.Start(now)
-	deltas := make([]endpointstate.Delta, 0, peers)
-	for i := range peers {
-		deltas = append(deltas, endpointstate.Delta{Endpoint: benchID(i), Generation: benchGen, HeartBeat: 3, Reset: true,
-			States: []endpointstate.KeyValue{
-				{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: fmt.Sprintf("10.1.%d.%d:7000", i>>8, i&255), Version: 1}},
-				{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusNormal, Version: 2}},
-			}})
-	}
 	var out Output
-	require.NoError(t, n.applyDeltas(now, deltas, &out))
+	require.NoError(t, n.applyDeltas(now, peerDeltas(0, peers), &out))
 	return n, now, out
 }
 

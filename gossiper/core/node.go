@@ -121,6 +121,9 @@ type Counters struct {
 	// EchoRetries counts echoes sent again, unanswered, before a whole
 	// Interval passed.
 	EchoRetries uint64
+	// CatchUpRounds counts the extra rounds a starting node ran while
+	// its exchanges kept teaching it new endpoints (see [Node.Flush]).
+	CatchUpRounds uint64
 }
 
 type phase uint8
@@ -253,6 +256,7 @@ type Node struct {
 	replies  replyBudget
 	source   string // where the message being stepped came from (StepFrom)
 	push     pushState
+	catchUp  catchUp
 }
 
 // NewNode returns a core for cfg, advertising addr, in generation gen,

@@ -120,6 +120,9 @@ func (n *Node) PushPending(now time.Time) (wait time.Duration, pending bool) {
 	if ew, ok := n.echoPending(now); ok && (!pending || ew < wait) {
 		wait, pending = ew, true
 	}
+	if cw, ok := n.catchUpPending(now); ok && (!pending || cw < wait) {
+		wait, pending = cw, true
+	}
 	return wait, pending
 }
 
@@ -168,6 +171,7 @@ func (n *Node) refill(now time.Time) {
 func (n *Node) Flush(now time.Time) Output {
 	var out Output
 	if n.phase == phaseRunning {
+		n.sendCatchUp(now, &out)
 		n.sendEchoes(now, &out)
 	}
 	if n.phase != phaseRunning || n.cfg.PushFanout == 0 {

@@ -28,6 +28,7 @@ func (n *Node) Start(now time.Time) Output {
 		return out
 	}
 	n.phase = phaseRunning
+	n.beginCatchUp(now)
 	return out
 }
 

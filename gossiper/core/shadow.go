@@ -131,6 +131,7 @@ func deltaValue(d *endpointstate.Delta, key string) string {
 func (n *Node) finishShadow(now time.Time, out *Output) {
 	n.phase = phaseRunning
 	n.shadow = shadowRound{}
+	n.beginCatchUp(now)
 	for _, ep := range n.states.Endpoints() {
 		if ep != n.id {
 			n.maybeEcho(ep, now, out)

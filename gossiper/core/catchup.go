@@ -1,0 +1,71 @@
+package core
+
+// Catch-up rounds: a node that has just started knows only what its seeds
+// told it, often a small part of a cluster that is starting too. Rather
+// than wait a whole interval for each round that teaches it more, it
+// gossips at once when it starts and again every Interval/4 while its
+// exchanges keep teaching it new endpoints, for its first two intervals.
+
+import "time"
+
+const (
+	// catchUpWindow is how long after its start a node may run catch-up
+	// rounds, in intervals.
+	catchUpWindow = 2
+	// catchUpSpacing divides the interval: the least time between two
+	// catch-up rounds is Interval/catchUpSpacing.
+	catchUpSpacing = 4
+)
+
+// catchUp is the state of a starting node's catch-up rounds: active until
+// until, the next one due at next if news (a new endpoint learnt since the
+// last one, or the start itself) calls for it.
+type catchUp struct {
+	active      bool
+	news        bool
+	until, next moment
+}
+
+// beginCatchUp opens the catch-up window of a node that starts gossiping
+// at now (after Start or its shadow round; not after StartFromView, whose
+// view is already whole): the first round is due at once.
+func (n *Node) beginCatchUp(now time.Time) {
+	n.catchUp = catchUp{active: true, news: true, next: n.moment(now), until: n.moment(now.Add(catchUpWindow * n.cfg.Interval))}
+}
+
+// learnt notes a new endpoint for the catch-up rounds.
+func (n *Node) learnt() {
+	if n.catchUp.active {
+		n.catchUp.news = true
+	}
+}
+
+// catchUpPending reports whether a catch-up round is pending, and how long
+// until it is due (0: now). The window closes once now reaches its end.
+func (n *Node) catchUpPending(now time.Time) (wait time.Duration, pending bool) {
+	c := &n.catchUp
+	if !c.active || n.phase != phaseRunning {
+		return 0, false
+	}
+	if !now.Before(n.time(c.until)) {
+		c.active = false
+		return 0, false
+	}
+	if !c.news {
+		return 0, false
+	}
+	return max(n.time(c.next).Sub(now), 0), true
+}
+
+// sendCatchUp sends a catch-up round's Syns if one is due: the round's
+// gossip without its heartbeat bump and liveness checks, which stay the
+// Tick's.
+func (n *Node) sendCatchUp(now time.Time, out *Output) {
+	if wait, pending := n.catchUpPending(now); !pending || wait > 0 {
+		return
+	}
+	n.catchUp.news = false
+	n.catchUp.next = n.moment(now.Add(n.cfg.Interval / catchUpSpacing))
+	n.counters.CatchUpRounds++
+	n.gossip(now, out)
+}
