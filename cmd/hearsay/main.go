@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr *os.File) int {
 	case "keygen":
 		return cli.Keygen(rest, stdout, stderr)
 	case "sim":
-		return simcli.Main(ctx, rest, simcli.Env{Stdout: stdout, Stderr: stderr, Live: term.IsTerminal(stderr)})
+		return simcli.Main(ctx, rest, simcli.Env{Stdout: stdout, Stderr: stderr, Live: term.IsTerminal(stderr), MemAvailable: simcli.AvailableMemory()})
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0

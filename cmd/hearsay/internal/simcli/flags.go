@@ -18,6 +18,7 @@ type runFlags struct {
 	file     string
 	eventLog string
 	decode   string // --decode: auto, on or off
+	force    bool   // --force: run past the memory estimate
 	// apply holds, per scenario flag, how to copy its value into a
 	// Scenario; only the flags given on the command line are applied, so
 	// that they override the scenario file and nothing else does.

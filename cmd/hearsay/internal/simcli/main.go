@@ -27,6 +27,10 @@ type Env struct {
 	// Live shows progress on Stderr, rewriting one line: set it when
 	// Stderr is a terminal.
 	Live bool
+	// MemAvailable is the memory, in bytes, the machine has available for
+	// the run (see [AvailableMemory]); a run whose estimated peak exceeds
+	// it is refused unless --force is given. 0: unknown, no check.
+	MemAvailable uint64
 }
 
 // Main runs "hearsay sim" (or "hearsay sim tune-phi" when args[0] is
@@ -44,6 +48,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	fs.BoolVar(&r.json, "json", false, "print the report as JSON")
 	fs.StringVar(&r.plot, "plot", "", "write spread.{png,svg} and phi.{png,svg} into this `directory`")
 	fs.StringVar(&r.eventLog, "event-log", "", "write one line per protocol event to this `file` (deterministic: the same seed gives the same file)")
+	fs.BoolVar(&r.force, "force", false, "run even when the estimated peak memory exceeds what the machine has available")
 	fs.StringVar(&r.decode, "decode", "auto", "decode every message at its receiver: `auto` (below 2,000 nodes), on or off; the run and its report are the same either way, off is faster")
 	fs.Usage = func() { runUsage(fs) }
 	if err := fs.Parse(args); err != nil {
@@ -65,6 +70,12 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
 		return 2
+	}
+	if !r.force {
+		if err := checkMemory(s.Nodes, env.MemAvailable); err != nil {
+			fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
+			return 2
+		}
 	}
 	if err := runSim(ctx, s, r, skip, env); err != nil {
 		fmt.Fprintf(env.Stderr, "hearsay sim: %v\n", err)
