@@ -84,24 +84,50 @@ func (n *Node) releaseDirty() {
 }
 
 // notePushChanges marks for a push what applied gossip changed: a new
-// generation (a join, a restart, an announcement that a node left) from
-// any source, and new values or deletes that came in a Push.
+// generation (a restart, an announcement that a node left) from any
+// source, and new values or deletes that came in a Push. News of a new
+// endpoint (a join) is pushed on only first-hand, when the Push came from
+// that endpoint itself: a join announcement travels two hops by push (the
+// new node to a few peers, each of them to a few more) and the digest
+// rounds carry it the rest of the way. Forwarded from every node it was
+// new to, as other news is, a cluster starting at once sent N² × fanout
+// pushes, each a connection to open (docs/performance.md, "Join").
 func (n *Node) notePushChanges(changes []endpointstate.Change) {
 	if n.phase != phaseRunning || n.cfg.PushFanout == 0 {
 		return
 	}
+	secondHand := n.secondHandJoins(changes)
 	for _, c := range changes {
 		switch c.Kind {
-		case endpointstate.ChangeJoined, endpointstate.ChangeRestarted:
+		case endpointstate.ChangeJoined:
+			if n.push.viaPush && !secondHand[c.Endpoint] {
+				n.markDirty(c.Endpoint, c.Generation, 0, n.push.sender)
+			}
+		case endpointstate.ChangeRestarted:
 			n.markDirty(c.Endpoint, c.Generation, 0, n.push.sender)
 		case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
-			if n.push.viaPush {
+			if n.push.viaPush && !secondHand[c.Endpoint] {
 				// A key that vanished in a reset has no new version: push
 				// the whole state.
 				n.markDirty(c.Endpoint, c.Generation, max(c.New.Version, 0), n.push.sender)
 			}
 		}
 	}
+}
+
+// secondHandJoins returns the endpoints changes show joining that the
+// message being applied did not come from (nil when there are none).
+func (n *Node) secondHandJoins(changes []endpointstate.Change) map[string]bool {
+	var joins map[string]bool
+	for _, c := range changes {
+		if c.Kind == endpointstate.ChangeJoined && (!n.push.viaPush || c.Endpoint != n.push.sender) {
+			if joins == nil {
+				joins = map[string]bool{}
+			}
+			joins[c.Endpoint] = true
+		}
+	}
+	return joins
 }
 
 // handlePush applies a pushed delta like an Ack2's, and never answers:

@@ -499,7 +499,7 @@ func TestPushAppliedLikeAck2(t *testing.T) {
 	s := newPushSim(t, 3, time.Second, func(c *NodeConfig) { c.MaxEndpoints = 4 })
 	s.converge()
 	s.runFor(s.interval)
-	a, b := s.nodes[0], s.nodes[1]
+	a := s.nodes[0]
 	reset := func(ep string, gen int64) endpointstate.Delta {
 		return endpointstate.Delta{Endpoint: ep, Generation: gen, HeartBeat: 3, Reset: true, States: []endpointstate.KeyValue{
 			{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: "10.9.9.9:7000", Version: 1}},
@@ -509,7 +509,9 @@ func TestPushAppliedLikeAck2(t *testing.T) {
 	bad := reset("bad", 7)
 	bad.States[0].Version = -1
 	push := &messaging.Push{Deltas: []endpointstate.Delta{reset("new-1", 7), reset("new-2", 7), reset("gone", 50), bad}}
-	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: b.cfg.ClusterName, From: b.ID(), Addr: b.Addr(), Message: push}
+	// new-1 announces itself (a join is forwarded first-hand only, see
+	// TestPushJoinForwardedFirstHandOnly).
+	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: a.cfg.ClusterName, From: "new-1", Addr: "10.9.9.9:7000", Message: push}
 	out := a.Step(s.now, env)
 	assert.NotNil(t, a.states.Get("new-1"), "the fourth endpoint fits")
 	assert.Nil(t, a.states.Get("new-2"), "the fifth does not")
@@ -585,4 +587,43 @@ func TestPushSetReleasedAfterLargeFlush(t *testing.T) {
 	n.Flush(epoch)
 	assert.NotNil(t, n.push.dirty, "a small set is kept")
 	assert.Empty(t, n.push.dirty)
+}
+
+// TestPushJoinForwardedFirstHandOnly (issue 10): a node forwards the news
+// of a new endpoint when it came from that endpoint itself, and not when
+// it came second-hand (a push from another node, or a round): a join
+// announcement travels two hops by push and the digest rounds carry it
+// the rest of the way. Before, every node forwarded every announcement
+// new to it, and a cluster starting at once sent N² × fanout pushes,
+// each a connection to open: at N = 128, 35,000 pushes in a join.
+func TestPushJoinForwardedFirstHandOnly(t *testing.T) {
+	s := newPushSim(t, 3, time.Second, nil)
+	s.converge()
+	s.runFor(s.interval)
+	a, b := s.nodes[0], s.nodes[1]
+	announce := func(ep string) *messaging.Push {
+		return &messaging.Push{Deltas: []endpointstate.Delta{{Endpoint: ep, Generation: 7, HeartBeat: 3, Reset: true, States: []endpointstate.KeyValue{
+			{Key: endpointstate.KeyAddress, VersionedValue: endpointstate.VersionedValue{Value: "10.9.9.9:7000", Version: 1}},
+			{Key: endpointstate.KeyStatus, VersionedValue: endpointstate.VersionedValue{Value: endpointstate.StatusNormal, Version: 2}}}}}}
+	}
+	forwarded := func() map[string]bool {
+		got := map[string]bool{}
+		for _, m := range a.Flush(s.now).Messages {
+			if p, ok := m.Message.(*messaging.Push); ok {
+				for _, d := range p.Deltas {
+					got[d.Endpoint] = true
+				}
+			}
+		}
+		return got
+	}
+	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: a.cfg.ClusterName, From: b.ID(), Addr: b.Addr(), Message: announce("second-hand")}
+	a.Step(s.now, env)
+	require.NotNil(t, a.states.Get("second-hand"), "applied")
+	assert.Empty(t, forwarded(), "news of a join from another node is not forwarded")
+
+	env = &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: a.cfg.ClusterName, From: "first-hand", Addr: "10.9.9.8:7000", Message: announce("first-hand")}
+	a.Step(s.now, env)
+	require.NotNil(t, a.states.Get("first-hand"), "applied")
+	assert.Equal(t, map[string]bool{"first-hand": true}, forwarded(), "a node's own announcement is forwarded once")
 }
