@@ -42,7 +42,10 @@
 // (a node starting, restarting or announced left) marks its endpoint dirty,
 // and [Node.Flush] sends the new versions, as one Push, to a few random
 // live peers (NodeConfig.PushFanout), which apply it like an Ack2, never
-// answer it, and forward once what was new to them. A token bucket
+// answer it, and forward once what was new to them; the news of a new
+// endpoint only when it came from that endpoint itself, so that a join
+// announcement travels two hops by push and the rounds carry it on (at a
+// cluster-wide start every member is news to every node). A token bucket
 // (NodeConfig.PushRate, PushBurst) bounds the pushes; [Node.PushPending]
 // says when held-back changes may go. A caller driving the core calls
 // Flush after each batch of Tick, Step and API calls, as the Gossiper does
@@ -53,7 +56,10 @@
 //
 // A starting node first runs a shadow round: it asks its seeds for their
 // full view without announcing itself, starts with that view, and refuses
-// to start ([ErrIDInUse]) if another live node answers under its ID. A peer
+// to start ([ErrIDInUse]) if another live node answers under its ID. Its
+// first Flush then runs a round at once, and further catch-up rounds follow
+// every Interval/4 while they teach it new endpoints, for its first two
+// intervals (Counters.CatchUpRounds). A peer
 // learned through gossip is marked up only after it answers an echo
 // directly. A restart (higher generation) replaces the peer's state and
 // fires [EventRestart]. A graceful stop ([Node.Shutdown]) sends
