@@ -55,10 +55,9 @@ type echo struct {
 // echoQueue is the paced echo queue: a min-heap of (due, seq) and the
 // token bucket that bounds the sends, in virtual time.
 type echoQueue struct {
-	q        echoHeap
-	seq      uint64
-	tokens   float64
-	refilled moment
+	q      echoHeap
+	seq    uint64
+	bucket tokenBucket
 }
 
 type echoEntry struct {
@@ -145,12 +144,12 @@ func (n *Node) sendEchoes(now time.Time, out *Output) {
 			n.echoes.drop(top.ep)
 			continue
 		}
-		if q.tokens < 1 {
+		if q.bucket.tokens < 1 {
 			n.counters.EchoesPaced++
 			return
 		}
 		heap.Pop(&q.q)
-		q.tokens--
+		q.bucket.tokens--
 		n.nonce++
 		if e.first == 0 {
 			e.first = n.nonce
@@ -169,17 +168,7 @@ func (n *Node) sendEchoes(now time.Time, out *Output) {
 }
 
 // refillEchoes adds the echo tokens earned since the last refill.
-func (n *Node) refillEchoes(m moment) {
-	q := &n.echoQ
-	if q.refilled == 0 {
-		q.tokens, q.refilled = echoBurst, m
-		return
-	}
-	if d := m - q.refilled; d > 0 {
-		q.tokens = min(echoBurst, q.tokens+time.Duration(d).Seconds()*echoRate)
-		q.refilled = m
-	}
-}
+func (n *Node) refillEchoes(m moment) { n.echoQ.bucket.refill(m, echoRate, echoBurst) }
 
 // echoPending reports whether echoes are queued, and how long from now
 // until the next may go.
@@ -198,8 +187,8 @@ func (n *Node) echoPending(now time.Time) (time.Duration, bool) {
 	m := n.moment(now)
 	n.refillEchoes(m)
 	wait := max(time.Duration(q.q[0].due-m), 0)
-	if q.tokens < 1 {
-		wait = max(wait, time.Duration(math.Ceil((1-q.tokens)/echoRate*float64(time.Second))))
+	if q.bucket.tokens < 1 {
+		wait = max(wait, q.bucket.wait(1, echoRate))
 	}
 	return wait, true
 }

@@ -31,9 +31,8 @@ type pushState struct {
 	// entered is set once the node's own state was marked for its first
 	// push after it started running.
 	entered bool
-	// tokens is the bucket's level; refilled is when it was last filled.
-	tokens   float64
-	refilled time.Time
+	// bucket is the push budget (PushRate, PushBurst).
+	bucket tokenBucket
 	// need is the fanout of the last push attempted: the tokens the next
 	// one will likely take.
 	need int
@@ -116,11 +115,15 @@ func (n *Node) notePushChanges(changes []endpointstate.Change) {
 }
 
 // secondHandJoins returns the endpoints changes show joining that the
-// message being applied did not come from (nil when there are none).
+// Push being applied did not come from (nil when there are none, or when
+// no Push is being applied: then only restarts are pushed on).
 func (n *Node) secondHandJoins(changes []endpointstate.Change) map[string]bool {
+	if !n.push.viaPush {
+		return nil
+	}
 	var joins map[string]bool
 	for _, c := range changes {
-		if c.Kind == endpointstate.ChangeJoined && (!n.push.viaPush || c.Endpoint != n.push.sender) {
+		if c.Kind == endpointstate.ChangeJoined && c.Endpoint != n.push.sender {
 			if joins == nil {
 				joins = map[string]bool{}
 			}
@@ -167,24 +170,17 @@ func (n *Node) pushPending(now time.Time) (wait time.Duration, pending bool) {
 	if n.hasTokens(need) {
 		return 0, true
 	}
-	ns := math.Ceil((float64(need) - n.push.tokens) / n.cfg.PushRate * float64(time.Second))
-	return max(time.Duration(ns), time.Nanosecond), true
+	return max(n.push.bucket.wait(need, n.cfg.PushRate), time.Nanosecond), true
 }
 
 // hasTokens reports whether the bucket holds k tokens (within rounding:
 // refills add fractions of a token).
-func (n *Node) hasTokens(k int) bool { return n.push.tokens+1e-9 >= float64(k) }
+func (n *Node) hasTokens(k int) bool { return n.push.bucket.tokens+1e-9 >= float64(k) }
 
-// refill adds the tokens earned since the last refill, up to PushBurst.
+// refill adds the push tokens earned since the last refill, up to
+// PushBurst.
 func (n *Node) refill(now time.Time) {
-	if n.push.refilled.IsZero() {
-		n.push.tokens, n.push.refilled = float64(n.cfg.PushBurst), now
-		return
-	}
-	if d := now.Sub(n.push.refilled); d > 0 {
-		n.push.tokens = min(float64(n.cfg.PushBurst), n.push.tokens+d.Seconds()*n.cfg.PushRate)
-		n.push.refilled = now
-	}
+	n.push.bucket.refill(n.moment(now), n.cfg.PushRate, float64(n.cfg.PushBurst))
 }
 
 // Flush pushes what changed since the last push: the new versions of
@@ -260,7 +256,7 @@ func (n *Node) sendPush(eps, targets []string, out *Output) {
 	for _, to := range targets {
 		out.send(to, push)
 	}
-	n.push.tokens -= float64(len(targets))
+	n.push.bucket.tokens -= float64(len(targets))
 	n.counters.Pushes += uint64(len(targets))
 }
 
