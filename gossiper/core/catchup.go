@@ -17,11 +17,11 @@ const (
 	catchUpSpacing = 4
 )
 
-// catchUp is the state of a starting node's catch-up rounds: active until
-// until, the next one due at next if news (a new endpoint learnt since the
-// last one, or the start itself) calls for it.
+// catchUp is the state of a starting node's catch-up rounds: the window
+// ends at until (0: none was opened), the next round is due at next if
+// news (a new endpoint learnt since the last one, or the start itself)
+// calls for it.
 type catchUp struct {
-	active      bool
 	news        bool
 	until, next moment
 }
@@ -30,28 +30,17 @@ type catchUp struct {
 // at now (after Start or its shadow round; not after StartFromView, whose
 // view is already whole): the first round is due at once.
 func (n *Node) beginCatchUp(now time.Time) {
-	n.catchUp = catchUp{active: true, news: true, next: n.moment(now), until: n.moment(now.Add(catchUpWindow * n.cfg.Interval))}
+	n.catchUp = catchUp{news: true, next: n.moment(now), until: n.moment(now.Add(catchUpWindow * n.cfg.Interval))}
 }
 
 // learnt notes a new endpoint for the catch-up rounds.
-func (n *Node) learnt() {
-	if n.catchUp.active {
-		n.catchUp.news = true
-	}
-}
+func (n *Node) learnt() { n.catchUp.news = true }
 
 // catchUpPending reports whether a catch-up round is pending, and how long
-// until it is due (0: now). The window closes once now reaches its end.
+// until it is due (0: now): never once now reaches the window's end.
 func (n *Node) catchUpPending(now time.Time) (wait time.Duration, pending bool) {
 	c := &n.catchUp
-	if !c.active || n.phase != phaseRunning {
-		return 0, false
-	}
-	if !now.Before(n.time(c.until)) {
-		c.active = false
-		return 0, false
-	}
-	if !c.news {
+	if n.phase != phaseRunning || c.until == 0 || !now.Before(n.time(c.until)) || !c.news {
 		return 0, false
 	}
 	return max(n.time(c.next).Sub(now), 0), true
