@@ -145,15 +145,7 @@ func TestTCPHalfOpenFloodFromOneSource(t *testing.T) {
 		bareConn(t, target.LocalAddr())
 	}
 	honest := newTCP(t, "127.0.0.1:0", fastBackoff)
-	require.Eventually(t, func() bool {
-		_ = honest.Send(target.LocalAddr(), []byte("let me in"))
-		select {
-		case p := <-target.Packets():
-			return string(p.Payload) == "let me in"
-		case <-time.After(10 * time.Millisecond):
-			return false
-		}
-	}, waitTimeout, time.Millisecond, "the honest peer never got a frame through")
+	requireGetsThrough(t, honest, target, "the honest peer never got a frame through")
 	require.NoError(t, target.Send(honest.LocalAddr(), []byte("welcome")))
 	receiveFrom(t, honest, "welcome")
 	assert.Eventually(t, func() bool {
@@ -214,6 +206,22 @@ func TestTCPBadPeersLogBounded(t *testing.T) {
 	lines := strings.Count(logs.String(), "\n")
 	assert.LessOrEqual(t, lines, 5*(seconds+1), "log lines for %d bad connections in %d s", conns, seconds)
 	assert.Positive(t, lines)
+}
+
+// requireGetsThrough sends from to to until a frame arrives (a flooded
+// target may refuse the first connections), failing with msg if none
+// does within waitTimeout.
+func requireGetsThrough(t *testing.T, from, to *messaging.TCP, msg string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		_ = from.Send(to.LocalAddr(), []byte("let me in"))
+		select {
+		case p := <-to.Packets():
+			return string(p.Payload) == "let me in"
+		case <-time.After(10 * time.Millisecond):
+			return false
+		}
+	}, waitTimeout, time.Millisecond, msg)
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes.

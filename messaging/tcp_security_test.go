@@ -526,15 +526,7 @@ func TestTCPTLSHandshakeFlood(t *testing.T) {
 		require.NoError(t, err)
 	}
 	honest := newTCP(t, "127.0.0.1:0", secured(ca.Issue(t, dir, "h", "h").Security(), nil))
-	require.Eventually(t, func() bool {
-		_ = honest.Send(target.LocalAddr(), []byte("let me in"))
-		select {
-		case p := <-target.Packets():
-			return string(p.Payload) == "let me in"
-		case <-time.After(10 * time.Millisecond):
-			return false
-		}
-	}, waitTimeout, time.Millisecond, "the honest member never got a frame through")
+	requireGetsThrough(t, honest, target, "the honest member never got a frame through")
 	// The per-source cap closes a stalled connection once it has been
 	// silent for HandshakeGrace, so the last ones go a little after the
 	// honest member got in.
