@@ -111,6 +111,21 @@ type Stats struct {
 	// CredentialReloads counts the times the keyring or the TLS files
 	// were read again after a change on disk (TCP only).
 	CredentialReloads uint64
+
+	// DatagramsSent and DatagramsReceived count the echoes (and their
+	// replies) that went by UDP datagram (TCP only; docs/protocol.md,
+	// "Datagrams"). They are also counted in SentFrames and SentBytes,
+	// ReceivedFrames and ReceivedBytes, whose bytes are then the whole
+	// datagram, header and seal included.
+	DatagramsSent, DatagramsReceived uint64
+	// DatagramFallbacks counts echoes, and replies to datagrams, that
+	// went on TCP although datagrams are on: the address is not an IP
+	// literal, the datagram would be too large, the last datagram echo
+	// to that address is unanswered, or the write failed.
+	DatagramFallbacks uint64
+	// DatagramDrops counts received datagrams dropped, by reason. They
+	// are not in Dropped, which counts frames.
+	DatagramDrops DatagramDrops
 }
 
 // Refusal reasons, the keys of [Stats.Refusals].
@@ -203,6 +218,9 @@ type counters struct {
 	refusedSecurityMode, refusedTLS, refusedBadKey       atomic.Uint64
 	refusedByPeer                                        atomic.Uint64
 	dialedConns, acceptedConns, evictedConns             atomic.Uint64
+
+	datagramsSent, datagramsReceived, datagramFallbacks atomic.Uint64
+	datagramDrops                                       [numDatagramDrops]atomic.Uint64
 }
 
 // refused counts one connection refused for reason.
@@ -284,6 +302,15 @@ func (c *counters) snapshot() Stats {
 		DialedConns:         c.dialedConns.Load(),
 		AcceptedConns:       c.acceptedConns.Load(),
 		EvictedConns:        c.evictedConns.Load(),
+		DatagramsSent:       c.datagramsSent.Load(),
+		DatagramsReceived:   c.datagramsReceived.Load(),
+		DatagramFallbacks:   c.datagramFallbacks.Load(),
+	}
+	dd := &c.datagramDrops
+	s.DatagramDrops = DatagramDrops{
+		Malformed: dd[dgMalformed].Load(), TooLarge: dd[dgTooLarge].Load(), Version: dd[dgVersion].Load(),
+		SecurityMode: dd[dgMode].Load(), Decrypt: dd[dgDecrypt].Load(), Cluster: dd[dgCluster].Load(),
+		Source: dd[dgSource].Load(), Type: dd[dgType].Load(), Unsolicited: dd[dgUnsolicited].Load(),
 	}
 	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed + s.RefusedVersion +
 		s.RefusedSecurityMode + s.RefusedTLS + s.RefusedBadKey + s.RefusedByPeer

@@ -85,6 +85,7 @@ type TCP struct {
 	stats counters
 	warns *ratelog.Limiter // connection-level warnings about peers
 	sec   *security        // credentials; mode none when plaintext
+	dg    *datagrams       // the UDP side (udp.go); nil when datagrams are off
 
 	ctx    context.Context // cancelled by Close; every goroutine watches it
 	cancel context.CancelFunc
@@ -133,9 +134,9 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.BindAddr)
+	ln, dg, err := cfg.listen(sec)
 	if err != nil {
-		return nil, fmt.Errorf("messaging: listen on %s: %w", cfg.BindAddr, err)
+		return nil, err
 	}
 	bind, _ := netip.ParseAddrPort(ln.Addr().String())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -147,6 +148,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		inbox:   make(chan Packet, cfg.InboxSize),
 		warns:   ratelog.New(time.Second, 5),
 		sec:     sec,
+		dg:      dg,
 		ctx:     ctx,
 		cancel:  cancel,
 		done:    make(chan struct{}),
@@ -157,6 +159,9 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		waits:   dialQueue{byAddr: make(map[string]*dialWait)},
 	}
 	t.wg.Go(t.acceptLoop)
+	if dg != nil {
+		t.wg.Go(t.readDatagrams)
+	}
 	return t, nil
 }
 
@@ -204,6 +209,12 @@ func (t *TCP) send(addr string, f outFrame) error {
 func (t *TCP) SendEnvelope(addr string, e *Envelope) error {
 	if t.cfg.Codec == nil {
 		return ErrNoCodec
+	}
+	if t.dg != nil && e.Message != nil && e.Message.Type() == TypeEcho {
+		if sent, err := t.sendEcho(addr, e); sent {
+			return err
+		}
+		t.stats.datagramFallbacks.Add(1)
 	}
 	return t.send(addr, envFrame(e))
 }
@@ -321,6 +332,9 @@ func (t *TCP) Close() error {
 	t.mu.Unlock()
 
 	err := t.ln.Close()
+	if t.dg != nil {
+		_ = t.dg.pc.Close()
+	}
 	t.wg.Wait()
 	close(t.inbox)
 	close(t.done)

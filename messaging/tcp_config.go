@@ -135,6 +135,15 @@ type TCPConfig struct {
 	// Security selects plaintext (the default), a keyring or mutual TLS;
 	// see [Security] and docs/security.md.
 	Security Security
+	// Datagrams says whether echoes go as UDP datagrams ("on"), or
+	// everything on TCP ("off"). Default "" is on, except in mutual-TLS
+	// mode, where it is off ("on" with TLS is an error): the transport
+	// binds a UDP socket on BindAddr's host and the listener's port, and
+	// [TCP.SendEnvelope] sends every Echo as one datagram (sealed with the
+	// keyring in keyring mode) and the reply comes back by datagram, so an
+	// echo opens no connection; see docs/protocol.md, "Datagrams". NewTCP
+	// fails if that UDP port cannot be bound. Only with a Codec.
+	Datagrams string
 	// Logger receives connection-level events (dial failures, closed
 	// connections, protocol violations) at debug and warn level, never one
 	// line per frame. Default [zerolog.Nop]; the zero Logger discards too.
@@ -234,6 +243,7 @@ func (c TCPConfig) Validate() error {
 		}
 	}
 	errs = append(errs, c.Security.validate()...)
+	errs = append(errs, c.validateDatagrams()...)
 	if d := c.withDefaults(); c.QueueBytes > 0 && d.QueueBytes < d.MaxFrameSize {
 		bad("QueueBytes", c.QueueBytes, fmt.Sprintf("must hold one frame of MaxFrameSize (%d bytes), or 0 for the default", d.MaxFrameSize))
 	}
