@@ -26,6 +26,10 @@ type GossipSecurity struct {
 	// Keyring is the keyring file: base64 keys, one a line, the first
 	// used to send (--keyring; `hearsay keygen` prints a key).
 	Keyring string
+	// Datagrams is "on", "off" or "" (on, off with mutual TLS): whether
+	// echoes go as UDP datagrams on the gossip port (--datagrams;
+	// messaging.TCPConfig.Datagrams).
+	Datagrams string
 }
 
 // defineSecurity declares the gossip security flags.
@@ -35,6 +39,13 @@ func (p *parser) defineSecurity() {
 	p.str("tls-cert", &o.TLSCert, "mutual TLS for gossip: this node's PEM certificate `file`, with --id as a DNS SAN or hearsay:<id> URI SAN")
 	p.str("tls-key", &o.TLSKey, "mutual TLS for gossip: the PEM private key `file` of --tls-cert")
 	p.str("keyring", &o.Keyring, "encrypt gossip with the keys of this `file` (base64, one a line, first = primary; see hearsay keygen)")
+	p.add("datagrams", func() string { return o.Datagrams }, func(s string) error {
+		if s != messaging.DatagramsOn && s != messaging.DatagramsOff {
+			return fmt.Errorf("want on or off, not %q", s)
+		}
+		o.Datagrams = s
+		return nil
+	}, "send echoes as UDP datagrams on the gossip port: `on` or off (default on, off with --tls-*)")
 }
 
 // security returns the transport security the options name.
@@ -43,7 +54,10 @@ func (o Options) security() messaging.Security {
 }
 
 // applySecurity sets the gossiper's transport security.
-func (o Options) applySecurity(cfg *gossiper.Config) { cfg.TCP.Security = o.security() }
+func (o Options) applySecurity(cfg *gossiper.Config) {
+	cfg.TCP.Security = o.security()
+	cfg.TCP.Datagrams = o.Datagrams
+}
 
 // checkSecurity reads the files the security flags name, so that a typo
 // or a bad file stops the agent at once with the flag's name.
@@ -58,6 +72,9 @@ func (o Options) checkSecurity() error {
 		}
 		if o.Keyring != "" {
 			errs = append(errs, errors.New("--keyring and --tls-* exclude each other: choose mutual TLS or a keyring (TLS already encrypts)"))
+		}
+		if o.Datagrams == messaging.DatagramsOn {
+			errs = append(errs, errors.New("--datagrams on and --tls-* exclude each other: TLS cannot protect a datagram (echoes go on TCP); use a keyring for sealed datagrams"))
 		}
 	}
 	if len(errs) > 0 {

@@ -33,6 +33,13 @@ func TestParseOptionsSecurity(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, ring, cfg.TCP.Security.KeyringFile)
 	assert.Equal(t, "prod", cfg.TCP.Security.Cluster)
+	assert.Empty(t, cfg.TCP.Datagrams, "datagrams at their default: on")
+
+	o, err = ParseOptions([]string{"--id", "n1", "--datagrams", "off"}, testEnv(), nil)
+	require.NoError(t, err)
+	cfg, _, err = o.gossiperConfig(zerolog.Nop())
+	require.NoError(t, err)
+	assert.Equal(t, "off", cfg.TCP.Datagrams)
 
 	conf := writeFile(t, "hearsay.json", `{"id": "n1", "tls-ca": "`+files.CA+`", "tls-cert": "`+files.Cert+`", "tls-key": "`+files.Key+`"}`)
 	o, err = ParseOptions([]string{"--config", conf}, testEnv(), nil)
@@ -51,6 +58,8 @@ func TestParseOptionsSecurity(t *testing.T) {
 		{[]string{"--keyring", bad}, "invalid --keyring: messaging: keyring " + bad + ": bad keyring: line 2: not standard base64"},
 		{[]string{"--tls-ca", files.CA, "--tls-cert", files.Cert}, "--tls-key is required"},
 		{[]string{"--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key, "--keyring", ring}, "--keyring and --tls-* exclude each other"},
+		{[]string{"--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key, "--datagrams", "on"}, "--datagrams on and --tls-* exclude each other"},
+		{[]string{"--datagrams", "yes"}, `want on or off, not "yes"`},
 		{[]string{"--tls-ca", files.Key, "--tls-cert", files.Cert, "--tls-key", files.Key}, "invalid --tls-ca, --tls-cert, --tls-key: messaging: TLS CA " + files.Key + ": no PEM certificate"},
 		{[]string{"--id", "n2", "--tls-ca", files.CA, "--tls-cert", files.Cert, "--tls-key", files.Key}, `it names ["n1"], not --id "n2"`},
 		// Review of issue 12: a certificate out of its validity period
