@@ -96,7 +96,11 @@ func (n *hearsayNode) losses() map[string]uint64 {
 	st := n.g.Stats()
 	s := st.Transport
 	out := map[string]uint64{"evicted": s.EvictedConns, "dialled": s.DialedConns, "waited for a dial": s.DialQueued,
-		"replies limited": st.Core.RepliesLimited, "send errors": st.SendErrors}
+		"replies limited": st.Core.RepliesLimited, "send errors": st.SendErrors,
+		"datagrams sent": s.DatagramsSent, "datagrams received": s.DatagramsReceived, "datagram fallbacks": s.DatagramFallbacks}
+	for k, v := range s.DatagramDrops.ByReason() {
+		out["datagram dropped "+k] = v
+	}
 	for typ, ts := range st.Messages {
 		out["sent "+typ] = ts.Sent
 	}
