@@ -43,6 +43,8 @@ type collector struct {
 	refused, conns, connEvents, repliesLimited *prometheus.Desc
 	// transport security (issue 12)
 	credentialReloads *prometheus.Desc
+	// echoes over datagrams (issue 10)
+	datagrams, datagramDrops *prometheus.Desc
 }
 
 func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
@@ -80,6 +82,10 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 			"Requests left unanswered because their sender ID, or the connection they came on, had used its answer budget for the interval."),
 		credentialReloads: d("transport_credential_reloads_total",
 			"Times the keyring (--keyring) or the TLS files (--tls-*) were read again after a change on disk."),
+		datagrams: d("transport_datagrams_total",
+			"Echoes and echo replies by UDP datagram, by event: sent, received, fallback (an echo or a reply that went on TCP although datagrams are on).", "event"),
+		datagramDrops: d("datagrams_dropped_total",
+			"Received datagrams dropped, by reason: too_large, malformed, version, security_mode, decrypt, cluster, source (the envelope's address is not the source IP), type (not an echo or a reply), unsolicited (a reply to no outstanding echo: a replay or a forgery).", "reason"),
 	}
 }
 
@@ -88,7 +94,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.members, c.phi, c.generation, c.rounds, c.convictions,
 		c.restarts, c.truncated, c.sent, c.received, c.sentBytes, c.receivedBytes, c.sizes, c.dropped,
 		c.sendErrors, c.eventsDropped, c.seedLookups, c.seedFailures, c.seedUpdates, c.seedsActive,
-		c.refused, c.conns, c.connEvents, c.repliesLimited, c.credentialReloads} {
+		c.refused, c.conns, c.connEvents, c.repliesLimited, c.credentialReloads, c.datagrams, c.datagramDrops} {
 		ch <- d
 	}
 	for _, h := range c.hardening {
@@ -139,6 +145,13 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connEvents, s.Transport.EvictedConns, "evicted")
 	counter(c.repliesLimited, s.Core.RepliesLimited)
 	counter(c.credentialReloads, s.Transport.CredentialReloads)
+	counter(c.datagrams, s.Transport.DatagramsSent, "sent")
+	counter(c.datagrams, s.Transport.DatagramsReceived, "received")
+	counter(c.datagrams, s.Transport.DatagramFallbacks, "fallback")
+	dd := s.Transport.DatagramDrops.ByReason()
+	for _, reason := range slices.Sorted(maps.Keys(dd)) {
+		counter(c.datagramDrops, dd[reason], reason)
+	}
 	counter(c.sendErrors, s.SendErrors)
 	counter(c.eventsDropped, s.EventsDropped)
 	var lookups, failures uint64
