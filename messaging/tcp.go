@@ -210,7 +210,7 @@ func (t *TCP) SendEnvelope(addr string, e *Envelope) error {
 	if t.cfg.Codec == nil {
 		return ErrNoCodec
 	}
-	if t.dg != nil && e.Message != nil && e.Message.Type() == TypeEcho {
+	if t.dg != nil && datagramRequest(e) {
 		if sent, err := t.sendEcho(addr, e); sent {
 			return err
 		}

@@ -21,7 +21,9 @@ import (
 // Datagrams: a [TCP] transport also binds a UDP socket on its listener's
 // host and port, and sends every Echo, and the EchoReply answering an Echo
 // that came by datagram, as one self-contained datagram, as memberlist
-// sends its probes over UDP; everything else stays on TCP. An echo then
+// sends its probes over UDP; so does the shadow round's ShadowSyn, whose
+// answer comes on TCP (see [datagramRequest]); everything else stays on
+// TCP. An echo then
 // costs no connection: at a join, a node echoes every peer it learns, and
 // over TCP those echoes opened more connections than MaxConns allows,
 // which evicted connections still carrying answers (docs/performance.md,
@@ -231,10 +233,12 @@ func (d *datagrams) build(codec *Codec, e *Envelope, token uint64) ([]byte, bool
 	return b, len(b) <= MaxDatagramSize
 }
 
-// issue returns a fresh token for an Echo to addr, or false if the last
-// Echo sent to addr by datagram is still unanswered: this one then goes
-// on TCP, so a peer that does not read datagrams (they are off there, or
-// a firewall drops them) is still reached by the gossiper's retry.
+// issue returns a fresh token for a request to key (the address, and the
+// type unless an Echo), or false if the last one sent to key by datagram
+// is still unanswered (a ShadowSyn's always is, its answer coming on
+// TCP): this one then goes on TCP, so a peer that does not read
+// datagrams (they are off there, or a firewall drops them) is still
+// reached by the gossiper's retry.
 func (d *datagrams) issue(addr string, now time.Time) (uint64, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -305,11 +309,23 @@ func sourceMatches(addr string, src netip.AddrPort) bool {
 	return err == nil && ap.Addr().Unmap() == src.Addr().Unmap()
 }
 
-// sendEcho sends an Echo to addr by datagram and reports whether it did;
-// false sends it on TCP: datagrams are off, addr or the envelope's own
-// address is not an IP literal (the receiver checks the source), the
-// datagram would be too large, the last datagram echo to addr is
-// unanswered, or the write failed.
+// datagramRequest reports whether e is a request that goes by datagram
+// (when datagrams are on): an Echo, or the shadow round's ShadowSyn, which
+// is empty. A ShadowSyn's answer, a ShadowAck of full states, is too
+// large for a datagram and comes back on TCP, dialled by the seed: at a
+// cluster-wide start every node asks the same seed at once, and the
+// seed's dials wait in its dial queue for room under MaxConns, where the
+// same number of connections dialled to it would be refused and their
+// requests lost until the next round.
+func datagramRequest(e *Envelope) bool {
+	return e.Message != nil && (e.Message.Type() == TypeEcho || e.Message.Type() == TypeShadowSyn)
+}
+
+// sendEcho sends a [datagramRequest] to addr by datagram and reports
+// whether it did; false sends it on TCP: datagrams are off, addr or the
+// envelope's own address is not an IP literal (the receiver checks the
+// source), the datagram would be too large, the last request of this type
+// sent to addr by datagram is unanswered, or the write failed.
 func (t *TCP) sendEcho(addr string, e *Envelope) (bool, error) {
 	d := t.dg
 	dst, err := netip.ParseAddrPort(addr)
@@ -320,7 +336,11 @@ func (t *TCP) sendEcho(addr string, e *Envelope) (bool, error) {
 		t.stats.droppedClosed.Add(1)
 		return true, ErrClosed
 	}
-	token, ok := d.issue(addr, time.Now())
+	key := addr
+	if e.Message.Type() == TypeShadowSyn {
+		key = "shadow " + addr // its answer comes on TCP: the token stays outstanding
+	}
+	token, ok := d.issue(key, time.Now())
 	if !ok {
 		return false, nil
 	}
@@ -440,7 +460,7 @@ type DatagramDrops struct {
 	Cluster uint64
 	// Source: the envelope's address does not name the source IP.
 	Source uint64
-	// Type: a message other than Echo and EchoReply.
+	// Type: a message other than Echo, EchoReply and ShadowSyn.
 	Type uint64
 	// Unsolicited: an EchoReply whose token answers no Echo this node
 	// sent by datagram in the last 10 s, or one already answered (a
@@ -514,7 +534,7 @@ func (t *TCP) openDatagram(b []byte, src netip.AddrPort) (Packet, int) {
 		return Packet{}, dgVersion
 	case err != nil:
 		return Packet{}, dgMalformed
-	case e.Message.Type() != TypeEcho && e.Message.Type() != TypeEchoReply:
+	case e.Message.Type() != TypeEcho && e.Message.Type() != TypeEchoReply && e.Message.Type() != TypeShadowSyn:
 		return Packet{}, dgType
 	case d.cluster != "" && e.Cluster != d.cluster:
 		return Packet{}, dgCluster

@@ -76,7 +76,8 @@ func TestDatagramEchoExchange(t *testing.T) {
 	assert.Equal(t, a.LocalAddr(), atB.Remote, "the datagram comes from a's listening port")
 	assert.Equal(t, b.LocalAddr(), atA.Remote)
 	// The reader counts a datagram right after handing it over.
-	require.Eventually(t, func() bool { return a.Stats().DatagramsReceived == 1 }, waitTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { return a.Stats().DatagramsReceived == 1 && b.Stats().DatagramsReceived == 1 },
+		waitTimeout, time.Millisecond)
 	for name, tr := range map[string]*messaging.TCP{"a": a, "b": b} {
 		s := tr.Stats()
 		assert.Equal(t, uint64(1), s.DatagramsSent, name)
@@ -93,6 +94,36 @@ func TestDatagramEchoExchange(t *testing.T) {
 	nothingArrives(t, a)
 	echoRoundTrip(t, a, b, 8)
 	assert.Equal(t, uint64(1), a.Stats().DatagramDrops.Total())
+}
+
+// TestDatagramShadowSyn: the shadow round's ShadowSyn goes by datagram
+// and its answer, too large for one, on TCP dialled by the answering
+// node; the next ShadowSyn to the same node goes on TCP (its answer
+// never comes by datagram, so the rule for an unanswered request holds).
+func TestDatagramShadowSyn(t *testing.T) {
+	codec := leanCodec(t)
+	a := newTCP(t, "127.0.0.1:0", datagramPeer(codec))
+	seed := newTCP(t, "127.0.0.1:0", datagramPeer(codec))
+	shadowSyn := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: "prod", From: "a", Addr: a.LocalAddr(),
+		Message: &messaging.ShadowSyn{}}
+	require.NoError(t, a.SendEnvelope(seed.LocalAddr(), shadowSyn))
+	p := receiveEnvelope(t, seed)
+	assert.Equal(t, &messaging.ShadowSyn{}, p.Envelope.Message)
+	assert.Zero(t, a.Stats().DialedConns, "the request opened no connection")
+	ack := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: "prod", From: "seed", Addr: seed.LocalAddr(),
+		Message: &messaging.ShadowAck{}}
+	require.NoError(t, p.ReplyEnvelope(ack))
+	got := receiveEnvelope(t, a)
+	assert.Equal(t, &messaging.ShadowAck{}, got.Envelope.Message)
+	assert.Equal(t, uint64(1), seed.Stats().DialedConns, "the answer came on a connection the seed dialled")
+
+	require.NoError(t, a.SendEnvelope(seed.LocalAddr(), shadowSyn))
+	p = receiveEnvelope(t, seed)
+	assert.Equal(t, &messaging.ShadowSyn{}, p.Envelope.Message)
+	s := a.Stats()
+	assert.Equal(t, uint64(1), s.DatagramsSent)
+	assert.Equal(t, uint64(1), s.DatagramFallbacks, "the second went on TCP")
+	assert.Zero(t, s.DialedConns, "on the connection the seed dialled")
 }
 
 // TestDatagramFallbacks: an echo goes on TCP when datagrams are off, when
@@ -226,7 +257,8 @@ func TestDatagramKeyring(t *testing.T) {
 	a := newTCP(t, "127.0.0.1:0", keyring(ring, "prod"))
 	b := newTCP(t, "127.0.0.1:0", keyring(ring, "prod"))
 	echoRoundTrip(t, a, b, 3)
-	require.Eventually(t, func() bool { return a.Stats().DatagramsReceived == 1 }, waitTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { return a.Stats().DatagramsReceived == 1 && b.Stats().DatagramsReceived == 1 },
+		waitTimeout, time.Millisecond)
 	for _, tr := range []*messaging.TCP{a, b} {
 		s := tr.Stats()
 		assert.Equal(t, uint64(1), s.DatagramsSent)
