@@ -394,8 +394,8 @@ func (t *TCP) datagramReply(src netip.AddrPort, token uint64) func(*Envelope) er
 			if t.writeDatagram(src, e, token) {
 				return nil
 			}
+			t.stats.datagramFallbacks.Add(1)
 		}
-		t.stats.datagramFallbacks.Add(1)
 		return t.send(src.String(), envFrame(e))
 	}
 }
