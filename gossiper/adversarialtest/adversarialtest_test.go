@@ -437,7 +437,12 @@ func TestConnectionExhaustion(t *testing.T) {
 	t.Logf("refused: %v; open %d", tr.Refusals(), tr.OpenConns)
 	assert.NotZero(t, tr.RefusedPerSource, "connections over the per-source cap are counted")
 	assert.LessOrEqual(t, tr.OpenConns, uint64(messaging.DefaultTCPConfig().MaxConns), "open connections within MaxConns")
-	assert.GreaterOrEqual(t, half.Closed(20*time.Millisecond), 1100-messaging.DefaultTCPConfig().MaxConnsPerSource,
+	// The node closes them as it accepts them and they age past the
+	// grace: the last may still be young when the late node has joined
+	// (with echoes and the shadow round by datagram, a join takes few
+	// connections and little time).
+	overCap := 1100 - messaging.DefaultTCPConfig().MaxConnsPerSource
+	assert.Eventually(t, func() bool { return half.Closed(20*time.Millisecond) >= overCap }, converge, 50*time.Millisecond,
 		"the node closed the half-open connections over the per-source cap")
 	// Held, the 1,100 connections cost no goroutine once the node has
 	// closed those over the cap (while it closes them, each one accepted
