@@ -162,6 +162,9 @@ const (
 	flagTracked
 	// flagHasState: the record holds the endpoint's state, st.
 	flagHasState
+	// flagNumbered: the record is in place in its node's chunks and holds
+	// its endpoint's number in the shared IDTable (see records).
+	flagNumbered
 )
 
 func (p *peer) has(f peerFlag) bool { return p.st.Aux&f != 0 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/stretchr/testify/assert"
@@ -207,4 +208,13 @@ func TestNumberedRecordsMap(t *testing.T) {
 			},
 		})
 	})
+}
+
+// TestRecordSize: a chunk of records fills whole 8-KiB pages (the runtime
+// rounds a large object up to pages), so a record costs its size and no
+// more; a change of the record's size must change chunkLen with it.
+func TestRecordSize(t *testing.T) {
+	size := unsafe.Sizeof(peer{})
+	assert.Equal(t, uintptr(144), size, "a record's size (chunkLen is chosen for it)")
+	assert.Zero(t, size*chunkLen%8192, "a chunk of %d records of %d B fills whole pages", chunkLen, size)
 }
