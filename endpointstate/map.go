@@ -33,6 +33,8 @@ type Map struct {
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.
 	limits *Limits
+	// scratch, when set, lends the buffers (see Scratch).
+	scratch *Scratch
 }
 
 // entry is one endpoint of Map.sorted.

@@ -37,6 +37,7 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	// steady state, need a set.
 	m.nextEpoch()
 	epoch := m.epoch
+	requests, wants = m.scratch.Digests(), m.scratch.wantList()
 	var unknown map[string]struct{}
 	matched := 0
 	for _, d := range remote {
@@ -84,6 +85,25 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	return requests, wants
 }
 
+// seenSet returns an empty set for WantsFor: the Scratch's if there is
+// one.
+func (m *Map) seenSet(n int) map[string]struct{} {
+	if m.scratch == nil || m.scratch.seen == nil {
+		return make(map[string]struct{}, n)
+	}
+	seen := m.scratch.seen
+	m.scratch.seen = nil
+	return seen
+}
+
+// putSeen hands WantsFor's set back to the Scratch, emptied.
+func (m *Map) putSeen(seen map[string]struct{}) {
+	if m.scratch != nil {
+		clear(seen)
+		m.scratch.seen = seen
+	}
+}
+
 // fromVersion is the version to send from for a peer that knows the state
 // up to v: v itself, or 0 (a reset) when tombstones the peer may not have
 // seen were collected here.
@@ -99,8 +119,9 @@ func (s *EndpointState) fromVersion(v int64) int64 {
 // request for an older generation gets the whole current state, a request
 // for a newer one gets nothing.
 func (m *Map) WantsFor(requests []Digest) []Want {
-	var wants []Want
-	seen := make(map[string]struct{}, len(requests))
+	wants := m.scratch.wantList()
+	seen := m.seenSet(len(requests))
+	defer m.putSeen(seen)
 	for _, r := range requests {
 		if _, dup := seen[r.Endpoint]; dup {
 			continue
@@ -129,6 +150,9 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // result incomplete).
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
 	items := m.items[:0]
+	if m.scratch != nil {
+		items, m.scratch.items = m.scratch.items[:0], nil
+	}
 	if cap(items) < len(wants) {
 		items = make([]item, 0, len(wants))
 	}
@@ -154,10 +178,14 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	})
 	complete = true
 	if len(items) > 0 {
-		deltas = make([]Delta, 0, len(items))
+		deltas = m.scratch.deltaList(len(items))
 	}
 	defer func() {
 		clear(items)
+		if m.scratch != nil {
+			m.scratch.items = items[:0]
+			return
+		}
 		m.items = items[:0]
 		if cap(items) > keepItems {
 			m.items = nil // a node of a large cluster would keep N items for good
@@ -299,7 +327,7 @@ type ApplyOptions struct {
 // Every applied state then keeps at most Limits.MaxKeys tombstones, the
 // oldest being collected, so a state received always fits a reset delta.
 func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
-	changes := make([]Change, 0, len(deltas))
+	changes := m.scratch.changeList(len(deltas))
 	var errs []error
 	limit := opts.Now.Unix() + MaxGenerationDrift
 	for i := range deltas {

@@ -39,6 +39,7 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 	}
 	n.notePushChanges(changes)
 	n.settleChanged(now, changes, out)
+	n.cfg.Scratch.PutChanges(changes)
 	return err
 }
 

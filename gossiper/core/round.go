@@ -121,8 +121,11 @@ func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, sent
 // slice is the round's one allocation: the Syn keeps it.
 func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
 	self := n.self()
-	out := make([]endpointstate.Digest, 1, n.states.Len())
-	out[0] = endpointstate.Digest{Endpoint: n.id, Generation: self.HeartBeat.Generation, MaxVersion: self.MaxVersion()}
+	out := n.cfg.Scratch.Digests()
+	if out == nil {
+		out = make([]endpointstate.Digest, 0, n.states.Len())
+	}
+	out = append(out, endpointstate.Digest{Endpoint: n.id, Generation: self.HeartBeat.Generation, MaxVersion: self.MaxVersion()})
 	for ep, s := range n.states.All() {
 		if ep == n.id || len(n.removed) > 0 && n.quarantined(ep, s.HeartBeat.Generation, now) {
 			continue
