@@ -245,7 +245,7 @@ type Node struct {
 
 	// live and unreachable are the gossip targets (see Node.targets),
 	// rebuilt when targetsStale.
-	live, unreachable []string
+	live, unreachable targetList
 	targetsStale      bool
 	// due is checkStatus's buffer, kept between rounds.
 	due []string

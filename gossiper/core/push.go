@@ -291,11 +291,11 @@ func (n *Node) pushWant(ep string, e pushEntry) (endpointstate.Want, bool) {
 func (n *Node) pushTargets(eps []string) []string {
 	live, unreachable := n.targets()
 	candidates := live
-	if len(live) == 0 {
+	if live.len() == 0 {
 		candidates = unreachable
 	}
-	if len(candidates) == 0 {
-		return pickRandom(n, slices.Clone(n.seeds), n.pushFanout(len(live)))
+	if candidates.len() == 0 {
+		return pickRandom(n, slices.Clone(n.seeds), n.pushFanout(live.len()))
 	}
 	// The candidates less the skipped ones, picked among without a copy
 	// of them (a push in a large cluster would copy every live peer):
@@ -304,14 +304,14 @@ func (n *Node) pushTargets(eps []string) []string {
 	skip := make([]int, 0, 2*len(eps))
 	for _, ep := range eps {
 		for _, id := range [2]string{ep, n.push.dirty[ep].sender} {
-			if i, found := slices.BinarySearch(candidates, id); found {
+			if i, found := candidates.find(id); found {
 				skip = append(skip, i)
 			}
 		}
 	}
 	slices.Sort(skip)
 	skip = slices.Compact(skip)
-	picked := pickRandomSkipping(n, candidates, skip, n.pushFanout(len(live)))
+	picked := pickRandomSkipping(n, candidates, skip, n.pushFanout(live.len()))
 	for i, ep := range picked {
 		picked[i] = n.addrOf(ep)
 	}
@@ -322,8 +322,8 @@ func (n *Node) pushTargets(eps []string) []string {
 // filtered a copy of list without the elements at the ascending positions
 // skip, without making the copy: the same draws, a Fisher–Yates shuffle
 // whose few moved slots are kept aside.
-func pickRandomSkipping(n *Node, list []string, skip []int, k int) []string {
-	size := len(list) - len(skip)
+func pickRandomSkipping(n *Node, list targetList, skip []int, k int) []string {
+	size := list.len() - len(skip)
 	k = min(k, size)
 	// at returns the list position of filtered element x.
 	at := func(x int) int {
@@ -360,7 +360,7 @@ func pickRandomSkipping(n *Node, list []string, skip []int, k int) []string {
 		vi, vj := get(i), get(j)
 		put(i, vj)
 		put(j, vi)
-		picked[i] = list[vj]
+		picked[i] = list.at(vj)
 	}
 	return picked
 }
@@ -390,14 +390,14 @@ func pickRandom(n *Node, list []string, k int) []string {
 // roundPeers returns the addresses of the live peers a round sends its Syn
 // to: Fanout of them, distinct, at random (one, as in Cassandra, by
 // default).
-func (n *Node) roundPeers(live []string) []string {
-	if len(live) == 0 {
+func (n *Node) roundPeers(live targetList) []string {
+	if live.len() == 0 {
 		return nil
 	}
 	if n.cfg.Fanout <= 1 {
-		return []string{n.addrOf(live[n.rng.IntN(len(live))])}
+		return []string{n.addrOf(live.at(n.rng.IntN(live.len())))}
 	}
-	picked := pickRandom(n, slices.Clone(live), n.cfg.Fanout)
+	picked := pickRandom(n, live.strings(), n.cfg.Fanout)
 	for i, ep := range picked {
 		picked[i] = n.addrOf(ep)
 	}

@@ -653,7 +653,7 @@ func TestPickRandomSkipping(t *testing.T) {
 				a := &Node{rng: rand.New(rand.NewPCG(seed, 1))}
 				b := &Node{rng: rand.New(rand.NewPCG(seed, 1))}
 				want := slices.Clone(pickRandom(a, slices.Clone(filtered), k))
-				got := pickRandomSkipping(b, list, skip, k)
+				got := pickRandomSkipping(b, targetList{names: list}, skip, k)
 				require.Equal(t, append([]string{}, want...), append([]string{}, got...), "size %d, skip %v, k %d", size, skip, k)
 				assert.Equal(t, a.rng.Uint64(), b.rng.Uint64(), "the same draws: size %d, skip %v, k %d", size, skip, k)
 			}
