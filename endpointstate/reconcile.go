@@ -36,13 +36,22 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	// mention are the unstamped ones. Only unknown endpoints, rare in
 	// steady state, need a set.
 	m.nextEpoch()
-	epoch := m.epoch
 	requests, wants = m.scratch.Digests(), m.scratch.wantList()
+	var verdicts []verdict
+	if m.numbered != nil && m.scratch != nil && len(remote) >= numberedExamineFrom {
+		verdicts = m.judgeByNumber(remote)
+	}
 	var unknown map[string]struct{}
 	matched := 0
-	for _, d := range remote {
-		local := m.states.Get(d.Endpoint)
-		if local == nil {
+	for k, d := range remote {
+		var v verdict
+		if verdicts != nil {
+			v = verdicts[k]
+		} else {
+			v = m.judge(d, m.states.Get(d.Endpoint))
+		}
+		switch v.kind {
+		case verdictUnknown:
 			if _, dup := unknown[d.Endpoint]; dup {
 				continue
 			}
@@ -51,38 +60,133 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 			}
 			unknown[d.Endpoint] = struct{}{}
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
-			continue
+		case verdictRequest:
+			matched++
+			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: v.version})
+		case verdictWant:
+			matched++
+			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: v.version})
+		case verdictEven:
+			matched++
 		}
-		if local.seen == epoch {
-			continue
-		}
-		local.seen = epoch
-		matched++
-		if d.Generation > local.HeartBeat.Generation {
-			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
-			continue
-		}
-		if d.Generation < local.HeartBeat.Generation {
-			wants = append(wants, Want{Endpoint: d.Endpoint})
-			continue
-		}
-		lv := local.MaxVersion()
-		switch {
-		case d.MaxVersion > lv:
-			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: lv})
-		case d.MaxVersion < lv:
-			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: local.fromVersion(d.MaxVersion)})
-		}
+	}
+	if verdicts != nil {
+		m.scratch.verdicts = verdicts[:0]
 	}
 	if matched < m.states.Len() {
 		for ep, s := range m.states.All() {
-			if s.seen != epoch {
+			if s.seen != m.epoch {
 				wants = append(wants, Want{Endpoint: ep})
 			}
 		}
 	}
 	slices.SortFunc(wants, func(a, b Want) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
 	return requests, wants
+}
+
+// verdict is what Examine makes of one digest.
+type verdict struct {
+	kind    uint8
+	version int64 // a request's MaxVersion, a want's FromVersion
+}
+
+// Kinds of verdict.
+const (
+	verdictEven      uint8 = iota // the same state: nothing to do
+	verdictUnknown                // no local state: request it whole
+	verdictDuplicate              // the endpoint was met before in the SYN
+	verdictRequest                // the peer knows more: request above version
+	verdictWant                   // the peer knows less: send above version
+)
+
+// judge returns the verdict on digest d against the local state local
+// (nil if none), stamping local with the current epoch.
+func (m *Map) judge(d Digest, local *EndpointState) verdict {
+	switch {
+	case local == nil:
+		return verdict{kind: verdictUnknown}
+	case local.seen == m.epoch:
+		return verdict{kind: verdictDuplicate}
+	}
+	local.seen = m.epoch
+	if d.Generation > local.HeartBeat.Generation {
+		return verdict{kind: verdictRequest}
+	}
+	if d.Generation < local.HeartBeat.Generation {
+		return verdict{kind: verdictWant}
+	}
+	lv := local.MaxVersion()
+	switch {
+	case d.MaxVersion > lv:
+		return verdict{kind: verdictRequest, version: lv}
+	case d.MaxVersion < lv:
+		return verdict{kind: verdictWant, version: local.fromVersion(d.MaxVersion)}
+	}
+	return verdict{kind: verdictEven}
+}
+
+// numberedExamineFrom is the least number of digests Examine judges in
+// the order of their endpoints' numbers (see judgeByNumber).
+const numberedExamineFrom = 64
+
+// judgeByNumber returns the verdicts on remote, judged in the order of
+// their endpoints' numbers in the store's table rather than the SYN's
+// (shuffled) order: a large store's states lie in memory by number, so
+// each one judged is near the last rather than a cache miss. The
+// verdicts are the same as judging in the SYN's order: among duplicates
+// the first in the SYN is still judged first (the sort is by number, then
+// position).
+func (m *Map) judgeByNumber(remote []Digest) []verdict {
+	ids := m.numbered.IDs()
+	verdicts := m.scratch.verdicts[:0]
+	keys := m.scratch.keys[:0]
+	for k, d := range remote {
+		verdicts = append(verdicts, verdict{kind: verdictUnknown})
+		if i, ok := ids.Lookup(d.Endpoint); ok {
+			keys = append(keys, uint64(i)<<32|uint64(k))
+		}
+	}
+	keys = radixSortHigh(keys, &m.scratch.tmp)
+	for _, key := range keys {
+		k := uint32(key)
+		if local := m.numbered.ByNumber(uint32(key >> 32)); local != nil {
+			verdicts[k] = m.judge(remote[k], local)
+		}
+	}
+	m.scratch.keys = keys[:0]
+	return verdicts
+}
+
+// radixSortHigh sorts keys by their high 32 bits, stably (keys of equal
+// high halves keep their order), a byte at a time, and returns the sorted
+// slice: keys or *tmp, the other becoming *tmp. Linear in len(keys): a
+// SYN of a large cluster sorts its N digests' numbers this way.
+func radixSortHigh(keys []uint64, tmp *[]uint64) []uint64 {
+	var top uint64
+	for _, k := range keys {
+		top = max(top, k>>32)
+	}
+	if cap(*tmp) < len(keys) {
+		*tmp = make([]uint64, len(keys))
+	}
+	src, dst := keys, (*tmp)[:len(keys)]
+	for shift := uint(32); shift < 64 && top>>(shift-32) > 0; shift += 8 {
+		var count [257]int
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	*tmp = dst[:0]
+	return src
 }
 
 // seenSet returns an empty set for WantsFor: the Scratch's if there is

@@ -24,6 +24,9 @@ type Scratch struct {
 	changes []Change
 	items   []item
 	seen    map[string]struct{}
+	// verdicts, keys and tmp are Examine's, over a numbered store.
+	verdicts  []verdict
+	keys, tmp []uint64
 }
 
 // scratchKeep is how many free digest and delta lists a Scratch keeps:
