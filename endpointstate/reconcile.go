@@ -274,12 +274,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 		items = append(items, item{want: w, state: s, gap: gap})
 	}
-	slices.SortFunc(items, func(a, b item) int {
-		if c := cmp.Compare(b.gap, a.gap); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
-	})
+	ordered := m.orderItems(items)
 	complete = true
 	if len(items) > 0 {
 		deltas = m.scratch.deltaList(len(items))
@@ -295,7 +290,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 			m.items = nil // a node of a large cluster would keep N items for good
 		}
 	}()
-	for _, it := range items {
+	for _, it := range ordered {
 		d := it.state.delta(it.want)
 		if size := d.SizeBound(); size <= budget {
 			budget -= size
@@ -305,6 +300,65 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 	}
 	return deltas, complete
+}
+
+// orderItems returns items in the order BuildDeltas sends them: the
+// largest gap first, ties by endpoint. With a Scratch, a long list whose
+// wants come sorted by endpoint (Examine's) is ordered by a stable radix
+// sort of the gaps' ranks into the Scratch's buffer, without comparing
+// endpoints; otherwise items is sorted in place.
+func (m *Map) orderItems(items []item) []item {
+	if m.scratch == nil || len(items) < numberedExamineFrom || !byEndpoint(items) {
+		return m.sortedItems(items)
+	}
+	const whole = 1<<63 - 1 // the gap of a whole state: first
+	var top int64
+	for _, it := range items {
+		if it.gap != whole {
+			top = max(top, it.gap)
+		}
+	}
+	if top >= 1<<32-1 {
+		return m.sortedItems(items)
+	}
+	keys := m.scratch.keys[:0]
+	for k, it := range items {
+		var rank uint64 // whole states first, then by gap, the largest first
+		if it.gap != whole {
+			rank = uint64(top - it.gap + 1)
+		}
+		keys = append(keys, rank<<32|uint64(k))
+	}
+	keys = radixSortHigh(keys, &m.scratch.tmp)
+	ordered := m.scratch.ordered[:0]
+	for _, key := range keys {
+		ordered = append(ordered, items[uint32(key)])
+	}
+	m.scratch.keys, m.scratch.ordered = keys[:0], ordered[:0]
+	return ordered
+}
+
+// sortedItems sorts items in place by gap, the largest first, then by
+// endpoint.
+func (m *Map) sortedItems(items []item) []item {
+	slices.SortFunc(items, func(a, b item) int {
+		if c := cmp.Compare(b.gap, a.gap); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
+	})
+	return items
+}
+
+// byEndpoint reports whether items are in strictly ascending endpoint
+// order.
+func byEndpoint(items []item) bool {
+	for i := 1; i < len(items); i++ {
+		if items[i-1].want.Endpoint >= items[i].want.Endpoint {
+			return false
+		}
+	}
+	return true
 }
 
 // keepItems is the largest BuildDeltas buffer a Map keeps between calls:

@@ -23,6 +23,7 @@ type Scratch struct {
 	wants   []Want
 	changes []Change
 	items   []item
+	ordered []item // BuildDeltas' items in order (see Map.orderItems)
 	seen    map[string]struct{}
 	// verdicts, keys and tmp are Examine's, over a numbered store.
 	verdicts  []verdict
