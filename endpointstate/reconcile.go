@@ -502,7 +502,7 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 				d.Endpoint, ErrGenerationTooFar, d.Generation, opts.Now.Unix()))
 			continue
 		}
-		if opts.MaxEndpoints > 0 && m.states.Get(d.Endpoint) == nil && d.Reset && m.states.Len() >= opts.MaxEndpoints {
+		if opts.MaxEndpoints > 0 && d.Reset && m.states.Len() >= opts.MaxEndpoints && m.states.Get(d.Endpoint) == nil {
 			errs = append(errs, fmt.Errorf("apply %q: %w: %d known, limit %d",
 				d.Endpoint, ErrTooManyEndpoints, m.states.Len(), opts.MaxEndpoints))
 			continue
