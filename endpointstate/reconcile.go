@@ -488,6 +488,11 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 	changes := m.scratch.changeList(len(deltas))
 	var errs []error
 	limit := opts.Now.Unix() + MaxGenerationDrift
+	var locals []*EndpointState
+	if m.numbered != nil && m.scratch != nil && len(deltas) >= numberedExamineFrom {
+		locals = m.localsByNumber(deltas)
+		defer func() { clear(locals); m.scratch.locals = locals[:0] }()
+	}
 	for i := range deltas {
 		d := &deltas[i]
 		if err := opts.Limits.CheckDelta(d); err != nil {
@@ -510,7 +515,14 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		if !d.Reset && len(d.States) == 0 {
 			// Only the heartbeat (and GCVersion) can move: the stored
 			// state keeps its keys, so it stays within the limits.
-			if local := m.states.Get(d.Endpoint); local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
+			var local *EndpointState
+			if locals != nil {
+				local = locals[i]
+			}
+			if local == nil {
+				local = m.states.Get(d.Endpoint)
+			}
+			if local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
 				changes = local.merge(d, opts.Now, changes)
 			}
 			continue
@@ -535,6 +547,31 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		changes = changed
 	}
 	return changes, errors.Join(errs...)
+}
+
+// localsByNumber returns the local state of each delta's endpoint (nil
+// if none), looked up in the order of the endpoints' numbers in the
+// store's table rather than the deltas' order, as judgeByNumber does: a
+// large store's states lie in memory by number. Apply uses them for its
+// heartbeat deltas, which the deltas before cannot have made stale: a
+// numbered store keeps an endpoint's state in place, and Apply removes
+// none (a state made by an earlier delta is looked up again).
+func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {
+	ids := m.numbered.IDs()
+	locals := m.scratch.locals[:0]
+	keys := m.scratch.keys[:0]
+	for k := range deltas {
+		locals = append(locals, nil)
+		if i, ok := ids.Lookup(deltas[k].Endpoint); ok {
+			keys = append(keys, uint64(i)<<32|uint64(k))
+		}
+	}
+	keys = radixSortHigh(keys, &m.scratch.tmp)
+	for _, key := range keys {
+		locals[uint32(key)] = m.numbered.ByNumber(uint32(key >> 32))
+	}
+	m.scratch.keys = keys[:0]
+	return locals
 }
 
 // applyOne returns the state d leaves for its endpoint (nil when d changes

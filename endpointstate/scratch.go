@@ -28,6 +28,7 @@ type Scratch struct {
 	// verdicts, keys and tmp are Examine's, over a numbered store.
 	verdicts  []verdict
 	keys, tmp []uint64
+	locals    []*EndpointState // Apply's, over a numbered store
 }
 
 // scratchKeep is how many free digest and delta lists a Scratch keeps:

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -80,55 +81,81 @@ func TestScratchSameResults(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		ids := NewIDTable()
 		scratch := NewScratch()
-		nEP := rapid.IntRange(1, 150).Draw(rt, "endpoints")
-		plain := NewMap()
-		shared := NewMapIn(&numberedTestStore{ids: ids})
-		shared.SetScratch(scratch)
+		nEP := rapid.SampledFrom([]int{1, 5, 40, 100, 250}).Draw(rt, "endpoints")
+		// Two nodes' maps, each as a Map of its own (plain) and as a Map
+		// sharing the table and the Scratch (shared): A answers a SYN,
+		// B applies A's deltas.
+		plainA, plainB := NewMap(), NewMap()
+		sharedA, sharedB := NewMapIn(&numberedTestStore{ids: ids}), NewMapIn(&numberedTestStore{ids: ids})
+		sharedA.SetScratch(scratch)
+		sharedB.SetScratch(scratch)
 		for i := range nEP {
-			if rapid.Bool().Draw(rt, "known") {
-				st := NewEndpointState(int64(rapid.IntRange(1, 3).Draw(rt, "gen")))
+			ep := fmt.Sprintf("e%03d", i)
+			gen := int64(rapid.IntRange(1, 3).Draw(rt, "gen"))
+			if rapid.Bool().Draw(rt, "A knows") {
+				st := NewEndpointState(gen)
 				st.HeartBeat.Version = int64(rapid.IntRange(0, 20).Draw(rt, "hb"))
 				if rapid.Bool().Draw(rt, "value") {
 					st.Set("k", "v", int64(rapid.IntRange(1, 20).Draw(rt, "ver")))
 				}
-				ep := fmt.Sprintf("e%03d", i)
-				plain.Put(ep, st.Clone())
-				shared.Put(ep, st.Clone())
+				plainA.Put(ep, st.Clone())
+				sharedA.Put(ep, st.Clone())
+			}
+			if rapid.Bool().Draw(rt, "B knows") {
+				st := NewEndpointState(gen)
+				st.HeartBeat.Version = int64(rapid.IntRange(1, 20).Draw(rt, "hb B"))
+				plainB.Put(ep, st.Clone())
+				sharedB.Put(ep, st.Clone())
 			}
 		}
-		for call := range rapid.IntRange(1, 4).Draw(rt, "calls") {
-			nd := rapid.IntRange(0, 200).Draw(rt, "digests")
-			remote := make([]Digest, nd)
-			for k := range remote {
-				remote[k] = Digest{
+		for call := range 3 { // the second and third carry heartbeat deltas
+			remote := plainB.Digests()
+			for range rapid.IntRange(0, 20).Draw(rt, "extra digests") {
+				remote = append(remote, Digest{
 					Endpoint:   fmt.Sprintf("e%03d", rapid.IntRange(0, nEP+5).Draw(rt, "ep")),
 					Generation: int64(rapid.IntRange(1, 3).Draw(rt, "dgen")),
 					MaxVersion: int64(rapid.IntRange(0, 25).Draw(rt, "dver")),
-				}
+				})
 			}
-			wantReq, wantWants := plain.Examine(remote)
-			gotReq, gotWants := shared.Examine(remote)
+			seed := rapid.Int64().Draw(rt, "shuffle")
+			shuffle(remote, seed)
+			wantReq, wantWants := plainA.Examine(remote)
+			gotReq, gotWants := sharedA.Examine(remote)
 			require.Equal(rt, norm(wantReq), norm(gotReq), "call %d: requests", call)
 			require.Equal(rt, norm(wantWants), norm(gotWants), "call %d: wants", call)
-			wantDeltas, wantComplete := plain.BuildDeltas(wantWants, 1<<20)
-			gotDeltas, gotComplete := shared.BuildDeltas(gotWants, 1<<20)
+			wantDeltas, wantComplete := plainA.BuildDeltas(wantWants, 1<<20)
+			gotDeltas, gotComplete := sharedA.BuildDeltas(gotWants, 1<<20)
 			require.Equal(rt, wantComplete, gotComplete)
 			require.Equal(rt, norm(wantDeltas), norm(gotDeltas), "call %d: deltas", call)
-			wantFor := plain.WantsFor(wantReq)
-			gotFor := shared.WantsFor(gotReq)
-			require.Equal(rt, norm(wantFor), norm(gotFor), "call %d: wants for the requests", call)
 			now := time.Unix(10, 0)
-			wantCh, wantErr := plain.Apply(wantDeltas, ApplyOptions{Now: now})
-			gotCh, gotErr := shared.Apply(gotDeltas, ApplyOptions{Now: now})
-			require.Equal(rt, wantErr, gotErr)
+			wantCh, wantErr := plainB.Apply(wantDeltas, ApplyOptions{Now: now, Limits: DefaultLimits()})
+			gotCh, gotErr := sharedB.Apply(gotDeltas, ApplyOptions{Now: now, Limits: DefaultLimits()})
+			require.NoError(rt, wantErr)
+			require.NoError(rt, gotErr)
 			require.Equal(rt, norm(wantCh), norm(gotCh), "call %d: changes", call)
+			require.Equal(rt, plainB.Digests(), sharedB.Digests(), "call %d: B after the deltas", call)
+			wantFor := plainB.WantsFor(wantReq)
+			gotFor := sharedB.WantsFor(gotReq)
+			require.Equal(rt, norm(wantFor), norm(gotFor), "call %d: wants for the requests", call)
 			scratch.PutWants(gotWants)
 			scratch.PutWants(gotFor)
 			scratch.PutChanges(gotCh)
 			scratch.PutDigests(gotReq)
 			scratch.PutDeltas(gotDeltas)
+			// A moves on: every heartbeat it holds advances.
+			for _, m := range []*Map{plainA, sharedA} {
+				for _, st := range m.All() {
+					st.HeartBeat.Version++
+				}
+			}
 		}
 	})
+}
+
+// shuffle shuffles ds with a generator seeded by seed.
+func shuffle(ds []Digest, seed int64) {
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	r.Shuffle(len(ds), func(i, j int) { ds[i], ds[j] = ds[j], ds[i] })
 }
 
 // norm makes an empty slice nil, so that a fresh result (nil) and a
