@@ -189,25 +189,6 @@ func radixSortHigh(keys []uint64, tmp *[]uint64) []uint64 {
 	return src
 }
 
-// seenSet returns an empty set for WantsFor: the Scratch's if there is
-// one.
-func (m *Map) seenSet(n int) map[string]struct{} {
-	if m.scratch == nil || m.scratch.seen == nil {
-		return make(map[string]struct{}, n)
-	}
-	seen := m.scratch.seen
-	m.scratch.seen = nil
-	return seen
-}
-
-// putSeen hands WantsFor's set back to the Scratch, emptied.
-func (m *Map) putSeen(seen map[string]struct{}) {
-	if m.scratch != nil {
-		clear(seen)
-		m.scratch.seen = seen
-	}
-}
-
 // fromVersion is the version to send from for a peer that knows the state
 // up to v: v itself, or 0 (a reset) when tombstones the peer may not have
 // seen were collected here.
@@ -223,15 +204,19 @@ func (s *EndpointState) fromVersion(v int64) int64 {
 // request for an older generation gets the whole current state, a request
 // for a newer one gets nothing.
 func (m *Map) WantsFor(requests []Digest) []Want {
+	// A duplicate request counts once: each state met is stamped with
+	// this call's epoch, as in Examine (a request for an unknown
+	// endpoint gets nothing, duplicate or not).
+	m.nextEpoch()
 	wants := m.scratch.wantList()
-	seen := m.seenSet(len(requests))
-	defer m.putSeen(seen)
 	for _, r := range requests {
-		if _, dup := seen[r.Endpoint]; dup {
-			continue
-		}
-		seen[r.Endpoint] = struct{}{}
 		local := m.states.Get(r.Endpoint)
+		if local != nil {
+			if local.seen == m.epoch {
+				continue
+			}
+			local.seen = m.epoch
+		}
 		switch {
 		case local == nil || r.Generation > local.HeartBeat.Generation:
 		case r.Generation < local.HeartBeat.Generation || r.MaxVersion <= 0:

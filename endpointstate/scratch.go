@@ -24,7 +24,6 @@ type Scratch struct {
 	changes []Change
 	items   []item
 	ordered []item // BuildDeltas' items in order (see Map.orderItems)
-	seen    map[string]struct{}
 	// verdicts, keys and tmp are Examine's, over a numbered store.
 	verdicts  []verdict
 	keys, tmp []uint64
