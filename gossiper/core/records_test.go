@@ -210,11 +210,12 @@ func TestNumberedRecordsMap(t *testing.T) {
 	})
 }
 
-// TestRecordSize: a chunk of records fills whole 8-KiB pages (the runtime
-// rounds a large object up to pages), so a record costs its size and no
-// more; a change of the record's size must change chunkLen with it.
+// TestRecordSize: a chunk of records is 18,432 bytes, one of the
+// runtime's size classes (runtime/sizeclasses.go), so a record costs its
+// size and no more; a change of the record's size must change chunkLen
+// with it.
 func TestRecordSize(t *testing.T) {
 	size := unsafe.Sizeof(peer{})
 	assert.Equal(t, uintptr(144), size, "a record's size (chunkLen is chosen for it)")
-	assert.Zero(t, size*chunkLen%8192, "a chunk of %d records of %d B fills whole pages", chunkLen, size)
+	assert.Equal(t, uintptr(18432), size*chunkLen, "a chunk of %d records of %d B fills a size class", chunkLen, size)
 }

@@ -26,7 +26,7 @@ const baseBytes = 64 << 20
 // headroomPercent is the garbage a run may hold beyond its live heap at
 // its peak: the soft memory limit a large run sets (see memoryLimit)
 // keeps the collector's peak there.
-const headroomPercent = 5
+const headroomPercent = 8
 
 // estimatePeak returns the peak memory a run of nodes nodes is expected
 // to take.
