@@ -222,6 +222,9 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
+	if opt.ownBuffers {
+		cfg.Scratch = nil
+	}
 	codec, err := messaging.NewCodec(cfg.MaxFrameSize, cfg.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
