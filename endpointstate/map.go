@@ -24,7 +24,7 @@ type Map struct {
 	// valid; a state dropped from the map is marked detached.
 	sorted []entry
 	dirty  bool
-	// epoch stamps the endpoints one Examine call has met (see
+	// epoch stamps the endpoints one Examine or WantsFor call has met (see
 	// EndpointState.seen), so duplicates cost no per-call set.
 	epoch uint32
 	// items is BuildDeltas' buffer, kept between calls (cleared), up
@@ -33,6 +33,8 @@ type Map struct {
 	// limits, when set, keeps BuildDeltas from sending a state that breaks
 	// them.
 	limits *Limits
+	// scratch, when set, lends the buffers (see Scratch).
+	scratch *Scratch
 }
 
 // entry is one endpoint of Map.sorted.

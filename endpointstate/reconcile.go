@@ -36,12 +36,22 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	// mention are the unstamped ones. Only unknown endpoints, rare in
 	// steady state, need a set.
 	m.nextEpoch()
-	epoch := m.epoch
+	requests, wants = m.scratch.Digests(), m.scratch.wantList()
+	var verdicts []verdict
+	if m.numbered != nil && m.scratch != nil && len(remote) >= numberedExamineFrom {
+		verdicts = m.judgeByNumber(remote)
+	}
 	var unknown map[string]struct{}
 	matched := 0
-	for _, d := range remote {
-		local := m.states.Get(d.Endpoint)
-		if local == nil {
+	for k, d := range remote {
+		var v verdict
+		if verdicts != nil {
+			v = verdicts[k]
+		} else {
+			v = m.judge(d, m.states.Get(d.Endpoint))
+		}
+		switch v.kind {
+		case verdictUnknown:
 			if _, dup := unknown[d.Endpoint]; dup {
 				continue
 			}
@@ -50,38 +60,133 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 			}
 			unknown[d.Endpoint] = struct{}{}
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
-			continue
+		case verdictRequest:
+			matched++
+			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: v.version})
+		case verdictWant:
+			matched++
+			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: v.version})
+		case verdictEven:
+			matched++
 		}
-		if local.seen == epoch {
-			continue
-		}
-		local.seen = epoch
-		matched++
-		if d.Generation > local.HeartBeat.Generation {
-			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
-			continue
-		}
-		if d.Generation < local.HeartBeat.Generation {
-			wants = append(wants, Want{Endpoint: d.Endpoint})
-			continue
-		}
-		lv := local.MaxVersion()
-		switch {
-		case d.MaxVersion > lv:
-			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: lv})
-		case d.MaxVersion < lv:
-			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: local.fromVersion(d.MaxVersion)})
-		}
+	}
+	if verdicts != nil {
+		m.scratch.verdicts = verdicts[:0]
 	}
 	if matched < m.states.Len() {
 		for ep, s := range m.states.All() {
-			if s.seen != epoch {
+			if s.seen != m.epoch {
 				wants = append(wants, Want{Endpoint: ep})
 			}
 		}
 	}
 	slices.SortFunc(wants, func(a, b Want) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
 	return requests, wants
+}
+
+// verdict is what Examine makes of one digest.
+type verdict struct {
+	kind    uint8
+	version int64 // a request's MaxVersion, a want's FromVersion
+}
+
+// Kinds of verdict.
+const (
+	verdictEven      uint8 = iota // the same state: nothing to do
+	verdictUnknown                // no local state: request it whole
+	verdictDuplicate              // the endpoint was met before in the SYN
+	verdictRequest                // the peer knows more: request above version
+	verdictWant                   // the peer knows less: send above version
+)
+
+// judge returns the verdict on digest d against the local state local
+// (nil if none), stamping local with the current epoch.
+func (m *Map) judge(d Digest, local *EndpointState) verdict {
+	switch {
+	case local == nil:
+		return verdict{kind: verdictUnknown}
+	case local.seen == m.epoch:
+		return verdict{kind: verdictDuplicate}
+	}
+	local.seen = m.epoch
+	if d.Generation > local.HeartBeat.Generation {
+		return verdict{kind: verdictRequest}
+	}
+	if d.Generation < local.HeartBeat.Generation {
+		return verdict{kind: verdictWant}
+	}
+	lv := local.MaxVersion()
+	switch {
+	case d.MaxVersion > lv:
+		return verdict{kind: verdictRequest, version: lv}
+	case d.MaxVersion < lv:
+		return verdict{kind: verdictWant, version: local.fromVersion(d.MaxVersion)}
+	}
+	return verdict{kind: verdictEven}
+}
+
+// numberedExamineFrom is the least number of digests Examine judges in
+// the order of their endpoints' numbers (see judgeByNumber).
+const numberedExamineFrom = 64
+
+// judgeByNumber returns the verdicts on remote, judged in the order of
+// their endpoints' numbers in the store's table rather than the SYN's
+// (shuffled) order: a large store's states lie in memory by number, so
+// each one judged is near the last rather than a cache miss. The
+// verdicts are the same as judging in the SYN's order: among duplicates
+// the first in the SYN is still judged first (the sort is by number, then
+// position).
+func (m *Map) judgeByNumber(remote []Digest) []verdict {
+	ids := m.numbered.IDs()
+	verdicts := m.scratch.verdicts[:0]
+	keys := m.scratch.keys[:0]
+	for k, d := range remote {
+		verdicts = append(verdicts, verdict{kind: verdictUnknown})
+		if i, ok := ids.Lookup(d.Endpoint); ok {
+			keys = append(keys, uint64(i)<<32|uint64(k))
+		}
+	}
+	keys = radixSortHigh(keys, &m.scratch.tmp)
+	for _, key := range keys {
+		k := uint32(key)
+		if local := m.numbered.ByNumber(uint32(key >> 32)); local != nil {
+			verdicts[k] = m.judge(remote[k], local)
+		}
+	}
+	m.scratch.keys = keys[:0]
+	return verdicts
+}
+
+// radixSortHigh sorts keys by their high 32 bits, stably (keys of equal
+// high halves keep their order), a byte at a time, and returns the sorted
+// slice: keys or *tmp, the other becoming *tmp. Linear in len(keys): a
+// SYN of a large cluster sorts its N digests' numbers this way.
+func radixSortHigh(keys []uint64, tmp *[]uint64) []uint64 {
+	var top uint64
+	for _, k := range keys {
+		top = max(top, k>>32)
+	}
+	if cap(*tmp) < len(keys) {
+		*tmp = make([]uint64, len(keys))
+	}
+	src, dst := keys, (*tmp)[:len(keys)]
+	for shift := uint(32); shift < 64 && top>>(shift-32) > 0; shift += 8 {
+		var count [257]int
+		for _, k := range src {
+			count[(k>>shift)&0xff+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, k := range src {
+			b := (k >> shift) & 0xff
+			dst[count[b]] = k
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	*tmp = dst[:0]
+	return src
 }
 
 // fromVersion is the version to send from for a peer that knows the state
@@ -99,14 +204,19 @@ func (s *EndpointState) fromVersion(v int64) int64 {
 // request for an older generation gets the whole current state, a request
 // for a newer one gets nothing.
 func (m *Map) WantsFor(requests []Digest) []Want {
-	var wants []Want
-	seen := make(map[string]struct{}, len(requests))
+	// A duplicate request counts once: each state met is stamped with
+	// this call's epoch, as in Examine (a request for an unknown
+	// endpoint gets nothing, duplicate or not).
+	m.nextEpoch()
+	wants := m.scratch.wantList()
 	for _, r := range requests {
-		if _, dup := seen[r.Endpoint]; dup {
-			continue
-		}
-		seen[r.Endpoint] = struct{}{}
 		local := m.states.Get(r.Endpoint)
+		if local != nil {
+			if local.seen == m.epoch {
+				continue
+			}
+			local.seen = m.epoch
+		}
 		switch {
 		case local == nil || r.Generation > local.HeartBeat.Generation:
 		case r.Generation < local.HeartBeat.Generation || r.MaxVersion <= 0:
@@ -129,6 +239,9 @@ func (m *Map) WantsFor(requests []Digest) []Want {
 // result incomplete).
 func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bool) {
 	items := m.items[:0]
+	if m.scratch != nil {
+		items, m.scratch.items = m.scratch.items[:0], nil
+	}
 	if cap(items) < len(wants) {
 		items = make([]item, 0, len(wants))
 	}
@@ -146,24 +259,23 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 		items = append(items, item{want: w, state: s, gap: gap})
 	}
-	slices.SortFunc(items, func(a, b item) int {
-		if c := cmp.Compare(b.gap, a.gap); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
-	})
+	ordered := m.orderItems(items)
 	complete = true
 	if len(items) > 0 {
-		deltas = make([]Delta, 0, len(items))
+		deltas = m.scratch.deltaList(len(items))
 	}
 	defer func() {
 		clear(items)
+		if m.scratch != nil {
+			m.scratch.items = items[:0]
+			return
+		}
 		m.items = items[:0]
 		if cap(items) > keepItems {
 			m.items = nil // a node of a large cluster would keep N items for good
 		}
 	}()
-	for _, it := range items {
+	for _, it := range ordered {
 		d := it.state.delta(it.want)
 		if size := d.SizeBound(); size <= budget {
 			budget -= size
@@ -173,6 +285,65 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 	}
 	return deltas, complete
+}
+
+// orderItems returns items in the order BuildDeltas sends them: the
+// largest gap first, ties by endpoint. With a Scratch, a long list whose
+// wants come sorted by endpoint (Examine's) is ordered by a stable radix
+// sort of the gaps' ranks into the Scratch's buffer, without comparing
+// endpoints; otherwise items is sorted in place.
+func (m *Map) orderItems(items []item) []item {
+	if m.scratch == nil || len(items) < numberedExamineFrom || !byEndpoint(items) {
+		return m.sortedItems(items)
+	}
+	const whole = 1<<63 - 1 // the gap of a whole state: first
+	var top int64
+	for _, it := range items {
+		if it.gap != whole {
+			top = max(top, it.gap)
+		}
+	}
+	if top >= 1<<32-1 {
+		return m.sortedItems(items)
+	}
+	keys := m.scratch.keys[:0]
+	for k, it := range items {
+		var rank uint64 // whole states first, then by gap, the largest first
+		if it.gap != whole {
+			rank = uint64(top - it.gap + 1)
+		}
+		keys = append(keys, rank<<32|uint64(k))
+	}
+	keys = radixSortHigh(keys, &m.scratch.tmp)
+	ordered := m.scratch.ordered[:0]
+	for _, key := range keys {
+		ordered = append(ordered, items[uint32(key)])
+	}
+	m.scratch.keys, m.scratch.ordered = keys[:0], ordered[:0]
+	return ordered
+}
+
+// sortedItems sorts items in place by gap, the largest first, then by
+// endpoint.
+func (m *Map) sortedItems(items []item) []item {
+	slices.SortFunc(items, func(a, b item) int {
+		if c := cmp.Compare(b.gap, a.gap); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.want.Endpoint, b.want.Endpoint)
+	})
+	return items
+}
+
+// byEndpoint reports whether items are in strictly ascending endpoint
+// order.
+func byEndpoint(items []item) bool {
+	for i := 1; i < len(items); i++ {
+		if items[i-1].want.Endpoint >= items[i].want.Endpoint {
+			return false
+		}
+	}
+	return true
 }
 
 // keepItems is the largest BuildDeltas buffer a Map keeps between calls:
@@ -299,9 +470,14 @@ type ApplyOptions struct {
 // Every applied state then keeps at most Limits.MaxKeys tombstones, the
 // oldest being collected, so a state received always fits a reset delta.
 func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
-	changes := make([]Change, 0, len(deltas))
+	changes := m.scratch.changeList(len(deltas))
 	var errs []error
 	limit := opts.Now.Unix() + MaxGenerationDrift
+	var locals []*EndpointState
+	if m.numbered != nil && m.scratch != nil && len(deltas) >= numberedExamineFrom {
+		locals = m.localsByNumber(deltas)
+		defer func() { clear(locals); m.scratch.locals = locals[:0] }()
+	}
 	for i := range deltas {
 		d := &deltas[i]
 		if err := opts.Limits.CheckDelta(d); err != nil {
@@ -316,7 +492,7 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 				d.Endpoint, ErrGenerationTooFar, d.Generation, opts.Now.Unix()))
 			continue
 		}
-		if opts.MaxEndpoints > 0 && m.states.Get(d.Endpoint) == nil && d.Reset && m.states.Len() >= opts.MaxEndpoints {
+		if opts.MaxEndpoints > 0 && d.Reset && m.states.Len() >= opts.MaxEndpoints && m.states.Get(d.Endpoint) == nil {
 			errs = append(errs, fmt.Errorf("apply %q: %w: %d known, limit %d",
 				d.Endpoint, ErrTooManyEndpoints, m.states.Len(), opts.MaxEndpoints))
 			continue
@@ -324,7 +500,14 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		if !d.Reset && len(d.States) == 0 {
 			// Only the heartbeat (and GCVersion) can move: the stored
 			// state keeps its keys, so it stays within the limits.
-			if local := m.states.Get(d.Endpoint); local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
+			var local *EndpointState
+			if locals != nil {
+				local = locals[i]
+			}
+			if local == nil {
+				local = m.states.Get(d.Endpoint)
+			}
+			if local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
 				changes = local.merge(d, opts.Now, changes)
 			}
 			continue
@@ -349,6 +532,31 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		changes = changed
 	}
 	return changes, errors.Join(errs...)
+}
+
+// localsByNumber returns the local state of each delta's endpoint (nil
+// if none), looked up in the order of the endpoints' numbers in the
+// store's table rather than the deltas' order, as judgeByNumber does: a
+// large store's states lie in memory by number. Apply uses them for its
+// heartbeat deltas, which the deltas before cannot have made stale: a
+// numbered store keeps an endpoint's state in place, and Apply removes
+// none (a state made by an earlier delta is looked up again).
+func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {
+	ids := m.numbered.IDs()
+	locals := m.scratch.locals[:0]
+	keys := m.scratch.keys[:0]
+	for k := range deltas {
+		locals = append(locals, nil)
+		if i, ok := ids.Lookup(deltas[k].Endpoint); ok {
+			keys = append(keys, uint64(i)<<32|uint64(k))
+		}
+	}
+	keys = radixSortHigh(keys, &m.scratch.tmp)
+	for _, key := range keys {
+		locals[uint32(key)] = m.numbered.ByNumber(uint32(key >> 32))
+	}
+	m.scratch.keys = keys[:0]
+	return locals
 }
 
 // applyOne returns the state d leaves for its endpoint (nil when d changes

@@ -368,3 +368,15 @@ func TestApplyKeepsAux(t *testing.T) {
 	assert.EqualValues(t, 9, got.HeartBeat.Version)
 	assert.EqualValues(t, 0b101, got.Aux)
 }
+
+// TestWantsForDuplicates: a request repeated in one Ack counts once (the
+// first), call after call; an unknown endpoint's gets nothing.
+func TestWantsForDuplicates(t *testing.T) {
+	m := NewMap()
+	m.Put("a", state(10, 7, nil))
+	m.Put("b", state(10, 7, nil))
+	for range 3 {
+		assert.Equal(t, []Want{{"a", 3}, {"b", 0}},
+			m.WantsFor([]Digest{{"a", 10, 3}, {"zz", 1, 0}, {"a", 10, 5}, {"b", 10, 0}, {"zz", 1, 0}, {"b", 10, 2}}))
+	}
+}

@@ -106,7 +106,7 @@ type EndpointState struct {
 	// map. put raises it; collecting a tombstone leaves it, which stays
 	// right because GCVersion then covers the tombstone's version.
 	maxState int64
-	// seen is the Map.Examine call that last met this state (see
+	// seen is the Map.Examine or Map.WantsFor call that last met this state (see
 	// Map.epoch). Local, never copied. 32 bits, so that the state packs in
 	// 64 bytes; the Map clears the stamps when its counter wraps.
 	seen     uint32

@@ -202,7 +202,6 @@ func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
 		return binary.AppendUvarint(b, uint64(i+refBase)), &enc.entries[i]
 	}
 	base := enc.sp.base(enc.entries)
-	e := entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc}
 	code := uint64(refNew)
 	inline := len(enc.entries) >= maxInterned || enc.bytes+len(id) > maxInternedBytes
 	if inline {
@@ -213,11 +212,15 @@ func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
 	b = binary.AppendUvarint(b, uint64(shared))
 	b = appendStr(b, id[shared:])
 	if inline {
-		enc.sp = spelled{id: id, idx: -1, inline: &e}
-		return b, &e
+		// Only an inline ID needs an entry of its own on the heap: an
+		// interned one goes into entries (a local the scratch entry's
+		// address escapes from would be allocated for every ID).
+		e := &entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc}
+		enc.sp = spelled{id: id, idx: -1, inline: e}
+		return b, e
 	}
 	enc.index[id] = len(enc.entries)
-	enc.entries = append(enc.entries, e)
+	enc.entries = append(enc.entries, entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc})
 	enc.bytes += len(id)
 	enc.sp = spelled{id: id, idx: len(enc.entries) - 1}
 	return b, &enc.entries[len(enc.entries)-1]

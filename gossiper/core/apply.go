@@ -32,14 +32,28 @@ func (n *Node) applyDeltas(now time.Time, deltas []endpointstate.Delta, out *Out
 		}
 	}
 	for _, c := range changes {
-		if c.Kind != endpointstate.ChangeHeartBeat {
-			n.retarget() // a join, restart, address or status change
+		if movesTarget(c) {
+			n.retarget()
 		}
 		n.onChange(now, c, out)
 	}
 	n.notePushChanges(changes)
 	n.settleChanged(now, changes, out)
+	n.cfg.Scratch.PutChanges(changes)
 	return err
+}
+
+// movesTarget reports whether c can move its endpoint between the gossip
+// targets (see [Node.targets]): a join, a restart, or a change of its
+// address or status. (An application value or a heartbeat cannot.)
+func movesTarget(c endpointstate.Change) bool {
+	switch c.Kind {
+	case endpointstate.ChangeHeartBeat:
+		return false
+	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
+		return c.Key == endpointstate.KeyAddress || c.Key == endpointstate.KeyStatus
+	}
+	return true
 }
 
 // settleChanged settles the liveness of each endpoint in changes by the

@@ -100,6 +100,14 @@ type NodeConfig struct {
 	// Default nil: the core keeps its records in a map of its own, which
 	// costs less than a table of its own would.
 	IDs *endpointstate.IDTable
+	// Scratch, when set, lends the core the buffers of its messages and
+	// of its reconciliation (see [endpointstate.Scratch]), shared with
+	// other cores stepped by the same goroutine: the simulator gives all
+	// its cores one, and hands back a Syn's digests and an Ack's or
+	// Ack2's lists once every receiver has handled the message (see
+	// [Release]). Default nil: every message gets buffers of its own, as
+	// a runtime node needs (its messages are encoded on other goroutines).
+	Scratch *endpointstate.Scratch
 }
 
 // Defaults of the speed knobs (see [Config]).

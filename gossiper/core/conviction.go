@@ -78,7 +78,7 @@ func (n *Node) checkStatus(now time.Time, out *Output) {
 // deterministic core must act on them, in n.due's buffer.
 func (n *Node) dueEndpoints(now time.Time) []string {
 	due := n.detector.Overdue(now, n.due[:0])
-	if live, _ := n.targets(); len(live) < n.peers.peers {
+	if live, _ := n.targets(); live.len() < n.peers.peers {
 		for ep, p := range n.peers.all() {
 			if _, left := n.left.m[ep]; !p.alive() || left {
 				due = append(due, ep)

@@ -84,6 +84,7 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 		budget -= r.SizeBound()
 	}
 	deltas, complete := n.states.BuildDeltas(wants, budget)
+	n.cfg.Scratch.PutWants(wants)
 	if !complete {
 		n.counters.AcksTruncated++
 	}
@@ -98,6 +99,7 @@ func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.
 	}
 	wants := n.dropQuarantined(n.states.WantsFor(ack.Requests), now)
 	deltas, complete := n.states.BuildDeltas(wants, n.cfg.MaxFrameSize-n.overhead)
+	n.cfg.Scratch.PutWants(wants)
 	if !complete {
 		n.counters.AcksTruncated++
 	}

@@ -90,8 +90,8 @@ func (n *Node) announceExit(now time.Time, status string) Output {
 		return out
 	}
 	live, _ := n.targets()
-	for _, ep := range live {
-		out.send(n.addrOf(ep), &messaging.Shutdown{State: deltas[0]})
+	for i := range live.len() {
+		out.send(n.addrOf(live.at(i)), &messaging.Shutdown{State: deltas[0]})
 	}
 	return out
 }

@@ -162,6 +162,9 @@ const (
 	flagTracked
 	// flagHasState: the record holds the endpoint's state, st.
 	flagHasState
+	// flagNumbered: the record is in place in its node's chunks and holds
+	// its endpoint's number in the shared IDTable (see records).
+	flagNumbered
 )
 
 func (p *peer) has(f peerFlag) bool { return p.st.Aux&f != 0 }
@@ -242,7 +245,7 @@ type Node struct {
 
 	// live and unreachable are the gossip targets (see Node.targets),
 	// rebuilt when targetsStale.
-	live, unreachable []string
+	live, unreachable targetList
 	targetsStale      bool
 	// due is checkStatus's buffer, kept between rounds.
 	due []string
@@ -287,6 +290,7 @@ func NewNode(cfg NodeConfig, addr string, gen int64, rng *rand.Rand) (*Node, err
 	}
 	n.states = endpointstate.NewMapIn(n.peers.store())
 	n.states.SetLimits(cfg.Limits)
+	n.states.SetScratch(cfg.Scratch)
 	n.SetSeeds(cfg.Seeds)
 	n.resetLocalState()
 	return n, nil
@@ -432,4 +436,28 @@ func (o *Output) send(to string, m messaging.Message) {
 // env; the caller sends it back on the channel that message came in on.
 func (o *Output) reply(env *messaging.Envelope, m messaging.Message) {
 	o.Messages = append(o.Messages, Outgoing{To: env.Addr, Message: m, Reply: true})
+}
+
+// Release hands the digest and delta lists of m, a message a core built
+// with s as its NodeConfig.Scratch, back to s, to be reused by the next
+// messages of the cores sharing it. Call it once no one reads m any more:
+// every receiver has handled it (or it was lost) and it is encoded. Only
+// a Syn, an Ack and an Ack2 have lists to give back; other messages and a
+// nil s are left alone.
+func Release(s *endpointstate.Scratch, m messaging.Message) {
+	if s == nil {
+		return
+	}
+	switch m := m.(type) {
+	case *messaging.Syn:
+		s.PutDigests(m.Digests)
+		m.Digests = nil
+	case *messaging.Ack:
+		s.PutDigests(m.Requests)
+		s.PutDeltas(m.Deltas)
+		m.Requests, m.Deltas = nil, nil
+	case *messaging.Ack2:
+		s.PutDeltas(m.Deltas)
+		m.Deltas = nil
+	}
 }

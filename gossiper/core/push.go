@@ -289,30 +289,78 @@ func (n *Node) pushWant(ep string, e pushEntry) (endpointstate.Want, bool) {
 // endpoints they are about. A node that sees no peer up yet (it has just
 // started) pushes to the peers it knows of instead, or to its seeds.
 func (n *Node) pushTargets(eps []string) []string {
-	skip := make(map[string]bool, 2*len(eps))
-	for _, ep := range eps {
-		skip[ep] = true
-		skip[n.push.dirty[ep].sender] = true
-	}
 	live, unreachable := n.targets()
 	candidates := live
-	if len(live) == 0 {
+	if live.len() == 0 {
 		candidates = unreachable
 	}
-	var picked []string
-	for _, ep := range candidates {
-		if !skip[ep] {
-			picked = append(picked, ep)
+	if candidates.len() == 0 {
+		return pickRandom(n, slices.Clone(n.seeds), n.pushFanout(live.len()))
+	}
+	// The candidates less the skipped ones, picked among without a copy
+	// of them (a push in a large cluster would copy every live peer):
+	// the positions of the few skipped, then the same draws as picking
+	// among a filtered copy.
+	skip := make([]int, 0, 2*len(eps))
+	for _, ep := range eps {
+		for _, id := range [2]string{ep, n.push.dirty[ep].sender} {
+			if i, found := candidates.find(id); found {
+				skip = append(skip, i)
+			}
 		}
 	}
-	if len(picked) == 0 && len(live) == 0 && len(unreachable) == 0 {
-		return pickRandom(n, slices.Clone(n.seeds), n.pushFanout(len(live)))
-	}
-	// Pick among the IDs, then look up the addresses of the few picked
-	// (the same draws as picking among the addresses).
-	picked = pickRandom(n, picked, n.pushFanout(len(live)))
+	slices.Sort(skip)
+	skip = slices.Compact(skip)
+	picked := pickRandomSkipping(n, candidates, skip, n.pushFanout(live.len()))
 	for i, ep := range picked {
 		picked[i] = n.addrOf(ep)
+	}
+	return picked
+}
+
+// pickRandomSkipping returns what pickRandom(n, filtered, k) would, for
+// filtered a copy of list without the elements at the ascending positions
+// skip, without making the copy: the same draws, a Fisher–Yates shuffle
+// whose few moved slots are kept aside.
+func pickRandomSkipping(n *Node, list targetList, skip []int, k int) []string {
+	size := list.len() - len(skip)
+	k = min(k, size)
+	// at returns the list position of filtered element x.
+	at := func(x int) int {
+		for _, s := range skip {
+			if s > x {
+				break
+			}
+			x++
+		}
+		return x
+	}
+	type slot struct{ pos, val int }
+	moved := make([]slot, 0, 2*k)
+	get := func(x int) int {
+		for _, m := range moved {
+			if m.pos == x {
+				return m.val
+			}
+		}
+		return at(x)
+	}
+	put := func(x, v int) {
+		for i := range moved {
+			if moved[i].pos == x {
+				moved[i].val = v
+				return
+			}
+		}
+		moved = append(moved, slot{x, v})
+	}
+	picked := make([]string, k)
+	for i := range k {
+		j := i + n.rng.IntN(size-i)
+		vi, vj := get(i), get(j)
+		put(i, vj)
+		put(j, vi)
+		picked[i] = list.at(vj)
 	}
 	return picked
 }
@@ -342,14 +390,14 @@ func pickRandom(n *Node, list []string, k int) []string {
 // roundPeers returns the addresses of the live peers a round sends its Syn
 // to: Fanout of them, distinct, at random (one, as in Cassandra, by
 // default).
-func (n *Node) roundPeers(live []string) []string {
-	if len(live) == 0 {
+func (n *Node) roundPeers(live targetList) []string {
+	if live.len() == 0 {
 		return nil
 	}
 	if n.cfg.Fanout <= 1 {
-		return []string{n.addrOf(live[n.rng.IntN(len(live))])}
+		return []string{n.addrOf(live.at(n.rng.IntN(live.len())))}
 	}
-	picked := pickRandom(n, slices.Clone(live), n.cfg.Fanout)
+	picked := pickRandom(n, live.strings(), n.cfg.Fanout)
 	for i, ep := range picked {
 		picked[i] = n.addrOf(ep)
 	}

@@ -627,3 +627,36 @@ func TestPushJoinForwardedFirstHandOnly(t *testing.T) {
 	require.NotNil(t, a.states.Get("first-hand"), "applied")
 	assert.Equal(t, map[string]bool{"first-hand": true}, forwarded(), "a node's own announcement is forwarded once")
 }
+
+// TestPickRandomSkipping: picking among a list less some positions, without
+// copying it, draws the same random numbers and picks the same elements as
+// picking among a filtered copy (what pushTargets did before), for every
+// size, skip set and fanout tried.
+func TestPickRandomSkipping(t *testing.T) {
+	for size := 0; size <= 12; size++ {
+		list := make([]string, size)
+		for i := range list {
+			list[i] = fmt.Sprintf("n%02d", i)
+		}
+		for mask := 0; mask < 1<<min(size, 6); mask += 3 {
+			var skip []int
+			var filtered []string
+			for i, ep := range list {
+				if i < 6 && mask&(1<<i) != 0 {
+					skip = append(skip, i)
+				} else {
+					filtered = append(filtered, ep)
+				}
+			}
+			for _, k := range []int{0, 1, 3, 5, 20} {
+				seed := uint64(size*1000 + mask*10 + k)
+				a := &Node{rng: rand.New(rand.NewPCG(seed, 1))}
+				b := &Node{rng: rand.New(rand.NewPCG(seed, 1))}
+				want := slices.Clone(pickRandom(a, slices.Clone(filtered), k))
+				got := pickRandomSkipping(b, targetList{names: list}, skip, k)
+				require.Equal(t, append([]string{}, want...), append([]string{}, got...), "size %d, skip %v, k %d", size, skip, k)
+				assert.Equal(t, a.rng.Uint64(), b.rng.Uint64(), "the same draws: size %d, skip %v, k %d", size, skip, k)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/stretchr/testify/assert"
@@ -207,4 +208,14 @@ func TestNumberedRecordsMap(t *testing.T) {
 			},
 		})
 	})
+}
+
+// TestRecordSize: a chunk of records is 18,432 bytes, one of the
+// runtime's size classes (runtime/sizeclasses.go), so a record costs its
+// size and no more; a change of the record's size must change chunkLen
+// with it.
+func TestRecordSize(t *testing.T) {
+	size := unsafe.Sizeof(peer{})
+	assert.Equal(t, uintptr(144), size, "a record's size (chunkLen is chosen for it)")
+	assert.Equal(t, uintptr(18432), size*chunkLen, "a chunk of %d records of %d B fills a size class", chunkLen, size)
 }

@@ -93,11 +93,11 @@ func (n *Node) gossip(now time.Time, out *Output) {
 		out.send(to, syn)
 		sentToSeed = sentToSeed || n.isSeed(to)
 	}
-	if l, u := len(live), len(unreachable); u > 0 && n.rng.Float64() < float64(u)/float64(l+1) {
-		out.send(n.addrOf(unreachable[n.rng.IntN(u)]), syn)
+	if l, u := live.len(), unreachable.len(); u > 0 && n.rng.Float64() < float64(u)/float64(l+1) {
+		out.send(n.addrOf(unreachable.at(n.rng.IntN(u))), syn)
 	}
-	if !sentToSeed || len(live) < len(n.seeds) {
-		n.maybeGossipToSeed(len(live), len(unreachable), syn, out.Messages[first:], out)
+	if !sentToSeed || live.len() < len(n.seeds) {
+		n.maybeGossipToSeed(live.len(), unreachable.len(), syn, out.Messages[first:], out)
 	}
 }
 
@@ -121,8 +121,11 @@ func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, sent
 // slice is the round's one allocation: the Syn keeps it.
 func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
 	self := n.self()
-	out := make([]endpointstate.Digest, 1, n.states.Len())
-	out[0] = endpointstate.Digest{Endpoint: n.id, Generation: self.HeartBeat.Generation, MaxVersion: self.MaxVersion()}
+	out := n.cfg.Scratch.Digests()
+	if out == nil {
+		out = make([]endpointstate.Digest, 0, n.states.Len())
+	}
+	out = append(out, endpointstate.Digest{Endpoint: n.id, Generation: self.HeartBeat.Generation, MaxVersion: self.MaxVersion()})
 	for ep, s := range n.states.All() {
 		if ep == n.id || len(n.removed) > 0 && n.quarantined(ep, s.HeartBeat.Generation, now) {
 			continue
@@ -144,11 +147,12 @@ func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
 // to (down, not left, with an address), both sorted by ID. The lists are
 // kept between rounds and rebuilt only after a change that can move a
 // peer between them (see [Node.retarget]); callers must not change them.
-func (n *Node) targets() (live, unreachable []string) {
+func (n *Node) targets() (live, unreachable targetList) {
 	if !n.targetsStale {
 		return n.live, n.unreachable
 	}
-	live, unreachable = n.live[:0:0], n.unreachable[:0:0]
+	// New lists: a caller may still hold the old ones.
+	live, unreachable = newTargetList(n.cfg.IDs), newTargetList(n.cfg.IDs)
 	for ep, s := range n.states.All() {
 		p := n.peers.get(ep)
 		if p == nil || s.Address() == "" {
@@ -156,9 +160,9 @@ func (n *Node) targets() (live, unreachable []string) {
 		}
 		switch {
 		case p.alive():
-			live = append(live, ep)
+			live.add(ep)
 		case s.Status() != endpointstate.StatusLeft:
-			unreachable = append(unreachable, ep)
+			unreachable.add(ep)
 		}
 	}
 	n.live, n.unreachable, n.targetsStale = live, unreachable, false
@@ -171,7 +175,7 @@ func (n *Node) retarget() { n.targetsStale = true }
 
 func (n *Node) anyAlive() bool {
 	live, _ := n.targets()
-	if len(live) > 0 {
+	if live.len() > 0 {
 		return true
 	}
 	for _, p := range n.peers.all() { // a live peer without an address

@@ -44,8 +44,8 @@ func TestTargetsFollowMembership(t *testing.T) {
 			}
 			wantLive, wantUnreachable := freshTargets(n)
 			live, unreachable := n.targets()
-			require.True(t, slices.Equal(wantLive, live), "%s: %s's live targets %v, want %v", stage, n.ID(), live, wantLive)
-			require.True(t, slices.Equal(wantUnreachable, unreachable), "%s: %s's unreachable targets %v, want %v",
+			require.True(t, slices.Equal(wantLive, live.strings()), "%s: %s's live targets %v, want %v", stage, n.ID(), live, wantLive)
+			require.True(t, slices.Equal(wantUnreachable, unreachable.strings()), "%s: %s's unreachable targets %v, want %v",
 				stage, n.ID(), unreachable, wantUnreachable)
 		}
 	}
@@ -53,8 +53,8 @@ func TestTargetsFollowMembership(t *testing.T) {
 	h.onStep = func(n *Node) { // after every message, not only every round
 		wantLive, wantUnreachable := freshTargets(n)
 		live, unreachable := n.targets()
-		require.True(t, slices.Equal(wantLive, live), "%s, after a step: %s's live targets %v, want %v", stage, n.ID(), live, wantLive)
-		require.True(t, slices.Equal(wantUnreachable, unreachable), "%s, after a step: %s's unreachable targets %v, want %v",
+		require.True(t, slices.Equal(wantLive, live.strings()), "%s, after a step: %s's live targets %v, want %v", stage, n.ID(), live, wantLive)
+		require.True(t, slices.Equal(wantUnreachable, unreachable.strings()), "%s, after a step: %s's unreachable targets %v, want %v",
 			stage, n.ID(), unreachable, wantUnreachable)
 	}
 	rounds := func(k int, stage string) {
@@ -70,7 +70,7 @@ func TestTargetsFollowMembership(t *testing.T) {
 	}
 	rounds(10, "joined")
 	live, _ := h.node("n0").targets()
-	require.Equal(t, []string{"n1", "n2", "n3"}, live, "everyone up")
+	require.Equal(t, []string{"n1", "n2", "n3"}, live.strings(), "everyone up")
 
 	n3 := h.addrOfID("n3")
 	h.down[n3] = true
@@ -78,7 +78,7 @@ func TestTargetsFollowMembership(t *testing.T) {
 	require.Positive(t, h.until(60, func() bool {
 		check("crash")
 		_, unreachable := h.node("n0").targets()
-		return len(unreachable) == 1
+		return unreachable.len() == 1
 	}), "n3 convicted")
 
 	stage = "restart"
@@ -86,7 +86,7 @@ func TestTargetsFollowMembership(t *testing.T) {
 	require.Positive(t, h.until(30, func() bool {
 		check("restart")
 		live, _ := h.node("n0").targets()
-		return len(live) == 3
+		return live.len() == 3
 	}), "n3 back up")
 
 	stage = "leave"
@@ -95,6 +95,6 @@ func TestTargetsFollowMembership(t *testing.T) {
 	h.down[h.addrOfID("n2")] = true
 	rounds(5, "leave")
 	live, unreachable := h.node("n0").targets()
-	assert.Equal(t, []string{"n1", "n3"}, live)
-	assert.Empty(t, unreachable, "a left node is no target")
+	assert.Equal(t, []string{"n1", "n3"}, live.strings())
+	assert.Zero(t, unreachable.len(), "a left node is no target")
 }

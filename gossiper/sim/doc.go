@@ -56,9 +56,17 @@
 // A run of N nodes holds N² endpoint views. All its cores share one
 // [github.com/hearsay-io/hearsay/endpointstate.IDTable]
 // (core.NodeConfig.IDs): each ID is held once, each core keeps its
-// records in a slice by the ID's number and walks the table's ascending
-// order instead of a sorted list of its own (BenchmarkViewMemory: about
-// 190 B a view live; docs/performance.md, "Simulator (issue 13)").
+// records in place in page-sized chunks by the ID's number, its gossip
+// targets as numbers, and walks the table's ascending order instead of
+// a sorted list of its own (BenchmarkViewMemory: about 160 B a view live
+// at 10,000 nodes; docs/performance.md, "Simulator (issue 13)"). They
+// also share one [github.com/hearsay-io/hearsay/endpointstate.Scratch]
+// (core.NodeConfig.Scratch): a Syn's digests and an Ack's or Ack2's
+// lists go back to it (core.Release) once every receiver has handled the
+// message (or it was lost, or, when frames are decoded, once it is
+// encoded), and the working lists of Examine, BuildDeltas, WantsFor and
+// Apply are reused, so a round allocates O(N) rather than O(N²) bytes
+// and the collector keeps the peak near the live heap.
 //
 // The network delays each message by a latency drawn from a normal
 // distribution (Network.Latency, Jitter; truncated at 0), plus up to one

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -136,6 +137,10 @@ type engine struct {
 	// fresh encodes each message as the first frame of a new connection,
 	// reset before each.
 	fresh *messaging.Encoder
+	// refs counts, for each message handed to its receivers as is (not
+	// decoded), the deliveries still to come: at zero its lists go back
+	// to cfg.Scratch (core.Release).
+	refs map[messaging.Message]int
 
 	log *bufio.Writer
 	m   *measure
@@ -205,8 +210,10 @@ func nodeConfig(s Scenario) (core.NodeConfig, error) {
 	cfg.ShadowTimeout = 10 * s.Interval
 	cfg.MaxEndpoints = max(cfg.MaxEndpoints, s.Nodes+16)
 	// One table of endpoint numbers for all the cores: each keeps its
-	// records in a slice by number rather than a map by ID.
+	// records in a slice by number rather than a map by ID. One Scratch:
+	// the cores reuse the lists of the messages every receiver handled.
 	cfg.IDs = endpointstate.NewIDTable()
+	cfg.Scratch = endpointstate.NewScratch()
 	return cfg, nil
 }
 
@@ -215,12 +222,15 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
+	if opt.ownBuffers {
+		cfg.Scratch = nil
+	}
 	codec, err := messaging.NewCodec(cfg.MaxFrameSize, cfg.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
 	e := &engine{ctx: ctx, sc: s, opt: opt, cfg: cfg, codec: codec, decode: decode, fresh: codec.NewEncoder(),
-		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes),
+		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes), refs: map[messaging.Message]int{},
 		rng:  rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed)),
 		loss: s.Network.Loss, group: make([]int, s.Nodes)}
 	e.cleanSince = -time.Duration(MaxRounds) * s.Interval // clean from the start: as if forever
@@ -374,16 +384,40 @@ func (e *engine) tick(n *simNode, inc int) {
 
 func (e *engine) deliver(n *simNode, p *packet) {
 	if !n.up || n.inc != p.toInc {
-		return // crashed, or restarted since: the connection it was sent on is gone
+		e.consumed(p) // crashed, or restarted since: the connection it was sent on is gone
+		return
 	}
 	if n.paused {
 		if len(n.inbox) < maxInbox {
 			n.inbox = append(n.inbox, *p)
+		} else {
+			e.consumed(p)
 		}
 		return
 	}
 	e.step(n, p)
 	e.flush(n)
+}
+
+// consumed notes that one delivery of p is done with (handled or
+// dropped): the last of a message handed over as is releases its lists.
+// (A packet left in a crashed node's inbox is never consumed: its lists
+// are simply not reused.)
+func (e *engine) consumed(p *packet) {
+	if p.env == nil || p.env.Message == nil {
+		return
+	}
+	m := p.env.Message
+	c, ok := e.refs[m]
+	if !ok {
+		return // decoded on a kept connection: the receiver's own
+	}
+	if c > 1 {
+		e.refs[m] = c - 1
+		return
+	}
+	delete(e.refs, m)
+	core.Release(e.cfg.Scratch, m)
 }
 
 // step hands one message to n's core.
@@ -397,6 +431,7 @@ func (e *engine) step(n *simNode, p *packet) {
 		}
 	}
 	e.handle(n, p.from, n.core.StepFrom(e.nodeNow(n), e.nodes[p.from].addr, env))
+	e.consumed(p)
 }
 
 // flush pushes what changed at n and, if the rate limit holds changes
@@ -431,8 +466,21 @@ func (e *engine) handle(n *simNode, replyTo int, out core.Output) {
 		}
 		e.send(n, to, m.Message)
 	}
+	e.releaseSent(out.Messages)
 	if out.Fatal != nil {
 		e.logf("%s fatal: %v", n.id, out.Fatal)
 		e.crash(n)
+	}
+}
+
+// releaseSent releases the lists of the messages just sent that no
+// receiver holds: all of them when frames are decoded (each receiver gets
+// its own), those lost to every receiver otherwise.
+func (e *engine) releaseSent(msgs []core.Outgoing) {
+	for i, m := range msgs {
+		if e.refs[m.Message] > 0 || slices.ContainsFunc(msgs[:i], func(o core.Outgoing) bool { return o.Message == m.Message }) {
+			continue
+		}
+		core.Release(e.cfg.Scratch, m.Message)
 	}
 }

@@ -97,6 +97,7 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	p := &packet{from: n.idx, toInc: e.nodes[to].inc, payload: b, env: deliver}
 	if !e.decode {
 		p.env = env
+		e.refs[m] += copies
 	}
 	for range copies {
 		e.schedule(item{at: e.now + e.latency(), kind: kDeliver, node: to, msg: p})

@@ -162,6 +162,11 @@ type Options struct {
 	// faster: decoding costs 10 to 45 % of a run's time, most of it in
 	// allocations and garbage collection (BenchmarkDecode).
 	SkipDecode bool
+
+	// ownBuffers gives every core buffers of its own rather than the
+	// run's shared Scratch: for the tests that check the Scratch changes
+	// nothing.
+	ownBuffers bool
 }
 
 // quantiles returns the p50, p99 (nearest rank) and max of xs, sorting

@@ -169,3 +169,36 @@ func TestDeterminism(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, bytes.Equal(logs[0].Bytes(), other.Bytes()))
 }
+
+// TestScratchChangesNothing: the cores sharing one Scratch, their
+// messages' lists reused once every receiver has handled them, run the
+// same as cores with buffers of their own, under loss, duplicates,
+// reordering, a partition, a crash and restart and pauses (messages held
+// in a paused node's inbox), with frames handed over as sent (the lists
+// released after the last delivery) or decoded (released once encoded).
+func TestScratchChangesNothing(t *testing.T) {
+	t.Parallel()
+	s := DefaultScenario()
+	s.Nodes, s.Rounds, s.Seed = 80, 30, 7
+	s.Network = Network{Latency: 2 * time.Millisecond, Jitter: time.Millisecond, Loss: 0.05, Duplicate: 0.05, Reorder: 0.1}
+	s.Events = []Event{
+		{Round: 4, Kind: KindCrash, Nodes: []int{3}},
+		{Round: 8, Kind: KindPartition, Nodes: nodes(0, 30)},
+		{Round: 14, Kind: KindHeal},
+		{Round: 16, Kind: KindRestart, Nodes: []int{3}},
+		{Round: 20, Kind: KindPause, Fraction: 0.1, Duration: 2 * time.Second},
+	}
+	for _, skip := range []bool{true, false} {
+		var logs [2]bytes.Buffer
+		var reports [2]Report
+		for i, own := range []bool{true, false} {
+			r, err := Run(context.Background(), s, Options{EventLog: &logs[i], SkipDecode: skip, ownBuffers: own})
+			require.NoError(t, err)
+			r.WallSeconds, r.PeakMemoryBytes = 0, 0
+			reports[i] = r
+		}
+		assert.Equal(t, reports[0], reports[1], "SkipDecode %t: the report", skip)
+		require.Positive(t, logs[0].Len())
+		assert.True(t, bytes.Equal(logs[0].Bytes(), logs[1].Bytes()), "SkipDecode %t: the event logs differ", skip)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/hearsay-io/hearsay/gossiper/sim"
@@ -105,6 +106,9 @@ Flags:
 // failed or broke an invariant.
 func runSim(ctx context.Context, s sim.Scenario, r *runFlags, skip func(nodes int) bool, env Env) error {
 	opt := sim.Options{SkipDecode: skip(s.Nodes)}
+	if limit, ok := memoryLimit(s.Nodes, os.Getenv("GOMEMLIMIT")); ok {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	}
 	if env.Live {
 		p := newProgressLine(env.Stderr, time.Now)
 		opt.Progress = p.update

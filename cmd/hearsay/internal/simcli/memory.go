@@ -9,21 +9,56 @@ import (
 	"strings"
 )
 
-// peakBytesPerView is what one node's record of one endpoint costs a run
-// at its peak with the default GOGC: 395–437 B measured at 1,000 to 5,000
-// nodes (docs/performance.md, "Simulator"), rounded up. A run holds one
-// view per node and endpoint, N² in all.
-const peakBytesPerView = 440
+// A run holds one view per node and endpoint, N² in all (every node's
+// record of every other), and a little per node. liveBytesPerView and
+// liveBytesPerNode fit the live heap BenchmarkViewMemory measured at
+// 1,000 and 2,000 nodes (173.7 and 165.7 B a view: 157.7 B a view plus
+// 16,000 B a node; docs/performance.md, "Simulator"), rounded up.
+const (
+	liveBytesPerView = 158
+	liveBytesPerNode = 16000
+)
 
-// baseBytes is what a run needs beyond the views: the runtime, the engine
-// and its measurements.
+// baseBytes is what a run needs beyond the views and nodes: the runtime,
+// the engine and its measurements.
 const baseBytes = 64 << 20
+
+// headroomPercent is the garbage a run may hold beyond its live heap at
+// its peak: the soft memory limit a large run sets (see memoryLimit)
+// keeps the collector's peak there.
+const headroomPercent = 8
 
 // estimatePeak returns the peak memory a run of nodes nodes is expected
 // to take.
 func estimatePeak(nodes int) uint64 {
 	n := uint64(nodes)
-	return n*n*peakBytesPerView + baseBytes
+	live := n*n*liveBytesPerView + n*liveBytesPerNode + baseBytes
+	return live + live*headroomPercent/100
+}
+
+// bytesPerView is what a view costs at the peak, for the refusal's
+// message and the size that fits.
+const bytesPerView = liveBytesPerView * (100 + headroomPercent) / 100
+
+// limitFrom is the smallest estimate for which a run sets a soft memory
+// limit: a smaller run's collector keeps its default pacing (twice the
+// live heap), which a small heap affords.
+const limitFrom = 1 << 30
+
+// memoryLimit returns the soft memory limit (runtime/debug.SetMemoryLimit)
+// a run of nodes nodes sets, and false if it sets none: its estimated
+// peak, from limitFrom on. The views are nearly all of a large run's
+// heap and its rounds make little garbage, so the collector, paced by
+// the default GOGC, would let the heap grow to twice the live views
+// before collecting; the limit makes it collect near the live heap
+// instead, at the cost of a few more collections. A limit from the
+// environment (GOMEMLIMIT) is left as it is.
+func memoryLimit(nodes int, envLimit string) (int64, bool) {
+	est := estimatePeak(nodes)
+	if envLimit != "" || est < limitFrom || est > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(est), true
 }
 
 // checkMemory refuses a run whose estimated peak exceeds available bytes
@@ -35,12 +70,12 @@ func checkMemory(nodes int, available uint64) error {
 		return nil
 	}
 	fit := 0
-	if available > baseBytes {
-		fit = int(math.Sqrt(float64(available-baseBytes) / peakBytesPerView))
+	for fit < nodes && estimatePeak(fit+1) <= available {
+		fit++
 	}
 	return fmt.Errorf("--nodes %d needs about %s of memory at its peak (about %d B for each of the %d×%d records nodes keep of each other; docs/performance.md), "+
 		"and this machine has %s available: run at most about %d nodes, or pass --force to try anyway",
-		nodes, gib(need), peakBytesPerView, nodes, nodes, gib(available), fit)
+		nodes, gib(need), bytesPerView, nodes, nodes, gib(available), fit)
 }
 
 func gib(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30)) }

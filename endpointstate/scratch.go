@@ -1,0 +1,117 @@
+package endpointstate
+
+// Scratch lends the Maps that share it the buffers of their
+// reconciliation, so that they reuse them rather than allocate new ones
+// on every call: the digests of a request list ([Map.Examine]), the
+// deltas of [Map.BuildDeltas], and the working lists of [Map.Examine],
+// [Map.WantsFor], [Map.BuildDeltas] and [Map.Apply]. A simulation of N
+// nodes whose every message carries N digests or deltas otherwise
+// allocates (and leaves the collector) O(N²) bytes a round; with one
+// Scratch for all of its nodes it reuses O(N) bytes.
+//
+// A buffer a call returns is the caller's until it hands it back (the
+// Put methods); one not handed back is simply not reused. A buffer handed
+// back must no longer be read or written by anyone: a message's digests
+// and deltas only once every receiver has handled the message. Maps
+// without a Scratch (the default, and the runtime's) allocate as before.
+// A free buffer may keep the strings it last held alive (at most
+// scratchKeep lists of each kind). A Scratch is not safe for concurrent use: the Maps sharing it must run
+// on one goroutine (the simulator's).
+type Scratch struct {
+	digests [][]Digest
+	deltas  [][]Delta
+	wants   []Want
+	changes []Change
+	items   []item
+	ordered []item // BuildDeltas' items in order (see Map.orderItems)
+	// verdicts, keys and tmp are Examine's, over a numbered store.
+	verdicts  []verdict
+	keys, tmp []uint64
+	locals    []*EndpointState // Apply's, over a numbered store
+}
+
+// scratchKeep is how many free digest and delta lists a Scratch keeps:
+// about the messages a simulation has in flight at once.
+const scratchKeep = 128
+
+// NewScratch returns an empty Scratch.
+func NewScratch() *Scratch { return &Scratch{} }
+
+// SetScratch makes m take its buffers from s (nil: allocate them).
+func (m *Map) SetScratch(s *Scratch) { m.scratch = s }
+
+// Digests returns an empty list of digests to append to, of a buffer
+// handed back earlier if there is one; nil on a nil Scratch.
+func (s *Scratch) Digests() []Digest {
+	if s == nil || len(s.digests) == 0 {
+		return nil
+	}
+	d := s.digests[len(s.digests)-1]
+	s.digests[len(s.digests)-1] = nil
+	s.digests = s.digests[:len(s.digests)-1]
+	return d
+}
+
+// PutDigests hands back a list of digests no one reads any more.
+func (s *Scratch) PutDigests(d []Digest) {
+	if s == nil || cap(d) == 0 || len(s.digests) >= scratchKeep {
+		return
+	}
+	s.digests = append(s.digests, d[:0])
+}
+
+// deltaList returns an empty list of deltas to append to, with room for
+// n if it has to be made.
+func (s *Scratch) deltaList(n int) []Delta {
+	if s == nil || len(s.deltas) == 0 {
+		return make([]Delta, 0, n)
+	}
+	d := s.deltas[len(s.deltas)-1]
+	s.deltas[len(s.deltas)-1] = nil
+	s.deltas = s.deltas[:len(s.deltas)-1]
+	return d
+}
+
+// PutDeltas hands back a list of deltas no one reads any more.
+func (s *Scratch) PutDeltas(d []Delta) {
+	if s == nil || cap(d) == 0 || len(s.deltas) >= scratchKeep {
+		return
+	}
+	s.deltas = append(s.deltas, d[:0])
+}
+
+// wantList returns the free list of wants, emptied, or nil.
+func (s *Scratch) wantList() []Want {
+	if s == nil {
+		return nil
+	}
+	w := s.wants
+	s.wants = nil
+	return w[:0]
+}
+
+// PutWants hands back the wants of [Map.Examine] or [Map.WantsFor] once
+// used.
+func (s *Scratch) PutWants(w []Want) {
+	if s != nil && cap(w) > cap(s.wants) {
+		s.wants = w[:0]
+	}
+}
+
+// changeList returns the free list of changes, emptied, or a new one
+// with room for n.
+func (s *Scratch) changeList(n int) []Change {
+	if s == nil || s.changes == nil {
+		return make([]Change, 0, n)
+	}
+	c := s.changes
+	s.changes = nil
+	return c[:0]
+}
+
+// PutChanges hands back the changes of [Map.Apply] once used.
+func (s *Scratch) PutChanges(c []Change) {
+	if s != nil && cap(c) > cap(s.changes) {
+		s.changes = c[:0]
+	}
+}

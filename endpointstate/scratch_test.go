@@ -1,0 +1,202 @@
+package endpointstate
+
+import (
+	"cmp"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
+)
+
+// numberedTestStore is a NumberedStore of pointers by number, as the
+// simulator's cores keep their records.
+type numberedTestStore struct {
+	ids    *IDTable
+	states []*EndpointState
+	n      int
+}
+
+func (s *numberedTestStore) IDs() *IDTable { return s.ids }
+
+func (s *numberedTestStore) ByNumber(i uint32) *EndpointState {
+	if int(i) < len(s.states) {
+		return s.states[i]
+	}
+	return nil
+}
+
+func (s *numberedTestStore) Get(ep string) *EndpointState {
+	if i, ok := s.ids.Lookup(ep); ok {
+		return s.ByNumber(i)
+	}
+	return nil
+}
+
+func (s *numberedTestStore) Put(ep string, st *EndpointState) *EndpointState {
+	i := s.ids.Acquire(ep)
+	for int(i) >= len(s.states) {
+		s.states = append(s.states, nil)
+	}
+	if s.states[i] == nil {
+		s.n++
+	} else {
+		s.ids.Release(i)
+	}
+	s.states[i] = st
+	return st
+}
+
+func (s *numberedTestStore) Delete(ep string) {
+	if i, ok := s.ids.Lookup(ep); ok && s.states[i] != nil {
+		s.states[i] = nil
+		s.n--
+		s.ids.Release(i)
+	}
+}
+
+func (s *numberedTestStore) Len() int { return s.n }
+
+func (s *numberedTestStore) All() iter.Seq2[string, *EndpointState] {
+	return func(yield func(string, *EndpointState) bool) {
+		for i, st := range s.states {
+			if st != nil && !yield(s.ids.Name(uint32(i)), st) {
+				return
+			}
+		}
+	}
+}
+
+// TestScratchSameResults: Maps sharing a Scratch (over a numbered store,
+// as the simulator's, where Examine judges digests in the order of their
+// numbers) return what a Map of its own returns, call after call, for
+// SYNs with unknown endpoints, duplicates and every kind of difference,
+// with the buffers handed back between calls.
+func TestScratchSameResults(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		ids := NewIDTable()
+		scratch := NewScratch()
+		nEP := rapid.SampledFrom([]int{1, 5, 40, 100, 250}).Draw(rt, "endpoints")
+		// Two nodes' maps, each as a Map of its own (plain) and as a Map
+		// sharing the table and the Scratch (shared): A answers a SYN,
+		// B applies A's deltas.
+		plainA, plainB := NewMap(), NewMap()
+		sharedA, sharedB := NewMapIn(&numberedTestStore{ids: ids}), NewMapIn(&numberedTestStore{ids: ids})
+		sharedA.SetScratch(scratch)
+		sharedB.SetScratch(scratch)
+		for i := range nEP {
+			ep := fmt.Sprintf("e%03d", i)
+			gen := int64(rapid.IntRange(1, 3).Draw(rt, "gen"))
+			if rapid.Bool().Draw(rt, "A knows") {
+				st := NewEndpointState(gen)
+				st.HeartBeat.Version = int64(rapid.IntRange(0, 20).Draw(rt, "hb"))
+				if rapid.Bool().Draw(rt, "value") {
+					st.Set("k", "v", int64(rapid.IntRange(1, 20).Draw(rt, "ver")))
+				}
+				plainA.Put(ep, st.Clone())
+				sharedA.Put(ep, st.Clone())
+			}
+			if rapid.Bool().Draw(rt, "B knows") {
+				st := NewEndpointState(gen)
+				st.HeartBeat.Version = int64(rapid.IntRange(1, 20).Draw(rt, "hb B"))
+				plainB.Put(ep, st.Clone())
+				sharedB.Put(ep, st.Clone())
+			}
+		}
+		for call := range 3 { // the second and third carry heartbeat deltas
+			remote := plainB.Digests()
+			for range rapid.IntRange(0, 20).Draw(rt, "extra digests") {
+				remote = append(remote, Digest{
+					Endpoint:   fmt.Sprintf("e%03d", rapid.IntRange(0, nEP+5).Draw(rt, "ep")),
+					Generation: int64(rapid.IntRange(1, 3).Draw(rt, "dgen")),
+					MaxVersion: int64(rapid.IntRange(0, 25).Draw(rt, "dver")),
+				})
+			}
+			seed := rapid.Int64().Draw(rt, "shuffle")
+			shuffle(remote, seed)
+			wantReq, wantWants := plainA.Examine(remote)
+			gotReq, gotWants := sharedA.Examine(remote)
+			require.Equal(rt, norm(wantReq), norm(gotReq), "call %d: requests", call)
+			require.Equal(rt, norm(wantWants), norm(gotWants), "call %d: wants", call)
+			wantDeltas, wantComplete := plainA.BuildDeltas(wantWants, 1<<20)
+			gotDeltas, gotComplete := sharedA.BuildDeltas(gotWants, 1<<20)
+			require.Equal(rt, wantComplete, gotComplete)
+			require.Equal(rt, norm(wantDeltas), norm(gotDeltas), "call %d: deltas", call)
+			now := time.Unix(10, 0)
+			wantCh, wantErr := plainB.Apply(wantDeltas, ApplyOptions{Now: now, Limits: DefaultLimits()})
+			gotCh, gotErr := sharedB.Apply(gotDeltas, ApplyOptions{Now: now, Limits: DefaultLimits()})
+			require.NoError(rt, wantErr)
+			require.NoError(rt, gotErr)
+			require.Equal(rt, norm(wantCh), norm(gotCh), "call %d: changes", call)
+			require.Equal(rt, plainB.Digests(), sharedB.Digests(), "call %d: B after the deltas", call)
+			wantFor := plainB.WantsFor(wantReq)
+			gotFor := sharedB.WantsFor(gotReq)
+			require.Equal(rt, norm(wantFor), norm(gotFor), "call %d: wants for the requests", call)
+			scratch.PutWants(gotWants)
+			scratch.PutWants(gotFor)
+			scratch.PutChanges(gotCh)
+			scratch.PutDigests(gotReq)
+			scratch.PutDeltas(gotDeltas)
+			// A moves on: every heartbeat it holds advances.
+			for _, m := range []*Map{plainA, sharedA} {
+				for _, st := range m.All() {
+					st.HeartBeat.Version++
+				}
+			}
+		}
+	})
+}
+
+// shuffle shuffles ds with a generator seeded by seed.
+func shuffle(ds []Digest, seed int64) {
+	r := rand.New(rand.NewPCG(uint64(seed), 1))
+	r.Shuffle(len(ds), func(i, j int) { ds[i], ds[j] = ds[j], ds[i] })
+}
+
+// norm makes an empty slice nil, so that a fresh result (nil) and a
+// reused buffer (empty) compare equal.
+func norm[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+// TestScratchReuses: a buffer handed back is lent again.
+func TestScratchReuses(t *testing.T) {
+	s := NewScratch()
+	assert.Nil(t, s.Digests(), "nothing handed back yet")
+	d := make([]Digest, 3, 10)
+	s.PutDigests(d)
+	got := s.Digests()
+	assert.Equal(t, 0, len(got))
+	assert.Equal(t, 10, cap(got), "the buffer handed back")
+	var none *Scratch
+	assert.Nil(t, none.Digests(), "a nil Scratch lends nothing")
+	none.PutDigests(d) // and takes nothing back
+}
+
+// TestRadixSortHigh: keys come out sorted by their high halves, those of
+// equal high halves in their order before, for numbers of one to four
+// bytes.
+func TestRadixSortHigh(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		bits := rapid.SampledFrom([]int{1, 8, 9, 16, 24, 32}).Draw(rt, "bits")
+		n := rapid.IntRange(0, 300).Draw(rt, "n")
+		keys := make([]uint64, n)
+		for k := range keys {
+			hi := rapid.Uint64Range(0, 1<<bits-1).Draw(rt, "hi")
+			keys[k] = hi<<32 | uint64(k)
+		}
+		want := slices.Clone(keys)
+		slices.SortStableFunc(want, func(a, b uint64) int { return cmp.Compare(a>>32, b>>32) })
+		var tmp []uint64
+		got := radixSortHigh(slices.Clone(keys), &tmp)
+		require.Equal(rt, want, got)
+	})
+}
