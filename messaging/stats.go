@@ -111,6 +111,14 @@ type Stats struct {
 	// CredentialReloads counts the times the keyring or the TLS files
 	// were read again after a change on disk (TCP only).
 	CredentialReloads uint64
+	// ResumedConns counts connections that resumed the codec session of
+	// an earlier connection to the same peer instead of starting with
+	// empty tables, at each end (TCP only; docs/protocol.md).
+	ResumedConns uint64
+	// CodecSessions and CodecSessionBytes are the closed connections'
+	// codec sessions kept now for resumption, and the bytes they count
+	// against TCPConfig.CodecSessionBytes (TCP only).
+	CodecSessions, CodecSessionBytes uint64
 }
 
 // Refusal reasons, the keys of [Stats.Refusals].
@@ -203,6 +211,7 @@ type counters struct {
 	refusedSecurityMode, refusedTLS, refusedBadKey       atomic.Uint64
 	refusedByPeer                                        atomic.Uint64
 	dialedConns, acceptedConns, evictedConns             atomic.Uint64
+	resumedConns                                         atomic.Uint64
 }
 
 // refused counts one connection refused for reason.
@@ -284,6 +293,7 @@ func (c *counters) snapshot() Stats {
 		DialedConns:         c.dialedConns.Load(),
 		AcceptedConns:       c.acceptedConns.Load(),
 		EvictedConns:        c.evictedConns.Load(),
+		ResumedConns:        c.resumedConns.Load(),
 	}
 	s.RefusedConns = s.RefusedConnLimit + s.RefusedPerSource + s.RefusedHandshake + s.RefusedTimeout + s.RefusedClosed + s.RefusedVersion +
 		s.RefusedSecurityMode + s.RefusedTLS + s.RefusedBadKey + s.RefusedByPeer
