@@ -29,6 +29,15 @@ type codecSession struct {
 	tables []byte
 }
 
+// resumes reports whether an acceptor holding s resumes it for the offer
+// o from the peer that proved identity: o names s, and the frames each
+// end encoded are the frames the other decoded, so both ends' tables are
+// the same function of the same frames.
+func (s *codecSession) resumes(o *sessionOffer, identity string) bool {
+	return o.resume != 0 && o.resume == s.token && o.sent == s.received && o.received == s.sent &&
+		identity == s.identity
+}
+
 // size is what s counts against the session cache's bound: its bytes
 // plus the cache's bookkeeping.
 func (s *codecSession) size(peer string) int {

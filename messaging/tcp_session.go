@@ -215,8 +215,7 @@ func (t *TCP) acceptSession(c *conn, key string, o *sessionOffer) []byte {
 		t.mu.Unlock()
 	}
 	resumed := false
-	if s != nil && t.cfg.Codec != nil && o.resume != 0 && s.token == o.resume &&
-		s.sent == o.received && s.received == o.sent && s.identity == identityKey(c.identity) {
+	if s != nil && t.cfg.Codec != nil && s.resumes(o, identityKey(c.identity)) {
 		enc, dec, err := s.restore(t.cfg.Codec)
 		if err != nil {
 			t.log.Error().Err(err).Str("remote", c.remote).Msg("codec session not resumed")
