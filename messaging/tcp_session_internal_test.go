@@ -274,3 +274,32 @@ func TestHandshakeOffer(t *testing.T) {
 		assert.ErrorIs(t, err, errHandshake, "%q", bad)
 	}
 }
+
+// TestCodecSessionSize: a connection that carried steady exchanges of N
+// endpoints both ways packs into a few bytes an endpoint a direction
+// (IDs of 6 to 8 bytes sharing their prefix), the figure behind
+// TCPConfig.CodecSessionBytes' default (docs/performance.md).
+func TestCodecSessionSize(t *testing.T) {
+	c := testCodec(t)
+	for _, n := range []int{64, 256, 1000} {
+		out, back := c.NewEncoder(), c.NewEncoder()
+		in, inBack := c.NewDecoder(), c.NewDecoder()
+		for r := range 3 {
+			s, a, a2 := steadyExchange(n, int64(r), 40)
+			for _, step := range []struct {
+				enc *Encoder
+				dec *Decoder
+				m   Message
+			}{{out, in, s}, {back, inBack, a}, {out, in, a2}} {
+				b, err := step.enc.Encode(envelope(step.m))
+				require.NoError(t, err)
+				_, err = step.dec.Decode(b)
+				require.NoError(t, err)
+			}
+		}
+		s := packCodecSession(1, "", out, inBack)
+		perEndpoint := float64(len(s.tables)) / float64(2*n)
+		t.Logf("n=%d: session %d B (%.1f B an endpoint a direction), %d B counted in the cache", n, len(s.tables), perEndpoint, s.size("127.0.0.1:7000"))
+		assert.LessOrEqual(t, perEndpoint, 10.0, "n=%d", n)
+	}
+}
