@@ -72,6 +72,11 @@ type Encoder struct {
 	last    *Envelope
 	sp      spelled // within the frame being encoded
 	buf     []byte
+	// frames counts the frames encoded; broken is set by a failed
+	// encoding, which may have changed the tables: such an Encoder is
+	// never resumed on another connection (see [codecSession]).
+	frames uint64
+	broken bool
 }
 
 // spelled is the endpoint a frame last spelled out in full (a new or an
@@ -116,6 +121,7 @@ func (enc *Encoder) Reset() {
 	clear(enc.index)
 	enc.entries = enc.entries[:0]
 	enc.bytes, enc.last = 0, nil
+	enc.frames, enc.broken = 0, false
 }
 
 // Encode appends e's lean encoding to a fresh slice and records what it
@@ -159,12 +165,15 @@ func (enc *Encoder) encode(e *Envelope) ([]byte, error) {
 	}
 	var err error
 	if b, err = enc.body(b, e.Message); err != nil {
+		enc.broken = true
 		return nil, err
 	}
 	enc.buf = b
 	if len(b) > enc.codec.maxFrame {
+		enc.broken = true
 		return nil, fmt.Errorf("encode %s: %w: %d bytes, limit %d", e.Message.Type(), ErrFrameTooLarge, len(b), enc.codec.maxFrame)
 	}
+	enc.frames++
 	return b, nil
 }
 

@@ -18,6 +18,10 @@ type Decoder struct {
 	entries []entry
 	bytes   int
 	last    *Envelope // cluster, from and addr of the last frame
+	// frames counts the frames decoded; broken is set by a frame that
+	// did not decode, which may have changed the tables.
+	frames uint64
+	broken bool
 }
 
 // NewDecoder returns a Decoder with empty tables, for a new connection.
@@ -40,6 +44,7 @@ const (
 // after an error the Decoder must not be used again.
 func (dec *Decoder) Decode(payload []byte) (*Envelope, error) {
 	if len(payload) > dec.codec.maxFrame {
+		dec.broken = true
 		return nil, fmt.Errorf("decode: %w: %d bytes, limit %d", ErrFrameTooLarge, len(payload), dec.codec.maxFrame)
 	}
 	r := &leanReader{b: payload, dec: dec, limits: dec.codec.limits, sp: spelled{idx: -1}}
@@ -56,6 +61,7 @@ func (dec *Decoder) Decode(payload []byte) (*Envelope, error) {
 		e.Addr = r.str("sender address", MaxAddrLength)
 		if r.err == nil {
 			if err := r.limits.CheckEndpoint(e.From); err != nil {
+				dec.broken = true
 				return nil, fmt.Errorf("decode: %w: sender: %w", ErrMalformed, err)
 			}
 		}
@@ -71,11 +77,13 @@ func (dec *Decoder) Decode(payload []byte) (*Envelope, error) {
 		r.fail("%d trailing bytes", len(r.b))
 	}
 	if r.err != nil {
+		dec.broken = true
 		return nil, fmt.Errorf("decode %s: %w", t, r.err)
 	}
 	if hdr&hdrEnvelope != 0 {
 		dec.last = &Envelope{Cluster: e.Cluster, From: e.From, Addr: e.Addr}
 	}
+	dec.frames++
 	return e, nil
 }
 

@@ -126,6 +126,14 @@ type Stats struct {
 	// DatagramDrops counts received datagrams dropped, by reason. They
 	// are not in Dropped, which counts frames.
 	DatagramDrops DatagramDrops
+	// ResumedConns counts connections that resumed the codec session of
+	// an earlier connection to the same peer instead of starting with
+	// empty tables, at each end (TCP only; docs/protocol.md).
+	ResumedConns uint64
+	// CodecSessions and CodecSessionBytes are the closed connections'
+	// codec sessions kept now for resumption, and the bytes they count
+	// against TCPConfig.CodecSessionBytes (TCP only).
+	CodecSessions, CodecSessionBytes uint64
 }
 
 // Refusal reasons, the keys of [Stats.Refusals].
@@ -221,6 +229,7 @@ type counters struct {
 
 	datagramsSent, datagramsReceived, datagramFallbacks atomic.Uint64
 	datagramDrops                                       [numDatagramDrops]atomic.Uint64
+	resumedConns                                        atomic.Uint64
 }
 
 // refused counts one connection refused for reason.
@@ -305,6 +314,7 @@ func (c *counters) snapshot() Stats {
 		DatagramsSent:       c.datagramsSent.Load(),
 		DatagramsReceived:   c.datagramsReceived.Load(),
 		DatagramFallbacks:   c.datagramFallbacks.Load(),
+		ResumedConns:        c.resumedConns.Load(),
 	}
 	dd := &c.datagramDrops
 	s.DatagramDrops = DatagramDrops{

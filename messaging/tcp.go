@@ -100,6 +100,8 @@ type TCP struct {
 	backoff map[string]backoffEntry // addresses whose last dial failed
 	dialing int                     // dials in progress
 	waits   dialQueue               // Sends waiting for a dial slot or room under MaxConns
+	// sessions holds closed connections' codec sessions (tcp_session.go).
+	sessions sessionCache
 }
 
 // backoffEntry is what the transport remembers of an address whose dial
@@ -158,6 +160,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		backoff: make(map[string]backoffEntry),
 		waits:   dialQueue{byAddr: make(map[string]*dialWait)},
 	}
+	t.sessions = newSessionCache(max(cfg.CodecSessionBytes, 0))
 	t.wg.Go(t.acceptLoop)
 	if dg != nil {
 		t.wg.Go(t.readDatagrams)
@@ -306,6 +309,7 @@ func (t *TCP) Stats() Stats {
 	s := t.stats.snapshot()
 	t.mu.Lock()
 	s.OpenConns = uint64(len(t.conns))
+	s.CodecSessions, s.CodecSessionBytes = uint64(len(t.sessions.byPeer)), uint64(t.sessions.bytes)
 	t.mu.Unlock()
 	s.CredentialReloads = t.sec.reloads.Load()
 	return s

@@ -132,6 +132,14 @@ type TCPConfig struct {
 	// with the type and size of every envelope it encodes, for per-type
 	// metrics. It must be quick and safe for concurrent use.
 	Encoded func(t Type, size int)
+	// CodecSessionBytes bounds the memory kept, per transport, of closed
+	// connections' lean codec state (a few bytes per endpoint the
+	// connection carried, each direction), so that a new connection to
+	// the same peer resumes it instead of starting with empty tables
+	// (docs/protocol.md, "Codec sessions"): least recently closed first
+	// out. Default 1 MiB (0); -1 keeps none, and every connection starts
+	// fresh. Only with a Codec.
+	CodecSessionBytes int
 	// Security selects plaintext (the default), a keyring or mutual TLS;
 	// see [Security] and docs/security.md.
 	Security Security
@@ -167,6 +175,7 @@ const (
 	defaultIdleTimeout  = 5 * time.Minute
 	defaultBackoffMin   = 50 * time.Millisecond
 	defaultBackoffMax   = 5 * time.Second
+	defaultSessionBytes = 1 << 20
 )
 
 // DefaultTCPConfig returns a configuration with every field at its default
@@ -193,6 +202,7 @@ func DefaultTCPConfig() TCPConfig {
 		IdleTimeout:       defaultIdleTimeout,  // keeps the lean tables of peers met every few minutes; MaxConns bounds the rest
 		BackoffMin:        defaultBackoffMin,   // a restarting peer is back quickly
 		BackoffMax:        defaultBackoffMax,   // a dead peer costs at most one dial every few seconds
+		CodecSessionBytes: defaultSessionBytes, // about 280 peers' sessions at N = 256, 1 MiB per node
 		Logger:            zerolog.Nop(),
 	}
 }
@@ -236,6 +246,9 @@ func (c TCPConfig) Validate() error {
 		if f.value < 0 {
 			bad(f.name, f.value, "must be positive, or 0 for the default")
 		}
+	}
+	if c.CodecSessionBytes < -1 {
+		bad("CodecSessionBytes", c.CodecSessionBytes, "must be positive, 0 for the default or -1 for none")
 	}
 	if c.AdvertiseAddr != "" {
 		if _, _, err := net.SplitHostPort(c.AdvertiseAddr); err != nil || len(c.AdvertiseAddr) > maxHandshakeAddr {
@@ -293,5 +306,6 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	setDur(&c.IdleTimeout, def.IdleTimeout)
 	setDur(&c.BackoffMin, def.BackoffMin)
 	setDur(&c.BackoffMax, def.BackoffMax)
+	setInt(&c.CodecSessionBytes, def.CodecSessionBytes)
 	return c
 }

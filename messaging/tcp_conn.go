@@ -43,6 +43,8 @@ type conn struct {
 	// without a Codec): the writer goroutine owns enc, the reader dec.
 	enc *Encoder
 	dec *Decoder
+	// sess is the codec session's bookkeeping (tcp_session.go).
+	sess sessionState
 	// ready is closed once the connection's security handshake is done
 	// (at once for a dialled connection, whose dialer did it): an accepted
 	// connection's writer waits for it.
@@ -112,6 +114,9 @@ func (t *TCP) newConnLocked(addr string, src netip.Addr, outbound bool) *conn {
 	if codec := t.cfg.Codec; codec != nil {
 		c.enc, c.dec = codec.NewEncoder(), codec.NewDecoder()
 		c.replyEnv = func(e *Envelope) error { return t.reply(c, envFrame(e)) }
+		if outbound {
+			c.sess.replied = make(chan struct{})
+		}
 	}
 	if outbound {
 		close(c.ready) // runOutbound secures the connection before writing
@@ -279,6 +284,7 @@ func (t *TCP) claim(nc net.Conn) string {
 // first, until c is closed or a write fails; it then drops what is queued
 // and closes c.
 func (t *TCP) writeLoop(c *conn) {
+	defer t.loopExited(c)
 	defer t.dropQueued(c)
 	defer t.closeConn(c)
 	select {
@@ -298,10 +304,21 @@ func (t *TCP) writeLoop(c *conn) {
 		// may have moved to the winner of a simultaneous open, and the
 		// peer counts a connection without its handshake against its
 		// source's MaxConnsPerSource.
-		_ = t.writePayload(c, w, appendHandshake(nil, t.claim(nc)), maxHandshakeSize)
+		_ = t.writePayload(c, w, t.dialerHandshake(c, nc), maxHandshakeSize)
 		t.setWriteDeadline(c)
 		if err := w.Flush(); err != nil {
 			t.log.Debug().Err(err).Str("peer", c.remote).Msg("handshake write failed, closing connection")
+			awaitReader(c)
+			return
+		}
+		if !awaitSessionReply(c) {
+			return
+		}
+	} else if reply := t.sessionReply(c); reply != nil {
+		_ = t.writePayload(c, w, reply, maxSessionReply)
+		t.setWriteDeadline(c)
+		if err := w.Flush(); err != nil {
+			t.log.Debug().Err(err).Str("peer", c.remote).Msg("handshake answer write failed, closing connection")
 			awaitReader(c)
 			return
 		}
@@ -506,6 +523,7 @@ func (t *TCP) dropQueued(c *conn) {
 // handshake first, until the connection fails, idles out, breaks the
 // framing or is closed.
 func (t *TCP) readLoop(c *conn) {
+	defer t.loopExited(c)
 	defer t.closeConn(c)
 	t.mu.Lock()
 	nc, awaiting := c.nc, c.awaiting
@@ -515,6 +533,8 @@ func (t *TCP) readLoop(c *conn) {
 		if nc, r = t.readHandshake(c, nc, r); nc == nil {
 			return
 		}
+	} else if c.sess.replied != nil && !t.readSessionReply(c, nc, r) {
+		return
 	}
 	for {
 		if err := nc.SetReadDeadline(time.Now().Add(t.cfg.IdleTimeout)); err != nil {
@@ -558,15 +578,25 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 	}
 	sc, sr, err := t.acceptSecure(c, nc, r)
 	var claim string
+	var offer *sessionOffer
 	if err == nil {
 		nc, r = sc, sr
 		var payload []byte
 		if payload, err = t.readPayload(c, r, maxHandshakeSize); err == nil {
-			claim, err = parseHandshake(payload)
+			claim, offer, err = parseHandshakeOffer(payload)
 		} else if errors.Is(err, ErrDecrypt) {
 			err = fmt.Errorf("%w: %w", errBadKey, err)
 			t.tellRefusal(nc, r, "no key of this node's keyring opens your frames: share a key (see docs/security.md)")
 		}
+	}
+	verified := err == nil && verifiedClaim(claim, nc.RemoteAddr())
+	var reply []byte
+	if err == nil && offer != nil {
+		key := ""
+		if verified {
+			key = claim
+		}
+		reply = t.acceptSession(c, key, offer)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -603,6 +633,7 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 		return nil, nil
 	}
 	c.nc = nc
+	c.sess.reply = reply
 	close(c.ready)
 	c.awaiting = false
 	if c.slow {
@@ -611,7 +642,7 @@ func (t *TCP) readHandshake(c *conn, nc net.Conn, r *bufio.Reader) (net.Conn, *b
 	}
 	t.stats.acceptedConns.Add(1)
 	c.active.Store(time.Now().UnixNano())
-	if verifiedClaim(claim, nc.RemoteAddr()) && claim != t.claim(nc) {
+	if verified && claim != t.claim(nc) {
 		t.adoptLocked(c, claim, t.claim(nc))
 	}
 	return nc, r
