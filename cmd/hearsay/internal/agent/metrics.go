@@ -77,7 +77,7 @@ func newCollector(g *gossiper.Gossiper, sources []seedSource) *collector {
 		refused: d("transport_refused_connections_total",
 			"Connections closed before they carried a frame, by reason: conn_limit, per_source, bad_handshake, version (a peer speaking another protocol version), handshake_timeout, closed_before_handshake; and with --keyring or --tls-*: security_mode (a peer in another mode), tls_handshake (no certificate, or one from another CA), bad_key (no key of the keyring opens its frames), peer_refused (the peer refused this node's connection).", "reason"),
 		conns:      d("transport_connections", "Gossip connections open now (both directions; one per peer pair)."),
-		connEvents: d("transport_connections_total", "Gossip connections by event: dialed, accepted (with a valid handshake), evicted (idle, to stay under the cap).", "event"),
+		connEvents: d("transport_connections_total", "Gossip connections by event: dialed, accepted (with a valid handshake), evicted (idle, to stay under the cap), resumed (a new connection that resumed an earlier one's codec session).", "event"),
 		repliesLimited: d("replies_limited_total",
 			"Requests left unanswered because their sender ID, or the connection they came on, had used its answer budget for the interval."),
 		credentialReloads: d("transport_credential_reloads_total",
@@ -143,6 +143,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.connEvents, s.Transport.DialedConns, "dialed")
 	counter(c.connEvents, s.Transport.AcceptedConns, "accepted")
 	counter(c.connEvents, s.Transport.EvictedConns, "evicted")
+	counter(c.connEvents, s.Transport.ResumedConns, "resumed")
 	counter(c.repliesLimited, s.Core.RepliesLimited)
 	counter(c.credentialReloads, s.Transport.CredentialReloads)
 	counter(c.datagrams, s.Transport.DatagramsSent, "sent")
