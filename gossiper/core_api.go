@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/hearsay-io/hearsay/gossiper/core"
+	"github.com/hearsay-io/hearsay/messaging"
 )
 
 // The protocol core lives in package [core]; these aliases keep its names
@@ -137,3 +138,15 @@ func ParseEventKind(s string) (EventKind, error) { return core.ParseEventKind(s)
 
 // StatesOf returns the States holding m's values: see [core.StatesOf].
 func StatesOf(m map[string]Value) States { return core.StatesOf(m) }
+
+// echoPacing returns cfg with the echo pacing for tr: when cfg leaves it
+// at the defaults (the pacing for echoes over TCP) and tr sends echoes by
+// datagram, the faster DatagramEchoRate and DatagramEchoBurst; otherwise
+// cfg unchanged.
+func echoPacing(cfg NodeConfig, tr messaging.Transport) NodeConfig {
+	d, ok := tr.(messaging.DatagramEchoer)
+	if ok && d.EchoesByDatagram() && cfg.EchoRate == core.DefaultEchoRate && cfg.EchoBurst == core.DefaultEchoBurst {
+		cfg.EchoRate, cfg.EchoBurst = core.DatagramEchoRate, core.DatagramEchoBurst
+	}
+	return cfg
+}

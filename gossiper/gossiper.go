@@ -192,7 +192,7 @@ func (g *Gossiper) prepare() (*Node, error) {
 		tr.Close()
 		return nil, err
 	}
-	node, err := NewNode(g.cfg.NodeConfig, addr, gen, newRand(g.cfg.RandSeed))
+	node, err := NewNode(echoPacing(g.cfg.NodeConfig, tr), addr, gen, newRand(g.cfg.RandSeed))
 	if err != nil {
 		tr.Close()
 		return nil, err

@@ -111,3 +111,12 @@ type Flusher interface {
 	// Close, whose frames are dropped.
 	Flush(ctx context.Context) error
 }
+
+// DatagramEchoer is implemented by transports that may send echoes as
+// datagrams: EchoesByDatagram reports whether they do (the [TCP]
+// transport: with Datagrams on or default, not under mutual TLS). An echo
+// by datagram opens no connection, so the runtime paces echoes faster
+// (core.DatagramEchoRate).
+type DatagramEchoer interface {
+	EchoesByDatagram() bool
+}

@@ -575,3 +575,8 @@ func (d *datagrams) open(header, body []byte) ([]byte, bool) {
 	}
 	return nil, false
 }
+
+// EchoesByDatagram reports whether the transport sends echoes as
+// datagrams (it bound a UDP socket): see [DatagramEchoer]. An echo whose
+// datagram would be too large still goes on TCP.
+func (t *TCP) EchoesByDatagram() bool { return t.dg != nil }

@@ -67,13 +67,13 @@ func steadyNodeWith(b testing.TB, cfg NodeConfig, n, windowFill int) (*Node, tim
 	// Every peer is echoed on joining, at the echo budget's pace; each
 	// answers, as a peer that is up does, and is marked up (its echo no
 	// longer outstanding).
-	for range n/echoBurst + 2 {
+	for range n/DefaultEchoBurst + 2 {
 		for ep, e := range node.echoes.m {
 			if e.first != 0 {
 				node.handleEchoReply(now, ep, &messaging.EchoReply{Nonce: e.nonce, Generation: benchGen}, &out)
 			}
 		}
-		now = now.Add(time.Second * echoBurst / echoRate)
+		now = now.Add(time.Second * DefaultEchoBurst / DefaultEchoRate)
 		node.Flush(now)
 	}
 	if len(node.echoes.m) != 0 {

@@ -47,6 +47,20 @@ type NodeConfig struct {
 	// Default 64; range 1..100,000, and at least PushFanout, unless push is
 	// disabled.
 	PushBurst int
+	// EchoRate is how many echoes a second the node sends at most (an
+	// echo is the probe whose answer marks a down peer up), and EchoBurst
+	// how many at once: a node that learns a whole cluster at once (a
+	// join, a partition healing) echoes its N peers in about N/EchoRate
+	// seconds, EchoBurst at a time. Defaults DefaultEchoRate (240) and
+	// DefaultEchoBurst (24), the pacing for echoes over TCP, where each
+	// echo to a peer without a connection opens one; the runtime
+	// [Gossiper] raises them to DatagramEchoRate and DatagramEchoBurst
+	// when left at these defaults and its transport sends echoes by
+	// datagram. EchoRate range: more than 0, at most 100,000; EchoBurst
+	// 1..100,000.
+	EchoRate float64
+	// EchoBurst: see EchoRate.
+	EchoBurst int
 	// FailureDetector configures phi accrual. Default
 	// failuredetector.DefaultConfigFor(Interval).
 	FailureDetector failuredetector.Config
@@ -126,6 +140,24 @@ const (
 	DefaultPushBurst = 64
 )
 
+// Echo pacing (see [NodeConfig.EchoRate]).
+const (
+	// DefaultEchoRate is NodeConfig.EchoRate's default, in echoes a
+	// second: the pacing for echoes over TCP, a few dozen connections to
+	// open at a time.
+	DefaultEchoRate = 240
+	// DefaultEchoBurst is NodeConfig.EchoBurst's default.
+	DefaultEchoBurst = 24
+	// DatagramEchoRate is the echo rate the runtime uses when echoes go by
+	// datagram (no connection to open): a joining node echoes 128 peers
+	// at once and a 10,000-node cluster in about 8 s, never more than
+	// DatagramEchoBurst datagrams at once (docs/performance.md, "Echo
+	// pacing by path").
+	DatagramEchoRate = 1280
+	// DatagramEchoBurst is the echo burst when echoes go by datagram.
+	DatagramEchoBurst = 128
+)
+
 // DefaultMaxEndpoints is Config.MaxEndpoints' default.
 const DefaultMaxEndpoints = 10_000
 
@@ -139,6 +171,8 @@ func DefaultNodeConfig() NodeConfig {
 		PushFanout:         DefaultPushFanout,
 		PushRate:           DefaultPushRate,
 		PushBurst:          DefaultPushBurst,
+		EchoRate:           DefaultEchoRate,
+		EchoBurst:          DefaultEchoBurst,
 		FailureDetector:    failuredetector.DefaultConfig(),
 		QuarantineDuration: 60 * time.Second,
 		RemoveDownAfter:    72 * time.Hour,
@@ -192,6 +226,12 @@ func (c NodeConfig) validate(addr string) []error {
 		if c.PushBurst < max(c.PushFanout, 1) || c.PushBurst > 100_000 {
 			bad("PushBurst %d: want %d..100000, so one push can reach PushFanout peers (default %d)", c.PushBurst, max(c.PushFanout, 1), DefaultPushBurst)
 		}
+	}
+	if !(c.EchoRate > 0 && c.EchoRate <= 100_000) {
+		bad("EchoRate %v: want more than 0 and at most 100000 echoes per second (default %d, %d when echoes go by datagram)", c.EchoRate, DefaultEchoRate, DatagramEchoRate)
+	}
+	if c.EchoBurst < 1 || c.EchoBurst > 100_000 {
+		bad("EchoBurst %d: want 1..100000 echoes at once (default %d, %d when echoes go by datagram)", c.EchoBurst, DefaultEchoBurst, DatagramEchoBurst)
 	}
 	if err := c.FailureDetector.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("config: FailureDetector: %w", err))

@@ -8,8 +8,10 @@ package core
 // millisecond, and on TCP each echo to a peer it has no connection with
 // is a new connection: more than TCPConfig.MaxConns at once make the
 // transport evict connections still in use and lose what was on them.
-// So an echo is queued, and the queue is drained at echoRate echoes a
-// second (echoBurst at once) by Tick and Flush, first due first. An echo
+// So an echo is queued, and the queue is drained at NodeConfig.EchoRate
+// echoes a second (EchoBurst at once) by Tick and Flush, first due first;
+// over datagrams, where an echo opens no connection, the runtime paces
+// faster (DatagramEchoRate, DatagramEchoBurst). An echo
 // that gets no answer is sent again on its own, echoRetries times, after
 // Interval/2 and Interval; after that, as before, when gossip about the
 // peer arrives or it talks to us, at most once an Interval. (Retries after
@@ -26,11 +28,6 @@ import (
 )
 
 const (
-	// echoRate is how many echoes a second a node sends at most, and
-	// echoBurst how many at once: at a join a node echoes its peers in
-	// about N/echoRate seconds, a few dozen connections at a time.
-	echoRate  = 240
-	echoBurst = 24
 	// echoRetries is how many times an unanswered echo is sent again on
 	// its own, after Interval/2 and Interval.
 	echoRetries = 2
@@ -78,7 +75,7 @@ func (h *echoHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
 	*h = old[:len(old)-1]
-	if len(*h) == 0 && cap(*h) > 4*echoBurst {
+	if len(*h) == 0 && cap(*h) > 4*DefaultEchoBurst {
 		*h = nil // a join's queue is dropped, not kept at its peak
 	}
 	return e
@@ -167,8 +164,14 @@ func (n *Node) sendEchoes(now time.Time, out *Output) {
 	}
 }
 
+// EchoPacing returns the node's echo pacing: at most rate echoes a
+// second, burst at once (NodeConfig.EchoRate and EchoBurst).
+func (n *Node) EchoPacing() (rate float64, burst int) { return n.cfg.EchoRate, n.cfg.EchoBurst }
+
 // refillEchoes adds the echo tokens earned since the last refill.
-func (n *Node) refillEchoes(m moment) { n.echoQ.bucket.refill(m, echoRate, echoBurst) }
+func (n *Node) refillEchoes(m moment) {
+	n.echoQ.bucket.refill(m, n.cfg.EchoRate, float64(n.cfg.EchoBurst))
+}
 
 // echoPending reports whether echoes are queued, and how long from now
 // until the next may go.
@@ -188,7 +191,7 @@ func (n *Node) echoPending(now time.Time) (time.Duration, bool) {
 	n.refillEchoes(m)
 	wait := max(time.Duration(q.q[0].due-m), 0)
 	if q.bucket.tokens < 1 {
-		wait = max(wait, q.bucket.wait(1, echoRate))
+		wait = max(wait, q.bucket.wait(1, n.cfg.EchoRate))
 	}
 	return wait, true
 }

@@ -50,7 +50,7 @@ func TestEchoesPacedAtJoin(t *testing.T) {
 	const peers = 300
 	n, now, out := echoTestNode(t, peers)
 	first, _ := echoesIn(out)
-	assert.Len(t, first, echoBurst, "echoes sent at once")
+	assert.Len(t, first, DefaultEchoBurst, "echoes sent at once")
 	echoed := map[string]time.Time{}
 	for _, a := range first {
 		echoed[a] = now
@@ -59,7 +59,7 @@ func TestEchoesPacedAtJoin(t *testing.T) {
 	for i := 0; i < 20 && len(echoed) < peers; i++ {
 		now = now.Add(step)
 		sent, _ := echoesIn(n.Flush(now))
-		assert.LessOrEqual(t, len(sent), int(echoRate*step.Seconds())+1, "echoes sent in %v", step)
+		assert.LessOrEqual(t, len(sent), int(DefaultEchoRate*step.Seconds())+1, "echoes sent in %v", step)
 		for _, a := range sent {
 			if at, again := echoed[a]; again {
 				assert.GreaterOrEqual(t, now.Sub(at), n.cfg.Interval/2, "%s echoed again before its retry was due", a)
@@ -79,12 +79,12 @@ func TestEchoesPacedAtJoin(t *testing.T) {
 // by PushPending, with the time until the next may go, so the runtime's
 // timer sends them without waiting for the next round.
 func TestEchoPacingWakesTheLoop(t *testing.T) {
-	n, now, _ := echoTestNode(t, 3*echoBurst)
+	n, now, _ := echoTestNode(t, 3*DefaultEchoBurst)
 	n.Flush(now) // the node's own announcement goes out; echoes wait
 	wait, pending := n.PushPending(now)
 	require.True(t, pending)
 	assert.Positive(t, wait)
-	assert.LessOrEqual(t, wait, time.Second/echoRate+time.Millisecond)
+	assert.LessOrEqual(t, wait, time.Second/DefaultEchoRate+time.Millisecond)
 	sent, _ := echoesIn(n.Flush(now.Add(wait)))
 	assert.NotEmpty(t, sent, "an echo goes out once the wait is over")
 }
@@ -142,8 +142,8 @@ func TestEchoNotRetriedOnceAnswered(t *testing.T) {
 // TestEchoReplyToAnUnsentEchoIgnored: a reply with nonce 0 to a peer whose
 // echo is still queued (none sent yet) does not mark it up.
 func TestEchoReplyToAnUnsentEchoIgnored(t *testing.T) {
-	n, now, _ := echoTestNode(t, echoBurst+1)
-	queued := benchID(echoBurst) // the last one learnt waits for the budget
+	n, now, _ := echoTestNode(t, DefaultEchoBurst+1)
+	queued := benchID(DefaultEchoBurst) // the last one learnt waits for the budget
 	e, ok := n.echoes.m[queued]
 	require.True(t, ok)
 	require.Zero(t, e.first, "not sent yet")
@@ -151,4 +151,48 @@ func TestEchoReplyToAnUnsentEchoIgnored(t *testing.T) {
 	n.handleEchoReply(now, queued, &messaging.EchoReply{Nonce: 0, Generation: benchGen}, &reply)
 	assert.Empty(t, reply.Events)
 	assert.False(t, n.peers.get(queued).alive())
+}
+
+// TestEchoPacingFromConfig (issue 10): the echo pacing is the config's.
+// With the datagram pacing a node that learns 127 peers at once echoes
+// all of them in the same Flush, where the TCP pacing (the default) sends
+// DefaultEchoBurst; a datagram node learning more peers than its burst
+// still sends no more than DatagramEchoBurst at once.
+func TestEchoPacingFromConfig(t *testing.T) {
+	learn := func(t *testing.T, peers int, rate float64, burst int) (first, within100ms int) {
+		t.Helper()
+		cfg := DefaultNodeConfig()
+		cfg.ID, cfg.ShadowTimeout, cfg.MaxEndpoints = "self", 0, peers+1
+		cfg.EchoRate, cfg.EchoBurst = rate, burst
+		now := time.Unix(benchGen, 0).Add(time.Hour)
+		n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
+		require.NoError(t, err)
+		n.Start(now)
+		var out Output
+		require.NoError(t, n.applyDeltas(now, peerDeltas(0, peers), &out))
+		sent, _ := echoesIn(out)
+		later, _ := echoesIn(n.Flush(now.Add(100 * time.Millisecond)))
+		return len(sent), len(later)
+	}
+	first, _ := learn(t, 127, DefaultEchoRate, DefaultEchoBurst)
+	assert.Equal(t, DefaultEchoBurst, first, "TCP pacing: echoes at once")
+	first, _ = learn(t, 127, DatagramEchoRate, DatagramEchoBurst)
+	assert.Equal(t, 127, first, "datagram pacing: all 127 peers echoed at once")
+	first, next := learn(t, 1000, DatagramEchoRate, DatagramEchoBurst)
+	assert.Equal(t, DatagramEchoBurst, first, "datagram pacing, 1,000 peers: echoes at once")
+	assert.LessOrEqual(t, next, int(DatagramEchoRate*0.1)+1, "datagram pacing, 1,000 peers: echoes in the next 100 ms")
+	assert.Positive(t, next, "datagram pacing, 1,000 peers: the queue drains")
+}
+
+// TestEchoPacingValidated: an echo pacing out of range is refused with
+// the field named.
+func TestEchoPacingValidated(t *testing.T) {
+	cfg := DefaultNodeConfig()
+	cfg.ID = "self"
+	require.NoError(t, cfg.Validate())
+	cfg.EchoRate, cfg.EchoBurst = 0, 0
+	err := cfg.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "EchoRate 0")
+	assert.Contains(t, err.Error(), "EchoBurst 0")
 }
