@@ -144,7 +144,12 @@ func (t *TCP) readSessionReply(c *conn, nc net.Conn, r *bufio.Reader) bool {
 	if err := nc.SetReadDeadline(time.Now().Add(t.cfg.HandshakeTimeout)); err != nil {
 		return false
 	}
-	payload, err := t.readPayload(c, r, maxSessionReply)
+	// The first frame a dialer reads may also be the acceptor's refusal
+	// (another security mode, a key it does not hold), which is larger
+	// than the answer: read up to a refusal's size, so that the refusal is
+	// recognised and reported (parseSessionReply still wants the exact
+	// answer).
+	payload, err := t.readPayload(c, r, max(maxSessionReply, maxRefusalSize))
 	var resumed bool
 	if err == nil {
 		resumed, err = parseSessionReply(payload)
