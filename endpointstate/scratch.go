@@ -18,8 +18,8 @@ package endpointstate
 // scratchKeep lists of each kind). A Scratch is not safe for concurrent use: the Maps sharing it must run
 // on one goroutine (the simulator's).
 type Scratch struct {
-	digests [][]Digest
-	deltas  [][]Delta
+	digests freeLists[Digest]
+	deltas  freeLists[Delta]
 	wants   []Want
 	changes []Change
 	items   []item
@@ -43,41 +43,60 @@ func (m *Map) SetScratch(s *Scratch) { m.scratch = s }
 // Digests returns an empty list of digests to append to, of a buffer
 // handed back earlier if there is one; nil on a nil Scratch.
 func (s *Scratch) Digests() []Digest {
-	if s == nil || len(s.digests) == 0 {
+	if s == nil {
 		return nil
 	}
-	d := s.digests[len(s.digests)-1]
-	s.digests[len(s.digests)-1] = nil
-	s.digests = s.digests[:len(s.digests)-1]
-	return d
+	return s.digests.take()
 }
 
 // PutDigests hands back a list of digests no one reads any more.
 func (s *Scratch) PutDigests(d []Digest) {
-	if s == nil || cap(d) == 0 || len(s.digests) >= scratchKeep {
-		return
+	if s != nil {
+		s.digests.put(d)
 	}
-	s.digests = append(s.digests, d[:0])
 }
 
 // deltaList returns an empty list of deltas to append to, with room for
 // n if it has to be made.
 func (s *Scratch) deltaList(n int) []Delta {
-	if s == nil || len(s.deltas) == 0 {
+	if s == nil {
 		return make([]Delta, 0, n)
 	}
-	d := s.deltas[len(s.deltas)-1]
-	s.deltas[len(s.deltas)-1] = nil
-	s.deltas = s.deltas[:len(s.deltas)-1]
-	return d
+	if d := s.deltas.take(); d != nil {
+		return d
+	}
+	return make([]Delta, 0, n)
 }
 
 // PutDeltas hands back a list of deltas no one reads any more.
 func (s *Scratch) PutDeltas(d []Delta) {
-	if s == nil || cap(d) == 0 || len(s.deltas) >= scratchKeep {
+	if s != nil {
+		s.deltas.put(d)
+	}
+}
+
+// freeLists holds up to scratchKeep emptied lists for reuse, the last
+// handed back first.
+type freeLists[T any] [][]T
+
+// take returns an empty list of a buffer handed back earlier, or nil.
+func (f *freeLists[T]) take() []T {
+	l := *f
+	if len(l) == 0 {
+		return nil
+	}
+	d := l[len(l)-1]
+	l[len(l)-1] = nil
+	*f = l[:len(l)-1]
+	return d
+}
+
+// put keeps d's buffer for reuse, unless it has none or enough are kept.
+func (f *freeLists[T]) put(d []T) {
+	if cap(d) == 0 || len(*f) >= scratchKeep {
 		return
 	}
-	s.deltas = append(s.deltas, d[:0])
+	*f = append(*f, d[:0])
 }
 
 // wantList returns the free list of wants, emptied, or nil.

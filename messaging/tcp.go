@@ -355,14 +355,7 @@ func (t *TCP) acceptLoop() {
 	for {
 		nc, err := t.ln.Accept()
 		if err != nil {
-			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// A transient failure such as running out of file
-			// descriptors: wait a little, as net/http does.
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Dur("retry_in", delay).Msg("accept failed")
-			if !t.sleep(delay) {
+			if !t.retryAfter(err, &delay, "accept failed") {
 				return
 			}
 			continue
@@ -497,4 +490,18 @@ func (t *TCP) sleep(d time.Duration) bool {
 	case <-t.ctx.Done():
 		return false
 	}
+}
+
+// retryAfter handles a failed accept or datagram read in a receive loop:
+// it returns false when the transport is closing; else, for a transient
+// failure such as running out of file descriptors, it logs msg and waits
+// a delay that doubles with each failure in a row (5 ms to 1 s, as
+// net/http does) and returns true, unless the transport closes first.
+func (t *TCP) retryAfter(err error, delay *time.Duration, msg string) bool {
+	if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	*delay = min(max(2**delay, 5*time.Millisecond), time.Second)
+	t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Dur("retry_in", *delay).Msg(msg)
+	return t.sleep(*delay)
 }

@@ -407,12 +407,7 @@ func (t *TCP) readDatagrams() {
 	for {
 		n, src, err := t.dg.pc.ReadFromUDPAddrPort(buf)
 		if err != nil {
-			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Dur("retry_in", delay).Msg("datagram read failed")
-			if !t.sleep(delay) {
+			if !t.retryAfter(err, &delay, "datagram read failed") {
 				return
 			}
 			continue
