@@ -113,72 +113,40 @@ func packTable(b []byte, last *Envelope, entries []entry) []byte {
 var errPacked = errors.New("bad packed table")
 
 // unpackTable reads a table written by packTable and returns the bytes
-// after it.
+// after it, reading with the lean decoder's bounds-checked reader.
 func unpackTable(b []byte, last **Envelope, entries *[]entry) ([]byte, error) {
-	uv := func() uint64 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			b = nil
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	sv := func() int64 {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			b = nil
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	str := func() (string, bool) {
-		n := uv()
-		if n > uint64(len(b)) {
-			return "", false
-		}
-		s := string(b[:n])
-		b = b[n:]
-		return s, true
-	}
-	if len(b) == 0 {
-		return nil, errPacked
-	}
-	flag := b[0]
-	b = b[1:]
-	if flag == 1 {
+	r := &leanReader{b: b}
+	if r.byte("flag") == 1 {
 		var e Envelope
-		var ok1, ok2, ok3 bool
-		e.Cluster, ok1 = str()
-		e.From, ok2 = str()
-		e.Addr, ok3 = str()
-		if !ok1 || !ok2 || !ok3 {
-			return nil, errPacked
-		}
+		e.Cluster = r.str("cluster", len(b))
+		e.From = r.str("from", len(b))
+		e.Addr = r.str("addr", len(b))
 		*last = &e
 	}
-	n := uv()
-	if b == nil || n > uint64(len(b)) {
-		return nil, errPacked
+	n := r.count("entries", 1)
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %w", errPacked, r.err)
 	}
 	*entries = make([]entry, 0, n)
 	var prev entry
 	for range n {
-		shared := uv()
-		rest, ok := str()
-		if !ok || shared > uint64(len(prev.id)) {
-			return nil, errPacked
+		shared := r.uvarint("shared prefix")
+		rest := r.str("id", len(b))
+		if r.err == nil && shared > uint64(len(prev.id)) {
+			r.fail("shared prefix %d longer than the previous ID", shared)
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("%w: %w", errPacked, r.err)
 		}
 		e := entry{id: prev.id[:shared] + rest}
-		e.gen = prev.gen + sv()
-		e.ver = prev.ver + sv()
-		e.gc = prev.gc + sv()
-		if b == nil {
-			return nil, errPacked
-		}
+		e.gen = prev.gen + r.varint("generation")
+		e.ver = prev.ver + r.varint("version")
+		e.gc = prev.gc + r.varint("gc version")
 		*entries = append(*entries, e)
 		prev = e
 	}
-	return b, nil
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %w", errPacked, r.err)
+	}
+	return r.b, nil
 }

@@ -159,8 +159,9 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		pending: make(map[netip.Addr]int),
 		backoff: make(map[string]backoffEntry),
 		waits:   dialQueue{byAddr: make(map[string]*dialWait)},
+
+		sessions: newSessionCache(max(cfg.CodecSessionBytes, 0)),
 	}
-	t.sessions = newSessionCache(max(cfg.CodecSessionBytes, 0))
 	t.wg.Go(t.acceptLoop)
 	if dg != nil {
 		t.wg.Go(t.readDatagrams)
