@@ -137,24 +137,35 @@ const numberedExamineFrom = 64
 // the first in the SYN is still judged first (the sort is by number, then
 // position).
 func (m *Map) judgeByNumber(remote []Digest) []verdict {
-	ids := m.numbered.IDs()
 	verdicts := m.scratch.verdicts[:0]
-	keys := m.scratch.keys[:0]
-	for k, d := range remote {
+	for range remote {
 		verdicts = append(verdicts, verdict{kind: verdictUnknown})
-		if i, ok := ids.Lookup(d.Endpoint); ok {
+	}
+	m.inNumberOrder(len(remote), func(k int) string { return remote[k].Endpoint }, func(k int, local *EndpointState) {
+		verdicts[k] = m.judge(remote[k], local)
+	})
+	return verdicts
+}
+
+// inNumberOrder calls visit(k, local) for each k < n whose endpoint (named
+// by endpoint(k)) has a state in the numbered store, in the order of the
+// endpoints' numbers, which is the order of their records in memory: a
+// long list in a peer's order would make each lookup a cache miss.
+func (m *Map) inNumberOrder(n int, endpoint func(k int) string, visit func(k int, local *EndpointState)) {
+	ids := m.numbered.IDs()
+	keys := m.scratch.keys[:0]
+	for k := range n {
+		if i, ok := ids.Lookup(endpoint(k)); ok {
 			keys = append(keys, uint64(i)<<32|uint64(k))
 		}
 	}
 	keys = radixSortHigh(keys, &m.scratch.tmp)
 	for _, key := range keys {
-		k := uint32(key)
 		if local := m.numbered.ByNumber(uint32(key >> 32)); local != nil {
-			verdicts[k] = m.judge(remote[k], local)
+			visit(int(uint32(key)), local)
 		}
 	}
 	m.scratch.keys = keys[:0]
-	return verdicts
 }
 
 // radixSortHigh sorts keys by their high 32 bits, stably (keys of equal
@@ -542,20 +553,13 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 // numbered store keeps an endpoint's state in place, and Apply removes
 // none (a state made by an earlier delta is looked up again).
 func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {
-	ids := m.numbered.IDs()
 	locals := m.scratch.locals[:0]
-	keys := m.scratch.keys[:0]
-	for k := range deltas {
+	for range deltas {
 		locals = append(locals, nil)
-		if i, ok := ids.Lookup(deltas[k].Endpoint); ok {
-			keys = append(keys, uint64(i)<<32|uint64(k))
-		}
 	}
-	keys = radixSortHigh(keys, &m.scratch.tmp)
-	for _, key := range keys {
-		locals[uint32(key)] = m.numbered.ByNumber(uint32(key >> 32))
-	}
-	m.scratch.keys = keys[:0]
+	m.inNumberOrder(len(deltas), func(k int) string { return deltas[k].Endpoint }, func(k int, local *EndpointState) {
+		locals[k] = local
+	})
 	return locals
 }
 
