@@ -259,15 +259,18 @@ func (c *counters) refused(reason string) {
 }
 
 // sent records n frames of size bytes in total written to the network.
+// Bytes are added before frames and snapshot loads frames first, so a
+// snapshot never counts a frame whose bytes it lacks.
 func (c *counters) sent(n, size int) {
-	c.sentFrames.Add(uint64(n))
 	c.sentBytes.Add(uint64(size))
+	c.sentFrames.Add(uint64(n))
 }
 
-// received records one frame of size bytes delivered on the Packets channel.
+// received records one frame of size bytes delivered on the Packets channel,
+// bytes before the frame for the same reason as sent.
 func (c *counters) received(size int) {
-	c.receivedFrames.Add(1)
 	c.receivedBytes.Add(uint64(size))
+	c.receivedFrames.Add(1)
 }
 
 // countRejected records a payload that Send refused for its size: err is

@@ -134,7 +134,8 @@ func testSendReceive(t *testing.T, newTransport func(*testing.T) messaging.Trans
 	assert.Equal(t, []byte("to myself"), receive(t, a).Payload)
 
 	if _, ok := stats(a); ok {
-		// The sender may count a frame just after the receiver got it.
+		// The sender may count a frame just after the receiver got it; a
+		// snapshot that counts both frames must count both payloads.
 		require.Eventually(t, func() bool {
 			s, _ := stats(a)
 			return s.SentFrames == 2
