@@ -15,20 +15,21 @@ import (
 func TestDecayingForgets(t *testing.T) {
 	const span = 99 // α = 1/50
 	var s decaying
+	var n uint32 // the peer's count
 	for range 300 {
-		s.add(time.Second, span)
+		s.add(&n, time.Second, span)
 	}
 	require.InDelta(t, float64(time.Second), s.mean, 1e-3)
 	require.InDelta(t, 0, s.variance, 1e-3)
 	const k = 40
 	for range k {
-		s.add(2*time.Second, span)
+		s.add(&n, 2*time.Second, span)
 	}
 	alpha := 2.0 / (span + 1)
 	keep := math.Pow(1-alpha, k) // weight left on the 1 s intervals
 	assert.InEpsilon(t, float64(time.Second)*(2-keep), s.mean, 1e-9, "mean")
 	assert.InEpsilon(t, float64(time.Second*time.Second)*keep*(1-keep), s.variance, 1e-6, "variance")
-	assert.Equal(t, span, s.samples(span))
+	assert.Equal(t, span, s.samples(n, span))
 }
 
 // TestRecentKeepsLast8: the intervals kept for display are the last 8, to
@@ -53,11 +54,12 @@ func TestRecentKeepsLast8(t *testing.T) {
 func TestDecayingWarmUp(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var s decaying
+	var n uint32 // the peer's count
 	var xs []time.Duration
 	for range 50 {
 		x := time.Duration(r.Int64N(int64(3 * time.Second)))
 		xs = append(xs, x)
-		s.add(x, 99)
+		s.add(&n, x, 99)
 		mean, variance := twoPass(xs)
 		require.InEpsilon(t, mean, s.mean, 1e-12)
 		if variance > 0 {
@@ -72,6 +74,7 @@ func TestDecayingNeverNegative(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, span := range []int{1, 2, 8, 100, maxWindowSize} {
 		var s decaying
+		var n uint32
 		for range 10000 {
 			var x time.Duration
 			switch r.IntN(4) {
@@ -82,7 +85,7 @@ func TestDecayingNeverNegative(t *testing.T) {
 			default:
 				x = time.Duration(r.Int64N(int64(5 * time.Second)))
 			}
-			s.add(x, span)
+			s.add(&n, x, span)
 			require.False(t, math.IsNaN(s.variance) || math.IsInf(s.variance, 0) || s.variance < 0, "span %d: variance %g", span, s.variance)
 			require.True(t, s.mean >= 0 && s.mean <= maxSample, "span %d: mean %g", span, s.mean)
 		}

@@ -26,6 +26,17 @@ type Detector struct {
 	// all lists the peers densely, for the scans of Tick and Overdue;
 	// peer.pos is each one's index.
 	all []*peer
+	// names holds, beside all, the name of each peer reported by name
+	// (Report, ReportTracker), and "" for a numbered Tracker's; nil while
+	// every listed peer is numbered (see Tracker.SetNumber), so a caller
+	// naming its endpoints by number pays nothing per peer here. wins
+	// holds, beside all, each peer's window under Sliding; nil under
+	// Decaying. Neither is in the peer: a record without them is 24 bytes
+	// smaller and holds no pointer.
+	names []string
+	wins  []*ArrivalWindow
+	// name names the numbered Trackers (see SetNames).
+	name func(number uint32) string
 	// safeZ is, for Normal and Akka, the standardized silence
 	// (t − μ′)/σ′ up to which phi stays below PhiConvictThreshold; see
 	// peer.safe.
@@ -51,15 +62,13 @@ type Detector struct {
 
 // peer is what the Detector knows about one endpoint.
 type peer struct {
-	endpoint string
 	// deadline is last plus the silence up to which phi is surely at most
 	// PhiConvictThreshold (see Detector.safe), as an offset from
 	// Detector.base: Overdue passes over the peer until then without
 	// evaluating phi. Recomputed whenever last or the window changes.
 	deadline time.Duration
-	// window holds the intervals under Sliding; nil under Decaying.
-	window *ArrivalWindow
-	// decay holds the statistics under Decaying.
+	// decay holds the statistics under Decaying (its count is n, below,
+	// so that it packs with the other 32-bit fields).
 	decay decaying
 	// last is the last accepted heartbeat arrival, as an offset from
 	// Detector.base (8 bytes rather than a time.Time's 24).
@@ -73,6 +82,12 @@ type peer struct {
 	// so each pause counts a peer once.
 	deferredIn uint32
 	pos        int32 // index in Detector.all plus 1; 0 before the first report
+	// n counts the intervals decay holds, saturating.
+	n uint32
+	// number is the caller's number for a numbered Tracker, plus 1 (see
+	// Tracker.SetNumber); 0 for a peer named in Detector.names. Kept when
+	// the peer is untracked.
+	number uint32
 }
 
 // PauseStats are the local-pause guard's running totals.
@@ -161,9 +176,9 @@ func (d *Detector) safe(p *peer) float64 {
 	case Exponential:
 		// phi = t/(mean·ln 10): at most the threshold, less a millionth,
 		// up to this t.
-		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * p.mean()
+		t = d.cfg.PhiConvictThreshold * (1 - 1e-6) * math.Ln10 * d.mean(p)
 	default:
-		t = d.mu(p.mean()) + d.sigma(p)*d.safeZ
+		t = d.mu(d.mean(p)) + d.sigma(p)*d.safeZ
 	}
 	if math.IsNaN(t) || t < 0 {
 		return -1 // phi may be over the threshold after no silence at all
@@ -213,13 +228,10 @@ func (d *Detector) report(p *peer, endpoint string, at time.Time) {
 		if !d.based {
 			d.base, d.based = at, true
 		}
-		*p = peer{endpoint: endpoint, pos: int32(len(d.all)) + 1, last: at.Sub(d.base), stalledAt: d.stalled}
-		if d.cfg.Estimator == Sliding {
-			p.window = NewArrivalWindow(d.cfg.WindowSize)
-		}
+		*p = peer{pos: int32(len(d.all)) + 1, last: at.Sub(d.base), stalledAt: d.stalled, number: p.number}
+		d.list(p, endpoint)
 		d.bootstrap(p)
 		d.setDeadline(p)
-		d.all = append(d.all, p)
 		return
 	}
 	if d.sinceLast(p, at) <= 0 {
@@ -230,6 +242,43 @@ func (d *Detector) report(p *peer, endpoint string, at time.Time) {
 	}
 	p.last, p.stalledAt = at.Sub(d.base), d.stalled
 	d.setDeadline(p)
+}
+
+// list appends the new peer p, named endpoint unless it is numbered, to
+// the scan list, with its window under Sliding.
+func (d *Detector) list(p *peer, endpoint string) {
+	if p.number != 0 && d.name != nil {
+		endpoint = ""
+	}
+	if endpoint != "" && d.names == nil {
+		d.names = make([]string, len(d.all), cap(d.all))
+	}
+	d.all = append(d.all, p)
+	if d.names != nil {
+		d.names = append(d.names, endpoint)
+	}
+	if d.cfg.Estimator == Sliding {
+		d.wins = append(d.wins, NewArrivalWindow(d.cfg.WindowSize))
+	}
+}
+
+// nameOf returns the listed peer p's endpoint name.
+func (d *Detector) nameOf(p *peer) string {
+	switch {
+	case p.number != 0 && d.name != nil:
+		return d.name(p.number - 1)
+	case d.names != nil:
+		return d.names[p.pos-1]
+	}
+	return ""
+}
+
+// window returns the listed peer p's window under Sliding, or nil.
+func (d *Detector) win(p *peer) *ArrivalWindow {
+	if d.wins == nil {
+		return nil
+	}
+	return d.wins[p.pos-1]
 }
 
 // setDeadline recomputes p.deadline from p.last and p's window.
@@ -280,11 +329,11 @@ func (d *Detector) bootstrap(p *peer) {
 
 // add records one interval in p's statistics.
 func (d *Detector) add(p *peer, interval time.Duration) {
-	if p.window != nil {
-		p.window.Add(interval)
+	if w := d.win(p); w != nil {
+		w.Add(interval)
 		return
 	}
-	p.decay.add(interval, d.cfg.WindowSize)
+	p.decay.add(&p.n, interval, d.cfg.WindowSize)
 	if len(d.watched) > 0 {
 		if r := d.recent[p]; r != nil {
 			r.add(interval)
@@ -293,35 +342,35 @@ func (d *Detector) add(p *peer, interval time.Duration) {
 }
 
 // mean is the mean interval of p's statistics, in nanoseconds.
-func (p *peer) mean() float64 {
-	if p.window != nil {
-		return p.window.Mean()
+func (d *Detector) mean(p *peer) float64 {
+	if w := d.win(p); w != nil {
+		return w.Mean()
 	}
 	return p.decay.mean
 }
 
 // stdDev is the standard deviation of p's statistics, in nanoseconds.
-func (p *peer) stdDev() float64 {
-	if p.window != nil {
-		return p.window.StdDev()
+func (d *Detector) stdDev(p *peer) float64 {
+	if w := d.win(p); w != nil {
+		return w.StdDev()
 	}
 	return math.Sqrt(p.decay.variance)
 }
 
 // samples is the number of intervals p's statistics reflect.
 func (d *Detector) samples(p *peer) int {
-	if p.window != nil {
-		return p.window.Len()
+	if w := d.win(p); w != nil {
+		return w.Len()
 	}
-	return p.decay.samples(d.cfg.WindowSize)
+	return p.decay.samples(p.n, d.cfg.WindowSize)
 }
 
 // intervals returns p's intervals for display, oldest first: its
 // window's, or under Decaying statistics those kept since its window was
 // first read (see Detector.watch).
 func (d *Detector) intervals(p *peer) []time.Duration {
-	if p.window != nil {
-		return p.window.Intervals()
+	if w := d.win(p); w != nil {
+		return w.Intervals()
 	}
 	return d.watch(p).intervals()
 }
@@ -334,7 +383,7 @@ func (d *Detector) learns(p *peer, interval time.Duration) bool {
 	}
 	// Up to μ′ both normal models give phi ≤ log10 2 ≈ 0.301, so the usual
 	// heartbeat, on time, is learned without evaluating phi.
-	if float64(interval) <= d.mu(p.mean()) && d.cfg.PhiConvictThreshold >= 0.5 {
+	if float64(interval) <= d.mu(d.mean(p)) && d.cfg.PhiConvictThreshold >= 0.5 {
 		return true
 	}
 	return d.phiAfter(p, interval) < d.cfg.PhiConvictThreshold
@@ -361,7 +410,7 @@ func (d *Detector) phi(p *peer, now time.Time) float64 {
 // phiAfter returns p's phi after t of silence.
 func (d *Detector) phiAfter(p *peer, t time.Duration) float64 {
 	silence := float64(max(t, 0))
-	mean := p.mean()
+	mean := d.mean(p)
 	switch d.cfg.Model {
 	case Exponential:
 		return phiExponential(silence, mean)
@@ -382,7 +431,7 @@ func (d *Detector) mu(mean float64) float64 {
 // sigma is the standard deviation of the normal models: the window's, but
 // at least MinStdDev.
 func (d *Detector) sigma(p *peer) float64 {
-	return math.Max(p.stdDev(), float64(d.cfg.MinStdDev))
+	return math.Max(d.stdDev(p), float64(d.cfg.MinStdDev))
 }
 
 // Interpret reports whether endpoint should be convicted at now: whether its
@@ -478,8 +527,18 @@ func (d *Detector) unlist(p *peer) {
 	d.all[i].pos = i + 1
 	d.all[last] = nil
 	d.all = d.all[:last]
+	if d.names != nil {
+		d.names[i] = d.names[last]
+		d.names[last] = ""
+		d.names = d.names[:last]
+	}
+	if d.wins != nil {
+		d.wins[i] = d.wins[last]
+		d.wins[last] = nil
+		d.wins = d.wins[:last]
+	}
 	d.unwatch(p)
-	*p = peer{}
+	*p = peer{number: p.number}
 }
 
 // Overdue appends to buf, and returns, the endpoints whose phi at now may
@@ -494,7 +553,7 @@ func (d *Detector) Overdue(now time.Time, buf []string) []string {
 	off := now.Sub(d.base)
 	for _, p := range d.all {
 		if off > p.deadline {
-			buf = append(buf, p.endpoint)
+			buf = append(buf, d.nameOf(p))
 		}
 	}
 	return buf
@@ -517,10 +576,10 @@ func (d *Detector) Snapshot(now time.Time) []EndpointStats {
 // stats returns the reported record p's EndpointStats at now.
 func (d *Detector) stats(p *peer, now time.Time) EndpointStats {
 	return EndpointStats{
-		Endpoint:    p.endpoint,
+		Endpoint:    d.nameOf(p),
 		Phi:         ClampPhi(d.phiAfter(p, d.silence(p, now))),
-		Mean:        nanos(p.mean()),
-		StdDev:      nanos(p.stdDev()),
+		Mean:        nanos(d.mean(p)),
+		StdDev:      nanos(d.stdDev(p)),
 		Samples:     d.samples(p),
 		LastArrival: d.base.Add(p.last),
 	}

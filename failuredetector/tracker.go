@@ -18,9 +18,25 @@ type Tracker struct {
 	p peer
 }
 
+// SetNumber names t by the caller's number i (below 2³²−1) instead of a
+// name: in a Detector that was given the names of the numbers (SetNames),
+// ReportTracker keeps no name for t, and Overdue and Snapshot name it
+// by the numbers' names. A caller that numbers its endpoints anyway (the
+// gossiper core over a shared endpointstate.IDTable) keeps a Tracker of
+// no pointer and no name of its own per endpoint. The number stays with t
+// when it is untracked; set it before t's first report.
+func (t *Tracker) SetNumber(i uint32) { t.p.number = i + 1 }
+
+// SetNames gives d the name of each number a Tracker may be given with
+// SetNumber; name must return the same name for a number while a Tracker
+// of that number is reported (until Untrack). Call it before the first
+// report.
+func (d *Detector) SetNames(name func(number uint32) string) { d.name = name }
+
 // ReportTracker is Report for the endpoint named endpoint whose state is
 // t. Its first report lists t; endpoint is the name Overdue and Snapshot
-// give it.
+// give it, unless t is numbered (SetNumber) and d names the numbers
+// (SetNames).
 func (d *Detector) ReportTracker(t *Tracker, endpoint string, at time.Time) {
 	d.report(&t.p, endpoint, at)
 }

@@ -136,10 +136,10 @@ const (
 )
 
 // peer is the core's record of one endpoint (see records): its state
-// and, for a tracked peer, its liveness and failure-detector state, 184
-// bytes in all (192 allocated), its times kept as moments; an echo in
-// flight and the time a peer was seen leaving are kept beside
-// (Node.echoes, Node.left).
+// and, for a tracked peer, its liveness and failure-detector state, 120
+// bytes in all, its times kept as moments; an echo in flight and the time
+// a peer was seen leaving are kept beside (Node.echoes, Node.left). Its
+// pointers are the state's (its application states and tombstone times).
 type peer struct {
 	// fd is the peer's failure-detector state (see Node.detector); its
 	// last accepted report is when this node last saw the peer's
@@ -147,7 +147,7 @@ type peer struct {
 	fd failuredetector.Tracker
 	// st is the endpoint's state when the record holds one (see records);
 	// st.Aux holds the record's flags (see peerFlag), in the state's
-	// padding, so that a record takes 144 bytes rather than 160.
+	// padding, so that a record takes 120 bytes rather than 128.
 	st endpointstate.EndpointState
 }
 
@@ -287,6 +287,12 @@ func NewNode(cfg NodeConfig, addr string, gen int64, rng *rand.Rand) (*Node, err
 		left:         newSideTable[moment](),
 		overhead:     messaging.EnvelopeOverhead(cfg.ClusterName, cfg.ID, addr),
 		targetsStale: true,
+	}
+	if cfg.IDs != nil {
+		// Records in place hold their endpoint's number in their
+		// Tracker (records.ensure): the detector names them by the
+		// table rather than keeping a name per peer.
+		fd.SetNames(cfg.IDs.Name)
 	}
 	n.states = endpointstate.NewMapIn(n.peers.store())
 	n.states.SetLimits(cfg.Limits)

@@ -43,12 +43,13 @@ func newRecords(ids *endpointstate.IDTable) *records {
 	return &records{ids: ids}
 }
 
-// chunkLen is how many records one chunk holds: 128 records of 144
-// bytes are 18,432 bytes, one of the runtime's size classes exactly, so
-// a chunk wastes nothing; and a node leaves at most 127 slots of its last
-// chunk empty (at 10,000 endpoints, 1.6 B a view). TestRecordSize checks
-// the record's size.
-const chunkLen = 128
+// chunkLen is how many records one chunk holds: 136 records of 120
+// bytes are 16,320 bytes, 64 short of one of the runtime's size classes,
+// so a chunk wastes 0.5 B a record; and a node leaves at most 135 slots
+// of its last chunk empty (at 10,000 endpoints, 0.8 B a view; the
+// division by a constant is a multiplication). TestRecordSize checks the
+// record's size.
+const chunkLen = 136
 
 // numbered returns the record numbered i, or nil if it does not exist.
 func (r *records) numbered(i uint32) *peer {
@@ -94,6 +95,7 @@ func (r *records) ensure(ep string) *peer {
 	p := &r.chunks[c][i%chunkLen]
 	*p = peer{}
 	p.set(flagNumbered, true)
+	p.fd.SetNumber(i)
 	return p
 }
 
@@ -173,9 +175,10 @@ func (r *records) untrack(ep string) {
 		r.drop(ep)
 		return
 	}
+	// The Tracker is untracked: zero but for its number, which stays.
 	st := p.st
 	st.Aux &= flagHasState | flagNumbered
-	*p = peer{st: st}
+	*p = peer{fd: p.fd, st: st}
 }
 
 // all yields every tracked peer, in no particular order.
