@@ -94,5 +94,13 @@ func (t *IDTable) ascending() []uint32 {
 	return t.sorted
 }
 
+// Numbers reports whether id is numbered i: a number carried beside an ID
+// (see [Map.ExamineNumbered]) is trusted only if it does, which costs a
+// comparison of two strings (one of their pointers, when the carried ID
+// is the table's own) rather than hashing id.
+func (t *IDTable) Numbers(i uint32, id string) bool {
+	return id != "" && int(i) < len(t.names) && t.names[i] == id
+}
+
 // Name returns the ID numbered i, or "" if i is free.
 func (t *IDTable) Name(i uint32) string { return t.names[i] }

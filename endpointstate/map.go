@@ -155,6 +155,22 @@ func (m *Map) All() iter.Seq2[string, *EndpointState] {
 	}
 }
 
+// AllNumbered is All for a Map over a [NumberedStore]: every state with
+// its endpoint's number in the store's table (its ID is the table's Name
+// of it), in All's order. It yields nothing for another store.
+func (m *Map) AllNumbered() iter.Seq2[uint32, *EndpointState] {
+	return func(yield func(uint32, *EndpointState) bool) {
+		if m.numbered == nil {
+			return
+		}
+		for _, i := range m.numbered.IDs().ascending() {
+			if s := m.numbered.ByNumber(i); s != nil && !yield(i, s) {
+				return
+			}
+		}
+	}
+}
+
 // Len returns the number of endpoints.
 func (m *Map) Len() int { return m.states.Len() }
 

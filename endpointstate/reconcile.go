@@ -31,6 +31,20 @@ type Want struct {
 // Both results are in a deterministic order: requests as the digests came,
 // wants by endpoint.
 func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
+	return m.ExamineNumbered(remote, nil)
+}
+
+// ExamineNumbered is Examine for digests whose endpoints' numbers in the
+// table of the Map's [NumberedStore] come with them: numbers[k] is
+// remote[k]'s, plus 1, or 0 if unknown (nil: all unknown). The simulator's
+// cores share one table and hand each other their messages as they are,
+// so a digest's endpoint is found without hashing its ID; a number is
+// trusted only if the table numbers that ID with it ([IDTable.Numbers]),
+// and the result is Examine's in every case.
+func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Digest, wants []Want) {
+	if len(numbers) != len(remote) {
+		numbers = nil
+	}
 	// Each known endpoint met is stamped with this call's epoch, so a
 	// duplicate costs nothing to detect and the endpoints the SYN did not
 	// mention are the unstamped ones. Only unknown endpoints, rare in
@@ -39,7 +53,7 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 	requests, wants = m.scratch.Digests(), m.scratch.wantList()
 	var verdicts []verdict
 	if m.numbered != nil && m.scratch != nil && len(remote) >= numberedExamineFrom {
-		verdicts = m.judgeByNumber(remote)
+		verdicts = m.judgeByNumber(remote, numbers)
 	}
 	var unknown map[string]struct{}
 	matched := 0
@@ -136,26 +150,36 @@ const numberedExamineFrom = 64
 // verdicts are the same as judging in the SYN's order: among duplicates
 // the first in the SYN is still judged first (the sort is by number, then
 // position).
-func (m *Map) judgeByNumber(remote []Digest) []verdict {
+func (m *Map) judgeByNumber(remote []Digest, numbers []uint32) []verdict {
 	verdicts := m.scratch.verdicts[:0]
 	for range remote {
 		verdicts = append(verdicts, verdict{kind: verdictUnknown})
 	}
-	m.inNumberOrder(len(remote), func(k int) string { return remote[k].Endpoint }, func(k int, local *EndpointState) {
+	m.inNumberOrder(len(remote), func(k int) (string, uint32) {
+		if numbers != nil {
+			return remote[k].Endpoint, numbers[k]
+		}
+		return remote[k].Endpoint, 0
+	}, func(k int, local *EndpointState) {
 		verdicts[k] = m.judge(remote[k], local)
 	})
 	return verdicts
 }
 
 // inNumberOrder calls visit(k, local) for each k < n whose endpoint (named
-// by endpoint(k)) has a state in the numbered store, in the order of the
-// endpoints' numbers, which is the order of their records in memory: a
-// long list in a peer's order would make each lookup a cache miss.
-func (m *Map) inNumberOrder(n int, endpoint func(k int) string, visit func(k int, local *EndpointState)) {
+// by endpoint(k), with its number plus 1 if known, else 0) has a state
+// in the numbered store, in the order of the endpoints' numbers, which is
+// the order of their records in memory: a long list in a peer's order
+// would make each lookup a cache miss. A known number spares hashing the
+// ID (see ExamineNumbered).
+func (m *Map) inNumberOrder(n int, endpoint func(k int) (string, uint32), visit func(k int, local *EndpointState)) {
 	ids := m.numbered.IDs()
 	keys := m.scratch.keys[:0]
 	for k := range n {
-		if i, ok := ids.Lookup(endpoint(k)); ok {
+		ep, num := endpoint(k)
+		if num != 0 && ids.Numbers(num-1, ep) {
+			keys = append(keys, uint64(num-1)<<32|uint64(k))
+		} else if i, ok := ids.Lookup(ep); ok {
 			keys = append(keys, uint64(i)<<32|uint64(k))
 		}
 	}
@@ -557,7 +581,7 @@ func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {
 	for range deltas {
 		locals = append(locals, nil)
 	}
-	m.inNumberOrder(len(deltas), func(k int) string { return deltas[k].Endpoint }, func(k int, local *EndpointState) {
+	m.inNumberOrder(len(deltas), func(k int) (string, uint32) { return deltas[k].Endpoint, 0 }, func(k int, local *EndpointState) {
 		locals[k] = local
 	})
 	return locals

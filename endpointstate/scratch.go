@@ -19,6 +19,7 @@ package endpointstate
 // on one goroutine (the simulator's).
 type Scratch struct {
 	digests freeLists[Digest]
+	numbers freeLists[uint32]
 	deltas  freeLists[Delta]
 	wants   []Want
 	changes []Change
@@ -53,6 +54,23 @@ func (s *Scratch) Digests() []Digest {
 func (s *Scratch) PutDigests(d []Digest) {
 	if s != nil {
 		s.digests.put(d)
+	}
+}
+
+// Numbers returns an empty list of endpoint numbers to append to (the
+// numbers of a list of digests, see [Map.ExamineNumbered]), of a buffer
+// handed back earlier if there is one; nil on a nil Scratch.
+func (s *Scratch) Numbers() []uint32 {
+	if s == nil {
+		return nil
+	}
+	return s.numbers.take()
+}
+
+// PutNumbers hands back a list of numbers no one reads any more.
+func (s *Scratch) PutNumbers(n []uint32) {
+	if s != nil {
+		s.numbers.put(n)
 	}
 }
 

@@ -68,6 +68,18 @@ type Encoder struct {
 	codec   *Codec
 	index   map[string]int // interned ID → entry index
 	entries []entry
+	// byNumber finds, without hashing, the entries of IDs that came with
+	// their number in a table the sender shares (Syn.Numbers), when Size
+	// encodes: slot num holds stamp in its high half and the entry of the
+	// ID numbered num − 1, plus 1, in its low half, valid while the stamp
+	// is the current one (a Reset moves to the next). index holds every
+	// entry once an ID came without its number (mapAll); until then only
+	// byNumber holds them, and index is empty. Encode ignores the
+	// numbers: the wire path hashes as it always did.
+	byNumber []uint64
+	stamp    uint32
+	mapAll   bool
+	numbers  bool // the frame being encoded may use numbers (Size)
 	bytes   int // interned ID bytes
 	last    *Envelope
 	sp      spelled // within the frame being encoded
@@ -111,14 +123,21 @@ func sharedPrefix(a, b string) int {
 
 // NewEncoder returns an Encoder with empty tables, for a new connection.
 func (c *Codec) NewEncoder() *Encoder {
-	return &Encoder{codec: c, index: make(map[string]int)}
+	return &Encoder{codec: c, index: make(map[string]int), stamp: 1}
 }
 
 // Reset empties the Encoder's tables, as for a new connection, keeping
 // their memory: a caller that measures fresh-connection frames (the
 // simulator) resets one Encoder rather than making one per frame.
 func (enc *Encoder) Reset() {
-	clear(enc.index)
+	if len(enc.index) > 0 {
+		clear(enc.index)
+	}
+	if enc.stamp++; enc.stamp == 0 {
+		clear(enc.byNumber) // the stamps wrapped
+		enc.stamp = 1
+	}
+	enc.mapAll = false
 	enc.entries = enc.entries[:0]
 	enc.bytes, enc.last = 0, nil
 	enc.frames, enc.broken = 0, false
@@ -141,8 +160,15 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 // frame's length, len(Encode(e)) for the same tables. For a caller that
 // counts bytes and hands the envelope over as is (the simulator's
 // SkipDecode).
+//
+// Size finds the endpoints of a Syn that carries their numbers
+// (Syn.Numbers) by number rather than by hashing their IDs; the numbers
+// must be those of one table for the Encoder's tables' life (until
+// Reset), as they are in a simulation.
 func (enc *Encoder) Size(e *Envelope) (int, error) {
+	enc.numbers = true
 	b, err := enc.encode(e)
+	enc.numbers = false
 	return len(b), err
 }
 
@@ -180,9 +206,9 @@ func (enc *Encoder) encode(e *Envelope) ([]byte, error) {
 func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *Syn:
-		b = enc.digests(b, m.Digests)
+		b = enc.digests(b, m.Digests, m.Numbers)
 	case *Ack:
-		b = enc.digests(b, m.Requests)
+		b = enc.digests(b, m.Requests, nil)
 		b = enc.deltas(b, m.Deltas)
 	case *Ack2:
 		b = enc.deltas(b, m.Deltas)
@@ -207,7 +233,14 @@ func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 // ref appends the reference to endpoint id and returns the entry it
 // refers to (a scratch entry for an inline ID) and whether it is interned.
 func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
-	if i, ok := enc.index[id]; ok {
+	return enc.refNumbered(b, id, 0)
+}
+
+// refNumbered is ref for an ID that may come with its number in the
+// sender's table plus 1 (0: none; see Encoder.byNumber): the same
+// reference, found without hashing when it can be.
+func (enc *Encoder) refNumbered(b []byte, id string, num uint32) ([]byte, *entry) {
+	if i, ok := enc.lookup(id, num); ok {
 		return binary.AppendUvarint(b, uint64(i+refBase)), &enc.entries[i]
 	}
 	base := enc.sp.base(enc.entries)
@@ -228,18 +261,63 @@ func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
 		enc.sp = spelled{id: id, idx: -1, inline: e}
 		return b, e
 	}
-	enc.index[id] = len(enc.entries)
+	enc.intern(id, num, len(enc.entries))
 	enc.entries = append(enc.entries, entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc})
 	enc.bytes += len(id)
 	enc.sp = spelled{id: id, idx: len(enc.entries) - 1}
 	return b, &enc.entries[len(enc.entries)-1]
 }
 
-func (enc *Encoder) digests(b []byte, ds []endpointstate.Digest) []byte {
+// lookup returns the entry interned for id, whose number plus 1 is num
+// (0: none).
+func (enc *Encoder) lookup(id string, num uint32) (int, bool) {
+	if num != 0 && int(num) < len(enc.byNumber) {
+		if v := enc.byNumber[num]; uint32(v>>32) == enc.stamp && uint32(v) != 0 {
+			if i := int(uint32(v)) - 1; enc.entries[i].id == id {
+				return i, true
+			}
+		}
+	}
+	if num == 0 && !enc.mapAll {
+		// The first ID without its number: from now on index holds
+		// every entry.
+		for i := range enc.entries {
+			enc.index[enc.entries[i].id] = i
+		}
+		enc.mapAll = true
+	}
+	if len(enc.index) == 0 {
+		return 0, false
+	}
+	i, ok := enc.index[id]
+	return i, ok
+}
+
+// intern records that id (numbered num − 1, if num is not 0) is entry i.
+func (enc *Encoder) intern(id string, num uint32, i int) {
+	if num != 0 {
+		if int(num) >= len(enc.byNumber) {
+			enc.byNumber = append(enc.byNumber, make([]uint64, int(num)+1-len(enc.byNumber))...)
+		}
+		enc.byNumber[num] = uint64(enc.stamp)<<32 | uint64(i+1)
+	}
+	if num == 0 || enc.mapAll {
+		enc.index[id] = i
+	}
+}
+
+func (enc *Encoder) digests(b []byte, ds []endpointstate.Digest, numbers []uint32) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ds)))
-	for _, d := range ds {
+	if len(numbers) != len(ds) {
+		numbers = nil
+	}
+	for k, d := range ds {
 		var e *entry
-		b, e = enc.ref(b, d.Endpoint)
+		var num uint32
+		if numbers != nil && enc.numbers {
+			num = numbers[k]
+		}
+		b, e = enc.refNumbered(b, d.Endpoint, num)
 		b = appendDigest(b, e, d.Generation, d.MaxVersion)
 	}
 	return b

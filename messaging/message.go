@@ -70,6 +70,14 @@ type Message interface {
 type Syn struct {
 	// Digests of everything the sender knows, in random order.
 	Digests []endpointstate.Digest
+	// Numbers, when not nil, holds each digest's endpoint number in the
+	// endpointstate.IDTable the sender shares with its receivers, plus 1
+	// (0: none): the simulator's cores hand each other their messages as
+	// they are, and the receiver and the Encoder's Size find each
+	// endpoint by it without hashing its ID (see
+	// endpointstate.Map.ExamineNumbered). Local: never encoded (a decoded
+	// Syn has none); a number is trusted only where it names its ID.
+	Numbers []uint32
 }
 
 // Ack answers a Syn: the digests the receiver wants (each asks for every

@@ -77,7 +77,11 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 	if !n.allowAnswer(now, env) {
 		return
 	}
-	requests, wants := n.states.Examine(n.dropQuarantinedDigests(syn.Digests, now))
+	digests, numbers := syn.Digests, syn.Numbers
+	if len(n.removed) > 0 {
+		digests, numbers = n.dropQuarantinedDigests(digests, now), nil
+	}
+	requests, wants := n.states.ExamineNumbered(digests, numbers)
 	wants = n.dropQuarantined(wants, now)
 	budget := n.cfg.MaxFrameSize - n.overhead
 	for _, r := range requests {

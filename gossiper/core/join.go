@@ -17,7 +17,7 @@ func (n *Node) Join(now time.Time, addrs []string) (Output, []uint64) {
 	if n.phase != phaseRunning {
 		return out, nil
 	}
-	syn := &messaging.Syn{Digests: n.synDigests(now)}
+	syn := n.synDigests(now)
 	nonces := make([]uint64, len(addrs))
 	for i, a := range addrs {
 		n.nonce++

@@ -457,7 +457,8 @@ func Release(s *endpointstate.Scratch, m messaging.Message) {
 	switch m := m.(type) {
 	case *messaging.Syn:
 		s.PutDigests(m.Digests)
-		m.Digests = nil
+		s.PutNumbers(m.Numbers)
+		m.Digests, m.Numbers = nil, nil
 	case *messaging.Ack:
 		s.PutDigests(m.Requests)
 		s.PutDeltas(m.Deltas)

@@ -85,7 +85,7 @@ func (n *Node) countDeferred(out *Output) {
 
 // gossip sends this round's Syns.
 func (n *Node) gossip(now time.Time, out *Output) {
-	syn := &messaging.Syn{Digests: n.synDigests(now)}
+	syn := n.synDigests(now)
 	live, unreachable := n.targets()
 	sentToSeed := false
 	first := len(out.Messages)
@@ -116,31 +116,63 @@ func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, sent
 	}
 }
 
-// synDigests returns the digests of everything known except quarantined
-// endpoints, shuffled, the local node's first, cut to fit one frame. The
-// slice is the round's one allocation: the Syn keeps it.
-func (n *Node) synDigests(now time.Time) []endpointstate.Digest {
+// synDigests returns the Syn of the digests of everything known except
+// quarantined endpoints, shuffled, the local node's first, cut to fit one
+// frame. The digest list is the round's one allocation: the Syn keeps
+// it. A node sharing an ID table (the simulator's) also gives each
+// digest's endpoint number (Syn.Numbers), so that its receivers and the
+// simulator's sizing find the endpoints without hashing their IDs.
+func (n *Node) synDigests(now time.Time) *messaging.Syn {
 	self := n.self()
 	out := n.cfg.Scratch.Digests()
 	if out == nil {
 		out = make([]endpointstate.Digest, 0, n.states.Len())
 	}
 	out = append(out, endpointstate.Digest{Endpoint: n.id, Generation: self.HeartBeat.Generation, MaxVersion: self.MaxVersion()})
-	for ep, s := range n.states.All() {
-		if ep == n.id || len(n.removed) > 0 && n.quarantined(ep, s.HeartBeat.Generation, now) {
-			continue
+	var nums []uint32
+	if ids := n.cfg.IDs; ids != nil && n.cfg.Scratch != nil {
+		nums = append(n.cfg.Scratch.Numbers(), 0)
+		for i, s := range n.states.AllNumbered() {
+			ep := ids.Name(i)
+			if ep == n.id {
+				nums[0] = i + 1
+				continue
+			}
+			if len(n.removed) > 0 && n.quarantined(ep, s.HeartBeat.Generation, now) {
+				continue
+			}
+			out = append(out, endpointstate.Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
+			nums = append(nums, i+1)
 		}
-		out = append(out, endpointstate.Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
+	} else {
+		for ep, s := range n.states.All() {
+			if ep == n.id || len(n.removed) > 0 && n.quarantined(ep, s.HeartBeat.Generation, now) {
+				continue
+			}
+			out = append(out, endpointstate.Digest{Endpoint: ep, Generation: s.HeartBeat.Generation, MaxVersion: s.MaxVersion()})
+		}
 	}
 	rest := out[1:]
-	n.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	if nums != nil {
+		restNums := nums[1:]
+		n.rng.Shuffle(len(rest), func(i, j int) {
+			rest[i], rest[j] = rest[j], rest[i]
+			restNums[i], restNums[j] = restNums[j], restNums[i]
+		})
+	} else {
+		n.rng.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	}
 	budget := n.cfg.MaxFrameSize - n.overhead
 	for i, d := range out {
 		if budget -= d.SizeBound(); budget < 0 {
-			return out[:i]
+			out = out[:i]
+			break
 		}
 	}
-	return out
+	if nums != nil {
+		nums = nums[:len(out)]
+	}
+	return &messaging.Syn{Digests: out, Numbers: nums}
 }
 
 // targets returns the live peers and the unreachable ones worth gossiping
