@@ -120,7 +120,22 @@ func TestScratchSameResults(t *testing.T) {
 			seed := rapid.Int64().Draw(rt, "shuffle")
 			shuffle(remote, seed)
 			wantReq, wantWants := plainA.Examine(remote)
-			gotReq, gotWants := sharedA.Examine(remote)
+			// The digests' numbers, as a Syn between cores sharing the
+			// table carries them (Map.ExamineNumbered): mostly right,
+			// some missing, some naming another endpoint or none.
+			nums := make([]uint32, len(remote))
+			for k, d := range remote {
+				i, ok := ids.Lookup(d.Endpoint)
+				switch rapid.IntRange(0, 3).Draw(rt, "number") {
+				case 0, 1:
+					if ok {
+						nums[k] = i + 1
+					}
+				case 2:
+					nums[k] = uint32(rapid.IntRange(1, nEP+10).Draw(rt, "wrong number"))
+				}
+			}
+			gotReq, gotWants := sharedA.ExamineNumbered(remote, nums)
 			require.Equal(rt, norm(wantReq), norm(gotReq), "call %d: requests", call)
 			require.Equal(rt, norm(wantWants), norm(gotWants), "call %d: wants", call)
 			wantDeltas, wantComplete := plainA.BuildDeltas(wantWants, 1<<20)

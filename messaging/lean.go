@@ -80,10 +80,10 @@ type Encoder struct {
 	stamp    uint32
 	mapAll   bool
 	numbers  bool // the frame being encoded may use numbers (Size)
-	bytes   int // interned ID bytes
-	last    *Envelope
-	sp      spelled // within the frame being encoded
-	buf     []byte
+	bytes    int  // interned ID bytes
+	last     *Envelope
+	sp       spelled // within the frame being encoded
+	buf      []byte
 	// frames counts the frames encoded; broken is set by a failed
 	// encoding, which may have changed the tables: such an Encoder is
 	// never resumed on another connection (see [codecSession]).

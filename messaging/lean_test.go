@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +177,40 @@ func TestLeanSizeAndReset(t *testing.T) {
 			again, err := reused.Encode(e)
 			require.NoError(t, err, "frame %d", i)
 			assert.Equal(t, fresh, again, "frame %d: a reset Encoder against a new one", i)
+		}
+	})
+}
+
+// TestLeanSizeByNumber: Size finds a Syn's endpoints by the numbers it
+// carries (Syn.Numbers, those of one table, some missing) and every other
+// ID by hashing, and still returns len(Encode) of the same frame without
+// numbers, on warm tables (numbered and hashed IDs interned in any order,
+// found again either way) as after a Reset.
+func TestLeanSizeByNumber(t *testing.T) {
+	c := testCodec(t)
+	rapid.Check(t, func(t *rapid.T) {
+		ids := []string{"node-1", "node-2", "node-3", "a-much-longer-node-id.example.com", "é"}
+		number := func(id string) uint32 { return uint32(slices.Index(ids, id)) + 7 } // a table's number, plus 1
+		sizer, enc := c.NewEncoder(), c.NewEncoder()
+		for i := range rapid.IntRange(1, 30).Draw(t, "frames") {
+			if rapid.IntRange(0, 4).Draw(t, "reset") == 0 {
+				sizer.Reset()
+				enc.Reset()
+			}
+			e := genEnvelope(t, ids)
+			b, err := enc.Encode(e)
+			require.NoError(t, err, "frame %d", i)
+			if syn, ok := e.Message.(*Syn); ok {
+				syn.Numbers = make([]uint32, len(syn.Digests))
+				for k, d := range syn.Digests {
+					if rapid.IntRange(0, 3).Draw(t, "numbered") > 0 {
+						syn.Numbers[k] = number(d.Endpoint)
+					}
+				}
+			}
+			n, err := sizer.Size(e)
+			require.NoError(t, err, "frame %d", i)
+			assert.Equal(t, len(b), n, "frame %d: Size by number against Encode", i)
 		}
 	})
 }
