@@ -18,6 +18,14 @@ type Delta struct {
 	// Reset marks a delta holding the endpoint's complete state; the
 	// receiver replaces its copy with it.
 	Reset bool
+	// Number is the endpoint's number in the IDTable of the sender's
+	// [NumberedStore], plus 1, or 0: the simulator's cores share one
+	// table and hand each other their messages as they are, so the
+	// receiver ([Map.Apply]) and the simulator's sizing find the endpoint
+	// without hashing its ID. Local: never encoded (a decoded delta has
+	// 0), ignored unless the receiver's table numbers the ID with it; in
+	// the struct's padding.
+	Number uint32
 	// FromVersion is the version the delta starts above (0 for a reset):
 	// a receiver whose max version is below it would be left with a gap,
 	// so it ignores the delta.

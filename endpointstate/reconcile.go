@@ -280,8 +280,20 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	if cap(items) < len(wants) {
 		items = make([]item, 0, len(wants))
 	}
+	var ids *IDTable
+	if m.numbered != nil {
+		ids = m.numbered.IDs()
+	}
 	for _, w := range wants {
-		s := m.states.Get(w.Endpoint)
+		var s *EndpointState
+		var number uint32
+		if ids != nil {
+			if i, ok := ids.Lookup(w.Endpoint); ok {
+				s, number = m.numbered.ByNumber(i), i+1
+			}
+		} else {
+			s = m.states.Get(w.Endpoint)
+		}
 		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
 			continue
 		}
@@ -292,7 +304,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		if gap <= 0 {
 			continue
 		}
-		items = append(items, item{want: w, state: s, gap: gap})
+		items = append(items, item{want: w, state: s, gap: gap, number: number})
 	}
 	ordered := m.orderItems(items)
 	complete = true
@@ -312,6 +324,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	}()
 	for _, it := range ordered {
 		d := it.state.delta(it.want)
+		d.Number = it.number
 		if size := d.SizeBound(); size <= budget {
 			budget -= size
 			deltas = append(deltas, d)
@@ -391,6 +404,9 @@ type item struct {
 	want  Want
 	state *EndpointState
 	gap   int64
+	// number is the endpoint's number plus 1 in a numbered store's
+	// table, 0 otherwise: the delta carries it (Delta.Number).
+	number uint32
 }
 
 // delta builds the delta for w from s.
@@ -461,6 +477,11 @@ type Change struct {
 	// Generation is the endpoint's generation after the change;
 	// OldGeneration the one before (restarts).
 	Generation, OldGeneration int64
+	// Number is the endpoint's number in the table of the Map's
+	// [NumberedStore], plus 1, when Apply knew it without hashing the ID
+	// (the delta carried it: [Delta.Number]); 0 otherwise. The caller
+	// may find its own record of the endpoint by it.
+	Number uint32
 }
 
 // ApplyOptions are the receiver-side inputs of [Map.Apply].
@@ -513,8 +534,20 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		locals = m.localsByNumber(deltas)
 		defer func() { clear(locals); m.scratch.locals = locals[:0] }()
 	}
+	var ids *IDTable
+	if m.numbered != nil {
+		ids = m.numbered.IDs()
+	}
+	// The changes a delta carrying a valid number makes are numbered
+	// with it, at the start of the next iteration (or after the last).
+	from, number := 0, uint32(0)
 	for i := range deltas {
 		d := &deltas[i]
+		numberChanges(changes[from:], number)
+		from, number = len(changes), 0
+		if ids != nil && d.Number != 0 && ids.Numbers(d.Number-1, d.Endpoint) {
+			number = d.Number
+		}
 		if err := opts.Limits.CheckDelta(d); err != nil {
 			errs = append(errs, fmt.Errorf("apply: %w", err))
 			continue
@@ -539,7 +572,11 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 			if locals != nil {
 				local = locals[i]
 			}
-			if local == nil {
+			switch {
+			case local != nil:
+			case number != 0:
+				local = m.numbered.ByNumber(number - 1)
+			default:
 				local = m.states.Get(d.Endpoint)
 			}
 			if local != nil && local.HeartBeat.Generation == d.Generation && d.FromVersion <= local.MaxVersion() {
@@ -566,7 +603,18 @@ func (m *Map) Apply(deltas []Delta, opts ApplyOptions) ([]Change, error) {
 		}
 		changes = changed
 	}
+	numberChanges(changes[from:], number)
 	return changes, errors.Join(errs...)
+}
+
+// numberChanges sets the Number of changes to number, unless it is 0.
+func numberChanges(changes []Change, number uint32) {
+	if number == 0 {
+		return
+	}
+	for i := range changes {
+		changes[i].Number = number
+	}
 }
 
 // localsByNumber returns the local state of each delta's endpoint (nil
@@ -581,7 +629,7 @@ func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {
 	for range deltas {
 		locals = append(locals, nil)
 	}
-	m.inNumberOrder(len(deltas), func(k int) (string, uint32) { return deltas[k].Endpoint, 0 }, func(k int, local *EndpointState) {
+	m.inNumberOrder(len(deltas), func(k int) (string, uint32) { return deltas[k].Endpoint, deltas[k].Number }, func(k int, local *EndpointState) {
 		locals[k] = local
 	})
 	return locals

@@ -161,10 +161,10 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 // counts bytes and hands the envelope over as is (the simulator's
 // SkipDecode).
 //
-// Size finds the endpoints of a Syn that carries their numbers
-// (Syn.Numbers) by number rather than by hashing their IDs; the numbers
-// must be those of one table for the Encoder's tables' life (until
-// Reset), as they are in a simulation.
+// Size finds the endpoints of a Syn and of deltas that carry their
+// numbers (Syn.Numbers, endpointstate.Delta.Number) by number rather than
+// by hashing their IDs; the numbers must be those of one table for the
+// Encoder's tables' life (until Reset), as they are in a simulation.
 func (enc *Encoder) Size(e *Envelope) (int, error) {
 	enc.numbers = true
 	b, err := enc.encode(e)
@@ -355,7 +355,11 @@ func (enc *Encoder) deltas(b []byte, ds []endpointstate.Delta) []byte {
 // FromVersion's distance from the heartbeat, the optional GC-version
 // delta and the optional states.
 func (enc *Encoder) delta(b []byte, d *endpointstate.Delta) []byte {
-	b, e := enc.ref(b, d.Endpoint)
+	var num uint32
+	if enc.numbers {
+		num = d.Number
+	}
+	b, e := enc.refNumbered(b, d.Endpoint, num)
 	var flags byte
 	if d.Generation != e.gen {
 		flags |= dfGen

@@ -67,7 +67,11 @@ func (n *Node) settleChanged(now time.Time, changes []endpointstate.Change, out 
 			continue
 		}
 		if c.Kind == endpointstate.ChangeHeartBeat && (i+1 == len(changes) || changes[i+1].Endpoint != c.Endpoint) {
-			if p := n.peers.get(c.Endpoint); p != nil && p.alive() {
+			p := n.peers.tracked(c)
+			if p == nil {
+				p = n.peers.get(c.Endpoint)
+			}
+			if p != nil && p.alive() {
 				continue
 			}
 		}
@@ -125,7 +129,10 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	case endpointstate.ChangeRestarted:
 		n.onRestarted(now, c, out)
 	case endpointstate.ChangeHeartBeat:
-		p := n.peer(c.Endpoint, now)
+		p := n.peers.tracked(c)
+		if p == nil {
+			p = n.peer(c.Endpoint, now)
+		}
 		n.detector.ReportTracker(&p.fd, c.Endpoint, now)
 	case endpointstate.ChangeValue, endpointstate.ChangeDeleted:
 		out.event(now, Event{Kind: EventChange, Endpoint: c.Endpoint, Generation: c.Generation,

@@ -152,6 +152,20 @@ func (r *records) get(ep string) *peer {
 	return nil
 }
 
+// tracked returns the tracked peer c is about, found by the number the
+// change carries (endpointstate.Change.Number: Apply checked it against
+// the shared table) without hashing its ID; nil if it carries none or the
+// peer is not tracked, and the caller looks it up by ID.
+func (r *records) tracked(c endpointstate.Change) *peer {
+	if c.Number == 0 || r.ids == nil {
+		return nil
+	}
+	if p := r.numbered(c.Number - 1); p != nil && p.has(flagTracked) {
+		return p
+	}
+	return nil
+}
+
 // track returns the tracked peer ep, making its record tracked (its
 // liveness fields zero) if it was not.
 func (r *records) track(ep string) *peer {
