@@ -24,6 +24,9 @@ func (n *Node) quarantined(ep string, gen int64, now time.Time) bool {
 }
 
 func (n *Node) dropQuarantined(wants []endpointstate.Want, now time.Time) []endpointstate.Want {
+	if len(n.removed) == 0 {
+		return wants // nothing in quarantine: no state to look up
+	}
 	out := wants[:0]
 	for _, w := range wants {
 		if s := n.states.Get(w.Endpoint); s == nil || !n.quarantined(w.Endpoint, s.HeartBeat.Generation, now) {

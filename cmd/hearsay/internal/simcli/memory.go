@@ -12,12 +12,27 @@ import (
 // A run holds one view per node and endpoint, N² in all (every node's
 // record of every other), and a little per node. liveBytesPerView and
 // liveBytesPerNode fit the live heap BenchmarkViewMemory measured at
-// 1,000 and 2,000 nodes (173.7 and 165.7 B a view: 157.7 B a view plus
-// 16,000 B a node; docs/performance.md, "Simulator"), rounded up.
+// 1,000 and 2,000 nodes (157.5 and 141.3 B a view: 131 B a view plus
+// 16,000 B a node plus the empty tail of each node's last chunk of
+// records; docs/performance.md, "Simulator"), rounded up.
 const (
-	liveBytesPerView = 158
+	liveBytesPerView = 131
 	liveBytesPerNode = 16000
 )
+
+// A node keeps its records in chunks of recordsPerChunk records of
+// recordBytes (gossiper/core's records, chunkLen and TestRecordSize):
+// the slots past the last endpoint in its last chunk are allocated too.
+const (
+	recordsPerChunk = 136
+	recordBytes     = 120
+)
+
+// chunkTailBytes is the empty tail of a node's last chunk of records in
+// a run of nodes nodes.
+func chunkTailBytes(nodes uint64) uint64 {
+	return (recordsPerChunk - nodes%recordsPerChunk) % recordsPerChunk * recordBytes
+}
 
 // baseBytes is what a run needs beyond the views and nodes: the runtime,
 // the engine and its measurements.
@@ -32,7 +47,7 @@ const headroomPercent = 8
 // to take.
 func estimatePeak(nodes int) uint64 {
 	n := uint64(nodes)
-	live := n*n*liveBytesPerView + n*liveBytesPerNode + baseBytes
+	live := n*n*liveBytesPerView + n*(liveBytesPerNode+chunkTailBytes(n)) + baseBytes
 	return live + live*headroomPercent/100
 }
 

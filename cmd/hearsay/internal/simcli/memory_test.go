@@ -16,15 +16,15 @@ func TestCheckMemory(t *testing.T) {
 	const gb = 1 << 30
 	assert.NoError(t, checkMemory(20000, 0), "unknown memory: no check")
 	assert.NoError(t, checkMemory(1000, 1*gb), "1,000 nodes fit in 1 GiB")
-	assert.NoError(t, checkMemory(10000, 17*gb), "10,000 nodes fit in 17 GiB")
+	assert.NoError(t, checkMemory(10000, 14*gb), "10,000 nodes fit in 14 GiB")
 	err := checkMemory(20000, 22*gb)
-	require.Error(t, err, "20,000 nodes (about 64 GiB) do not fit in 22 GiB")
-	assert.Contains(t, err.Error(), "--nodes 20000 needs about 64.0 GiB")
-	assert.Contains(t, err.Error(), "22.0 GiB available: run at most about 11697 nodes")
+	require.Error(t, err, "20,000 nodes (about 53 GiB) do not fit in 22 GiB")
+	assert.Contains(t, err.Error(), "--nodes 20000 needs about 53.4 GiB")
+	assert.Contains(t, err.Error(), "22.0 GiB available: run at most about 12784 nodes")
 	assert.Contains(t, err.Error(), "--force")
 	assert.Contains(t, checkMemory(10, 1<<20).Error(), "at most about 0 nodes", "not even the base fits")
-	assert.LessOrEqual(t, estimatePeak(11697), uint64(22*gb), "the size named fits")
-	assert.Greater(t, estimatePeak(11698), uint64(22*gb), "and is the largest that does")
+	assert.LessOrEqual(t, estimatePeak(12784), uint64(22*gb), "the size named fits")
+	assert.Greater(t, estimatePeak(12785), uint64(22*gb), "and is the largest that does")
 }
 
 // TestMemoryLimit: a large run sets its estimated peak as the soft memory
@@ -33,7 +33,7 @@ func TestMemoryLimit(t *testing.T) {
 	limit, ok := memoryLimit(10000, "")
 	require.True(t, ok, "10,000 nodes set a limit")
 	assert.Equal(t, int64(estimatePeak(10000)), limit)
-	live := int64(10000*10000*liveBytesPerView + 10000*liveBytesPerNode + baseBytes)
+	live := int64(10000*10000*liveBytesPerView + 10000*(liveBytesPerNode+chunkTailBytes(10000)) + baseBytes)
 	assert.Greater(t, limit, live, "above the live heap: the collector must not run without end")
 	_, ok = memoryLimit(1000, "")
 	assert.False(t, ok, "1,000 nodes: the default pacing")
