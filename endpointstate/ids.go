@@ -33,6 +33,9 @@ type IDTable struct {
 	// changed in place, so a walk over it survives a rebuild.
 	sorted []uint32
 	stale  bool
+	// rank holds, by number, the number's position in sorted, built
+	// with it; a free number's is meaningless.
+	rank []uint32
 }
 
 // NewIDTable returns an empty table.
@@ -89,9 +92,20 @@ func (t *IDTable) ascending() []uint32 {
 			sorted = append(sorted, i)
 		}
 		slices.SortFunc(sorted, func(a, b uint32) int { return strings.Compare(t.names[a], t.names[b]) })
-		t.sorted, t.stale = sorted, false
+		rank := make([]uint32, len(t.names))
+		for j, i := range sorted {
+			rank[i] = uint32(j)
+		}
+		t.sorted, t.rank, t.stale = sorted, rank, false
 	}
 	return t.sorted
+}
+
+// ranks returns, by number, the position of each held number's ID in
+// ascending order (see ascending); shared, as ascending's result is.
+func (t *IDTable) ranks() []uint32 {
+	t.ascending()
+	return t.rank
 }
 
 // Numbers reports whether id is numbered i: a number carried beside an ID

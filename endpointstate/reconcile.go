@@ -52,8 +52,11 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 	m.nextEpoch()
 	requests, wants = m.scratch.Digests(), m.scratch.wantList()
 	var verdicts []verdict
+	var ranks []uint32 // by number: the rank of each ID in ascending order
+	var ranked []uint64
 	if m.numbered != nil && m.scratch != nil && len(remote) >= numberedExamineFrom {
 		verdicts = m.judgeByNumber(remote, numbers)
+		ranks, ranked = m.numbered.IDs().ranks(), m.scratch.keys[:0]
 	}
 	var unknown map[string]struct{}
 	matched := 0
@@ -79,6 +82,9 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: v.version})
 		case verdictWant:
 			matched++
+			if v.number != 0 {
+				ranked = append(ranked, uint64(ranks[v.number-1])<<32|uint64(len(wants)))
+			}
 			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: v.version})
 		case verdictEven:
 			matched++
@@ -88,19 +94,57 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 		m.scratch.verdicts = verdicts[:0]
 	}
 	if matched < m.states.Len() {
-		for ep, s := range m.states.All() {
-			if s.seen != m.epoch {
-				wants = append(wants, Want{Endpoint: ep})
+		if ranks != nil {
+			ids := m.numbered.IDs()
+			for i, s := range m.AllNumbered() {
+				if s.seen != m.epoch {
+					ranked = append(ranked, uint64(ranks[i])<<32|uint64(len(wants)))
+					wants = append(wants, Want{Endpoint: ids.Name(i)})
+				}
+			}
+		} else {
+			for ep, s := range m.states.All() {
+				if s.seen != m.epoch {
+					wants = append(wants, Want{Endpoint: ep})
+				}
 			}
 		}
 	}
-	slices.SortFunc(wants, func(a, b Want) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
+	if ranks != nil && len(ranked) == len(wants) {
+		wants, ranked = m.wantsByRank(wants, ranked)
+	} else {
+		slices.SortFunc(wants, func(a, b Want) int { return cmp.Compare(a.Endpoint, b.Endpoint) })
+	}
+	if ranks != nil {
+		m.scratch.keys = ranked[:0]
+	}
 	return requests, wants
+}
+
+// wantsByRank returns wants sorted by endpoint, given each one's rank in
+// the table's ascending order of IDs and its index in ranked (rank << 32
+// | index): a radix sort of the ranks rather than a comparison sort of
+// the IDs, into the Scratch's other want list (wants goes back to it).
+// The ranks are distinct (Examine wants an endpoint once), so the order
+// is the comparison sort's. It also returns ranked's buffer, sorted (the
+// radix sort may swap it with the Scratch's other).
+func (m *Map) wantsByRank(wants []Want, ranked []uint64) ([]Want, []uint64) {
+	ranked = radixSortHigh(ranked, &m.scratch.tmp)
+	out := m.scratch.sortedWants[:0]
+	for _, key := range ranked {
+		out = append(out, wants[uint32(key)])
+	}
+	clear(wants)
+	m.scratch.sortedWants = wants[:0]
+	return out, ranked
 }
 
 // verdict is what Examine makes of one digest.
 type verdict struct {
-	kind    uint8
+	kind uint8
+	// number is the endpoint's number in the store's table, plus 1,
+	// when judged by number (judgeByNumber), else 0.
+	number  uint32
 	version int64 // a request's MaxVersion, a want's FromVersion
 }
 
@@ -160,8 +204,9 @@ func (m *Map) judgeByNumber(remote []Digest, numbers []uint32) []verdict {
 			return remote[k].Endpoint, numbers[k]
 		}
 		return remote[k].Endpoint, 0
-	}, func(k int, local *EndpointState) {
+	}, func(k int, i uint32, local *EndpointState) {
 		verdicts[k] = m.judge(remote[k], local)
+		verdicts[k].number = i + 1
 	})
 	return verdicts
 }
@@ -172,7 +217,7 @@ func (m *Map) judgeByNumber(remote []Digest, numbers []uint32) []verdict {
 // the order of their records in memory: a long list in a peer's order
 // would make each lookup a cache miss. A known number spares hashing the
 // ID (see ExamineNumbered).
-func (m *Map) inNumberOrder(n int, endpoint func(k int) (string, uint32), visit func(k int, local *EndpointState)) {
+func (m *Map) inNumberOrder(n int, endpoint func(k int) (string, uint32), visit func(k int, i uint32, local *EndpointState)) {
 	ids := m.numbered.IDs()
 	keys := m.scratch.keys[:0]
 	for k := range n {
@@ -186,7 +231,7 @@ func (m *Map) inNumberOrder(n int, endpoint func(k int) (string, uint32), visit 
 	keys = radixSortHigh(keys, &m.scratch.tmp)
 	for _, key := range keys {
 		if local := m.numbered.ByNumber(uint32(key >> 32)); local != nil {
-			visit(int(uint32(key)), local)
+			visit(int(uint32(key)), uint32(key>>32), local)
 		}
 	}
 	m.scratch.keys = keys[:0]
@@ -629,7 +674,7 @@ func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {
 	for range deltas {
 		locals = append(locals, nil)
 	}
-	m.inNumberOrder(len(deltas), func(k int) (string, uint32) { return deltas[k].Endpoint, deltas[k].Number }, func(k int, local *EndpointState) {
+	m.inNumberOrder(len(deltas), func(k int) (string, uint32) { return deltas[k].Endpoint, deltas[k].Number }, func(k int, _ uint32, local *EndpointState) {
 		locals[k] = local
 	})
 	return locals

@@ -22,6 +22,9 @@ type Scratch struct {
 	numbers freeLists[uint32]
 	deltas  freeLists[Delta]
 	wants   []Want
+	// sortedWants is Examine's second want list, over a numbered store
+	// (see Map.wantsByRank).
+	sortedWants []Want
 	changes []Change
 	items   []item
 	ordered []item // BuildDeltas' items in order (see Map.orderItems)
