@@ -25,9 +25,9 @@ type Scratch struct {
 	// sortedWants is Examine's second want list, over a numbered store
 	// (see Map.wantsByRank).
 	sortedWants []Want
-	changes []Change
-	items   []item
-	ordered []item // BuildDeltas' items in order (see Map.orderItems)
+	changes     []Change
+	items       []item
+	ordered     []item // BuildDeltas' items in order (see Map.orderItems)
 	// verdicts, keys and tmp are Examine's, over a numbered store.
 	verdicts  []verdict
 	keys, tmp []uint64
