@@ -92,6 +92,9 @@ func (c *Codec) Encode(e *Envelope) ([]byte, error) {
 }
 
 func encodeBody(w *writer, m Message) error {
+	if ns, ok := m.(*NumberedSyn); ok {
+		m = &ns.Syn
+	}
 	switch m := m.(type) {
 	case *Syn:
 		w.arrayLen(1)

@@ -69,7 +69,7 @@ type Encoder struct {
 	index   map[string]int // interned ID → entry index
 	entries []entry
 	// byNumber finds, without hashing, the entries of IDs that came with
-	// their number in a table the sender shares (Syn.Numbers), when Size
+	// their number in a table the sender shares (NumberedSyn), when Size
 	// encodes: slot num holds stamp in its high half and the entry of the
 	// ID numbered num − 1, plus 1, in its low half, valid while the stamp
 	// is the current one (a Reset moves to the next). index holds every
@@ -162,7 +162,7 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 // SkipDecode).
 //
 // Size finds the endpoints of a Syn and of deltas that carry their
-// numbers (Syn.Numbers, endpointstate.Delta.Number) by number rather than
+// numbers (NumberedSyn, endpointstate.Delta.Number) by number rather than
 // by hashing their IDs; the numbers must be those of one table for the
 // Encoder's tables' life (until Reset), as they are in a simulation.
 func (enc *Encoder) Size(e *Envelope) (int, error) {
@@ -206,6 +206,8 @@ func (enc *Encoder) encode(e *Envelope) ([]byte, error) {
 func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *Syn:
+		b = enc.digests(b, m.Digests, nil)
+	case *NumberedSyn:
 		b = enc.digests(b, m.Digests, m.Numbers)
 	case *Ack:
 		b = enc.digests(b, m.Requests, nil)
@@ -451,6 +453,8 @@ func SizeBound(e *Envelope) int {
 	}
 	switch m := e.Message.(type) {
 	case *Syn:
+		digests(m.Digests)
+	case *NumberedSyn:
 		digests(m.Digests)
 	case *Ack:
 		digests(m.Requests)

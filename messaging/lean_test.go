@@ -182,10 +182,11 @@ func TestLeanSizeAndReset(t *testing.T) {
 }
 
 // TestLeanSizeByNumber: Size finds a Syn's endpoints by the numbers it
-// carries (Syn.Numbers, those of one table, some missing) and every other
+// carries (NumberedSyn, those of one table, some missing) and every other
 // ID by hashing, and still returns len(Encode) of the same frame without
 // numbers, on warm tables (numbered and hashed IDs interned in any order,
-// found again either way) as after a Reset.
+// found again either way) as after a Reset; Encode of the NumberedSyn is
+// the Syn's, byte for byte.
 func TestLeanSizeByNumber(t *testing.T) {
 	c := testCodec(t)
 	rapid.Check(t, func(t *rapid.T) {
@@ -201,16 +202,28 @@ func TestLeanSizeByNumber(t *testing.T) {
 			b, err := enc.Encode(e)
 			require.NoError(t, err, "frame %d", i)
 			if syn, ok := e.Message.(*Syn); ok {
-				syn.Numbers = make([]uint32, len(syn.Digests))
+				numbered := &NumberedSyn{Syn: *syn, Numbers: make([]uint32, len(syn.Digests))}
 				for k, d := range syn.Digests {
 					if rapid.IntRange(0, 3).Draw(t, "numbered") > 0 {
-						syn.Numbers[k] = number(d.Endpoint)
+						numbered.Numbers[k] = number(d.Endpoint)
 					}
 				}
+				with := *e
+				with.Message = numbered
+				e = &with
 			}
 			n, err := sizer.Size(e)
 			require.NoError(t, err, "frame %d", i)
 			assert.Equal(t, len(b), n, "frame %d: Size by number against Encode", i)
+			if _, ok := e.Message.(*NumberedSyn); ok {
+				plain, err := c.NewEncoder().Encode(e)
+				require.NoError(t, err, "frame %d", i)
+				fresh := c.NewEncoder()
+				e.Message = &e.Message.(*NumberedSyn).Syn
+				want, err := fresh.Encode(e)
+				require.NoError(t, err, "frame %d", i)
+				assert.Equal(t, want, plain, "frame %d: a NumberedSyn encodes as its Syn", i)
+			}
 		}
 	})
 }

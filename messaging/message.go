@@ -58,7 +58,7 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// Message is one of the protocol's messages: *Syn, *Ack, *Ack2, *Shutdown,
+// Message is one of the protocol's messages: *Syn (or *NumberedSyn), *Ack, *Ack2, *Shutdown,
 // *Echo, *EchoReply, *ShadowSyn, *ShadowAck or *Push.
 type Message interface {
 	// Type returns the message's wire type.
@@ -70,13 +70,20 @@ type Message interface {
 type Syn struct {
 	// Digests of everything the sender knows, in random order.
 	Digests []endpointstate.Digest
-	// Numbers, when not nil, holds each digest's endpoint number in the
-	// endpointstate.IDTable the sender shares with its receivers, plus 1
-	// (0: none): the simulator's cores hand each other their messages as
-	// they are, and the receiver and the Encoder's Size find each
-	// endpoint by it without hashing its ID (see
-	// endpointstate.Map.ExamineNumbered). Local: never encoded (a decoded
-	// Syn has none); a number is trusted only where it names its ID.
+}
+
+// NumberedSyn is a Syn whose digests' endpoint numbers, in the
+// endpointstate.IDTable its sender shares with its receivers, come with
+// it: Numbers[k] is Digests[k]'s number plus 1 (0: none). The simulator's
+// cores, which share one table and hand each other their messages as
+// they are, send it instead of a Syn, so that the receiver and the
+// Encoder's Size find each endpoint without hashing its ID (see
+// endpointstate.Map.ExamineNumbered); a runtime node sends a plain Syn
+// and pays nothing for it. On the wire it is a Syn (Encode ignores the
+// numbers; a decoded one is a *Syn); a number is trusted only where it
+// names its ID.
+type NumberedSyn struct {
+	Syn
 	Numbers []uint32
 }
 
@@ -146,6 +153,9 @@ func (*Push) Type() Type { return TypePush }
 
 // Type implements [Message].
 func (*Syn) Type() Type { return TypeSyn }
+
+// Type implements [Message]: a NumberedSyn is a Syn.
+func (*NumberedSyn) Type() Type { return TypeSyn }
 
 // Type implements [Message].
 func (*Ack) Type() Type { return TypeAck }

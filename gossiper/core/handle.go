@@ -55,7 +55,9 @@ func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
 	n.directContact(now, env.From, out)
 	switch m := env.Message.(type) {
 	case *messaging.Syn:
-		n.handleSyn(now, env, m, out)
+		n.handleSyn(now, env, m, nil, out)
+	case *messaging.NumberedSyn:
+		n.handleSyn(now, env, &m.Syn, m.Numbers, out)
 	case *messaging.Ack:
 		n.handleAck(now, env, m, out)
 	case *messaging.Ack2:
@@ -72,12 +74,13 @@ func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
 }
 
 // handleSyn answers with an Ack: requests for what the sender knows better,
-// deltas for what it lacks, within one frame.
-func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.Syn, out *Output) {
+// deltas for what it lacks, within one frame. numbers are the digests'
+// endpoint numbers, when the Syn came with them (messaging.NumberedSyn).
+func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.Syn, numbers []uint32, out *Output) {
 	if !n.allowAnswer(now, env) {
 		return
 	}
-	digests, numbers := syn.Digests, syn.Numbers
+	digests := syn.Digests
 	if len(n.removed) > 0 {
 		digests, numbers = n.dropQuarantinedDigests(digests, now), nil
 	}

@@ -457,6 +457,9 @@ func Release(s *endpointstate.Scratch, m messaging.Message) {
 	switch m := m.(type) {
 	case *messaging.Syn:
 		s.PutDigests(m.Digests)
+		m.Digests = nil
+	case *messaging.NumberedSyn:
+		s.PutDigests(m.Digests)
 		s.PutNumbers(m.Numbers)
 		m.Digests, m.Numbers = nil, nil
 	case *messaging.Ack:

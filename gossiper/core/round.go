@@ -101,7 +101,7 @@ func (n *Node) gossip(now time.Time, out *Output) {
 	}
 }
 
-func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, sent []Outgoing, out *Output) {
+func (n *Node) maybeGossipToSeed(live, unreachable int, syn messaging.Message, sent []Outgoing, out *Output) {
 	if len(n.seeds) == 0 {
 		return
 	}
@@ -120,9 +120,9 @@ func (n *Node) maybeGossipToSeed(live, unreachable int, syn *messaging.Syn, sent
 // quarantined endpoints, shuffled, the local node's first, cut to fit one
 // frame. The digest list is the round's one allocation: the Syn keeps
 // it. A node sharing an ID table (the simulator's) also gives each
-// digest's endpoint number (Syn.Numbers), so that its receivers and the
+// digest's endpoint number (messaging.NumberedSyn), so that its receivers and the
 // simulator's sizing find the endpoints without hashing their IDs.
-func (n *Node) synDigests(now time.Time) *messaging.Syn {
+func (n *Node) synDigests(now time.Time) messaging.Message {
 	self := n.self()
 	out := n.cfg.Scratch.Digests()
 	if out == nil {
@@ -170,9 +170,9 @@ func (n *Node) synDigests(now time.Time) *messaging.Syn {
 		}
 	}
 	if nums != nil {
-		nums = nums[:len(out)]
+		return &messaging.NumberedSyn{Syn: messaging.Syn{Digests: out}, Numbers: nums[:len(out)]}
 	}
-	return &messaging.Syn{Digests: out, Numbers: nums}
+	return &messaging.Syn{Digests: out}
 }
 
 // targets returns the live peers and the unreachable ones worth gossiping
