@@ -163,10 +163,14 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 //
 // Size finds the endpoints of a Syn and of deltas that carry their
 // numbers (NumberedSyn, endpointstate.Delta.Number) by number rather than
-// by hashing their IDs; the numbers must be those of one table for the
-// Encoder's tables' life (until Reset), as they are in a simulation.
+// by hashing their IDs, in the first frame of a new or reset Encoder (the
+// simulator's fresh-connection frames); the numbers must be those of one
+// table, as they are in a simulation.
 func (enc *Encoder) Size(e *Envelope) (int, error) {
-	enc.numbers = true
+	// Only a fresh table's first frame: its numbers are one snapshot of
+	// one table, while an endpoint removed and added again between two
+	// frames may come back with another number.
+	enc.numbers = enc.frames == 0
 	b, err := enc.encode(e)
 	enc.numbers = false
 	return len(b), err

@@ -153,11 +153,11 @@ func (r *records) get(ep string) *peer {
 }
 
 // tracked returns the tracked peer c is about, found by the number the
-// change carries (endpointstate.Change.Number: Apply checked it against
-// the shared table) without hashing its ID; nil if it carries none or the
+// change carries (endpointstate.Change.Number), checked against the
+// table again, without hashing its ID; nil if it carries none or the
 // peer is not tracked, and the caller looks it up by ID.
 func (r *records) tracked(c endpointstate.Change) *peer {
-	if c.Number == 0 || r.ids == nil {
+	if c.Number == 0 || r.ids == nil || !r.ids.Numbers(c.Number-1, c.Endpoint) {
 		return nil
 	}
 	if p := r.numbered(c.Number - 1); p != nil && p.has(flagTracked) {
