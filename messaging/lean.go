@@ -236,16 +236,11 @@ func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 	return b, nil
 }
 
-// ref appends the reference to endpoint id and returns the entry it
-// refers to (a scratch entry for an inline ID) and whether it is interned.
-func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
-	return enc.refNumbered(b, id, 0)
-}
-
-// refNumbered is ref for an ID that may come with its number in the
-// sender's table plus 1 (0: none; see Encoder.byNumber): the same
-// reference, found without hashing when it can be.
-func (enc *Encoder) refNumbered(b []byte, id string, num uint32) ([]byte, *entry) {
+// ref appends the reference to endpoint id, whose number in the sender's
+// table plus 1 may come with it (0: none; see Encoder.byNumber), and
+// returns the entry it refers to (a scratch entry for an inline ID). A
+// number only spares hashing id: the reference is the same.
+func (enc *Encoder) ref(b []byte, id string, num uint32) ([]byte, *entry) {
 	if i, ok := enc.lookup(id, num); ok {
 		return binary.AppendUvarint(b, uint64(i+refBase)), &enc.entries[i]
 	}
@@ -323,7 +318,7 @@ func (enc *Encoder) digests(b []byte, ds []endpointstate.Digest, numbers []uint3
 		if numbers != nil && enc.numbers {
 			num = numbers[k]
 		}
-		b, e = enc.refNumbered(b, d.Endpoint, num)
+		b, e = enc.ref(b, d.Endpoint, num)
 		b = appendDigest(b, e, d.Generation, d.MaxVersion)
 	}
 	return b
@@ -365,7 +360,7 @@ func (enc *Encoder) delta(b []byte, d *endpointstate.Delta) []byte {
 	if enc.numbers {
 		num = d.Number
 	}
-	b, e := enc.refNumbered(b, d.Endpoint, num)
+	b, e := enc.ref(b, d.Endpoint, num)
 	var flags byte
 	if d.Generation != e.gen {
 		flags |= dfGen
