@@ -31,7 +31,8 @@ type Want struct {
 // Both results are in a deterministic order: requests as the digests came,
 // wants by endpoint.
 func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
-	return m.ExamineNumbered(remote, nil)
+	requests, _, wants = m.ExamineNumbered(remote, nil)
+	return requests, wants
 }
 
 // ExamineNumbered is Examine for digests whose endpoints' numbers in the
@@ -40,8 +41,10 @@ func (m *Map) Examine(remote []Digest) (requests []Digest, wants []Want) {
 // cores share one table and hand each other their messages as they are,
 // so a digest's endpoint is found without hashing its ID; a number is
 // trusted only if the table numbers that ID with it ([IDTable.Numbers]),
-// and the result is Examine's in every case.
-func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Digest, wants []Want) {
+// and the result is Examine's in every case. It also returns the
+// requests' numbers the same way (nil when it judged by ID), from the
+// Scratch ([Scratch.PutNumbers] hands them back).
+func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Digest, requestNumbers []uint32, wants []Want) {
 	if len(numbers) != len(remote) {
 		numbers = nil
 	}
@@ -57,6 +60,7 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 	if m.numbered != nil && m.scratch != nil && len(remote) >= numberedExamineFrom {
 		verdicts = m.judgeByNumber(remote, numbers)
 		ranks, ranked = m.numbered.IDs().ranks(), m.scratch.keys[:0]
+		requestNumbers = m.scratch.Numbers()
 	}
 	var unknown map[string]struct{}
 	matched := 0
@@ -76,9 +80,19 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 				unknown = map[string]struct{}{}
 			}
 			unknown[d.Endpoint] = struct{}{}
+			if verdicts != nil {
+				var number uint32
+				if numbers != nil && numbers[k] != 0 && m.numbered.IDs().Numbers(numbers[k]-1, d.Endpoint) {
+					number = numbers[k]
+				}
+				requestNumbers = append(requestNumbers, number)
+			}
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation})
 		case verdictRequest:
 			matched++
+			if verdicts != nil {
+				requestNumbers = append(requestNumbers, v.number)
+			}
 			requests = append(requests, Digest{Endpoint: d.Endpoint, Generation: d.Generation, MaxVersion: v.version})
 		case verdictWant:
 			matched++
@@ -118,7 +132,7 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 	if ranks != nil {
 		m.scratch.keys = ranked[:0]
 	}
-	return requests, wants
+	return requests, requestNumbers, wants
 }
 
 // wantsByRank returns wants sorted by endpoint, given each one's rank in
@@ -284,13 +298,30 @@ func (s *EndpointState) fromVersion(v int64) int64 {
 // request for an older generation gets the whole current state, a request
 // for a newer one gets nothing.
 func (m *Map) WantsFor(requests []Digest) []Want {
+	return m.WantsForNumbered(requests, nil)
+}
+
+// WantsForNumbered is WantsFor for requests whose endpoints' numbers come
+// with them, as in [Map.ExamineNumbered]: numbers[k] is requests[k]'s
+// plus 1, or 0; a number is trusted only where the table names the same
+// ID with it.
+func (m *Map) WantsForNumbered(requests []Digest, numbers []uint32) []Want {
 	// A duplicate request counts once: each state met is stamped with
 	// this call's epoch, as in Examine (a request for an unknown
 	// endpoint gets nothing, duplicate or not).
 	m.nextEpoch()
 	wants := m.scratch.wantList()
-	for _, r := range requests {
-		local := m.states.Get(r.Endpoint)
+	var ids *IDTable
+	if m.numbered != nil && len(numbers) == len(requests) {
+		ids = m.numbered.IDs()
+	}
+	for k, r := range requests {
+		var local *EndpointState
+		if ids != nil && numbers[k] != 0 && ids.Numbers(numbers[k]-1, r.Endpoint) {
+			local = m.numbered.ByNumber(numbers[k] - 1)
+		} else {
+			local = m.states.Get(r.Endpoint)
+		}
 		if local != nil {
 			if local.seen == m.epoch {
 				continue

@@ -135,7 +135,18 @@ func TestScratchSameResults(t *testing.T) {
 					nums[k] = uint32(rapid.IntRange(1, nEP+10).Draw(rt, "wrong number"))
 				}
 			}
-			gotReq, gotWants := sharedA.ExamineNumbered(remote, nums)
+			gotReq, gotReqNums, gotWants := sharedA.ExamineNumbered(remote, nums)
+			if gotReqNums != nil {
+				require.Len(rt, gotReqNums, len(gotReq), "call %d: a number per request", call)
+				for k, r := range gotReq {
+					if gotReqNums[k] != 0 {
+						require.True(rt, ids.Numbers(gotReqNums[k]-1, r.Endpoint), "call %d: request %q numbered %d", call, r.Endpoint, gotReqNums[k])
+					}
+					if rapid.IntRange(0, 3).Draw(rt, "request number") == 0 {
+						gotReqNums[k] = uint32(rapid.IntRange(0, nEP+10).Draw(rt, "wrong request number"))
+					}
+				}
+			}
 			require.Equal(rt, norm(wantReq), norm(gotReq), "call %d: requests", call)
 			require.Equal(rt, norm(wantWants), norm(gotWants), "call %d: wants", call)
 			wantDeltas, wantComplete := plainA.BuildDeltas(wantWants, 1<<20)
@@ -167,7 +178,7 @@ func TestScratchSameResults(t *testing.T) {
 			require.Equal(rt, norm(wantCh), norm(unnumberedChanges(gotCh)), "call %d: changes", call)
 			require.Equal(rt, plainB.Digests(), sharedB.Digests(), "call %d: B after the deltas", call)
 			wantFor := plainB.WantsFor(wantReq)
-			gotFor := sharedB.WantsFor(gotReq)
+			gotFor := sharedB.WantsForNumbered(gotReq, gotReqNums)
 			require.Equal(rt, norm(wantFor), norm(gotFor), "call %d: wants for the requests", call)
 			scratch.PutWants(gotWants)
 			scratch.PutWants(gotFor)

@@ -92,8 +92,11 @@ func (c *Codec) Encode(e *Envelope) ([]byte, error) {
 }
 
 func encodeBody(w *writer, m Message) error {
-	if ns, ok := m.(*NumberedSyn); ok {
-		m = &ns.Syn
+	switch n := m.(type) {
+	case *NumberedSyn:
+		m = &n.Syn
+	case *NumberedAck:
+		m = &n.Ack
 	}
 	switch m := m.(type) {
 	case *Syn:

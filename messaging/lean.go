@@ -162,7 +162,7 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 // SkipDecode).
 //
 // Size finds the endpoints of a Syn and of deltas that carry their
-// numbers (NumberedSyn, endpointstate.Delta.Number) by number rather than
+// numbers (NumberedSyn, NumberedAck, endpointstate.Delta.Number) by number rather than
 // by hashing their IDs, in the first frame of a new or reset Encoder (the
 // simulator's fresh-connection frames); the numbers must be those of one
 // table, as they are in a simulation.
@@ -215,6 +215,9 @@ func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 		b = enc.digests(b, m.Digests, m.Numbers)
 	case *Ack:
 		b = enc.digests(b, m.Requests, nil)
+		b = enc.deltas(b, m.Deltas)
+	case *NumberedAck:
+		b = enc.digests(b, m.Requests, m.RequestNumbers)
 		b = enc.deltas(b, m.Deltas)
 	case *Ack2:
 		b = enc.deltas(b, m.Deltas)
@@ -456,6 +459,9 @@ func SizeBound(e *Envelope) int {
 	case *NumberedSyn:
 		digests(m.Digests)
 	case *Ack:
+		digests(m.Requests)
+		deltas(m.Deltas)
+	case *NumberedAck:
 		digests(m.Requests)
 		deltas(m.Deltas)
 	case *Ack2:

@@ -181,8 +181,8 @@ func TestLeanSizeAndReset(t *testing.T) {
 	})
 }
 
-// TestLeanSizeByNumber: Size finds a Syn's endpoints by the numbers it
-// carries (NumberedSyn, those of one table, some missing, renumbered now
+// TestLeanSizeByNumber: Size finds a Syn's or an Ack's endpoints by the
+// numbers they carry (NumberedSyn, NumberedAck, Delta.Number: those of one table, some missing, renumbered now
 // and then between frames) and every other ID by hashing, and still
 // returns len(Encode) of the same frame without numbers, on warm tables
 // (numbered and hashed IDs interned in any order, found again either way)
@@ -213,6 +213,22 @@ func TestLeanSizeByNumber(t *testing.T) {
 				for k, d := range syn.Digests {
 					if rapid.IntRange(0, 3).Draw(t, "numbered") > 0 {
 						numbered.Numbers[k] = number(d.Endpoint)
+					}
+				}
+				with := *e
+				with.Message = numbered
+				e = &with
+			}
+			if ack, ok := e.Message.(*Ack); ok {
+				numbered := &NumberedAck{Ack: *ack, RequestNumbers: make([]uint32, len(ack.Requests))}
+				for k, d := range ack.Requests {
+					if rapid.IntRange(0, 3).Draw(t, "request numbered") > 0 {
+						numbered.RequestNumbers[k] = number(d.Endpoint)
+					}
+				}
+				for k := range numbered.Deltas {
+					if rapid.IntRange(0, 3).Draw(t, "delta numbered") > 0 {
+						numbered.Deltas[k].Number = number(numbered.Deltas[k].Endpoint)
 					}
 				}
 				with := *e

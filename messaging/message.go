@@ -157,6 +157,19 @@ func (*Syn) Type() Type { return TypeSyn }
 // Type implements [Message]: a NumberedSyn is a Syn.
 func (*NumberedSyn) Type() Type { return TypeSyn }
 
+// NumberedAck is an Ack whose requests' endpoint numbers come with it, as
+// a NumberedSyn's digests' do: RequestNumbers[k] is Requests[k]'s number
+// plus 1 (0: none). The simulator's cores answer a NumberedSyn with it;
+// on the wire it is an Ack. (Its deltas carry their numbers themselves:
+// endpointstate.Delta.Number.)
+type NumberedAck struct {
+	Ack
+	RequestNumbers []uint32
+}
+
+// Type implements [Message]: a NumberedAck is an Ack.
+func (*NumberedAck) Type() Type { return TypeAck }
+
 // Type implements [Message].
 func (*Ack) Type() Type { return TypeAck }
 

@@ -59,7 +59,9 @@ func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
 	case *messaging.NumberedSyn:
 		n.handleSyn(now, env, &m.Syn, m.Numbers, out)
 	case *messaging.Ack:
-		n.handleAck(now, env, m, out)
+		n.handleAck(now, env, m, nil, out)
+	case *messaging.NumberedAck:
+		n.handleAck(now, env, &m.Ack, m.RequestNumbers, out)
 	case *messaging.Ack2:
 		n.applyDeltas(now, m.Deltas, out)
 	case *messaging.Push:
@@ -84,7 +86,7 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 	if len(n.removed) > 0 {
 		digests, numbers = n.dropQuarantinedDigests(digests, now), nil
 	}
-	requests, wants := n.states.ExamineNumbered(digests, numbers)
+	requests, requestNumbers, wants := n.states.ExamineNumbered(digests, numbers)
 	wants = n.dropQuarantined(wants, now)
 	budget := n.cfg.MaxFrameSize - n.overhead
 	for _, r := range requests {
@@ -95,16 +97,22 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 	if !complete {
 		n.counters.AcksTruncated++
 	}
+	if requestNumbers != nil {
+		out.reply(env, &messaging.NumberedAck{Ack: messaging.Ack{Requests: requests, Deltas: deltas}, RequestNumbers: requestNumbers})
+		return
+	}
 	out.reply(env, &messaging.Ack{Requests: requests, Deltas: deltas})
 }
 
 // handleAck applies the Ack's deltas and answers its requests with an Ack2.
-func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.Ack, out *Output) {
+// requestNumbers are the requests' endpoint numbers, when the Ack came
+// with them (messaging.NumberedAck).
+func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.Ack, requestNumbers []uint32, out *Output) {
 	n.applyDeltas(now, ack.Deltas, out)
 	if !n.allowAnswer(now, env) {
 		return
 	}
-	wants := n.dropQuarantined(n.states.WantsFor(ack.Requests), now)
+	wants := n.dropQuarantined(n.states.WantsForNumbered(ack.Requests, requestNumbers), now)
 	deltas, complete := n.states.BuildDeltas(wants, n.cfg.MaxFrameSize-n.overhead)
 	n.cfg.Scratch.PutWants(wants)
 	if !complete {

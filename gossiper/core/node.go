@@ -466,6 +466,11 @@ func Release(s *endpointstate.Scratch, m messaging.Message) {
 		s.PutDigests(m.Requests)
 		s.PutDeltas(m.Deltas)
 		m.Requests, m.Deltas = nil, nil
+	case *messaging.NumberedAck:
+		s.PutDigests(m.Requests)
+		s.PutNumbers(m.RequestNumbers)
+		s.PutDeltas(m.Deltas)
+		m.Requests, m.RequestNumbers, m.Deltas = nil, nil, nil
 	case *messaging.Ack2:
 		s.PutDeltas(m.Deltas)
 		m.Deltas = nil
