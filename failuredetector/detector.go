@@ -273,7 +273,7 @@ func (d *Detector) nameOf(p *peer) string {
 	return ""
 }
 
-// window returns the listed peer p's window under Sliding, or nil.
+// win returns the listed peer p's window under Sliding, or nil.
 func (d *Detector) win(p *peer) *ArrivalWindow {
 	if d.wins == nil {
 		return nil
