@@ -33,7 +33,7 @@ var (
 // simShell is the simulator's one contact with the real world (the wall
 // clock and heap size it reports); the rest of gossiper/sim is as
 // deterministic as the core it runs.
-var simShell = []string{"wall.go"}
+var simShell = []string{"wall.go", "workers.go"}
 
 func root(t *testing.T) string {
 	t.Helper()

@@ -114,7 +114,7 @@ func (e *engine) latency() time.Duration {
 	if nw.Reorder > 0 && e.rng.Float64() < nw.Reorder {
 		d += time.Duration(e.rng.Int64N(int64(e.sc.Interval)))
 	}
-	return max(d, 0)
+	return max(d, nw.minLatency())
 }
 
 // blocked reports whether a partition or a one-way block drops messages
