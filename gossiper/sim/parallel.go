@@ -86,6 +86,7 @@ type parallel struct {
 // parStats counts what the windows did, for the tests.
 type parStats struct {
 	windows, shared int // windows; windows stepped by more than one worker
+	items           int // items in windows
 	ownFlushes      int // flushes nodes scheduled inside their window
 	stopped         int // nodes whose worker left the rest of a window to the serial pass
 }
@@ -163,6 +164,7 @@ func (e *engine) window(end time.Duration) {
 	}
 	e.split()
 	p.stats.windows++
+	p.stats.items += len(p.win)
 	p.run(e)
 	e.serialPass()
 }

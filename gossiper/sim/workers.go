@@ -3,8 +3,8 @@ package sim
 import "runtime"
 
 // The goroutines of the windowed stepping (parallel.go): the simulator's
-// only concurrency. Worker 0 runs on Run's goroutine; workers 1..W-1 each
-// on a goroutine of its own that lives for the run. A window hands each
+// only concurrency. Workers 1..W-1 each have a goroutine of their own
+// that lives for the run; Run's goroutine steps one share itself. A window hands each
 // worker with items its share and waits for all of them: the channel
 // operations order every worker's writes before the serial pass reads
 // them, and the serial pass's writes before the next window.
@@ -43,20 +43,29 @@ func (p *parallel) start(e *engine) (stop func()) {
 	}
 }
 
-// run has every worker with items step its share of the window, worker 0
-// here, and waits until all are done.
+// run has every worker with items step its share of the window and
+// waits until all are done. A share may run on any goroutine, as long as
+// no two run it at once: Run's goroutine steps the first share itself,
+// so a window with one worker's items costs no hand-over.
 func (p *parallel) run(e *engine) {
-	started := 0
-	for w := 1; w < p.workers; w++ {
-		if len(p.parts[w]) > 0 {
-			p.pool.start[w] <- struct{}{}
-			started++
+	first, started := -1, 0
+	for w := range p.workers {
+		if len(p.parts[w]) == 0 {
+			continue
 		}
+		if first < 0 {
+			first = w
+			continue
+		}
+		p.pool.start[w] <- struct{}{}
+		started++
 	}
-	if started > 1 || started == 1 && len(p.parts[0]) > 0 {
+	if started > 0 {
 		p.stats.shared++
 	}
-	e.work(0)
+	if first >= 0 {
+		e.work(first)
+	}
 	for range started {
 		<-p.pool.done
 	}
