@@ -54,6 +54,13 @@ func workerScenarios() map[string]Scenario {
 		{Round: 14, Kind: KindPause, Nodes: []int{20}, Duration: 2 * time.Second},
 	}
 	out["wide"] = s
+	// An update every round, a third of the messages overtaken: a node
+	// often learns two versions of one endpoint within a window, and the
+	// measurements must see each as it was then (rec.vers).
+	s = base(8)
+	s.UpdateEvery = 1
+	s.Network = Network{Latency: 200 * time.Millisecond, Jitter: 20 * time.Millisecond, Reorder: 0.3}
+	out["wide-reorder"] = s
 	return out
 }
 
