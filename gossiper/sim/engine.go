@@ -420,7 +420,7 @@ func (e *engine) tick(n *simNode, inc int) {
 		return // a slow node skips this round
 	}
 	r := e.call(n, func() rec { return e.coreTick(n, e.now) })
-	e.handle(n, -1, r.out, r.vers)
+	e.handle(n, -1, r)
 	e.m.tracePhi(e, r)
 	e.flush(n)
 }
@@ -470,7 +470,7 @@ func (e *engine) step(n *simNode, p *packet) {
 		e.err = fmt.Errorf("sim: %s cannot decode a frame from %s: %w", n.id, e.nodes[p.from].id, r.err)
 		return
 	}
-	e.handle(n, p.from, r.out, r.vers)
+	e.handle(n, p.from, r)
 	e.consumed(p)
 }
 
@@ -478,7 +478,7 @@ func (e *engine) step(n *simNode, p *packet) {
 // back, schedules the next flush.
 func (e *engine) flush(n *simNode) {
 	r := e.call(n, func() rec { return e.coreFlush(n, e.now) })
-	e.handle(n, -1, r.out, r.vers)
+	e.handle(n, -1, r)
 	if r.pending && r.wait > 0 {
 		at := e.now + r.wait
 		if n.flushAt < 0 || at < n.flushAt {
@@ -488,20 +488,26 @@ func (e *engine) flush(n *simNode) {
 	}
 }
 
-// handle acts on one output of n's core: sends its messages (replies to
-// replyTo), records its events. vers, if not nil, holds for each event
-// the version of its endpoint at n right after the call that emitted it
-// (rec.vers); otherwise the measurements read n's core.
-func (e *engine) handle(n *simNode, replyTo int, out core.Output, vers []core.EndpointVersion) {
+// handle acts on one output of n's core, r.out: sends its messages
+// (replies to replyTo; r.frames, if not nil, holds their frames), records
+// its events. r.vers, if not nil, holds for each event the version of its
+// endpoint at n right after the call that emitted it; otherwise the
+// measurements read n's core.
+func (e *engine) handle(n *simNode, replyTo int, r rec) {
+	out := r.out
 	for i, ev := range out.Events {
 		var v *core.EndpointVersion
-		if vers != nil {
-			v = &vers[i]
+		if r.vers != nil {
+			v = &r.vers[i]
 		}
 		e.m.onEvent(e, n, ev, v)
 		e.logEvent(n, ev)
 	}
-	for _, m := range out.Messages {
+	for k, m := range out.Messages {
+		var fr *frame
+		if r.frames != nil {
+			fr = &r.frames[k]
+		}
 		to := replyTo
 		if !m.Reply || replyTo < 0 {
 			i, ok := e.byAddr[m.To]
@@ -510,7 +516,7 @@ func (e *engine) handle(n *simNode, replyTo int, out core.Output, vers []core.En
 			}
 			to = i
 		}
-		e.send(n, to, m.Message)
+		e.send(n, to, m.Message, fr)
 	}
 	e.releaseSent(n, out.Messages)
 	if out.Fatal != nil {

@@ -23,14 +23,18 @@ import (
 //     worker i mod W. Each worker steps its nodes' cores in their items'
 //     (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
 //     and the flushes a node schedules for itself inside the window),
-//     recording the result of every core call (rec), and touches nothing
-//     else: its nodes' cores, their IDTable and Scratch (one per worker)
-//     and its own fields of their simNodes.
+//     recording the result of every core call (rec) with the frames of
+//     the messages it emitted (each the first frame of a fresh connection,
+//     encoded with the worker's own Encoder: the bytes do not depend on
+//     the encoder), and touches nothing else: its nodes' cores, their
+//     IDTable, Scratch and Encoder (one per worker) and its own fields of
+//     their simNodes.
 //   - Then Run's goroutine carries out the window's items again, one by
 //     one in (at, prio, seq) order, as the one-at-a-time engine does, but
 //     takes each core call's result from the node's records instead of
-//     calling the core: the sends (encoding, the network's draws,
-//     scheduling), the measurements, the event log and core.Release
+//     calling the core: the sends (byte counts, the network's draws,
+//     scheduling; encoding too on kept connections), the measurements,
+//     the event log and core.Release
 //     happen in the same order as with one worker, or none.
 //   - A worker stops stepping a node before a tick of a slow node (its
 //     skip is drawn from the network's generator, at its turn) and after
@@ -59,6 +63,9 @@ type rec struct {
 	pending bool
 	// err: the frame did not decode.
 	err error
+	// frames are out.Messages' frames, encoded by the worker (nil: send
+	// encodes them).
+	frames []frame
 }
 
 // parallel is the windowed stepping's state.
@@ -74,6 +81,7 @@ type parallel struct {
 	// counts, by its worker).
 	ids     []*endpointstate.IDTable
 	scratch []*endpointstate.Scratch
+	enc     []wenc // each worker's encoder (network.go, frames)
 	win     []item
 	parts   [][]int32     // per worker: indexes into win
 	nodes   [][]*simNode  // per worker: its nodes with items in win
@@ -116,8 +124,10 @@ func (p *parallel) init(e *engine) {
 	p.ids = make([]*endpointstate.IDTable, p.workers)
 	p.scratch = make([]*endpointstate.Scratch, p.workers)
 	p.parts = make([][]int32, p.workers)
+	p.enc = make([]wenc, p.workers)
 	p.nodes = make([][]*simNode, p.workers)
 	for i := range p.workers {
+		p.enc[i].enc = e.codec.NewEncoder()
 		p.ids[i] = endpointstate.NewIDTable()
 		for _, n := range e.nodes {
 			p.ids[i].Acquire(n.id)
@@ -253,6 +263,7 @@ func (e *engine) synFlushes(n *simNode, t time.Duration) {
 // keep records the result of one of n's core calls; a fatal output
 // crashes the node at its turn, which clears its flush time.
 func (e *engine) keep(n *simNode, r rec) {
+	r.frames = e.frames(n, r.out.Messages)
 	n.recs = append(n.recs, r)
 	if r.out.Fatal != nil {
 		n.wFatal = true
