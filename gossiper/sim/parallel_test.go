@@ -72,6 +72,7 @@ func runWith(t *testing.T, s Scenario, opt Options) (Report, []byte, parStats) {
 	opt.EventLog = &log
 	e, err := newEngine(context.Background(), s, opt, !opt.SkipDecode)
 	require.NoError(t, err)
+	e.par.minShared = 1 // share every window the workers can: the test is about them
 	stop := e.par.start(e)
 	e.loop()
 	stop()

@@ -46,8 +46,18 @@ func (p *parallel) start(e *engine) (stop func()) {
 // run has every worker with items step its share of the window and
 // waits until all are done. A share may run on any goroutine, as long as
 // no two run it at once: Run's goroutine steps the first share itself,
-// so a window with one worker's items costs no hand-over.
+// so a window with one worker's items costs no hand-over, and all of a
+// window of fewer than minShared items, whose hand-over (waking a
+// goroutine, tens of microseconds) would cost more than it saves.
 func (p *parallel) run(e *engine) {
+	if len(p.win) < p.minShared {
+		for w := range p.workers {
+			if len(p.parts[w]) > 0 {
+				e.work(w)
+			}
+		}
+		return
+	}
 	first, started := -1, 0
 	for w := range p.workers {
 		if len(p.parts[w]) == 0 {
