@@ -96,10 +96,11 @@ func runUsage(fs *flag.FlagSet) {
        hearsay sim tune-phi [flags]   (see hearsay sim tune-phi -h)
 
 Runs N gossip nodes, the same protocol core as the agent, in virtual time on a
-simulated network, deterministic: the same flags and seed give the same report
-and event log, with any --workers (one event order; within a window of the
-network's smallest latency, different nodes' steps run on several cores). Prints rounds to converge, bytes and messages per node
-per round, false convictions and detection time. Start from a scenario file
+simulated network, deterministically: the same flags and seed give the same
+report and event log, with any --workers (one event order; within a window
+shorter than the network's smallest latency, different nodes' steps run on
+several cores). Prints rounds to converge, bytes and messages per node per
+round, false convictions and detection time. Start from a scenario file
 (--scenario) for fault timelines; flags given explicitly override its values.
 On a terminal, progress is shown on stderr. docs/simulator.md has examples.
 
