@@ -13,9 +13,11 @@ import (
 
 // workerScenarios are the runs TestWorkersChangeNothing repeats with
 // different numbers of workers: the clean default network, 20 % loss, a
-// partition, a rolling restart, slow nodes, pauses, a crash and a clock
-// jump; "wide" has a latency of 200 ms, so windows of 120 ms hold many
-// items and the flushes a node schedules for itself fall inside them.
+// partition, a rolling restart, slow nodes, pauses; "wide" has a latency
+// of 200 ms, so windows of 120 ms hold many items and the flushes a node
+// schedules for itself fall inside them, with a crash, a clock jump, a
+// slow node, a set and a pause; "wide-reorder" an update a round and
+// overtaken messages; "kept" kept connections.
 func workerScenarios() map[string]Scenario {
 	const n = 40
 	base := func(seed int64) Scenario {
@@ -61,6 +63,13 @@ func workerScenarios() map[string]Scenario {
 	s.UpdateEvery = 1
 	s.Network = Network{Latency: 200 * time.Millisecond, Jitter: 20 * time.Millisecond, Reorder: 0.3}
 	out["wide-reorder"] = s
+	// Kept connections: their tables are encoded in order, by the serial
+	// pass.
+	s = base(9)
+	s.KeepConnections = true
+	s.Network = Network{Latency: 50 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.05}
+	s.Events = []Event{{Round: 6, Kind: KindRestart, Nodes: []int{4}}}
+	out["kept"] = s
 	return out
 }
 
