@@ -34,8 +34,10 @@ import (
 //     takes each core call's result from the node's records instead of
 //     calling the core: the sends (byte counts, the network's draws,
 //     scheduling; encoding too on kept connections), the measurements,
-//     the event log and core.Release
-//     happen in the same order as with one worker, or none.
+//     the event log and core.Release happen in the same order as with
+//     one worker, or none.
+//   - A window of fewer than minShared items is stepped on Run's
+//     goroutine alone (workers.go): only the time differs.
 //   - A worker stops stepping a node before a tick of a slow node (its
 //     skip is drawn from the network's generator, at its turn) and after
 //     a call whose output is fatal (the node crashes at its turn); the
