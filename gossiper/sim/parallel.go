@@ -105,10 +105,18 @@ type parStats struct {
 	stopped         int // nodes whose worker left the rest of a window to the serial pass
 }
 
-// defaultMinShared is parallel.minShared: at 1,000 nodes a window holds
-// about two items of about 80 µs each, and handing one to another
-// goroutine costs about as much as it saves.
-const defaultMinShared = 4
+// minSharedFor is parallel.minShared for n nodes. At 1,000 nodes a
+// window holds about two items of about 80 µs each, and handing one to
+// another goroutine (tens of µs to wake it) cost about what it saved
+// (two workers sharing every window: 6 % slower); at 3,000 an item takes
+// about 300 µs and sharing every window was 6 % faster
+// (docs/performance.md, "Two workers").
+func minSharedFor(n int) int {
+	if n >= 2000 {
+		return 2
+	}
+	return 4
+}
 
 // MaxWorkers bounds Options.Workers.
 const MaxWorkers = 256
@@ -129,7 +137,7 @@ func (p *parallel) init(e *engine) {
 	}
 	p.workers = max(1, min(w, len(e.nodes)))
 	p.look = min(e.sc.Network.minLatency(), e.sc.Interval)
-	p.minShared = defaultMinShared
+	p.minShared = minSharedFor(len(e.nodes))
 	if e.opt.oneAtATime {
 		p.look = 0
 	}
