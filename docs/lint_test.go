@@ -30,10 +30,11 @@ var (
 	randConstructors = []string{"New", "NewPCG", "NewChaCha8", "NewSource", "NewZipf"}
 )
 
-// simShell is the simulator's one contact with the real world (the wall
-// clock and heap size it reports); the rest of gossiper/sim is as
-// deterministic as the core it runs.
-var simShell = []string{"wall.go"}
+// simShell is the simulator's contact with the real world (the wall
+// clock and heap size it reports) and its worker goroutines (which step
+// different nodes' cores in parallel, the run the same for any number);
+// the rest of gossiper/sim is as deterministic as the core it runs.
+var simShell = []string{"wall.go", "workers.go"}
 
 func root(t *testing.T) string {
 	t.Helper()

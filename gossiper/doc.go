@@ -28,7 +28,9 @@
 // # Simulation
 //
 // Package [github.com/hearsay-io/hearsay/gossiper/sim] runs thousands of
-// Nodes on one goroutine in virtual time, over a simulated network with
+// Nodes in virtual time, in one event order (different nodes' steps in
+// parallel where no message can pass between them; the same run for any
+// number of workers), over a simulated network with
 // loss, partitions, crashes, restarts, pauses and clock jumps, replayable
 // from a seed, and checks the protocol's invariants as it goes. It drives
 // the core through the exported API alone, as the Gossiper does.

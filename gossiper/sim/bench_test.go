@@ -18,6 +18,7 @@ var (
 	benchSkipDecode = flag.Bool("sim.skipdecode", false, "BenchmarkConvergence: Options.SkipDecode")
 	benchKeep       = flag.Bool("sim.keep", false, "BenchmarkConvergence: Scenario.KeepConnections")
 	benchUpdates    = flag.Int("sim.updateevery", 0, "BenchmarkConvergence: Scenario.UpdateEvery instead of 1")
+	benchWorkers    = flag.Int("sim.workers", 0, "BenchmarkConvergence: Options.Workers (0: one per CPU)")
 )
 
 // benchSizes are the cluster sizes of the benchmarks: 100 and 1,000, or
@@ -63,7 +64,7 @@ func BenchmarkConvergence(b *testing.B) {
 				var r Report
 				for b.Loop() {
 					var err error
-					if r, err = Run(context.Background(), s, Options{SkipDecode: *benchSkipDecode}); err != nil {
+					if r, err = Run(context.Background(), s, Options{SkipDecode: *benchSkipDecode, Workers: *benchWorkers}); err != nil {
 						b.Fatal(err)
 					}
 				}

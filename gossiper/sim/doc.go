@@ -1,7 +1,11 @@
 // Package sim is hearsay's deterministic simulator: N protocol cores
 // ([github.com/hearsay-io/hearsay/gossiper/core.Node], the same core the
-// runtime runs) on one goroutine, in virtual time, over a simulated
-// network with faults, replayable from a seed.
+// runtime runs) in virtual time, over a simulated network with faults,
+// replayable from a seed. A run has one event order, as a single-threaded
+// simulator would; the cores of different nodes are stepped on several
+// goroutines within a window of virtual time shorter than any message's
+// latency (Options.Workers; see "Workers"), and the run is the same,
+// event for event, for any number of them.
 //
 //	s := sim.DefaultScenario()
 //	s.Nodes, s.Network.Loss = 1000, 0.1
@@ -53,14 +57,17 @@
 // (TestDeterminism checks it), 10 to 45 % faster (BenchmarkDecode: 2.7
 // times fewer allocations; the share grows with the machine's load).
 //
-// A run of N nodes holds N² endpoint views. All its cores share one
+// A run of N nodes holds N² endpoint views. The cores of a worker (see
+// "Workers") share one
 // [github.com/hearsay-io/hearsay/endpointstate.IDTable]
-// (core.NodeConfig.IDs): each ID is held once, each core keeps its
+// (core.NodeConfig.IDs; every worker's table numbers the N IDs alike):
+// each ID is held once a worker, each core keeps its
 // records in place in page-sized chunks by the ID's number, its gossip
 // targets as numbers, and walks the table's ascending order instead of
 // a sorted list of its own (BenchmarkViewMemory: about 160 B a view live
 // at 10,000 nodes; docs/performance.md, "Simulator (issue 13)"). They
 // also share one [github.com/hearsay-io/hearsay/endpointstate.Scratch]
+// a worker
 // (core.NodeConfig.Scratch): a Syn's digests and an Ack's or Ack2's
 // lists go back to it (core.Release) once every receiver has handled the
 // message (or it was lost, or, when frames are decoded, once it is
@@ -69,7 +76,9 @@
 // and the collector keeps the peak near the live heap.
 //
 // The network delays each message by a latency drawn from a normal
-// distribution (Network.Latency, Jitter; truncated at 0), plus up to one
+// distribution (Network.Latency, Jitter; a draw more than 4 standard
+// deviations below the mean, about 3 in 100,000, is raised to that
+// floor, and the floor is at least 0), plus up to one
 // interval with probability Network.Reorder (so later messages overtake
 // it); it loses it with probability Network.Loss, delivers it twice with
 // probability Network.Duplicate, and drops it if a partition or a one-way
@@ -85,8 +94,41 @@
 // its incarnation. Nothing iterates a map where order could reach the
 // results. The same scenario gives the same event log, byte for byte, and
 // the same [Report] but for WallSeconds and PeakMemoryBytes, which file
-// wall.go reads from the real world (the rest of the package is held to
-// the core's purity rules by docs/lint_test.go).
+// wall.go reads from the real world (the rest of the package but the
+// workers' goroutines, in workers.go, is held to the core's purity rules
+// by docs/lint_test.go).
+//
+// # Workers
+//
+// The engine is a conservative parallel discrete-event simulation with a
+// lookahead. The lookahead L is the smallest latency a message can have
+// (Latency − 4·Jitter, at most an interval): a message sent at time s
+// arrives at s+L or later. The items of [t, t+L) up to the next barrier
+// (a round boundary, a scenario event or the end of a pause, carried out
+// alone) therefore cannot cause one another across nodes; only the
+// flushes a node schedules for itself fall inside the window. The
+// window's items are grouped by node, node i to worker i mod W (W =
+// Options.Workers; 0 is runtime.GOMAXPROCS), and each worker steps its
+// nodes' cores (Tick, StepFrom with decoding, Flush, PushPending, and the
+// flushes they schedule inside the window) in their items' order,
+// recording every result. Each worker has its own IDTable and Scratch;
+// a worker touches only its nodes. Then Run's goroutine carries out the
+// window's items once more, one at a time in the (time, kind, scheduling)
+// order of the queue, taking each core call's result from the records:
+// the encoding and sizing, the network's random draws, the scheduling,
+// the measurements, the event log and the release of message lists
+// happen in the same order whatever W is. A tick of a slow node (whose
+// skip is a draw of the network's generator) and whatever follows a
+// fatal output are left to that serial pass, which then calls the core
+// itself. The same scenario gives the same report and event log for any
+// W, and the same as the engine stepping one item at a time
+// (TestWorkersChangeNothing). With a latency that can be 0 (Jitter at
+// least a quarter of Latency) the windows would be single instants: the
+// engine then steps one item at a time, on one goroutine. The default
+// network (1 ms ± 0.2 ms) gives windows of 0.2 ms: at 1,000 nodes a
+// window holds about two items, at 10,000 about twenty; see
+// docs/performance.md, "Simulator (issue 13)", for what two workers
+// gain.
 //
 // # Measurements
 //
@@ -162,6 +204,7 @@
 // Report.Updates, UpdatesUnconverged, Messages, Convictions,
 // ConvergeBound, RecoveryRounds, QuietRounds and Findings; the Kind constants; the
 // "akka" failure detector model; MaxNodes and MaxRounds; Scenario's JSON
-// methods; Options.SkipDecode. Scenario.PushFanout keeps the agreed meaning (0 automatic, -1
+// methods; Options.SkipDecode; Options.Workers, MaxWorkers and
+// Options.Validate. Scenario.PushFanout keeps the agreed meaning (0 automatic, -1
 // off), the reverse of gossiper.Config.PushFanout's.
 package sim

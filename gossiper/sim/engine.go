@@ -90,6 +90,18 @@ type simNode struct {
 	flushAt  time.Duration // a scheduled kFlush, or -1
 	sentB    int64         // bytes sent this round
 	sentMsgs int64
+
+	// A window's work (parallel.go): the results of the core calls its
+	// worker made, in order, and how many the window's serial pass took;
+	// stopped once the worker left the node's later events to that pass.
+	// wFlushAt is the worker's copy of flushAt.
+	recs     []rec
+	cur      int
+	stopped  bool
+	wFlushAt time.Duration
+	wSyn     bool // wFlushAt was scheduled by the worker in this window
+	wSeen    bool // the node has items in this window
+	wFatal   bool // a core call of the window returned a fatal output
 }
 
 // live reports whether the node runs and is not paused: it can be
@@ -145,17 +157,26 @@ type engine struct {
 	log *bufio.Writer
 	m   *measure
 	err error
+
+	// par is the windowed, parallel stepping of the nodes (parallel.go).
+	par parallel
 }
 
 // maxInbox bounds what a paused node holds (its socket buffers); beyond,
 // messages are dropped.
 const maxInbox = 4096
 
-// Run simulates s and returns its report. It is single-threaded and
-// deterministic: the same scenario gives the same report (but for
-// WallSeconds and PeakMemoryBytes) and the same event log, byte for byte.
-// It returns an error for an invalid scenario, or ctx's error if ctx ends
-// first (checked once per round), with the report so far.
+// Run simulates s and returns its report. It is deterministic: the same
+// scenario gives the same report (but for WallSeconds and
+// PeakMemoryBytes) and the same event log, byte for byte, whatever
+// Options.Workers is. The run has one event order, as a single-threaded
+// simulator would; within a lookahead window (the network's smallest
+// latency) the core calls of different nodes run on Options.Workers
+// goroutines, and everything they cause (messages, draws from the
+// network's generator, measurements, the log) is then done on Run's
+// goroutine in that one order (see the package doc, "Workers").
+// It returns an error for an invalid scenario or options, or ctx's error
+// if ctx ends first (checked once per round), with the report so far.
 func Run(ctx context.Context, s Scenario, opt Options) (Report, error) {
 	return run(ctx, s, opt, !opt.SkipDecode)
 }
@@ -164,12 +185,17 @@ func run(ctx context.Context, s Scenario, opt Options, decode bool) (Report, err
 	if err := s.Validate(); err != nil {
 		return Report{}, err
 	}
+	if err := opt.Validate(); err != nil {
+		return Report{}, err
+	}
 	start := wallNow()
 	e, err := newEngine(ctx, s, opt, decode)
 	if err != nil {
 		return Report{}, err
 	}
+	stop := e.par.start(e)
 	e.loop()
+	stop()
 	if e.log != nil {
 		if ferr := e.log.Flush(); ferr != nil && e.err == nil {
 			e.err = fmt.Errorf("sim: event log: %w", ferr)
@@ -209,9 +235,10 @@ func nodeConfig(s Scenario) (core.NodeConfig, error) {
 	}
 	cfg.ShadowTimeout = 10 * s.Interval
 	cfg.MaxEndpoints = max(cfg.MaxEndpoints, s.Nodes+16)
-	// One table of endpoint numbers for all the cores: each keeps its
-	// records in a slice by number rather than a map by ID. One Scratch:
-	// the cores reuse the lists of the messages every receiver handled.
+	// A table of endpoint numbers (each core keeps its records in a slice
+	// by number rather than a map by ID) and a Scratch (the cores reuse
+	// the lists of the messages every receiver handled) per worker: see
+	// parallel.go.
 	cfg.IDs = endpointstate.NewIDTable()
 	cfg.Scratch = endpointstate.NewScratch()
 	return cfg, nil
@@ -241,10 +268,11 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	width := len(fmt.Sprint(s.Nodes - 1))
 	for i := range s.Nodes {
 		id := fmt.Sprintf("n%0*d", width, i)
-		n := &simNode{idx: i, id: id, addr: id + ":7000", flushAt: -1}
+		n := &simNode{idx: i, id: id, addr: id + ":7000", flushAt: -1, wFlushAt: -1}
 		e.nodes = append(e.nodes, n)
 		e.byAddr[n.addr], e.byID[id] = i, i
 	}
+	e.par.init(e)
 	for i := range min(3, s.Nodes) {
 		e.seeds = append(e.seeds, e.nodes[i].addr)
 	}
@@ -270,6 +298,7 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 func (e *engine) newCore(n *simNode, gen int64) error {
 	cfg := e.cfg
 	cfg.ID, cfg.Seeds = n.id, e.seeds
+	cfg.IDs, cfg.Scratch = e.par.ids[e.par.worker(n)], e.par.scratch[e.par.worker(n)]
 	rng := rand.New(rand.NewPCG(uint64(e.sc.Seed), uint64(n.idx)<<24|uint64(n.inc)))
 	node, err := core.NewNode(cfg, n.addr, gen, rng)
 	if err != nil {
@@ -313,6 +342,10 @@ func (e *engine) schedule(it item) {
 	if it.kind != kRound && it.kind != kScenario {
 		it.prio = 2
 	}
+	if e.par.active && it.at < e.par.end && it.kind != kFlush && e.err == nil {
+		// Only a node's own flushes land in its window (parallel.go).
+		e.err = fmt.Errorf("sim: internal: item of kind %d for %s at %v inside the window ending at %v", it.kind, e.nodes[it.node].id, it.at, e.par.end)
+	}
 	e.seq++
 	it.seq = e.seq
 	heap.Push(&e.q, it)
@@ -324,35 +357,45 @@ func (e *engine) nodeNow(n *simNode) time.Time { return epoch.Add(e.now + n.cloc
 func (e *engine) loop() {
 	end := time.Duration(e.sc.Rounds) * e.sc.Interval
 	for e.q.Len() > 0 && e.err == nil {
+		if it := e.q[0]; it.at <= end && e.par.look > 0 && !barrier(it) {
+			e.window(end)
+			continue
+		}
 		it := heap.Pop(&e.q).(item)
 		if it.at > end {
 			break
 		}
 		e.now = it.at
-		switch it.kind {
-		case kRound:
-			e.endRound(it.node)
-			if it.node == e.sc.Rounds {
-				return
-			}
-		case kScenario:
-			e.apply(e.sc.Events[it.node])
-		case kTick:
-			e.tick(e.nodes[it.node], it.inc)
-		case kDeliver:
-			e.deliver(e.nodes[it.node], it.msg)
-		case kFlush:
-			n := e.nodes[it.node]
-			if n.inc == it.inc && n.flushAt == it.at {
-				n.flushAt = -1
-				if n.live() {
-					e.flush(n)
-				}
-			}
-		case kResume:
-			e.resume(e.nodes[it.node], it.inc)
+		if e.dispatch(it) {
+			return
 		}
 	}
+}
+
+// dispatch carries out one item; it reports whether the run is over.
+func (e *engine) dispatch(it item) bool {
+	switch it.kind {
+	case kRound:
+		e.endRound(it.node)
+		return it.node == e.sc.Rounds
+	case kScenario:
+		e.apply(e.sc.Events[it.node])
+	case kTick:
+		e.tick(e.nodes[it.node], it.inc)
+	case kDeliver:
+		e.deliver(e.nodes[it.node], it.msg)
+	case kFlush:
+		n := e.nodes[it.node]
+		if n.inc == it.inc && n.flushAt == it.at {
+			n.flushAt = -1
+			if n.live() {
+				e.flush(n)
+			}
+		}
+	case kResume:
+		e.resume(e.nodes[it.node], it.inc)
+	}
+	return false
 }
 
 // endRound closes round r: measurements, progress, the next update.
@@ -376,9 +419,9 @@ func (e *engine) tick(n *simNode, inc int) {
 	if n.slow > 0 && e.rng.Float64() < n.slow {
 		return // a slow node skips this round
 	}
-	now := e.nodeNow(n)
-	e.handle(n, -1, n.core.Tick(now))
-	e.m.tracePhi(e, n, now)
+	r := e.call(n, func() rec { return e.coreTick(n, e.now) })
+	e.handle(n, -1, r)
+	e.m.tracePhi(e, r)
 	e.flush(n)
 }
 
@@ -417,30 +460,27 @@ func (e *engine) consumed(p *packet) {
 		return
 	}
 	delete(e.refs, m)
-	core.Release(e.cfg.Scratch, m)
+	core.Release(e.par.scratch[e.par.worker(e.nodes[p.from])], m)
 }
 
 // step hands one message to n's core.
 func (e *engine) step(n *simNode, p *packet) {
-	env := p.env
-	if env == nil {
-		var err error
-		if env, err = e.codec.NewDecoder().Decode(p.payload); err != nil {
-			e.err = fmt.Errorf("sim: %s cannot decode a frame from %s: %w", n.id, e.nodes[p.from].id, err)
-			return
-		}
+	r := e.call(n, func() rec { return e.coreStep(n, p, e.now) })
+	if r.err != nil {
+		e.err = fmt.Errorf("sim: %s cannot decode a frame from %s: %w", n.id, e.nodes[p.from].id, r.err)
+		return
 	}
-	e.handle(n, p.from, n.core.StepFrom(e.nodeNow(n), e.nodes[p.from].addr, env))
+	e.handle(n, p.from, r)
 	e.consumed(p)
 }
 
 // flush pushes what changed at n and, if the rate limit holds changes
 // back, schedules the next flush.
 func (e *engine) flush(n *simNode) {
-	now := e.nodeNow(n)
-	e.handle(n, -1, n.core.Flush(now))
-	if wait, pending := n.core.PushPending(now); pending && wait > 0 {
-		at := e.now + wait
+	r := e.call(n, func() rec { return e.coreFlush(n, e.now) })
+	e.handle(n, -1, r)
+	if r.pending && r.wait > 0 {
+		at := e.now + r.wait
 		if n.flushAt < 0 || at < n.flushAt {
 			n.flushAt = at
 			e.schedule(item{at: at, kind: kFlush, node: n.idx, inc: n.inc})
@@ -448,14 +488,26 @@ func (e *engine) flush(n *simNode) {
 	}
 }
 
-// handle acts on one output of n's core: sends its messages (replies to
-// replyTo), records its events.
-func (e *engine) handle(n *simNode, replyTo int, out core.Output) {
-	for _, ev := range out.Events {
-		e.m.onEvent(e, n, ev)
+// handle acts on one output of n's core, r.out: sends its messages
+// (replies to replyTo; r.frames, if not nil, holds their frames), records
+// its events. r.vers, if not nil, holds for each event the version of its
+// endpoint at n right after the call that emitted it; otherwise the
+// measurements read n's core.
+func (e *engine) handle(n *simNode, replyTo int, r rec) {
+	out := r.out
+	for i, ev := range out.Events {
+		var v *core.EndpointVersion
+		if r.vers != nil {
+			v = &r.vers[i]
+		}
+		e.m.onEvent(e, n, ev, v)
 		e.logEvent(n, ev)
 	}
-	for _, m := range out.Messages {
+	for k, m := range out.Messages {
+		var fr *frame
+		if r.frames != nil {
+			fr = &r.frames[k]
+		}
 		to := replyTo
 		if !m.Reply || replyTo < 0 {
 			i, ok := e.byAddr[m.To]
@@ -464,23 +516,23 @@ func (e *engine) handle(n *simNode, replyTo int, out core.Output) {
 			}
 			to = i
 		}
-		e.send(n, to, m.Message)
+		e.send(n, to, m.Message, fr)
 	}
-	e.releaseSent(out.Messages)
+	e.releaseSent(n, out.Messages)
 	if out.Fatal != nil {
 		e.logf("%s fatal: %v", n.id, out.Fatal)
 		e.crash(n)
 	}
 }
 
-// releaseSent releases the lists of the messages just sent that no
+// releaseSent releases the lists of the messages n just sent that no
 // receiver holds: all of them when frames are decoded (each receiver gets
 // its own), those lost to every receiver otherwise.
-func (e *engine) releaseSent(msgs []core.Outgoing) {
+func (e *engine) releaseSent(n *simNode, msgs []core.Outgoing) {
 	for i, m := range msgs {
 		if e.refs[m.Message] > 0 || slices.ContainsFunc(msgs[:i], func(o core.Outgoing) bool { return o.Message == m.Message }) {
 			continue
 		}
-		core.Release(e.cfg.Scratch, m.Message)
+		core.Release(e.par.scratch[e.par.worker(n)], m.Message)
 	}
 }

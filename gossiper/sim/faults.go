@@ -156,7 +156,7 @@ func (e *engine) restart(n *simNode) {
 	n.up, n.shut, n.slow = true, false, 0
 	e.m.restarted(e, n)
 	now := e.nodeNow(n)
-	e.handle(n, -1, n.core.Start(now))
+	e.handle(n, -1, rec{out: n.core.Start(now)})
 	e.schedule(item{at: e.now + e.sc.Interval, kind: kTick, node: n.idx, inc: n.inc})
 }
 
@@ -197,7 +197,7 @@ func (e *engine) set1(n *simNode, key, value string) {
 		return
 	}
 	changed := len(out.Events) > 0 // setting the value a key has changes nothing
-	e.handle(n, -1, out)
+	e.handle(n, -1, rec{out: out})
 	if changed {
 		e.m.updated(e, n)
 	}
@@ -227,7 +227,7 @@ func (e *engine) remove(nodes []int) {
 			continue
 		}
 		e.m.markGone(e, t, gen)
-		e.handle(by, -1, out)
+		e.handle(by, -1, rec{out: out})
 	}
 	e.flush(by)
 }
@@ -238,7 +238,7 @@ func (e *engine) shutdown(n *simNode) {
 		return
 	}
 	gen := n.core.Generation()
-	e.handle(n, -1, n.core.Shutdown(e.nodeNow(n)))
+	e.handle(n, -1, rec{out: n.core.Shutdown(e.nodeNow(n))})
 	e.crash(n)
 	n.shut = true
 	e.m.markGone(e, n, gen)

@@ -202,8 +202,19 @@ func (m *measure) startDetection(e *engine, c *simNode) {
 	}
 }
 
-// onEvent follows one event of node o's core.
-func (m *measure) onEvent(e *engine, o *simNode, ev core.Event) {
+// follows reports whether the measurements need the version of endpoint
+// ep at a node that reports a change to it (an update of ep is pending).
+// Workers read it during a window, when nothing changes it: updates start
+// at barriers.
+func (m *measure) follows(e *engine, ep string) bool {
+	j, known := e.byID[ep]
+	return known && len(m.pending[j]) > 0
+}
+
+// onEvent follows one event of node o's core; v, if not nil, is the
+// version of the event's endpoint at o right after the event (otherwise
+// it is read from o's core).
+func (m *measure) onEvent(e *engine, o *simNode, ev core.Event, v *core.EndpointVersion) {
 	j, known := e.byID[ev.Endpoint]
 	if !known {
 		return
@@ -211,10 +222,13 @@ func (m *measure) onEvent(e *engine, o *simNode, ev core.Event) {
 	switch ev.Kind {
 	case core.EventJoin, core.EventRestart, core.EventChange:
 		if list := m.pending[j]; len(list) > 0 {
-			v, _ := o.core.EndpointVersion(ev.Endpoint)
+			if v == nil {
+				ver, _ := o.core.EndpointVersion(ev.Endpoint)
+				v = &ver
+			}
 			informed := false
 			for _, u := range list {
-				if covers(v, u) && !u.informed[o.idx] {
+				if covers(*v, u) && !u.informed[o.idx] {
 					m.informAt(e, u, o)
 					informed = true
 				}
@@ -269,12 +283,22 @@ func (m *measure) onDead(e *engine, o *simNode, j int, ev core.Event) {
 	}
 }
 
-// tracePhi records the phi of the traced node at observer o's tick.
-func (m *measure) tracePhi(e *engine, o *simNode, now time.Time) {
-	if m.phiTarget < 0 || o.idx != m.phiObs || e.now < m.phiFrom || m.phiUntil >= 0 && e.now > m.phiUntil || len(m.trace) >= maxTrace {
+// tracing reports whether observer o's tick at virtual time at may be
+// traced: the phi to record, if tracePhi keeps it. It reads what only
+// barriers change (the target is set when a crash starts its detection),
+// so workers call it during a window; phiUntil, set when a detection
+// ends, is always ahead of the window.
+func (m *measure) tracing(o *simNode, at time.Duration) bool {
+	return m.phiTarget >= 0 && o.idx == m.phiObs && at >= m.phiFrom
+}
+
+// tracePhi records the phi of the traced node read at an observer's tick
+// (r.traced, see tracing).
+func (m *measure) tracePhi(e *engine, r rec) {
+	if !r.traced || m.phiUntil >= 0 && e.now > m.phiUntil || len(m.trace) >= maxTrace {
 		return
 	}
-	m.trace = append(m.trace, PhiSample{Time: e.now, Phi: o.core.Phi(e.nodes[m.phiTarget].id, now)})
+	m.trace = append(m.trace, PhiSample{Time: e.now, Phi: r.phi})
 }
 
 // endRound closes round r.

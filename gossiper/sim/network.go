@@ -52,8 +52,9 @@ func (e *engine) sendKept(n *simNode, to int, env *messaging.Envelope) ([]byte, 
 	return b, got, err
 }
 
-// send encodes m from n and puts it on the network to node to.
-func (e *engine) send(n *simNode, to int, m messaging.Message) {
+// send encodes m from n (unless fr holds its frame, encoded by a
+// worker) and puts it on the network to node to.
+func (e *engine) send(n *simNode, to int, m messaging.Message, fr *frame) {
 	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
 	b, size := e.lastFrame, e.lastSize
 	var deliver *messaging.Envelope
@@ -64,6 +65,12 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 			return
 		}
 		size = len(b)
+	} else if fr != nil {
+		if fr.err != nil {
+			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), fr.err)
+			return
+		}
+		b, size = fr.b, fr.size
 	} else if m != e.lastMsg || n != e.lastFrom {
 		// A message sent to several peers (a push, a round's Syns) has
 		// the same fresh-connection encoding each time: encode it once.
@@ -104,6 +111,55 @@ func (e *engine) send(n *simNode, to int, m messaging.Message) {
 	}
 }
 
+// frame is a message's fresh-connection frame, encoded by a worker: the
+// bytes when frames are decoded, else nil; its size; or why it could not
+// be encoded.
+type frame struct {
+	b    []byte
+	size int
+	err  error
+}
+
+// wenc is a worker's encoder, and the last message it encoded (a message
+// sent to several peers is encoded once).
+type wenc struct {
+	enc      *messaging.Encoder
+	lastMsg  messaging.Message
+	lastFrom *simNode
+	last     frame
+}
+
+// frames encodes, on n's worker, the messages n's core just emitted, as
+// send would (each as the first frame of a fresh connection: the frame
+// does not depend on the encoder or on what it encoded before), so that
+// the serial pass only counts and sends them. nil on kept connections,
+// whose tables send keeps in order.
+func (e *engine) frames(n *simNode, msgs []core.Outgoing) []frame {
+	if len(msgs) == 0 || e.sc.KeepConnections {
+		return nil
+	}
+	we := &e.par.enc[e.par.worker(n)]
+	fs := make([]frame, len(msgs))
+	for i, o := range msgs {
+		if o.Message == we.lastMsg && n == we.lastFrom {
+			fs[i] = we.last
+			continue
+		}
+		env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: o.Message}
+		we.enc.Reset()
+		var f frame
+		if e.decode {
+			f.b, f.err = we.enc.Encode(env)
+			f.size = len(f.b)
+		} else {
+			f.size, f.err = we.enc.Size(env)
+		}
+		fs[i] = f
+		we.lastMsg, we.lastFrom, we.last = o.Message, n, f
+	}
+	return fs
+}
+
 // latency draws one message's delay.
 func (e *engine) latency() time.Duration {
 	nw := e.sc.Network
@@ -114,7 +170,7 @@ func (e *engine) latency() time.Duration {
 	if nw.Reorder > 0 && e.rng.Float64() < nw.Reorder {
 		d += time.Duration(e.rng.Int64N(int64(e.sc.Interval)))
 	}
-	return max(d, 0)
+	return max(d, nw.minLatency())
 }
 
 // blocked reports whether a partition or a one-way block drops messages

@@ -162,11 +162,20 @@ type Options struct {
 	// faster: decoding costs 10 to 45 % of a run's time, most of it in
 	// allocations and garbage collection (BenchmarkDecode).
 	SkipDecode bool
+	// Workers is the number of goroutines that step the nodes' cores
+	// (see the package doc, "Workers"): 0 = one per CPU the Go runtime
+	// uses (runtime.GOMAXPROCS), 1 = all on Run's goroutine, at most
+	// MaxWorkers. The run is the same, event for event, for any number.
+	Workers int
 
 	// ownBuffers gives every core buffers of its own rather than the
 	// run's shared Scratch: for the tests that check the Scratch changes
 	// nothing.
 	ownBuffers bool
+	// oneAtATime carries out one item at a time, without windows or
+	// workers (the engine before windows): for the tests that check the
+	// windows change nothing.
+	oneAtATime bool
 }
 
 // quantiles returns the p50, p99 (nearest rank) and max of xs, sorting

@@ -72,7 +72,8 @@ type Network struct {
 	// Latency is the mean one-way latency, >= 0.
 	Latency time.Duration `json:"latency"`
 	// Jitter is the latency's standard deviation (a normal distribution,
-	// truncated at 0), >= 0.
+	// cut 4 standard deviations below the mean, and at 0: see
+	// minLatency), >= 0.
 	Jitter time.Duration `json:"jitter"`
 	// Loss is the probability a message is lost, 0 <= Loss < 1.
 	Loss float64 `json:"loss"`
@@ -81,6 +82,14 @@ type Network struct {
 	// Reorder is the probability a message is delayed by an extra random
 	// time of up to one interval (so later messages overtake it), 0..1.
 	Reorder float64 `json:"reorder"`
+}
+
+// minLatency is the smallest latency a message can have: the mean less 4
+// standard deviations (a draw below is raised to it, about 3 in 100,000
+// draws), or 0. It is the engine's lookahead (parallel.go): a window of
+// that length is stepped in parallel.
+func (n Network) minLatency() time.Duration {
+	return max(0, n.Latency-4*n.Jitter)
 }
 
 // Event kinds (see [Event]).

@@ -19,6 +19,7 @@ type runFlags struct {
 	eventLog string
 	decode   string // --decode: auto, on or off
 	force    bool   // --force: run past the memory estimate
+	workers  int    // --workers: sim.Options.Workers
 	// apply holds, per scenario flag, how to copy its value into a
 	// Scenario; only the flags given on the command line are applied, so
 	// that they override the scenario file and nothing else does.
@@ -82,7 +83,7 @@ func networkFlags(fs *flag.FlagSet, d sim.Network, r *runFlags) {
 	r.apply["latency"] = func(s *sim.Scenario) { s.Network.Latency = *latency }
 	r.check["latency"] = func() error { return notNegative("latency", *latency) }
 
-	jitter := fs.Duration("jitter", d.Jitter, "standard deviation of the latency (normal, cut at 0)")
+	jitter := fs.Duration("jitter", d.Jitter, "standard deviation of the latency (normal, cut 4 deviations below the mean and at 0: that floor is the lookahead --workers needs)")
 	r.apply["jitter"] = func(s *sim.Scenario) { s.Network.Jitter = *jitter }
 	r.check["jitter"] = func() error { return notNegative("jitter", *jitter) }
 
@@ -133,6 +134,14 @@ func (r *runFlags) scenario(fs *flag.FlagSet) (sim.Scenario, error) {
 		return sim.Scenario{}, fmt.Errorf("invalid scenario: %w", err)
 	}
 	return s, nil
+}
+
+// checkWorkers tests --workers.
+func checkWorkers(w int) error {
+	if w < 0 || w > sim.MaxWorkers {
+		return fmt.Errorf("invalid value %d for --workers: want 0 (one per CPU) or 1 to %d", w, sim.MaxWorkers)
+	}
+	return nil
 }
 
 func atLeast(name string, v, lo int) error {

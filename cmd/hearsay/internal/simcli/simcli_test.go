@@ -51,6 +51,8 @@ func TestBadFlagsRunNothing(t *testing.T) {
 		{[]string{"--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--decode", "maybe"}, `--decode "maybe": want auto, on or off`},
+		{[]string{"--workers", "-1"}, "invalid value -1 for --workers: want 0 (one per CPU) or 1 to 256"},
+		{[]string{"--workers", "257"}, "invalid value 257 for --workers"},
 		{[]string{"--scenario", "/nonexistent/scenario.json"}, "reading the scenario"},
 		{[]string{"tune-phi", "--profile", "mars"}, `invalid value "mars" for --profile: want lan, cloud, cross-region`},
 		{[]string{"tune-phi", "--thresholds", "5,x"}, `invalid threshold "x" in --thresholds`},
@@ -93,7 +95,7 @@ func TestHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "flags given explicitly override its values")
-	for _, f := range []string{"-nodes", "-seed", "-rounds", "-loss", "-latency", "-fanout", "-fd-model", "-phi", "-interval", "-scenario", "-json", "-plot"} {
+	for _, f := range []string{"-nodes", "-seed", "-rounds", "-loss", "-latency", "-fanout", "-fd-model", "-phi", "-interval", "-scenario", "-json", "-plot", "-workers"} {
 		assert.Regexp(t, `(?m)^  `+f+`\b`, stderr, "the help lists %s", f)
 	}
 	code, _, stderr = run(t, false, "tune-phi", "-h")
@@ -167,6 +169,17 @@ func TestDecodeChangesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, auto(decodeFrom-1))
 	assert.True(t, auto(decodeFrom))
+}
+
+// TestWorkersChangeNothing: --workers 1, 2 and 3 give the same report
+// and event log.
+func TestWorkersChangeNothing(t *testing.T) {
+	rep1, log1 := seededRun(t, "--workers", "1")
+	for _, w := range []string{"2", "3"} {
+		rep, log := seededRun(t, "--workers", w)
+		assert.Equal(t, rep1, rep, "--workers %s", w)
+		assert.Equal(t, log1, log, "--workers %s: the same event log, byte for byte", w)
+	}
 }
 
 // TestFlagsOverrideScenarioFile runs the example scenario with two flags

@@ -291,7 +291,7 @@ func (c tuneConfig) scenario(model string, threshold float64, i int) sim.Scenari
 }
 
 // sweep runs every setting c.Runs times, on c.Workers goroutines (each run
-// is single-threaded and independent), and returns one row per setting in
+// on one worker, sim.Options.Workers 1, and independent), and returns one row per setting in
 // the order of c.Models then c.Thresholds.
 func sweep(ctx context.Context, c tuneConfig, env Env) ([]tuneRow, error) {
 	type job struct{ row, run int }
@@ -328,7 +328,7 @@ func sweep(ctx context.Context, c tuneConfig, env Env) ([]tuneRow, error) {
 		wg.Go(func() {
 			for j := range next {
 				r := rows[j.row]
-				rep, err := sim.Run(ctx, c.scenario(r.Model, r.Threshold, j.run), sim.Options{})
+				rep, err := sim.Run(ctx, c.scenario(r.Model, r.Threshold, j.run), sim.Options{Workers: 1}) // the sweep runs on c.Workers goroutines already
 				mu.Lock()
 				if err != nil && first == nil {
 					first = fmt.Errorf("%s phi %g, seed %d: %w", r.Model, r.Threshold, c.Seed+int64(j.run), err)

@@ -1,0 +1,415 @@
+package sim
+
+import (
+	"container/heap"
+	"fmt"
+	"time"
+
+	"github.com/hearsay-io/hearsay/endpointstate"
+	"github.com/hearsay-io/hearsay/gossiper/core"
+)
+
+// The engine steps the nodes in windows of virtual time (conservative
+// parallel discrete-event simulation with a lookahead):
+//
+//   - The lookahead L is the smallest latency a message can have
+//     (Network.minLatency), at most an interval. A message sent at s
+//     arrives at s+L or later, and a node's next tick is an interval
+//     away, so the events of [t, t+L) cannot cause one another across
+//     nodes: only a node's own flushes land inside its window.
+//   - A window is the items of [t, t+L) up to the first barrier (a round
+//     boundary, a scenario event or a resume, which are carried out
+//     alone, between windows). Its items are split by node, node i to
+//     worker i mod W. Each worker steps its nodes' cores in their items'
+//     (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
+//     and the flushes a node schedules for itself inside the window),
+//     recording the result of every core call (rec) with the frames of
+//     the messages it emitted (each the first frame of a fresh connection,
+//     encoded with the worker's own Encoder: the bytes do not depend on
+//     the encoder), and touches nothing else: its nodes' cores, their
+//     IDTable, Scratch and Encoder (one per worker) and its own fields of
+//     their simNodes.
+//   - Then Run's goroutine carries out the window's items again, one by
+//     one in (at, prio, seq) order, as the one-at-a-time engine does, but
+//     takes each core call's result from the node's records instead of
+//     calling the core: the sends (byte counts, the network's draws,
+//     scheduling; encoding too on kept connections), the measurements,
+//     the event log and core.Release happen in the same order as with
+//     one worker, or none.
+//   - A window of fewer than minShared items is stepped on Run's
+//     goroutine alone (workers.go): only the time differs.
+//   - A worker stops stepping a node before a tick of a slow node (its
+//     skip is drawn from the network's generator, at its turn) and after
+//     a call whose output is fatal (the node crashes at its turn); the
+//     node's later items are then carried out at their turn with direct
+//     core calls, as outside a window.
+//
+// The result does not depend on the number of workers: the cores see the
+// same calls, in the same order per core, and everything shared happens
+// in one order (TestWorkersChangeNothing).
+
+// rec is the result of one core call made by a worker, for the window's
+// serial pass (engine.call).
+type rec struct {
+	out core.Output
+	// vers holds, per event of out, the version of the event's endpoint
+	// right after the call, when the measurements follow it
+	// (measure.follows); nil when they follow none.
+	vers []core.EndpointVersion
+	// traced and phi: the phi of the traced node read after a tick
+	// (measure.tracing).
+	traced bool
+	phi    float64
+	// wait and pending: PushPending after a Flush.
+	wait    time.Duration
+	pending bool
+	// err: the frame did not decode.
+	err error
+	// frames are out.Messages' frames, encoded by the worker (nil: send
+	// encodes them).
+	frames []frame
+}
+
+// parallel is the windowed stepping's state.
+type parallel struct {
+	workers int
+	look    time.Duration // the lookahead; 0: one item at a time
+	// ids and scratch are each worker's IDTable and Scratch, shared by
+	// its nodes' cores: an IDTable and a Scratch are not safe for
+	// concurrent use. Every table numbers every node's ID, in node
+	// order, before any core starts, and holds that reference for the
+	// whole run, so the tables agree and no number is ever freed (a
+	// table is written only when a core acquires or releases an ID: the
+	// counts, by its worker).
+	ids     []*endpointstate.IDTable
+	scratch []*endpointstate.Scratch
+	enc     []wenc // each worker's encoder (network.go, frames)
+	win     []item
+	parts   [][]int32     // per worker: indexes into win
+	nodes   [][]*simNode  // per worker: its nodes with items in win
+	end     time.Duration // the window ends before this time
+	active  bool          // in a window's serial pass
+	pool    pool
+	// minShared is the smallest window shared between goroutines
+	// (workers.go, run); smaller ones are stepped on Run's goroutine,
+	// share after share. It changes nothing but the time.
+	minShared int
+	stats     parStats
+}
+
+// parStats counts what the windows did, for the tests.
+type parStats struct {
+	windows, shared int // windows; windows stepped by more than one worker
+	items           int // items in windows
+	ownFlushes      int // flushes nodes scheduled inside their window
+	stopped         int // nodes whose worker left the rest of a window to the serial pass
+}
+
+// minSharedFor is parallel.minShared for n nodes. At 1,000 nodes a
+// window holds about two items of about 80 µs each, and handing one to
+// another goroutine (tens of µs to wake it) cost about what it saved
+// (two workers sharing every window: 6 % slower); at 3,000 an item takes
+// about 300 µs and sharing every window was 6 % faster
+// (docs/performance.md, "Two workers").
+func minSharedFor(n int) int {
+	if n >= 2000 {
+		return 2
+	}
+	return 4
+}
+
+// MaxWorkers bounds Options.Workers.
+const MaxWorkers = 256
+
+// Validate reports options Run refuses.
+func (o Options) Validate() error {
+	if o.Workers < 0 || o.Workers > MaxWorkers {
+		return fmt.Errorf("sim: workers %d: want 0 (one per CPU the Go runtime uses, GOMAXPROCS) or 1..%d", o.Workers, MaxWorkers)
+	}
+	return nil
+}
+
+// init sets up the workers' tables and buffers for e's nodes.
+func (p *parallel) init(e *engine) {
+	w := e.opt.Workers
+	if w == 0 {
+		w = defaultWorkers()
+	}
+	p.workers = max(1, min(w, len(e.nodes)))
+	p.look = min(e.sc.Network.minLatency(), e.sc.Interval)
+	p.minShared = minSharedFor(len(e.nodes))
+	if e.opt.oneAtATime {
+		p.look = 0
+	}
+	p.ids = make([]*endpointstate.IDTable, p.workers)
+	p.scratch = make([]*endpointstate.Scratch, p.workers)
+	p.parts = make([][]int32, p.workers)
+	p.enc = make([]wenc, p.workers)
+	p.nodes = make([][]*simNode, p.workers)
+	for i := range p.workers {
+		p.enc[i].enc = e.codec.NewEncoder()
+		p.ids[i] = endpointstate.NewIDTable()
+		for _, n := range e.nodes {
+			p.ids[i].Acquire(n.id)
+		}
+		if !e.opt.ownBuffers {
+			p.scratch[i] = endpointstate.NewScratch()
+		}
+	}
+}
+
+// worker returns the worker that steps n.
+func (p *parallel) worker(n *simNode) int { return n.idx % p.workers }
+
+// barrier reports whether it is carried out alone, between windows.
+func barrier(it item) bool { return it.kind == kRound || it.kind == kScenario || it.kind == kResume }
+
+// before reports whether a comes before b in the queue's order.
+func before(a, b *item) bool {
+	if a.at != b.at {
+		return a.at < b.at
+	}
+	if a.prio != b.prio {
+		return a.prio < b.prio
+	}
+	return a.seq < b.seq
+}
+
+// window carries out the items of one window, the queue's first item
+// being one of them (not a barrier, at or before end).
+func (e *engine) window(end time.Duration) {
+	p := &e.par
+	limit := e.q[0].at + p.look
+	p.win = p.win[:0]
+	for e.q.Len() > 0 {
+		it := e.q[0]
+		if it.at >= limit || it.at > end || barrier(it) {
+			break
+		}
+		p.win = append(p.win, heap.Pop(&e.q).(item))
+	}
+	p.end = limit
+	if e.q.Len() > 0 && barrier(e.q[0]) && e.q[0].at < p.end {
+		p.end = e.q[0].at
+	}
+	e.split()
+	p.stats.windows++
+	p.stats.items += len(p.win)
+	p.run(e)
+	e.serialPass()
+}
+
+// split gives each worker its share of the window: the indexes of its
+// items, and its nodes with items, each with the worker's copy of its
+// flush time.
+func (e *engine) split() {
+	p := &e.par
+	for i, it := range p.win {
+		n := e.nodes[it.node]
+		w := p.worker(n)
+		p.parts[w] = append(p.parts[w], int32(i))
+		if !n.wSeen {
+			n.wSeen, n.wFlushAt = true, n.flushAt
+			p.nodes[w] = append(p.nodes[w], n)
+		}
+	}
+}
+
+// work steps worker w's nodes through the window.
+func (e *engine) work(w int) {
+	p := &e.par
+	for _, i := range p.parts[w] {
+		it := &p.win[i]
+		n := e.nodes[it.node]
+		e.synFlushes(n, it.at)
+		if n.stopped {
+			continue
+		}
+		switch it.kind {
+		case kTick:
+			if n.inc != it.inc || !n.up || n.paused {
+				continue // stale: the serial pass drops it
+			}
+			if n.slow > 0 {
+				n.stopped = true // the skip is drawn at its turn
+				continue
+			}
+			e.keep(n, e.coreTick(n, it.at))
+			e.wflush(n, it.at)
+		case kDeliver:
+			if !n.up || n.inc != it.msg.toInc || n.paused {
+				continue // dropped, or held in the inbox, by the serial pass
+			}
+			r := e.coreStep(n, it.msg, it.at)
+			e.keep(n, r)
+			if r.err != nil {
+				n.stopped = true
+				continue
+			}
+			e.wflush(n, it.at)
+		case kFlush:
+			if n.inc == it.inc && n.wFlushAt == it.at {
+				n.wFlushAt, n.wSyn = -1, false
+				if n.live() {
+					e.wflush(n, it.at)
+				}
+			}
+		}
+		if n.wFatal {
+			n.stopped = true
+		}
+	}
+	for _, n := range p.nodes[w] {
+		e.synFlushes(n, p.end)
+	}
+}
+
+// synFlushes runs the flushes n scheduled for itself in this window
+// before time t (at t, the items already queued come first: their
+// sequence numbers are smaller).
+func (e *engine) synFlushes(n *simNode, t time.Duration) {
+	for !n.stopped && n.wSyn && n.wFlushAt < t {
+		at := n.wFlushAt
+		n.wFlushAt, n.wSyn = -1, false
+		if n.live() {
+			e.wflush(n, at)
+		}
+		if n.wFatal {
+			n.stopped = true
+		}
+	}
+}
+
+// keep records the result of one of n's core calls; a fatal output
+// crashes the node at its turn, which clears its flush time.
+func (e *engine) keep(n *simNode, r rec) {
+	r.frames = e.frames(n, r.out.Messages)
+	n.recs = append(n.recs, r)
+	if r.out.Fatal != nil {
+		n.wFatal = true
+		n.wFlushAt, n.wSyn = -1, false
+	}
+}
+
+// wflush is the worker's engine.flush.
+func (e *engine) wflush(n *simNode, at time.Duration) {
+	r := e.coreFlush(n, at)
+	e.keep(n, r)
+	if r.pending && r.wait > 0 {
+		if a := at + r.wait; n.wFlushAt < 0 || a < n.wFlushAt {
+			n.wFlushAt, n.wSyn = a, true
+		}
+	}
+}
+
+// serialPass carries out the window's items in order, with the flushes
+// they schedule inside it, using the workers' records.
+func (e *engine) serialPass() {
+	p := &e.par
+	p.active = true
+	i := 0
+	for e.err == nil {
+		var it item
+		if e.q.Len() > 0 && e.q[0].at < p.end && (i == len(p.win) || before(&e.q[0], &p.win[i])) {
+			it = heap.Pop(&e.q).(item)
+			p.stats.ownFlushes++
+		} else if i < len(p.win) {
+			it = p.win[i]
+			i++
+		} else {
+			break
+		}
+		e.now = it.at
+		e.dispatch(it)
+	}
+	p.active = false
+	for w := range p.nodes {
+		for _, n := range p.nodes[w] {
+			if n.stopped {
+				p.stats.stopped++
+			}
+			if e.err == nil && n.cur != len(n.recs) {
+				e.err = fmt.Errorf("sim: internal: %s: %d of the window's %d core calls were used", n.id, n.cur, len(n.recs))
+			}
+			clear(n.recs)
+			n.recs, n.cur = n.recs[:0], 0
+			n.stopped, n.wSeen, n.wSyn, n.wFatal = false, false, false, false
+		}
+		p.nodes[w] = p.nodes[w][:0]
+		p.parts[w] = p.parts[w][:0]
+	}
+}
+
+// call returns the result of one of n's core calls: from the worker's
+// records in a window's serial pass, else made by f now.
+func (e *engine) call(n *simNode, f func() rec) rec {
+	if e.par.active {
+		if n.cur < len(n.recs) {
+			r := n.recs[n.cur]
+			n.recs[n.cur] = rec{}
+			n.cur++
+			return r
+		}
+		if !n.stopped && e.err == nil {
+			e.err = fmt.Errorf("sim: internal: %s at %v: no record of a core call", n.id, e.now)
+		}
+	}
+	return f()
+}
+
+// nodeAt is node n's clock at virtual time at.
+func nodeAt(n *simNode, at time.Duration) time.Time { return epoch.Add(at + n.clock) }
+
+// coreTick runs a round of n's core at virtual time at.
+func (e *engine) coreTick(n *simNode, at time.Duration) rec {
+	now := nodeAt(n, at)
+	r := rec{out: n.core.Tick(now)}
+	r.vers = e.versions(n, r.out.Events)
+	if e.m.tracing(n, at) {
+		r.traced, r.phi = true, n.core.Phi(e.nodes[e.m.phiTarget].id, now)
+	}
+	return r
+}
+
+// coreStep decodes p (unless it carries its envelope) and hands it to
+// n's core at virtual time at.
+func (e *engine) coreStep(n *simNode, p *packet, at time.Duration) rec {
+	env := p.env
+	if env == nil {
+		var err error
+		if env, err = e.codec.NewDecoder().Decode(p.payload); err != nil {
+			return rec{err: err}
+		}
+	}
+	r := rec{out: n.core.StepFrom(nodeAt(n, at), e.nodes[p.from].addr, env)}
+	r.vers = e.versions(n, r.out.Events)
+	return r
+}
+
+// coreFlush flushes n's core at virtual time at and asks when it next
+// has something to push.
+func (e *engine) coreFlush(n *simNode, at time.Duration) rec {
+	now := nodeAt(n, at)
+	r := rec{out: n.core.Flush(now)}
+	r.vers = e.versions(n, r.out.Events)
+	r.wait, r.pending = n.core.PushPending(now)
+	return r
+}
+
+// versions reads, for the events the measurements follow, their
+// endpoint's version at n now; nil if they follow none.
+func (e *engine) versions(n *simNode, evs []core.Event) []core.EndpointVersion {
+	var vers []core.EndpointVersion
+	for i, ev := range evs {
+		switch ev.Kind {
+		case core.EventJoin, core.EventRestart, core.EventChange:
+			if e.m.follows(e, ev.Endpoint) {
+				if vers == nil {
+					vers = make([]core.EndpointVersion, len(evs))
+				}
+				vers[i], _ = n.core.EndpointVersion(ev.Endpoint)
+			}
+		}
+	}
+	return vers
+}
