@@ -258,7 +258,7 @@ func assertLogged(t *testing.T, logs *syncBuffer, want string) bool {
 // TestTCPMaxConnsEvictsLeastRecentlyUsed: at the cap, opening a connection
 // closes the one idle the longest, and the others stay.
 func TestTCPMaxConnsEvictsLeastRecentlyUsed(t *testing.T) {
-	a := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.MaxConns = 2 })
+	a := newTCP(t, "127.0.0.1:0", patientDialQueue, func(c *messaging.TCPConfig) { c.MaxConns = 2 })
 	b, c, d := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
 	send := func(to *messaging.TCP, msg string) {
 		t.Helper()

@@ -24,7 +24,7 @@ import (
 // ErrConnLimit, and each is delivered.
 func TestTCPSendBeyondMaxDialsWaits(t *testing.T) {
 	const peers = 24
-	a := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.MaxDials = 1 })
+	a := newTCP(t, "127.0.0.1:0", patientDialQueue, func(c *messaging.TCPConfig) { c.MaxDials = 1 })
 	var bs []*messaging.TCP
 	for range peers {
 		bs = append(bs, newTCP(t, "127.0.0.1:0"))
@@ -151,7 +151,7 @@ func TestTCPJoinBurst(t *testing.T) {
 // Before, the least recently used connection was closed whatever its
 // age, and the answer was lost.
 func TestTCPAnswerOnRecentConnectionNotEvicted(t *testing.T) {
-	a := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.MaxConns = 2 })
+	a := newTCP(t, "127.0.0.1:0", patientDialQueue, func(c *messaging.TCPConfig) { c.MaxConns = 2 })
 	b, c, d := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
 	require.NoError(t, a.Send(b.LocalAddr(), []byte("request")))
 	req := receiveFrom(t, b, "request")
