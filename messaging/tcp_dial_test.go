@@ -77,7 +77,12 @@ func TestTCPDialQueueBoundedAndExpires(t *testing.T) {
 // closed, so 48 honest peers lost their first frames.
 func TestTCPManyHonestDialersOneSource(t *testing.T) {
 	const peers = 64
-	target := newTCP(t, "127.0.0.1:0")
+	// Over MaxConnsPerSource connections from one source wait a quarter
+	// of HandshakeGrace; at the default (100 ms) that is 25 ms, of which
+	// the 10 ms pause below and 64 dials under the race detector on a
+	// loaded machine left too little. A longer grace keeps the scenario
+	// (handshakes a little later, beyond the cap) and its margin.
+	target := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.HandshakeGrace = time.Second })
 	conns := make([]net.Conn, peers)
 	for i := range conns {
 		conns[i] = bareConn(t, target.LocalAddr())
