@@ -315,7 +315,7 @@ func TestCluster(t *testing.T) {
 		}
 		assert.Equal(t, "shutdown", e.Reason)
 		assert.Equal(t, 0, leaving.wait(t, 10*time.Second), "exit status after SIGTERM")
-		eventually(t, ps[:4], 5*time.Second, "node-5 down", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
+		eventually(t, ps[:4], 20*time.Second, "node-5 down", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
 			assert.Equal(c, gossiper.StatusDown, v[leaving.id].Status, self.id)
 		})
 	})
