@@ -98,8 +98,9 @@ func Example_serviceDiscovery() {
 		}
 		return out
 	}
-	waitUntil(func() bool { return len(caches()) == 2 })
-	fmt.Println("caches:", caches())
+	var found []string
+	waitUntil(func() bool { found = caches(); return len(found) == 2 })
+	fmt.Println("caches:", found)
 	// Output: caches: [cache-1 cache-2]
 }
 
@@ -161,8 +162,13 @@ func Example_sharingLoad() {
 		}
 		return best, lowest, seen
 	}
-	waitUntil(func() bool { _, _, seen := leastLoaded(first); return seen == 3 })
-	id, load, _ := leastLoaded(first)
+	var id string
+	var load float64
+	waitUntil(func() bool {
+		var seen int
+		id, load, seen = leastLoaded(first)
+		return seen == 3
+	})
 	fmt.Printf("least loaded: %s (%.2f)\n", id, load)
 	// Output: least loaded: n2 (0.15)
 }

@@ -33,6 +33,13 @@ func TestFarFutureGenerationRefusedAtStart(t *testing.T) {
 		b, _ := os.ReadFile(path)
 		assert.Equal(t, content, string(b), "the file is left as it was")
 
+		if far == now.Unix()+endpointstate.MaxGenerationDrift {
+			// At the very edge only while the clock reads now's second:
+			// Start reads the clock itself, and a second that turns
+			// before it puts far inside the window (NextGeneration
+			// above checked the edge, with the clock given).
+			continue
+		}
 		cfg := DefaultConfig()
 		cfg.ID, cfg.BindAddr, cfg.GenerationFile, cfg.ShadowTimeout = "far", "127.0.0.1:0", path, 0
 		g, err := New(cfg)

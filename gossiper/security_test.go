@@ -29,9 +29,19 @@ func secureConfig(id string, seeds []string, sec messaging.Security) Config {
 	return cfg
 }
 
+// patientDetector makes a gossiper convict a peer only after seconds of
+// silence (phi 32 instead of 8: about 74 mean intervals instead of 18),
+// for the tests that check that nobody is convicted, or that a member
+// stays up, for many rounds and wait for no conviction: at 50 ms rounds a
+// loaded machine can starve a node's loop for the second that phi 8
+// takes. What they guard against shows otherwise: a forged shutdown or
+// state, frames that do not decrypt, heartbeats that stop.
+func patientDetector(cfg *Config) { cfg.FailureDetector.PhiConvictThreshold = 32 }
+
 // tlsCluster starts one mTLS gossiper per id, each with a certificate from
-// ca naming its ID, seeded by the first, and waits until all see all up.
-func tlsCluster(t *testing.T, ca *securitytest.CA, dir string, ids ...string) []*Gossiper {
+// ca naming its ID, seeded by the first, and waits until all see all up;
+// mutate, if not nil, changes each one's configuration first.
+func tlsCluster(t *testing.T, ca *securitytest.CA, dir string, mutate func(*Config), ids ...string) []*Gossiper {
 	t.Helper()
 	var gs []*Gossiper
 	for i, id := range ids {
@@ -39,7 +49,11 @@ func tlsCluster(t *testing.T, ca *securitytest.CA, dir string, ids ...string) []
 		if i > 0 {
 			seeds = []string{gs[0].Addr()}
 		}
-		gs = append(gs, startTCP(t, secureConfig(id, seeds, ca.Issue(t, dir, id, id).Security())))
+		cfg := secureConfig(id, seeds, ca.Issue(t, dir, id, id).Security())
+		if mutate != nil {
+			mutate(&cfg)
+		}
+		gs = append(gs, startTCP(t, cfg))
 	}
 	require.Eventually(t, func() bool { return allUpIDs(gs, ids) }, 20*time.Second, 10*time.Millisecond,
 		"the mTLS cluster never converged")
@@ -75,7 +89,7 @@ func watchFor(t *testing.T, gs []*Gossiper, rounds int, what string, check func(
 func TestMutualTLSCluster(t *testing.T) {
 	dir := t.TempDir()
 	ids := []string{"n1", "n2", "n3", "node 4"} // "node 4" is named by a URI SAN
-	gs := tlsCluster(t, securitytest.NewCA(t, dir, "ca"), dir, ids...)
+	gs := tlsCluster(t, securitytest.NewCA(t, dir, "ca"), dir, nil, ids...)
 	require.NoError(t, gs[3].SetState("color", "blue"))
 	require.Eventually(t, func() bool {
 		for _, g := range gs {
@@ -100,7 +114,7 @@ func TestMutualTLSCluster(t *testing.T) {
 func TestMutualTLSRefusesStrangers(t *testing.T) {
 	dir := t.TempDir()
 	ca, other := securitytest.NewCA(t, dir, "ca"), securitytest.NewCA(t, dir, "other")
-	gs := tlsCluster(t, ca, dir, "n1", "n2", "n3")
+	gs := tlsCluster(t, ca, dir, nil, "n1", "n2", "n3")
 
 	// Trusts the cluster's CA, but presents a certificate from another.
 	otherCA := ca.Issue(t, dir, "x", "x")
@@ -138,7 +152,8 @@ func TestMutualTLSRefusesStrangers(t *testing.T) {
 func TestMutualTLSForgedIdentity(t *testing.T) {
 	dir := t.TempDir()
 	ca := securitytest.NewCA(t, dir, "ca")
-	gs := tlsCluster(t, ca, dir, "n1", "n2", "n3")
+	// The members must see n3 up for 40 rounds on end.
+	gs := tlsCluster(t, ca, dir, patientDetector, "n1", "n2", "n3")
 	real, ok := gs[0].Member("n3")
 	require.True(t, ok)
 
@@ -221,7 +236,9 @@ func TestKeyringRotationFiveNodes(t *testing.T) {
 		if i > 0 {
 			seeds = []string{gs[0].Addr()}
 		}
-		gs[i] = startTCP(t, secureConfig(ids[i], seeds, messaging.Security{KeyringFile: rings[i]}))
+		cfg := secureConfig(ids[i], seeds, messaging.Security{KeyringFile: rings[i]})
+		patientDetector(&cfg) // nobody may be convicted during the rotation
+		gs[i] = startTCP(t, cfg)
 	}
 	require.Eventually(t, func() bool { return allUpIDs(gs, ids) }, 20*time.Second, 10*time.Millisecond)
 
@@ -321,7 +338,7 @@ func TestModeMismatchRefused(t *testing.T) {
 func TestMutualTLSRelayedForgery(t *testing.T) {
 	dir := t.TempDir()
 	ca := securitytest.NewCA(t, dir, "ca")
-	gs := tlsCluster(t, ca, dir, "n1", "n2", "n3")
+	gs := tlsCluster(t, ca, dir, nil, "n1", "n2", "n3")
 	real, _ := gs[0].Member("n3")
 	evil := ca.Issue(t, dir, "evil", "evil")
 	pair, err := tls.LoadX509KeyPair(evil.Cert, evil.Key)

@@ -242,10 +242,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// assertLogged checks that logs come to contain want. A transport counts
+// a refusal or a failure before it logs it, so a test that has just seen
+// the counter move may read the log a moment before the line is written.
+func assertLogged(t *testing.T, logs *syncBuffer, want string) bool {
+	t.Helper()
+	ok := assert.Eventually(t, func() bool { return strings.Contains(logs.String(), want) },
+		waitTimeout, time.Millisecond, "%q never logged", want)
+	if !ok {
+		t.Logf("the log:\n%s", logs.String())
+	}
+	return ok
+}
+
 // TestTCPMaxConnsEvictsLeastRecentlyUsed: at the cap, opening a connection
 // closes the one idle the longest, and the others stay.
 func TestTCPMaxConnsEvictsLeastRecentlyUsed(t *testing.T) {
-	a := newTCP(t, "127.0.0.1:0", func(c *messaging.TCPConfig) { c.MaxConns = 2 })
+	a := newTCP(t, "127.0.0.1:0", patientDialQueue, func(c *messaging.TCPConfig) { c.MaxConns = 2 })
 	b, c, d := newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0"), newTCP(t, "127.0.0.1:0")
 	send := func(to *messaging.TCP, msg string) {
 		t.Helper()

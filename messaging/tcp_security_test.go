@@ -185,7 +185,7 @@ func TestTCPKeyringOtherCluster(t *testing.T) {
 	require.Eventually(t, func() bool { return b.Stats().RefusedBadKey >= 1 }, waitTimeout, time.Millisecond)
 	require.Eventually(t, func() bool { return a.Stats().RefusedByPeer >= 1 }, waitTimeout, time.Millisecond)
 	assert.Zero(t, b.Stats().ReceivedFrames, "the same key in another cluster opens nothing")
-	assert.Contains(t, logs.String(), "no key of this node's keyring opens your frames")
+	assertLogged(t, &logs, "no key of this node's keyring opens your frames")
 }
 
 func TestTCPMutualTLSExchange(t *testing.T) {
@@ -218,7 +218,7 @@ func TestTCPMutualTLSRefusesStrangers(t *testing.T) {
 		require.Eventually(t, func() bool { return member.Stats().RefusedTLS >= 1 }, waitTimeout, time.Millisecond)
 		require.Eventually(t, func() bool { return s.Stats().RefusedByPeer >= 1 }, waitTimeout, time.Millisecond,
 			"the dialer learns the member refused it: %v", s.Stats().Refusals())
-		assert.Contains(t, logs.String(), "the peer refused this node's TLS connection")
+		assertLogged(t, &logs, "the peer refused this node's TLS connection")
 	})
 	t.Run("dialled by a member", func(t *testing.T) {
 		require.NoError(t, member.Send(s.LocalAddr(), []byte("hi")))
@@ -294,11 +294,11 @@ func TestTCPSecurityModeMismatch(t *testing.T) {
 					"dialer refusals: %v", dia.Stats().Refusals())
 				assert.Zero(t, acc.Stats().ReceivedFrames)
 				assert.Zero(t, dia.Stats().ReceivedFrames)
-				assert.Contains(t, alogs.String(), "refused connection: the peer cannot prove it holds this cluster's credentials")
+				assertLogged(t, &alogs, "refused connection: the peer cannot prove it holds this cluster's credentials")
 				if dm != "tls" {
-					assert.Contains(t, dlogs.String(), fmt.Sprintf("the peer %s", modeWords(dm)), "the dialer is told why")
+					assertLogged(t, &dlogs, fmt.Sprintf("the peer %s", modeWords(dm))) // the dialer is told why
 				} else {
-					assert.Contains(t, dlogs.String(), "does the peer use TLS")
+					assertLogged(t, &dlogs, "does the peer use TLS")
 				}
 			})
 		}

@@ -162,7 +162,8 @@ func sessionPeers(t *testing.T) (a, b *TCP) {
 	codec := testCodec(t)
 	start := func(maxConns int) *TCP {
 		tr, err := NewTCP(TCPConfig{BindAddr: "127.0.0.1:0", Codec: codec, MaxConns: maxConns,
-			BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond})
+			BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+			DialQueueTimeout: 10 * time.Second}) // a's Sends wait for room (see patientDialQueue)
 		require.NoError(t, err)
 		t.Cleanup(func() { assert.NoError(t, tr.Close()) })
 		return tr

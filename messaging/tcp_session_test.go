@@ -77,7 +77,7 @@ func closeForRoom(t *testing.T, a, b, c *messaging.TCP) {
 func TestTCPSessionResumedAfterClosedForRoom(t *testing.T) {
 	codec := leanCodec(t)
 	var sizes frameSizes
-	a := newTCP(t, "127.0.0.1:0", withCodec(codec), sizes.hook, func(c *messaging.TCPConfig) { c.MaxConns = 1 })
+	a := newTCP(t, "127.0.0.1:0", withCodec(codec), sizes.hook, patientDialQueue, func(c *messaging.TCPConfig) { c.MaxConns = 1 })
 	b := newTCP(t, "127.0.0.1:0", withCodec(codec))
 	c := newTCP(t, "127.0.0.1:0", withCodec(codec))
 
@@ -106,7 +106,7 @@ func TestTCPSessionResumedAfterClosedForRoom(t *testing.T) {
 func TestTCPSessionRestartedPeerStartsFresh(t *testing.T) {
 	codec := leanCodec(t)
 	var sizes frameSizes
-	a := newTCP(t, "127.0.0.1:0", withCodec(codec), sizes.hook, fastBackoff, func(c *messaging.TCPConfig) { c.MaxConns = 1 })
+	a := newTCP(t, "127.0.0.1:0", withCodec(codec), sizes.hook, fastBackoff, patientDialQueue, func(c *messaging.TCPConfig) { c.MaxConns = 1 })
 	b, err := messaging.NewTCP(messaging.TCPConfig{BindAddr: "127.0.0.1:0", Codec: codec})
 	require.NoError(t, err)
 	c := newTCP(t, "127.0.0.1:0", withCodec(codec))
@@ -135,7 +135,7 @@ func TestTCPSessionCacheBound(t *testing.T) {
 	codec := leanCodec(t)
 	for _, bound := range []int{-1, 1500} {
 		t.Run(fmt.Sprint(bound), func(t *testing.T) {
-			a := newTCP(t, "127.0.0.1:0", withCodec(codec), func(c *messaging.TCPConfig) {
+			a := newTCP(t, "127.0.0.1:0", withCodec(codec), patientDialQueue, func(c *messaging.TCPConfig) {
 				c.MaxConns = 1
 				c.CodecSessionBytes = bound
 			})
@@ -183,7 +183,7 @@ func TestTCPSessionResumedUnderSecurity(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			codec := leanCodec(t)
 			var sizes frameSizes
-			a := newTCP(t, "127.0.0.1:0", withCodec(codec), secured(sec[0], nil), sizes.hook, func(c *messaging.TCPConfig) { c.MaxConns = 1 })
+			a := newTCP(t, "127.0.0.1:0", withCodec(codec), secured(sec[0], nil), sizes.hook, patientDialQueue, func(c *messaging.TCPConfig) { c.MaxConns = 1 })
 			b := newTCP(t, "127.0.0.1:0", withCodec(codec), secured(sec[1], nil))
 			c := newTCP(t, "127.0.0.1:0", withCodec(codec), secured(sec[2], nil))
 			sendSyn(t, a, b, &sizes)

@@ -38,6 +38,13 @@ func fastBackoff(c *messaging.TCPConfig) {
 	c.BackoffMax = 50 * time.Millisecond
 }
 
+// patientDialQueue lets a Send that waits for room under MaxConns (a
+// connection must first be idle for a quarter of a second before it may
+// be closed for room) or for a dial slot wait as long as the test does,
+// instead of the default second: on a loaded machine the dial queue's
+// pump can run late, and the frame must not expire meanwhile.
+func patientDialQueue(c *messaging.TCPConfig) { c.DialQueueTimeout = waitTimeout }
+
 // newTCP starts a TCP transport bound to bind and closes it at the end of
 // the test.
 func newTCP(t testing.TB, bind string, opts ...func(*messaging.TCPConfig)) *messaging.TCP {
@@ -283,9 +290,11 @@ func TestTCPGarbage(t *testing.T) {
 
 func TestTCPPeerRestart(t *testing.T) {
 	a := newTCP(t, "127.0.0.1:0", fastBackoff)
-	b, err := messaging.NewTCP(messaging.TCPConfig{BindAddr: "127.0.0.1:0"})
+	// b is down for a while and comes back on its address: a port below
+	// the ephemeral range, which no outgoing connection takes meanwhile.
+	addr := transporttest.FreeAddrs(t, 1)[0]
+	b, err := messaging.NewTCP(messaging.TCPConfig{BindAddr: addr})
 	require.NoError(t, err)
-	addr := b.LocalAddr()
 
 	require.NoError(t, a.Send(addr, []byte("before restart")))
 	select {

@@ -46,6 +46,8 @@ func newLogger() (zerolog.Logger, *logBuffer) {
 func fastDNS(srv *dnstest.Server, name string, port int) DNSConfig {
 	cfg := DefaultDNSConfig()
 	cfg.Name, cfg.Port, cfg.Server = name, port, srv.Addr()
+	// Long enough that the in-process server's answer never times out on
+	// a loaded machine, short enough for the tests of a silent server.
 	cfg.Timeout = 300 * time.Millisecond
 	cfg.Attempts = 2
 	cfg.BackoffMin, cfg.BackoffMax = time.Millisecond, 5*time.Millisecond

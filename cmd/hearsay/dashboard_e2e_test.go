@@ -36,6 +36,13 @@ func rowStatus(id string) string {
 	return fmt.Sprintf(`document.querySelector('#rows tr[data-id=%q]')?.dataset.status`, id)
 }
 
+// pageStep bounds each step the page takes on its own (a click
+// answered, a panel opened, the next poll shown): it polls the agent once
+// a second, and a headless browser beside race-detector agents on a
+// loaded machine can take seconds for what takes milliseconds alone. A
+// bound for a test that went wrong, not a speed.
+const pageStep = 15 * time.Second
+
 // TestDashboard drives the dashboard of real agents in headless Chromium:
 // the page lists the cluster, follows a crash and a restart of the agent
 // it reads, sets a state that reaches other agents, removes a down node,
@@ -66,14 +73,14 @@ func TestDashboard(t *testing.T) {
 		assert.NotContains(t, csp, "unsafe")
 		page.WaitFor(t, 10*time.Second, "three members up", `['node-1','node-2','node-3'].every(id =>
 			document.querySelector('#rows tr[data-id="' + id + '"]')?.dataset.status === 'up')`, pageState)
-		page.WaitFor(t, 5*time.Second, "connected", `document.body.dataset.conn === 'ok'`, pageState)
-		assert.Equal(t, "3 known: 3 up, 0 down, 0 left", browsertest.Eval[string](t, page, `document.getElementById('counts').textContent`))
+		page.WaitFor(t, pageStep, "connected", `document.body.dataset.conn === 'ok'`, pageState)
+		page.WaitFor(t, pageStep, "the counts", `document.getElementById('counts').textContent === '3 known: 3 up, 0 down, 0 left'`, pageState)
 	})
 
 	t.Run("phone", func(t *testing.T) {
-		page.Do(t, 5*time.Second, chromedp.EmulateViewport(390, 844))
-		defer page.Do(t, 5*time.Second, chromedp.EmulateViewport(1280, 900))
-		page.WaitFor(t, 5*time.Second, "fits a phone's width, the optional columns hidden",
+		page.Do(t, pageStep, chromedp.EmulateViewport(390, 844))
+		defer page.Do(t, pageStep, chromedp.EmulateViewport(1280, 900))
+		page.WaitFor(t, pageStep, "fits a phone's width, the optional columns hidden",
 			`document.documentElement.scrollWidth <= window.innerWidth &&
 			getComputedStyle(document.querySelector('#rows tr td.opt')).display === 'none'`, pageState)
 	})
@@ -81,13 +88,13 @@ func TestDashboard(t *testing.T) {
 	t.Run("detail panel", func(t *testing.T) {
 		// From the keyboard: Enter on the member's ID opens the panel and
 		// moves the focus to it, Escape closes it.
-		page.Do(t, 5*time.Second, chromedp.Focus(`#rows tr[data-id="node-2"] button.link`), chromedp.KeyEvent(kb.Enter))
-		page.WaitFor(t, 5*time.Second, "the panel opened", `!document.getElementById('detail').hidden &&
+		page.Do(t, pageStep, chromedp.Focus(`#rows tr[data-id="node-2"] button.link`), chromedp.KeyEvent(kb.Enter))
+		page.WaitFor(t, pageStep, "the panel opened", `!document.getElementById('detail').hidden &&
 			document.activeElement === document.getElementById('detail-h')`, pageState)
-		page.Do(t, 5*time.Second, chromedp.KeyEvent(kb.Escape))
-		page.WaitFor(t, 5*time.Second, "the panel closed", `document.getElementById('detail').hidden`, pageState)
-		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
-		page.WaitFor(t, 5*time.Second, "the window's histogram", panelLoaded("node-2")+` &&
+		page.Do(t, pageStep, chromedp.KeyEvent(kb.Escape))
+		page.WaitFor(t, pageStep, "the panel closed", `document.getElementById('detail').hidden`, pageState)
+		page.Do(t, pageStep, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
+		page.WaitFor(t, pageStep, "the window's histogram", panelLoaded("node-2")+` &&
 			document.querySelectorAll('#fd-hist rect').length > 0 && document.querySelector('#fd-hist line.threshold') !== null`, pageState)
 		states := browsertest.Eval[string](t, page, `document.getElementById('detail-states').textContent`)
 		assert.Contains(t, states, "hearsay.status")
@@ -95,21 +102,21 @@ func TestDashboard(t *testing.T) {
 	})
 
 	t.Run("state set on the page reaches another agent", func(t *testing.T) {
-		page.Do(t, 5*time.Second,
+		page.Do(t, pageStep,
 			chromedp.SetValue(`#state-key`, "zone"), chromedp.SetValue(`#state-value`, "eu-west-1"),
 			chromedp.Click(`#state-set`))
-		page.WaitFor(t, 5*time.Second, "set answered", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
+		page.WaitFor(t, pageStep, "set answered", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
 		eventually(t, ps[1:2], 10*time.Second, "zone on node-2's view of node-1", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
 			assert.Equal(c, "eu-west-1", v["node-1"].States.Get("zone").Value)
 		})
-		page.WaitFor(t, 5*time.Second, "the change in the event log",
+		page.WaitFor(t, pageStep, "the change in the event log",
 			`[...document.querySelectorAll('#events li[data-kind="change"][data-endpoint="node-1"]')].some(li => li.textContent.includes('zone'))`, pageState)
 		// The API's limits, and its words, on the page.
-		page.Do(t, 5*time.Second, chromedp.SetValue(`#state-key`, "hearsay.status"), chromedp.Click(`#state-set`))
-		page.WaitFor(t, 5*time.Second, "refused", `document.getElementById('state-msg').textContent.includes('400')`, pageState)
+		page.Do(t, pageStep, chromedp.SetValue(`#state-key`, "hearsay.status"), chromedp.Click(`#state-set`))
+		page.WaitFor(t, pageStep, "refused", `document.getElementById('state-msg').textContent.includes('400')`, pageState)
 		assert.Contains(t, browsertest.Eval[string](t, page, `document.getElementById('state-msg').textContent`), "reserved")
-		page.Do(t, 5*time.Second, chromedp.SetValue(`#state-key`, "zone"), chromedp.Click(`#state-set`))
-		page.WaitFor(t, 5*time.Second, "set again", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
+		page.Do(t, pageStep, chromedp.SetValue(`#state-key`, "zone"), chromedp.Click(`#state-set`))
+		page.WaitFor(t, pageStep, "set again", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
 	})
 
 	t.Run("a killed agent turns down", func(t *testing.T) {
@@ -117,7 +124,7 @@ func TestDashboard(t *testing.T) {
 		require.NoError(t, victim.cmd.Process.Kill())
 		victim.wait(t, 10*time.Second)
 		page.WaitFor(t, 20*time.Second, "node-3 down on the page", rowStatus("node-3")+` === 'down'`, pageState)
-		page.WaitFor(t, 5*time.Second, "a dead event", `document.querySelector('#events li[data-kind="dead"][data-endpoint="node-3"]') !== null`, pageState)
+		page.WaitFor(t, pageStep, "a dead event", `document.querySelector('#events li[data-kind="dead"][data-endpoint="node-3"]') !== null`, pageState)
 		if path := os.Getenv("HEARSAY_DASHBOARD_SCREENSHOT"); path != "" {
 			page.Screenshot(t, path) // the README's picture
 		}
@@ -125,19 +132,19 @@ func TestDashboard(t *testing.T) {
 
 	t.Run("remove from the page", func(t *testing.T) {
 		// node-2 is up: the API refuses, and the page says why.
-		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
-		page.WaitFor(t, 5*time.Second, "node-2's panel", panelLoaded("node-2"), pageState)
-		page.Do(t, 5*time.Second, chromedp.Click(`#remove-btn`))
-		page.WaitFor(t, 5*time.Second, "409 shown", `document.getElementById('ops-msg').textContent.includes('409')`, pageState)
+		page.Do(t, pageStep, chromedp.Click(`#rows tr[data-id="node-2"] button.link`))
+		page.WaitFor(t, pageStep, "node-2's panel", panelLoaded("node-2"), pageState)
+		page.Do(t, pageStep, chromedp.Click(`#remove-btn`))
+		page.WaitFor(t, pageStep, "409 shown", `document.getElementById('ops-msg').textContent.includes('409')`, pageState)
 		assert.Contains(t, browsertest.Eval[string](t, page, `document.getElementById('ops-msg').textContent`), "alive")
-		page.Do(t, 5*time.Second, chromedp.Click(`#rows tr[data-id="node-3"] button.link`))
-		page.WaitFor(t, 5*time.Second, "node-3's panel", panelLoaded("node-3"), pageState)
-		page.Do(t, 5*time.Second, chromedp.Click(`#remove-btn`))
-		page.WaitFor(t, 5*time.Second, "removed", `document.getElementById('ops-msg').textContent.includes('Removed node-3')`, pageState)
+		page.Do(t, pageStep, chromedp.Click(`#rows tr[data-id="node-3"] button.link`))
+		page.WaitFor(t, pageStep, "node-3's panel", panelLoaded("node-3"), pageState)
+		page.Do(t, pageStep, chromedp.Click(`#remove-btn`))
+		page.WaitFor(t, pageStep, "removed", `document.getElementById('ops-msg').textContent.includes('Removed node-3')`, pageState)
 		eventually(t, ps[1:2], 10*time.Second, "node-3 left on node-2", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
 			assert.Equal(c, gossiper.StatusLeft, v["node-3"].Status)
 		})
-		page.WaitFor(t, 5*time.Second, "node-3 left on the page", rowStatus("node-3")+` === 'left'`, pageState)
+		page.WaitFor(t, pageStep, "node-3 left on the page", rowStatus("node-3")+` === 'left'`, pageState)
 	})
 
 	owner := t
@@ -156,20 +163,20 @@ func TestDashboard(t *testing.T) {
 		tp := startProc(t, t, "guarded", addrs[6], addrs[7], t.TempDir(), "--http-token", token)
 		guarded := "http://" + tp.http
 		page.Do(t, 15*time.Second, chromedp.Navigate(guarded+"/"))
-		page.WaitFor(t, 5*time.Second, "the page asks for the token", `!document.getElementById('token-form').hidden`, pageState)
+		page.WaitFor(t, pageStep, "the page asks for the token", `!document.getElementById('token-form').hidden`, pageState)
 
 		// Without the token, the write is refused and changes nothing.
-		page.Do(t, 5*time.Second,
+		page.Do(t, pageStep,
 			chromedp.SetValue(`#state-key`, "color"), chromedp.SetValue(`#state-value`, "blue"),
 			chromedp.Click(`#state-set`))
-		page.WaitFor(t, 5*time.Second, "401 shown", `document.getElementById('state-msg').textContent.includes('401')`, pageState)
+		page.WaitFor(t, pageStep, "401 shown", `document.getElementById('state-msg').textContent.includes('401')`, pageState)
 		assert.Equal(t, "", guardedState(t, guarded, token, "color"))
 
-		page.Do(t, 5*time.Second, chromedp.SendKeys(`#token`, token), chromedp.Click(`#token-form button[type=submit]`))
+		page.Do(t, pageStep, chromedp.SendKeys(`#token`, token), chromedp.Click(`#token-form button[type=submit]`))
 		page.WaitFor(t, 10*time.Second, "live with the token", `document.body.dataset.conn === 'ok' &&
 			document.querySelector('#rows tr[data-id="guarded"]')?.dataset.status === 'up'`, pageState)
-		page.Do(t, 5*time.Second, chromedp.Click(`#state-set`))
-		page.WaitFor(t, 5*time.Second, "set answered", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
+		page.Do(t, pageStep, chromedp.Click(`#state-set`))
+		page.WaitFor(t, pageStep, "set answered", `document.getElementById('state-msg').textContent.includes('version')`, pageState)
 		assert.Equal(t, "blue", guardedState(t, guarded, token, "color"))
 
 		// The token never went into a URL.

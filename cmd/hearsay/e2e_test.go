@@ -315,7 +315,7 @@ func TestCluster(t *testing.T) {
 		}
 		assert.Equal(t, "shutdown", e.Reason)
 		assert.Equal(t, 0, leaving.wait(t, 10*time.Second), "exit status after SIGTERM")
-		eventually(t, ps[:4], 5*time.Second, "node-5 down", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
+		eventually(t, ps[:4], 20*time.Second, "node-5 down", func(c *assert.CollectT, self *proc, v map[string]gossiper.Member) {
 			assert.Equal(c, gossiper.StatusDown, v[leaving.id].Status, self.id)
 		})
 	})
@@ -339,11 +339,16 @@ func TestCluster(t *testing.T) {
 	})
 
 	t.Run("client subcommands", func(t *testing.T) {
-		code, out := runCLI(t, "members", "--http", ps[0].http)
-		assert.Equal(t, 0, code, out)
-		assert.Contains(t, out, "5 members, 4 up")
-		assert.Contains(t, out, "DN      node-5")
-		code, out = runCLI(t, "set", "--http", ps[2].http, "zone", "eu-west")
+		// Until it holds: an agent starved for a moment on a loaded machine
+		// can be convicted for a round or two, and "4 up" read once would
+		// count that.
+		require.EventuallyWithT(t, func(c *assert.CollectT) {
+			code, out := runCLI(t, "members", "--http", ps[0].http)
+			assert.Equal(c, 0, code, out)
+			assert.Contains(c, out, "5 members, 4 up")
+			assert.Contains(c, out, "DN      node-5")
+		}, 10*time.Second, 100*time.Millisecond, "hearsay members")
+		code, out := runCLI(t, "set", "--http", ps[2].http, "zone", "eu-west")
 		assert.Equal(t, 0, code, out)
 		code, out = runCLI(t, "info", "--http", ps[2].http)
 		assert.Equal(t, 0, code, out)

@@ -53,6 +53,13 @@ func startAgent(t *testing.T, id string, mutate func(*Options)) *testAgent {
 	return &testAgent{Agent: a, srv: srv}
 }
 
+// patientDetector makes an agent convict a peer only after a silence of
+// seconds instead of about half a second: for the tests that read a
+// peer's status once and need it up, and wait for no conviction. At 20 ms
+// rounds a loaded machine can starve a node's loop long enough for phi 8
+// (cmd/hearsay/internal/demo moved to 40 ms rounds for the same reason).
+func patientDetector(o *Options) { o.Phi = 64 }
+
 // call sends a request and returns the status and the body.
 func (ta *testAgent) call(t *testing.T, method, path, body string, header ...string) (int, string) {
 	t.Helper()
@@ -175,7 +182,7 @@ func TestState(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	a := startAgent(t, "node-a", func(o *Options) { o.HTTPToken = "s3cret" })
+	a := startAgent(t, "node-a", func(o *Options) { o.HTTPToken = "s3cret"; patientDetector(o) })
 	tests := []struct {
 		name, path, auth string
 		code             int
@@ -348,7 +355,7 @@ func TestLeave(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	a := startAgent(t, "node-a", nil)
-	b := startAgent(t, "node-b", func(o *Options) { o.Seeds = []string{a.g.Addr()} })
+	b := startAgent(t, "node-b", func(o *Options) { o.Seeds = []string{a.g.Addr()}; patientDetector(o) })
 	require.Eventually(t, func() bool {
 		m, _ := b.g.Member("node-a")
 		return m.Status == gossiper.StatusUp && b.g.Stats().Messages["syn"].Sent > 0

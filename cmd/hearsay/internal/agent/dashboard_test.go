@@ -172,7 +172,7 @@ func TestDashboardThousandMembers(t *testing.T) {
 
 	// Sorting by phi reorders once per poll, still in place.
 	page.Do(t, 5*time.Second, chromedp.Click(`th button[data-sort="phi"]`))
-	page.WaitFor(t, 5*time.Second, "sorted by phi", `(() => {
+	page.WaitFor(t, 15*time.Second, "sorted by phi", `(() => {
 		const v = [...document.querySelectorAll('#rows tr')].filter(r => r.dataset.id !== 'node-0000').map(r => Number(r.children[5].textContent));
 		return v.every((x, i) => i === 0 || v[i-1] <= x);
 	})()`, state)
@@ -180,6 +180,6 @@ func TestDashboardThousandMembers(t *testing.T) {
 
 	// Filtering hides rows without rebuilding them.
 	page.Do(t, 5*time.Second, chromedp.SendKeys(`#filter`, "node-09"))
-	page.WaitFor(t, 5*time.Second, "filtered", `document.querySelectorAll('#rows tr:not([hidden])').length === 100`, state)
+	page.WaitFor(t, 15*time.Second, "filtered", `document.querySelectorAll('#rows tr:not([hidden])').length === 100`, state)
 	assert.Equal(t, n, browsertest.Eval[int](t, page, `document.querySelectorAll('#rows tr').length`))
 }
