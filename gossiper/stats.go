@@ -78,8 +78,10 @@ func (c *counters) sent(t messaging.Type, size int) {
 		return
 	}
 	tc := &c.types[t]
-	tc.sent.Add(1)
+	// Bytes before the message, and Stats loads messages first: a
+	// snapshot never counts a message without its bytes.
 	tc.sentBytes.Add(uint64(size))
+	tc.sent.Add(1)
 	i := 0
 	for i < len(sizeBuckets) && size > sizeBuckets[i] {
 		i++
@@ -91,8 +93,8 @@ func (c *counters) received(t messaging.Type, size int) {
 	if int(t) >= numTypes {
 		return
 	}
-	c.types[t].received.Add(1)
 	c.types[t].receivedBytes.Add(uint64(size))
+	c.types[t].received.Add(1)
 }
 
 // Stats returns the current counters.
