@@ -48,7 +48,7 @@ func (n *Node) StepFrom(now time.Time, source string, env *messaging.Envelope) O
 // stepPeer handles a message from another node: the shadow round's in any
 // phase, the others only while running.
 func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
-	n.stepShadow(now, env, out)
+	shadowed := n.stepShadow(now, env, out)
 	if n.phase != phaseRunning {
 		return
 	}
@@ -68,6 +68,10 @@ func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
 		n.answerEcho(now, env, m, out)
 	case *messaging.EchoReply:
 		n.handleEchoReply(now, env.From, m, out)
+	case *messaging.ShadowAck:
+		if !shadowed {
+			n.handleLateShadowAck(now, m, out)
+		}
 	}
 }
 
