@@ -97,6 +97,7 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 
 // handleAck applies the Ack's deltas and answers its requests with an Ack2.
 func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.Ack, out *Output) {
+	n.acked()
 	n.applyDeltas(now, ack.Deltas, out)
 	if !n.allowAnswer(now, env) {
 		return
