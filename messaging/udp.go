@@ -22,8 +22,9 @@ import (
 // host and port, and sends every Echo, and the EchoReply answering an Echo
 // that came by datagram, as one self-contained datagram, as memberlist
 // sends its probes over UDP; so does the shadow round's ShadowSyn, whose
-// answer comes on TCP (see [datagramRequest]); everything else stays on
-// TCP. An echo then
+// answer comes by datagrams when it fits a few (udp_shadow.go) and on TCP
+// otherwise (see [datagramRequest]); everything else stays on TCP. An
+// echo then
 // costs no connection: at a join, a node echoes every peer it learns, and
 // over TCP those echoes opened more connections than MaxConns allows,
 // which evicted connections still carrying answers (docs/performance.md,
@@ -51,9 +52,12 @@ import (
 //
 // Received datagrams are checked in this order, and dropped and counted
 // by the first reason that applies ([Stats.DatagramDrops]): size, magic,
-// version, mode, seal, envelope, type (Echo or EchoReply only), cluster,
-// source (the envelope's address must name the datagram's source IP, as
-// a TCP handshake's claim must: [verifiedClaim]) and token. None of them
+// version, mode, seal, envelope, type (Echo, EchoReply, ShadowSyn or
+// ShadowAck only), cluster, source (the envelope's address must name the
+// datagram's source IP, as a TCP handshake's claim must: [verifiedClaim])
+// and token (an EchoReply's must answer an Echo, once; a ShadowAck's a
+// ShadowSyn sent to the datagram's source address, any number of times
+// within datagramTokenTTL, one per datagram of the answer). None of them
 // panics or changes anything but the counter.
 
 // Datagram protocol constants.
@@ -124,6 +128,7 @@ type datagrams struct {
 	mu       sync.Mutex
 	tokens   map[uint64]echoToken // outstanding Echo tokens
 	lastEcho map[string]uint64    // per address, the token of the last Echo sent by datagram
+	shadow   shadowBudget         // shadow answers sent by datagram (udp_shadow.go)
 }
 
 // echoToken is an Echo sent by datagram, waiting for its reply.
@@ -302,6 +307,12 @@ func (d *datagrams) cancel(token uint64) {
 	}
 }
 
+// datagramType reports whether a message of type typ may come by
+// datagram: the requests of [datagramRequest] and their answers.
+func datagramType(typ Type) bool {
+	return typ == TypeEcho || typ == TypeEchoReply || typ == TypeShadowSyn || typ == TypeShadowAck
+}
+
 // sourceMatches reports whether an envelope's address names the IP a
 // datagram came from (see [verifiedClaim]).
 func sourceMatches(addr string, src netip.AddrPort) bool {
@@ -311,12 +322,12 @@ func sourceMatches(addr string, src netip.AddrPort) bool {
 
 // datagramRequest reports whether e is a request that goes by datagram
 // (when datagrams are on): an Echo, or the shadow round's ShadowSyn, which
-// is empty. A ShadowSyn's answer, a ShadowAck of full states, is too
-// large for a datagram and comes back on TCP, dialled by the seed: at a
-// cluster-wide start every node asks the same seed at once, and the
-// seed's dials wait in its dial queue for room under MaxConns, where the
-// same number of connections dialled to it would be refused and their
-// requests lost until the next round.
+// is empty. A ShadowSyn's answer, a ShadowAck of full states, comes back
+// by datagrams when it fits a few (udp_shadow.go), and otherwise on TCP,
+// dialled by the seed: at a cluster-wide start every node asks the same
+// seed at once, and the seed's dials wait in its dial queue for room
+// under MaxConns, where the same number of connections dialled to it
+// would be refused and their requests lost until the next round.
 func datagramRequest(e *Envelope) bool {
 	return e.Message != nil && (e.Message.Type() == TypeEcho || e.Message.Type() == TypeShadowSyn)
 }
@@ -338,7 +349,7 @@ func (t *TCP) sendEcho(addr string, e *Envelope) (bool, error) {
 	}
 	key := addr
 	if e.Message.Type() == TypeShadowSyn {
-		key = "shadow " + addr // its answer comes on TCP: the token stays outstanding
+		key = shadowKeyPrefix + addr // its answer may come on TCP: the token stays outstanding
 	}
 	token, ok := d.issue(key, time.Now())
 	if !ok {
@@ -380,21 +391,30 @@ func (t *TCP) writeDatagram(dst netip.AddrPort, e *Envelope, token uint64) bool 
 // isClosed reports whether Close has begun.
 func (t *TCP) isClosed() bool { return t.ctx.Err() != nil }
 
-// datagramReply returns Packet.ReplyEnvelope for a datagram from src that
-// carried token: an EchoReply goes back by datagram with the token, and
-// anything else (or a reply that does not fit) on TCP to src, which is
-// the peer's listening address when it binds a specific host.
-func (t *TCP) datagramReply(src netip.AddrPort, token uint64) func(*Envelope) error {
+// datagramReply returns Packet.ReplyEnvelope for a datagram from src, sent
+// by requester, that carried token: an EchoReply goes back by datagram
+// with the token, a ShadowAck by datagrams when it may (udp_shadow.go),
+// and anything else (or a reply that does not fit) on TCP to src, which
+// is the peer's listening address when it binds a specific host.
+func (t *TCP) datagramReply(src netip.AddrPort, token uint64, requester string) func(*Envelope) error {
 	return func(e *Envelope) error {
-		if e.Message != nil && e.Message.Type() == TypeEchoReply && token != 0 && sourceMatchable(e.Addr) {
-			if t.isClosed() {
-				t.stats.droppedClosed.Add(1)
-				return ErrClosed
-			}
+		if e.Message == nil || token == 0 || !sourceMatchable(e.Addr) {
+			return t.send(src.String(), envFrame(e))
+		}
+		if t.isClosed() {
+			t.stats.droppedClosed.Add(1)
+			return ErrClosed
+		}
+		switch m := e.Message.(type) {
+		case *EchoReply:
 			if t.writeDatagram(src, e, token) {
 				return nil
 			}
 			t.stats.datagramFallbacks.Add(1)
+		case *ShadowAck:
+			if t.sendShadowAck(src, e, m, token, requester) {
+				return nil
+			}
 		}
 		return t.send(src.String(), envFrame(e))
 	}
@@ -455,11 +475,13 @@ type DatagramDrops struct {
 	Cluster uint64
 	// Source: the envelope's address does not name the source IP.
 	Source uint64
-	// Type: a message other than Echo, EchoReply and ShadowSyn.
+	// Type: a message other than Echo, EchoReply, ShadowSyn and
+	// ShadowAck.
 	Type uint64
 	// Unsolicited: an EchoReply whose token answers no Echo this node
 	// sent by datagram in the last 10 s, or one already answered (a
-	// replay).
+	// replay); a ShadowAck whose token answers no ShadowSyn this node
+	// sent by datagram to its source in the last 10 s.
 	Unsolicited uint64
 }
 
@@ -529,19 +551,20 @@ func (t *TCP) openDatagram(b []byte, src netip.AddrPort) (Packet, int) {
 		return Packet{}, dgVersion
 	case err != nil:
 		return Packet{}, dgMalformed
-	case e.Message.Type() != TypeEcho && e.Message.Type() != TypeEchoReply && e.Message.Type() != TypeShadowSyn:
+	case !datagramType(e.Message.Type()):
 		return Packet{}, dgType
 	case d.cluster != "" && e.Cluster != d.cluster:
 		return Packet{}, dgCluster
 	case !sourceMatches(e.Addr, src):
 		return Packet{}, dgSource
-	case e.Message.Type() == TypeEchoReply && !d.redeem(token, time.Now()):
+	case e.Message.Type() == TypeEchoReply && !d.redeem(token, time.Now()),
+		e.Message.Type() == TypeShadowAck && !d.shadowAnswered(token, src, time.Now()):
 		return Packet{}, dgUnsolicited
 	}
 	remote := src.String()
-	reply := t.datagramReply(src, token)
-	if e.Message.Type() == TypeEchoReply {
-		reply = t.datagramReply(src, 0) // nothing answers a reply by datagram
+	reply := t.datagramReply(src, token, e.From)
+	if e.Message.Type() == TypeEchoReply || e.Message.Type() == TypeShadowAck {
+		reply = t.datagramReply(src, 0, "") // nothing answers a reply by datagram
 	}
 	return Packet{
 		Payload:       body,

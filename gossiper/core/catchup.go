@@ -4,7 +4,10 @@ package core
 // told it, often a small part of a cluster that is starting too. Rather
 // than wait a whole interval for each round that teaches it more, it
 // gossips at once when it starts and again every Interval/4 while its
-// exchanges keep teaching it new endpoints, for its first two intervals.
+// exchanges keep teaching it new endpoints, or while its last catch-up
+// round has had no Ack (a Syn lost: at a cluster-wide start the seed,
+// which every node asks first, refuses connections beyond MaxConns), for
+// its first two intervals.
 
 import "time"
 
@@ -20,10 +23,10 @@ const (
 // catchUp is the state of a starting node's catch-up rounds: the window
 // ends at until (0: none was opened), the next round is due at next if
 // news (a new endpoint learnt since the last one, or the start itself)
-// calls for it.
+// or unanswered (no Ack since the last one) calls for it.
 type catchUp struct {
-	news        bool
-	until, next moment
+	news, unanswered bool
+	until, next      moment
 }
 
 // beginCatchUp opens the catch-up window of a node that starts gossiping
@@ -36,11 +39,14 @@ func (n *Node) beginCatchUp(now time.Time) {
 // learnt notes a new endpoint for the catch-up rounds.
 func (n *Node) learnt() { n.catchUp.news = true }
 
+// acked notes an Ack for the catch-up rounds: the last one was answered.
+func (n *Node) acked() { n.catchUp.unanswered = false }
+
 // catchUpPending reports whether a catch-up round is pending, and how long
 // until it is due (0: now): never once now reaches the window's end.
 func (n *Node) catchUpPending(now time.Time) (wait time.Duration, pending bool) {
 	c := &n.catchUp
-	if n.phase != phaseRunning || c.until == 0 || !now.Before(n.time(c.until)) || !c.news {
+	if n.phase != phaseRunning || c.until == 0 || !now.Before(n.time(c.until)) || !c.news && !c.unanswered {
 		return 0, false
 	}
 	return max(n.time(c.next).Sub(now), 0), true
@@ -53,7 +59,7 @@ func (n *Node) sendCatchUp(now time.Time, out *Output) {
 	if wait, pending := n.catchUpPending(now); !pending || wait > 0 {
 		return
 	}
-	n.catchUp.news = false
+	n.catchUp.news, n.catchUp.unanswered = false, true
 	n.catchUp.next = n.moment(now.Add(n.cfg.Interval / catchUpSpacing))
 	n.counters.CatchUpRounds++
 	n.gossip(now, out)

@@ -85,3 +85,29 @@ func peerDeltas(from, to int) []endpointstate.Delta {
 	}
 	return deltas
 }
+
+// TestCatchUpRetriesUnansweredRound (issue 10): a catch-up round whose
+// Syn has no Ack (at a cluster-wide start the seed refuses connections
+// beyond its MaxConns) is sent again Interval/4 later, even without
+// news, until an Ack comes. Before, a starting node whose first Syn was
+// lost learnt nothing until its first Tick, an interval later.
+func TestCatchUpRetriesUnansweredRound(t *testing.T) {
+	cfg := DefaultNodeConfig()
+	cfg.ID, cfg.ShadowTimeout = "self", 0
+	now := time.Unix(benchGen, 0).Add(time.Hour)
+	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	n.Start(now)
+	seed := "10.1.0.1:7000"
+	n.SetSeeds([]string{seed})
+	interval := n.cfg.Interval
+
+	require.Equal(t, 1, synsIn(n.Flush(now)), "the first catch-up round")
+	assert.Equal(t, 0, synsIn(n.Flush(now.Add(interval/8))), "not before Interval/4")
+	assert.Equal(t, 1, synsIn(n.Flush(now.Add(interval/4))), "no Ack came: sent again")
+
+	n.Step(now.Add(interval/4+time.Millisecond), &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: cfg.ClusterName,
+		From: "seed", Addr: seed, Message: &messaging.Ack{}})
+	assert.Equal(t, 0, synsIn(n.Flush(now.Add(interval/2))), "answered, nothing new: no round")
+	assert.Equal(t, uint64(2), n.Counters().CatchUpRounds)
+}

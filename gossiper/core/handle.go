@@ -48,7 +48,7 @@ func (n *Node) StepFrom(now time.Time, source string, env *messaging.Envelope) O
 // stepPeer handles a message from another node: the shadow round's in any
 // phase, the others only while running.
 func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
-	n.stepShadow(now, env, out)
+	shadowed := n.stepShadow(now, env, out)
 	if n.phase != phaseRunning {
 		return
 	}
@@ -72,6 +72,10 @@ func (n *Node) stepPeer(now time.Time, env *messaging.Envelope, out *Output) {
 		n.answerEcho(now, env, m, out)
 	case *messaging.EchoReply:
 		n.handleEchoReply(now, env.From, m, out)
+	case *messaging.ShadowAck:
+		if !shadowed {
+			n.handleLateShadowAck(now, m, out)
+		}
 	}
 }
 
@@ -108,6 +112,7 @@ func (n *Node) handleSyn(now time.Time, env *messaging.Envelope, syn *messaging.
 // requestNumbers are the requests' endpoint numbers, when the Ack came
 // with them (messaging.NumberedAck).
 func (n *Node) handleAck(now time.Time, env *messaging.Envelope, ack *messaging.Ack, requestNumbers []uint32, out *Output) {
+	n.acked()
 	n.applyDeltas(now, ack.Deltas, out)
 	if !n.allowAnswer(now, env) {
 		return

@@ -117,6 +117,15 @@ func (n *Node) handleShadowAck(now time.Time, env *messaging.Envelope, ack *mess
 	}
 }
 
+// handleLateShadowAck applies a ShadowAck that arrives after the shadow
+// round, like an Ack2: the later datagrams of an answer split over
+// several (messaging, "Datagrams"; the first ended the round), or the
+// answer to a ShadowSyn sent again. Before, it was dropped, and what it
+// held came only with the catch-up rounds.
+func (n *Node) handleLateShadowAck(now time.Time, ack *messaging.ShadowAck, out *Output) {
+	n.applyDeltas(now, ack.Deltas, out)
+}
+
 func deltaValue(d *endpointstate.Delta, key string) string {
 	for _, kv := range d.States {
 		if kv.Key == key && !kv.Deleted {
