@@ -32,12 +32,7 @@ func synsIn(out Output) int {
 // interval after the start, so a cluster started at once took a round more
 // than it needed to learn its members (peerbench's join).
 func TestCatchUpRoundsAtStart(t *testing.T) {
-	cfg := DefaultNodeConfig()
-	cfg.ID, cfg.ShadowTimeout = "self", 0
-	now := time.Unix(benchGen, 0).Add(time.Hour)
-	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
-	require.NoError(t, err)
-	n.Start(now)
+	n, now := startingNode(t)
 	n.SetSeeds([]string{"10.1.0.1:7000"})
 	interval := n.cfg.Interval
 
@@ -92,12 +87,7 @@ func peerDeltas(from, to int) []endpointstate.Delta {
 // news, until an Ack comes. Before, a starting node whose first Syn was
 // lost learnt nothing until its first Tick, an interval later.
 func TestCatchUpRetriesUnansweredRound(t *testing.T) {
-	cfg := DefaultNodeConfig()
-	cfg.ID, cfg.ShadowTimeout = "self", 0
-	now := time.Unix(benchGen, 0).Add(time.Hour)
-	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
-	require.NoError(t, err)
-	n.Start(now)
+	n, now := startingNode(t)
 	seed := "10.1.0.1:7000"
 	n.SetSeeds([]string{seed})
 	interval := n.cfg.Interval
@@ -106,8 +96,21 @@ func TestCatchUpRetriesUnansweredRound(t *testing.T) {
 	assert.Equal(t, 0, synsIn(n.Flush(now.Add(interval/8))), "not before Interval/4")
 	assert.Equal(t, 1, synsIn(n.Flush(now.Add(interval/4))), "no Ack came: sent again")
 
-	n.Step(now.Add(interval/4+time.Millisecond), &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: cfg.ClusterName,
+	n.Step(now.Add(interval/4+time.Millisecond), &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: n.cfg.ClusterName,
 		From: "seed", Addr: seed, Message: &messaging.Ack{}})
 	assert.Equal(t, 0, synsIn(n.Flush(now.Add(interval/2))), "answered, nothing new: no round")
 	assert.Equal(t, uint64(2), n.Counters().CatchUpRounds)
+}
+
+// startingNode returns a node named "self" just started (no shadow round)
+// and the time it started at.
+func startingNode(t *testing.T) (*Node, time.Time) {
+	t.Helper()
+	cfg := DefaultNodeConfig()
+	cfg.ID, cfg.ShadowTimeout = "self", 0
+	now := time.Unix(benchGen, 0).Add(time.Hour)
+	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
+	require.NoError(t, err)
+	n.Start(now)
+	return n, now
 }

@@ -10,9 +10,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// lowestEphemeralPort is the bottom of the kernel's range for the local
-// ports of outgoing connections (32768 by default on Linux).
-func lowestEphemeralPort() int {
+// LowestEphemeralPort is the bottom of the kernel's range for the local
+// ports of outgoing connections (32768 when it cannot be read, Linux's
+// default). A test that must rebind a port picks it below this.
+func LowestEphemeralPort() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	var lo, hi int
 	if err != nil {
@@ -36,7 +37,7 @@ func lowestEphemeralPort() int {
 func FreeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	const base = 10000
-	span := lowestEphemeralPort() - base
+	span := LowestEphemeralPort() - base
 	require.Greater(t, span, 1000, "ephemeral range starts too low for FreeAddrs")
 	var lns []net.Listener
 	var out []string

@@ -23,13 +23,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hearsay-io/hearsay/messaging/transporttest"
 	"github.com/miekg/dns"
 )
 
@@ -142,20 +142,6 @@ func start(tb testing.TB) (*Server, error) {
 // quietBase is the lowest port listen draws from below the ephemeral range.
 const quietBase = 10000
 
-// lowestEphemeralPort is the bottom of the kernel's range of local ports
-// for outgoing connections (32768 when it cannot be read).
-func lowestEphemeralPort() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	var lo, hi int
-	if err != nil {
-		return 32768
-	}
-	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil || lo <= 0 {
-		return 32768
-	}
-	return lo
-}
-
 // listen binds a UDP socket and a TCP listener on the same port. It tries
 // random ports below the kernel's ephemeral range first: a port from that
 // range (what port 0 gives) is also where every outgoing TCP connection on
@@ -164,7 +150,7 @@ func lowestEphemeralPort() int {
 // times.
 func listen() (net.PacketConn, net.Listener, error) {
 	var lastErr error
-	if lo := lowestEphemeralPort(); lo-quietBase > 1000 {
+	if lo := transporttest.LowestEphemeralPort(); lo-quietBase > 1000 {
 		for range 50 {
 			addr := fmt.Sprintf("127.0.0.1:%d", quietBase+rand.IntN(lo-quietBase))
 			pc, err := net.ListenPacket("udp", addr)
