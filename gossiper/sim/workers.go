@@ -80,3 +80,26 @@ func (p *parallel) run(e *engine) {
 		<-p.pool.done
 	}
 }
+
+// each runs f(w) for every worker w at once, f(0) on the calling
+// goroutine, each on a goroutine of its own, and returns when all are
+// done (the channel orders every f's writes before the caller's next
+// read). f(w) must touch only worker w's nodes and tables, as a window's
+// share does.
+func (p *parallel) each(f func(w int)) {
+	if p.workers < 2 {
+		f(0)
+		return
+	}
+	done := make(chan struct{}, p.workers-1)
+	for w := 1; w < p.workers; w++ {
+		go func() {
+			f(w)
+			done <- struct{}{}
+		}()
+	}
+	f(0)
+	for range p.workers - 1 {
+		<-done
+	}
+}
