@@ -20,10 +20,10 @@ import (
 //   - A window is the items of [t, t+L) up to the first barrier (a round
 //     boundary, a scenario event or a resume, which are carried out
 //     alone, between windows). Its items are split by node, node i to
-//     worker i mod W, W = 4 workers (shares) per goroutine
-//     (sharesPerProc; workers.go: the goroutines take a window's workers
-//     as they come free). Each worker steps its nodes' cores in their items'
-//     (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
+//     worker (a share of the nodes) i mod W, W being sharesPerProc per
+//     goroutine, or 1 for one goroutine (workers.go: the goroutines take
+//     a window's workers as they come free). Each worker steps its nodes'
+//     cores in their items' (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
 //     and the flushes a node schedules for itself inside the window),
 //     recording the result of every core call (rec) with the frames of
 //     the messages it emitted (each the first frame of a fresh connection,
