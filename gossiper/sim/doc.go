@@ -107,10 +107,8 @@
 // (a round boundary, a scenario event or the end of a pause, carried out
 // alone) therefore cannot cause one another across nodes; only the
 // flushes a node schedules for itself fall inside the window. The
-// window's items are grouped by node, node i to worker (share) i mod S,
-// S = 4·W shares for W = Options.Workers goroutines (0 is
-// runtime.GOMAXPROCS; S = 1 for one), the goroutines taking a window's
-// shares as they come free; and each worker steps its
+// window's items are grouped by node, node i to worker i mod W (W =
+// Options.Workers; 0 is runtime.GOMAXPROCS), and each worker steps its
 // nodes' cores (Tick, StepFrom with decoding, Flush, PushPending, and the
 // flushes they schedule inside the window) in their items' order,
 // recording every result. Each worker has its own IDTable and Scratch;

@@ -310,55 +310,29 @@ func (e *engine) newCore(n *simNode, gen int64) error {
 
 // startConverged starts every node at time 0 from the converged view:
 // everyone knows everyone up, with five heartbeat arrivals an interval
-// apart. Each worker builds and starts its own nodes' cores (node i on
-// worker i mod W, with the worker's IDTable and Scratch, in node order),
-// first every core, then, from the view of every node's state, every
-// start: the cores and tables end the same for any W, and an error is
-// the one of the first node in node order, as one at a time.
+// apart.
 func (e *engine) startConverged() error {
 	gen := epoch.Unix()
-	p := &e.par
 	view := make([]core.PeerView, len(e.nodes))
-	errs := make([]error, len(e.nodes))
-	p.each(func(w int) {
-		for i := w; i < len(e.nodes); i += p.workers {
-			n := e.nodes[i]
-			if errs[i] = e.newCore(n, gen); errs[i] != nil {
-				return
-			}
-			n.up = true
-			view[i] = core.PeerView{ID: n.id, State: n.core.State(n.id), Up: true}
+	for i, n := range e.nodes {
+		if err := e.newCore(n, gen); err != nil {
+			return err
 		}
-	})
-	if err := firstErr(errs); err != nil {
-		return err
+		n.up = true
+		view[i] = core.PeerView{ID: n.id, State: n.core.State(n.id), Up: true}
 	}
 	var arrivals []time.Time
 	for k := 4; k >= 0; k-- {
 		arrivals = append(arrivals, epoch.Add(-time.Duration(k)*e.sc.Interval))
 	}
-	p.each(func(w int) {
-		buf := make([]core.PeerView, 0, len(view))
-		for i := w; i < len(e.nodes); i += p.workers {
-			n := e.nodes[i]
-			buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
-			for j := range buf {
-				buf[j].Arrivals = arrivals
-			}
-			if err := n.core.StartFromView(epoch, buf); err != nil {
-				errs[i] = fmt.Errorf("sim: node %s: %w", n.id, err)
-				return
-			}
+	buf := make([]core.PeerView, 0, len(view))
+	for i, n := range e.nodes {
+		buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
+		for j := range buf {
+			buf[j].Arrivals = arrivals
 		}
-	})
-	return firstErr(errs)
-}
-
-// firstErr returns the first non-nil error of errs, or nil.
-func firstErr(errs []error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
+		if err := n.core.StartFromView(epoch, buf); err != nil {
+			return fmt.Errorf("sim: node %s: %w", n.id, err)
 		}
 	}
 	return nil

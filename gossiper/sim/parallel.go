@@ -20,10 +20,8 @@ import (
 //   - A window is the items of [t, t+L) up to the first barrier (a round
 //     boundary, a scenario event or a resume, which are carried out
 //     alone, between windows). Its items are split by node, node i to
-//     worker (a share of the nodes) i mod W, W being sharesPerProc per
-//     goroutine, or 1 for one goroutine (workers.go: the goroutines take
-//     a window's workers as they come free). Each worker steps its nodes'
-//     cores in their items' (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
+//     worker i mod W. Each worker steps its nodes' cores in their items'
+//     (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
 //     and the flushes a node schedules for itself inside the window),
 //     recording the result of every core call (rec) with the frames of
 //     the messages it emitted (each the first frame of a fresh connection,
@@ -72,22 +70,9 @@ type rec struct {
 	frames []frame
 }
 
-// sharesPerProc is the number of workers (shares of the nodes, each
-// with its own tables) per goroutine: the goroutines take a window's
-// shares one after the other as they come free, so a window's work
-// spreads over them more evenly than one share each (a window holds a
-// few items: 3.4 at 3,000 nodes). It changes nothing but the time.
-const sharesPerProc = 4
-
 // parallel is the windowed stepping's state.
 type parallel struct {
-	// workers is the number of shares of the nodes (node i is in share
-	// i mod workers; "worker" below means a share), procs the number of
-	// goroutines stepping them (Options.Workers): workers is procs times
-	// sharesPerProc, or 1 for one goroutine.
 	workers int
-	procs   int
-	busy    []int         // the window's shares with items, taken in this order
 	look    time.Duration // the lookahead; 0: one item at a time
 	// ids and scratch are each worker's IDTable and Scratch, shared by
 	// its nodes' cores: an IDTable and a Scratch are not safe for
@@ -150,11 +135,7 @@ func (p *parallel) init(e *engine) {
 	if w == 0 {
 		w = defaultWorkers()
 	}
-	p.procs = max(1, min(w, len(e.nodes)))
-	p.workers = p.procs
-	if p.procs > 1 {
-		p.workers = min(p.procs*sharesPerProc, len(e.nodes))
-	}
+	p.workers = max(1, min(w, len(e.nodes)))
 	p.look = min(e.sc.Network.minLatency(), e.sc.Interval)
 	p.minShared = minSharedFor(len(e.nodes))
 	if e.opt.oneAtATime {
