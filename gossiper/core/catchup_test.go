@@ -103,11 +103,15 @@ func TestCatchUpRetriesUnansweredRound(t *testing.T) {
 }
 
 // startingNode returns a node named "self" just started (no shadow round)
-// and the time it started at.
-func startingNode(t *testing.T) (*Node, time.Time) {
+// and the time it started at; configure, if given, adjusts its
+// configuration first.
+func startingNode(t *testing.T, configure ...func(*NodeConfig)) (*Node, time.Time) {
 	t.Helper()
 	cfg := DefaultNodeConfig()
 	cfg.ID, cfg.ShadowTimeout = "self", 0
+	for _, c := range configure {
+		c(&cfg)
+	}
 	now := time.Unix(benchGen, 0).Add(time.Hour)
 	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
 	require.NoError(t, err)

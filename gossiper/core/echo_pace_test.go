@@ -1,7 +1,6 @@
 package core
 
 import (
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -16,12 +15,7 @@ import (
 // sent then.
 func echoTestNode(t *testing.T, peers int) (*Node, time.Time, Output) {
 	t.Helper()
-	cfg := DefaultNodeConfig()
-	cfg.ID, cfg.ShadowTimeout, cfg.MaxEndpoints = "self", 0, peers+1
-	now := time.Unix(benchGen, 0).Add(time.Hour)
-	n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
-	require.NoError(t, err)
-	n.Start(now)
+	n, now := startingNode(t, func(cfg *NodeConfig) { cfg.MaxEndpoints = peers + 1 })
 	var out Output
 	require.NoError(t, n.applyDeltas(now, peerDeltas(0, peers), &out))
 	return n, now, out
@@ -161,13 +155,9 @@ func TestEchoReplyToAnUnsentEchoIgnored(t *testing.T) {
 func TestEchoPacingFromConfig(t *testing.T) {
 	learn := func(t *testing.T, peers int, rate float64, burst int) (first, within100ms int) {
 		t.Helper()
-		cfg := DefaultNodeConfig()
-		cfg.ID, cfg.ShadowTimeout, cfg.MaxEndpoints = "self", 0, peers+1
-		cfg.EchoRate, cfg.EchoBurst = rate, burst
-		now := time.Unix(benchGen, 0).Add(time.Hour)
-		n, err := NewNode(cfg, "10.9.9.9:7000", benchGen, rand.New(rand.NewPCG(1, 2)))
-		require.NoError(t, err)
-		n.Start(now)
+		n, now := startingNode(t, func(cfg *NodeConfig) {
+			cfg.MaxEndpoints, cfg.EchoRate, cfg.EchoBurst = peers+1, rate, burst
+		})
 		var out Output
 		require.NoError(t, n.applyDeltas(now, peerDeltas(0, peers), &out))
 		sent, _ := echoesIn(out)
