@@ -86,12 +86,7 @@ func TestTCPLeanFreshState(t *testing.T) {
 	receiveEnvelope(t, b)
 	require.NoError(t, b.Close())
 
-	var b2 *messaging.TCP
-	require.Eventually(t, func() bool {
-		b2, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: addr, Codec: codec})
-		return err == nil
-	}, waitTimeout, 10*time.Millisecond, "re-listening on %s", addr)
-	t.Cleanup(func() { assert.NoError(t, b2.Close()) })
+	b2 := relisten(t, addr, codec)
 	var got *messaging.Envelope
 	require.Eventually(t, func() bool {
 		_ = a.SendEnvelope(addr, synEnvelope("a", 2))

@@ -116,12 +116,7 @@ func TestTCPSessionRestartedPeerStartsFresh(t *testing.T) {
 	closeForRoom(t, a, b, c)
 	require.NoError(t, b.Close())
 
-	var b2 *messaging.TCP
-	require.Eventually(t, func() bool {
-		b2, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: addr, Codec: codec})
-		return err == nil
-	}, waitTimeout, 10*time.Millisecond, "re-listening on %s", addr)
-	t.Cleanup(func() { assert.NoError(t, b2.Close()) })
+	b2 := relisten(t, addr, codec)
 	assert.Equal(t, cold, sendSyn(t, a, b2, &sizes), "fresh tables: the fresh size")
 	assert.Zero(t, a.Stats().ResumedConns)
 	assert.Zero(t, b2.Stats().ResumedConns)

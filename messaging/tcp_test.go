@@ -45,6 +45,21 @@ func fastBackoff(c *messaging.TCPConfig) {
 // pump can run late, and the frame must not expire meanwhile.
 func patientDialQueue(c *messaging.TCPConfig) { c.DialQueueTimeout = waitTimeout }
 
+// relisten starts a TCP transport on addr, which another transport of the
+// test has just released (binding may fail for a moment), with codec (nil:
+// the default), and closes it at the end of the test.
+func relisten(t testing.TB, addr string, codec *messaging.Codec) *messaging.TCP {
+	t.Helper()
+	var tr *messaging.TCP
+	require.Eventually(t, func() bool {
+		var err error
+		tr, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: addr, Codec: codec})
+		return err == nil
+	}, waitTimeout, 10*time.Millisecond, "re-listening on %s", addr)
+	t.Cleanup(func() { assert.NoError(t, tr.Close()) })
+	return tr
+}
+
 // newTCP starts a TCP transport bound to bind and closes it at the end of
 // the test.
 func newTCP(t testing.TB, bind string, opts ...func(*messaging.TCPConfig)) *messaging.TCP {
@@ -314,12 +329,7 @@ func TestTCPPeerRestart(t *testing.T) {
 	}, waitTimeout, time.Millisecond)
 
 	// b comes back on the same port; a reconnects after its backoff.
-	var b2 *messaging.TCP
-	require.Eventually(t, func() bool {
-		b2, err = messaging.NewTCP(messaging.TCPConfig{BindAddr: addr})
-		return err == nil
-	}, waitTimeout, 10*time.Millisecond, "re-listening on %s", addr)
-	t.Cleanup(func() { assert.NoError(t, b2.Close()) })
+	b2 := relisten(t, addr, nil)
 
 	require.Eventually(t, func() bool {
 		_ = a.Send(addr, []byte("after restart"))
