@@ -139,16 +139,9 @@ type engine struct {
 	// conns are the connections kept (Scenario.KeepConnections), by
 	// sender and receiver: one direction's lean tables each.
 	conns map[[2]int]*conn
-	// lastMsg, lastFrom, lastFrame and lastSize are the last message
-	// encoded, its sender, its frame (nil unless decoding) and the
-	// frame's size.
-	lastMsg   messaging.Message
-	lastFrom  *simNode
-	lastFrame []byte
-	lastSize  int
-	// fresh encodes each message as the first frame of a new connection,
-	// reset before each.
-	fresh *messaging.Encoder
+	// fresh encodes the messages sent outside a worker's step as the
+	// first frame of a new connection.
+	fresh wenc
 	// refs counts, for each message handed to its receivers as is (not
 	// decoded), the deliveries still to come: at zero its lists go back
 	// to cfg.Scratch (core.Release).
@@ -256,7 +249,7 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
 	}
-	e := &engine{ctx: ctx, sc: s, opt: opt, cfg: cfg, codec: codec, decode: decode, fresh: codec.NewEncoder(),
+	e := &engine{ctx: ctx, sc: s, opt: opt, cfg: cfg, codec: codec, decode: decode, fresh: wenc{enc: codec.NewEncoder()},
 		byAddr: make(map[string]int, s.Nodes), byID: make(map[string]int, s.Nodes), refs: map[messaging.Message]int{},
 		rng:  rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed)),
 		loss: s.Network.Loss, group: make([]int, s.Nodes)}

@@ -55,8 +55,9 @@ func (e *engine) sendKept(n *simNode, to int, env *messaging.Envelope) ([]byte, 
 // send encodes m from n (unless fr holds its frame, encoded by a
 // worker) and puts it on the network to node to.
 func (e *engine) send(n *simNode, to int, m messaging.Message, fr *frame) {
-	env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
-	b, size := e.lastFrame, e.lastSize
+	env := e.envelope(n, m)
+	var b []byte
+	var size int
 	var deliver *messaging.Envelope
 	if e.sc.KeepConnections {
 		var err error
@@ -65,31 +66,16 @@ func (e *engine) send(n *simNode, to int, m messaging.Message, fr *frame) {
 			return
 		}
 		size = len(b)
-	} else if fr != nil {
+	} else {
+		if fr == nil {
+			f := e.fresh.frame(e, n, m)
+			fr = &f
+		}
 		if fr.err != nil {
 			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), fr.err)
 			return
 		}
 		b, size = fr.b, fr.size
-	} else if m != e.lastMsg || n != e.lastFrom {
-		// A message sent to several peers (a push, a round's Syns) has
-		// the same fresh-connection encoding each time: encode it once.
-		// One Encoder, reset to a new connection's tables for each
-		// message, rather than a new one (and its table) per message.
-		var err error
-		e.fresh.Reset()
-		if e.decode {
-			b, err = e.fresh.Encode(env)
-			size = len(b)
-		} else {
-			b = nil
-			size, err = e.fresh.Size(env)
-		}
-		if err != nil {
-			e.err = fmt.Errorf("sim: %s cannot encode a %s: %w", n.id, m.Type(), err)
-			return
-		}
-		e.lastMsg, e.lastFrom, e.lastFrame, e.lastSize = m, n, b, size
 	}
 	n.sentB += int64(size)
 	n.sentMsgs++
@@ -120,8 +106,10 @@ type frame struct {
 	err  error
 }
 
-// wenc is a worker's encoder, and the last message it encoded (a message
-// sent to several peers is encoded once).
+// wenc is an encoder of fresh-connection frames (one per worker, and the
+// engine's own), and the last message it encoded: a message sent to
+// several peers (a push, a round's Syns) has the same fresh-connection
+// frame each time, so it is encoded once.
 type wenc struct {
 	enc      *messaging.Encoder
 	lastMsg  messaging.Message
@@ -129,11 +117,37 @@ type wenc struct {
 	last     frame
 }
 
+// frame returns m's frame from n as the first frame of a fresh
+// connection: the last one if m is what w encoded last for n, else
+// encoded (or, when frames are not decoded, only sized) with w's encoder
+// reset to a new connection's tables.
+func (w *wenc) frame(e *engine, n *simNode, m messaging.Message) frame {
+	if m == w.lastMsg && n == w.lastFrom {
+		return w.last
+	}
+	env := e.envelope(n, m)
+	w.enc.Reset()
+	var f frame
+	if e.decode {
+		f.b, f.err = w.enc.Encode(env)
+		f.size = len(f.b)
+	} else {
+		f.size, f.err = w.enc.Size(env)
+	}
+	w.lastMsg, w.lastFrom, w.last = m, n, f
+	return f
+}
+
+// envelope is m as n sends it.
+func (e *engine) envelope(n *simNode, m messaging.Message) *messaging.Envelope {
+	return &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
+}
+
 // frames encodes, on n's worker, the messages n's core just emitted, as
-// send would (each as the first frame of a fresh connection: the frame
-// does not depend on the encoder or on what it encoded before), so that
-// the serial pass only counts and sends them. nil on kept connections,
-// whose tables send keeps in order.
+// send would (the frame of a fresh connection does not depend on the
+// encoder or on what it encoded before), so that the serial pass only
+// counts and sends them. nil on kept connections, whose tables send
+// keeps in order.
 func (e *engine) frames(n *simNode, msgs []core.Outgoing) []frame {
 	if len(msgs) == 0 || e.sc.KeepConnections {
 		return nil
@@ -141,21 +155,7 @@ func (e *engine) frames(n *simNode, msgs []core.Outgoing) []frame {
 	we := &e.par.enc[e.par.worker(n)]
 	fs := make([]frame, len(msgs))
 	for i, o := range msgs {
-		if o.Message == we.lastMsg && n == we.lastFrom {
-			fs[i] = we.last
-			continue
-		}
-		env := &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: o.Message}
-		we.enc.Reset()
-		var f frame
-		if e.decode {
-			f.b, f.err = we.enc.Encode(env)
-			f.size = len(f.b)
-		} else {
-			f.size, f.err = we.enc.Size(env)
-		}
-		fs[i] = f
-		we.lastMsg, we.lastFrom, we.last = o.Message, n, f
+		fs[i] = we.frame(e, n, o.Message)
 	}
 	return fs
 }
