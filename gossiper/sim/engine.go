@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/failuredetector"
 	"github.com/hearsay-io/hearsay/gossiper/core"
 	"github.com/hearsay-io/hearsay/messaging"
@@ -54,19 +53,10 @@ type packet struct {
 // whatever the heap's internal order.
 type queue []item
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
-	a, b := &q[i], &q[j]
-	if a.at != b.at {
-		return a.at < b.at
-	}
-	if a.prio != b.prio {
-		return a.prio < b.prio
-	}
-	return a.seq < b.seq
-}
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(item)) }
+func (q queue) Len() int           { return len(q) }
+func (q queue) Less(i, j int) bool { return before(&q[i], &q[j]) }
+func (q queue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)        { *q = append(*q, x.(item)) }
 func (q *queue) Pop() any {
 	old := *q
 	it := old[len(old)-1]
@@ -228,12 +218,8 @@ func nodeConfig(s Scenario) (core.NodeConfig, error) {
 	}
 	cfg.ShadowTimeout = 10 * s.Interval
 	cfg.MaxEndpoints = max(cfg.MaxEndpoints, s.Nodes+16)
-	// A table of endpoint numbers (each core keeps its records in a slice
-	// by number rather than a map by ID) and a Scratch (the cores reuse
-	// the lists of the messages every receiver handled) per worker: see
-	// parallel.go.
-	cfg.IDs = endpointstate.NewIDTable()
-	cfg.Scratch = endpointstate.NewScratch()
+	// Each core's table of endpoint numbers and Scratch are its worker's
+	// (newCore, parallel.init).
 	return cfg, nil
 }
 
@@ -241,9 +227,6 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	cfg, err := nodeConfig(s)
 	if err != nil {
 		return nil, fmt.Errorf("sim: %w", err)
-	}
-	if opt.ownBuffers {
-		cfg.Scratch = nil
 	}
 	codec, err := messaging.NewCodec(cfg.MaxFrameSize, cfg.Limits)
 	if err != nil {
@@ -291,7 +274,8 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 func (e *engine) newCore(n *simNode, gen int64) error {
 	cfg := e.cfg
 	cfg.ID, cfg.Seeds = n.id, e.seeds
-	cfg.IDs, cfg.Scratch = e.par.ids[e.par.worker(n)], e.par.scratch[e.par.worker(n)]
+	w := e.par.worker(n)
+	cfg.IDs, cfg.Scratch = e.par.ids[w], e.par.scratch[w]
 	rng := rand.New(rand.NewPCG(uint64(e.sc.Seed), uint64(n.idx)<<24|uint64(n.inc)))
 	node, err := core.NewNode(cfg, n.addr, gen, rng)
 	if err != nil {
@@ -345,7 +329,7 @@ func (e *engine) schedule(it item) {
 }
 
 // nodeNow is node n's clock at the current virtual time.
-func (e *engine) nodeNow(n *simNode) time.Time { return epoch.Add(e.now + n.clock) }
+func (e *engine) nodeNow(n *simNode) time.Time { return nodeAt(n, e.now) }
 
 func (e *engine) loop() {
 	end := time.Duration(e.sc.Rounds) * e.sc.Interval
@@ -453,7 +437,7 @@ func (e *engine) consumed(p *packet) {
 		return
 	}
 	delete(e.refs, m)
-	core.Release(e.par.scratch[e.par.worker(e.nodes[p.from])], m)
+	core.Release(e.par.scratchOf(e.nodes[p.from]), m)
 }
 
 // step hands one message to n's core.
@@ -526,6 +510,6 @@ func (e *engine) releaseSent(n *simNode, msgs []core.Outgoing) {
 		if e.refs[m.Message] > 0 || slices.ContainsFunc(msgs[:i], func(o core.Outgoing) bool { return o.Message == m.Message }) {
 			continue
 		}
-		core.Release(e.par.scratch[e.par.worker(n)], m.Message)
+		core.Release(e.par.scratchOf(n), m.Message)
 	}
 }

@@ -161,6 +161,10 @@ func (p *parallel) init(e *engine) {
 // worker returns the worker that steps n.
 func (p *parallel) worker(n *simNode) int { return n.idx % p.workers }
 
+// scratchOf returns the Scratch of n's worker, where n's messages' lists
+// go back (nil: each core has buffers of its own).
+func (p *parallel) scratchOf(n *simNode) *endpointstate.Scratch { return p.scratch[p.worker(n)] }
+
 // barrier reports whether it is carried out alone, between windows.
 func barrier(it item) bool { return it.kind == kRound || it.kind == kScenario || it.kind == kResume }
 

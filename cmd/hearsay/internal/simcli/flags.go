@@ -138,7 +138,7 @@ func (r *runFlags) scenario(fs *flag.FlagSet) (sim.Scenario, error) {
 
 // checkWorkers tests --workers.
 func checkWorkers(w int) error {
-	if w < 0 || w > sim.MaxWorkers {
+	if (sim.Options{Workers: w}).Validate() != nil {
 		return fmt.Errorf("invalid value %d for --workers: want 0 (one per CPU) or 1 to %d", w, sim.MaxWorkers)
 	}
 	return nil
