@@ -134,8 +134,8 @@ func (m *Map) All() iter.Seq2[string, *EndpointState] {
 	return func(yield func(string, *EndpointState) bool) {
 		if m.numbered != nil {
 			ids := m.numbered.IDs()
-			for _, i := range ids.ascending() {
-				if s := m.numbered.ByNumber(i); s != nil && !yield(ids.Name(i), s) {
+			for i, s := range m.AllNumbered() {
+				if !yield(ids.Name(i), s) {
 					return
 				}
 			}

@@ -375,7 +375,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 		gap := s.MaxVersion() - w.FromVersion
 		if w.FromVersion == 0 {
-			gap = 1<<63 - 1
+			gap = wholeGap
 		}
 		if gap <= 0 {
 			continue
@@ -411,6 +411,9 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 	return deltas, complete
 }
 
+// wholeGap is the gap of a delta that sends a state whole: it goes first.
+const wholeGap = 1<<63 - 1
+
 // orderItems returns items in the order BuildDeltas sends them: the
 // largest gap first, ties by endpoint. With a Scratch, a long list whose
 // wants come sorted by endpoint (Examine's) is ordered by a stable radix
@@ -420,10 +423,9 @@ func (m *Map) orderItems(items []item) []item {
 	if m.scratch == nil || len(items) < numberedExamineFrom || !byEndpoint(items) {
 		return m.sortedItems(items)
 	}
-	const whole = 1<<63 - 1 // the gap of a whole state: first
 	var top int64
 	for _, it := range items {
-		if it.gap != whole {
+		if it.gap != wholeGap {
 			top = max(top, it.gap)
 		}
 	}
@@ -433,7 +435,7 @@ func (m *Map) orderItems(items []item) []item {
 	keys := m.scratch.keys[:0]
 	for k, it := range items {
 		var rank uint64 // whole states first, then by gap, the largest first
-		if it.gap != whole {
+		if it.gap != wholeGap {
 			rank = uint64(top - it.gap + 1)
 		}
 		keys = append(keys, rank<<32|uint64(k))

@@ -397,7 +397,8 @@ func (n *Node) roundPeers(live targetList) []string {
 	if n.cfg.Fanout <= 1 {
 		return []string{n.addrOf(live.at(n.rng.IntN(live.len())))}
 	}
-	picked := pickRandom(n, live.strings(), n.cfg.Fanout)
+	// The same draws as pickRandom on a copy of the list, without the copy.
+	picked := pickRandomSkipping(n, live, nil, n.cfg.Fanout)
 	for i, ep := range picked {
 		picked[i] = n.addrOf(ep)
 	}
