@@ -58,7 +58,7 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// Message is one of the protocol's messages: *Syn (or *NumberedSyn), *Ack, *Ack2, *Shutdown,
+// Message is one of the protocol's messages: *Syn (or *NumberedSyn), *Ack (or *NumberedAck), *Ack2, *Shutdown,
 // *Echo, *EchoReply, *ShadowSyn, *ShadowAck or *Push.
 type Message interface {
 	// Type returns the message's wire type.

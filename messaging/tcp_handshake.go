@@ -71,12 +71,6 @@ func appendHandshakeOffer(b []byte, addr string, o *sessionOffer) []byte {
 	return binary.AppendUvarint(b, o.received)
 }
 
-// parseHandshake returns the address a handshake payload names.
-func parseHandshake(p []byte) (string, error) {
-	addr, _, err := parseHandshakeOffer(p)
-	return addr, err
-}
-
 // parseHandshakeOffer returns the address a handshake payload names and,
 // for version 3, its codec-session offer (nil for version 2).
 func parseHandshakeOffer(p []byte) (string, *sessionOffer, error) {

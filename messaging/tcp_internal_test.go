@@ -128,11 +128,11 @@ func TestHandshakeWireFormat(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, WriteFrame(&b, appendHandshake(nil, "127.0.0.1:7001"), maxHandshakeSize))
 	assert.Equal(t, "000000134853415902313237"+"2e302e302e313a37303031", fmt.Sprintf("%x", b.Bytes()))
-	addr, err := parseHandshake(b.Bytes()[FrameHeaderSize:])
+	addr, _, err := parseHandshakeOffer(b.Bytes()[FrameHeaderSize:])
 	require.NoError(t, err)
 	assert.Equal(t, "127.0.0.1:7001", addr)
 	for _, bad := range []string{"", "HSAY", "HSAY\x01127.0.0.1:1", "HSAY\x03127.0.0.1:1", "HSAY\x02", "HSAY\x02no-port", "XSAY\x02127.0.0.1:1"} {
-		_, err := parseHandshake([]byte(bad))
+		_, _, err := parseHandshakeOffer([]byte(bad))
 		assert.ErrorIs(t, err, errHandshake, "%q", bad)
 	}
 }
