@@ -373,18 +373,24 @@ func sourceMatchable(addr string) bool {
 // not sent (too large, or the write failed: the caller uses TCP).
 func (t *TCP) writeDatagram(dst netip.AddrPort, e *Envelope, token uint64) bool {
 	b, ok := t.dg.build(t.cfg.Codec, e, token)
-	if !ok {
+	if !ok || !t.writeBuilt(dst, b) {
 		return false
 	}
+	if t.cfg.Encoded != nil {
+		t.cfg.Encoded(e.Message.Type(), len(b))
+	}
+	return true
+}
+
+// writeBuilt writes one built datagram to dst and counts it, and reports
+// whether it went (false: the caller sends on TCP).
+func (t *TCP) writeBuilt(dst netip.AddrPort, b []byte) bool {
 	if _, err := t.dg.pc.WriteToUDPAddrPort(b, dst); err != nil {
 		t.warns.Event(&t.log, zerolog.DebugLevel).Err(err).Stringer("peer", dst).Msg("datagram write failed; using TCP")
 		return false
 	}
 	t.stats.sent(1, len(b))
 	t.stats.datagramsSent.Add(1)
-	if t.cfg.Encoded != nil {
-		t.cfg.Encoded(e.Message.Type(), len(b))
-	}
 	return true
 }
 

@@ -4,8 +4,6 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-
-	"github.com/rs/zerolog"
 )
 
 // Shadow answers by datagram: a ShadowSyn that came by datagram is
@@ -112,30 +110,22 @@ func (t *TCP) sendShadowAck(dst netip.AddrPort, e *Envelope, ack *ShadowAck, tok
 		}
 	}
 	parts, ok := t.dg.shadowParts(t.cfg.Codec, e, ack, token)
-	if ok {
-		size := 0
-		for _, b := range parts {
-			size += len(b)
-		}
-		ok = t.dg.spend(size, time.Now())
+	size := 0
+	for _, b := range parts {
+		size += len(b)
 	}
-	if !ok {
+	if !ok || !t.dg.spend(size, time.Now()) {
 		t.stats.datagramFallbacks.Add(1)
 		return false
 	}
-	total := 0
 	for _, b := range parts {
-		if _, err := t.dg.pc.WriteToUDPAddrPort(b, dst); err != nil {
-			t.warns.Event(&t.log, zerolog.DebugLevel).Err(err).Stringer("peer", dst).Msg("datagram write failed; using TCP")
+		if !t.writeBuilt(dst, b) {
 			t.stats.datagramFallbacks.Add(1)
 			return false // the whole answer goes on TCP: states twice are harmless
 		}
-		t.stats.sent(1, len(b))
-		t.stats.datagramsSent.Add(1)
-		total += len(b)
 	}
 	if t.cfg.Encoded != nil {
-		t.cfg.Encoded(TypeShadowAck, total)
+		t.cfg.Encoded(TypeShadowAck, size)
 	}
 	return true
 }
