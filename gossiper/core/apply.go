@@ -67,11 +67,7 @@ func (n *Node) settleChanged(now time.Time, changes []endpointstate.Change, out 
 			continue
 		}
 		if c.Kind == endpointstate.ChangeHeartBeat && (i+1 == len(changes) || changes[i+1].Endpoint != c.Endpoint) {
-			p := n.peers.tracked(c)
-			if p == nil {
-				p = n.peers.get(c.Endpoint)
-			}
-			if p != nil && p.alive() {
+			if p := n.peers.ofChange(c); p != nil && p.alive() {
 				continue
 			}
 		}
@@ -129,7 +125,7 @@ func (n *Node) onChange(now time.Time, c endpointstate.Change, out *Output) {
 	case endpointstate.ChangeRestarted:
 		n.onRestarted(now, c, out)
 	case endpointstate.ChangeHeartBeat:
-		p := n.peers.tracked(c)
+		p := n.peers.ofChange(c)
 		if p == nil {
 			p = n.peer(c.Endpoint, now)
 		}

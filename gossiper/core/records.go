@@ -166,6 +166,15 @@ func (r *records) tracked(c endpointstate.Change) *peer {
 	return nil
 }
 
+// ofChange returns the record of c's endpoint, by c's number when it
+// has one (tracked), else by its ID (get); nil if there is none.
+func (r *records) ofChange(c endpointstate.Change) *peer {
+	if p := r.tracked(c); p != nil {
+		return p
+	}
+	return r.get(c.Endpoint)
+}
+
 // track returns the tracked peer ep, making its record tracked (its
 // liveness fields zero) if it was not.
 func (r *records) track(ep string) *peer {
