@@ -185,16 +185,31 @@ func (n *Node) targets() (live, unreachable targetList) {
 	}
 	// New lists: a caller may still hold the old ones.
 	live, unreachable = newTargetList(n.cfg.IDs), newTargetList(n.cfg.IDs)
-	for ep, s := range n.states.All() {
-		p := n.peers.get(ep)
-		if p == nil || s.Address() == "" {
-			continue
-		}
+	// list returns the list a tracked peer p with state s belongs in, or nil.
+	list := func(p *peer, s *endpointstate.EndpointState) *targetList {
 		switch {
+		case p == nil || s.Address() == "":
+			return nil
 		case p.alive():
-			live.add(ep)
+			return &live
 		case s.Status() != endpointstate.StatusLeft:
-			unreachable.add(ep)
+			return &unreachable
+		}
+		return nil
+	}
+	if n.cfg.IDs != nil { // records by number: no ID hashed
+		for i, s := range n.states.AllNumbered() {
+			if p := n.peers.numbered(i); p != nil && p.has(flagTracked) {
+				if l := list(p, s); l != nil {
+					l.nums = append(l.nums, i)
+				}
+			}
+		}
+	} else {
+		for ep, s := range n.states.All() {
+			if l := list(n.peers.get(ep), s); l != nil {
+				l.add(ep)
+			}
 		}
 	}
 	n.live, n.unreachable, n.targetsStale = live, unreachable, false
