@@ -91,14 +91,20 @@ func (c *Codec) Encode(e *Envelope) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func encodeBody(w *writer, m Message) error {
+// plain returns m as the wire carries it: a NumberedSyn or NumberedAck is
+// its Syn or Ack (the numbers are never encoded).
+func plain(m Message) Message {
 	switch n := m.(type) {
 	case *NumberedSyn:
-		m = &n.Syn
+		return &n.Syn
 	case *NumberedAck:
-		m = &n.Ack
+		return &n.Ack
 	}
-	switch m := m.(type) {
+	return m
+}
+
+func encodeBody(w *writer, m Message) error {
+	switch m := plain(m).(type) {
 	case *Syn:
 		w.arrayLen(1)
 		w.digests(m.Digests)

@@ -453,15 +453,10 @@ func SizeBound(e *Envelope) int {
 			}
 		}
 	}
-	switch m := e.Message.(type) {
+	switch m := plain(e.Message).(type) {
 	case *Syn:
 		digests(m.Digests)
-	case *NumberedSyn:
-		digests(m.Digests)
 	case *Ack:
-		digests(m.Requests)
-		deltas(m.Deltas)
-	case *NumberedAck:
 		digests(m.Requests)
 		deltas(m.Deltas)
 	case *Ack2:
