@@ -150,17 +150,15 @@ func (t *TCP) readSessionReply(c *conn, nc net.Conn, r *bufio.Reader) bool {
 	// recognised and reported (parseSessionReply still wants the exact
 	// answer).
 	payload, err := t.readPayload(c, r, max(maxSessionReply, maxRefusalSize))
-	var resumed bool
-	if err == nil {
-		resumed, err = parseSessionReply(payload)
-		if err != nil {
-			t.stats.droppedMalformed.Add(1)
-			t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Str("remote", c.remote).
-				Msg("closing connection: the peer's answer to the handshake is not valid")
-			return false
-		}
-	} else {
+	if err != nil {
 		t.readFailed(c.remote, err)
+		return false
+	}
+	resumed, err := parseSessionReply(payload)
+	if err != nil {
+		t.stats.droppedMalformed.Add(1)
+		t.warns.Event(&t.log, zerolog.WarnLevel).Err(err).Str("remote", c.remote).
+			Msg("closing connection: the peer's answer to the handshake is not valid")
 		return false
 	}
 	t.mu.Lock()
