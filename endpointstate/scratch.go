@@ -21,11 +21,11 @@ type Scratch struct {
 	digests freeLists[Digest]
 	numbers freeLists[uint32]
 	deltas  freeLists[Delta]
-	wants   []Want
+	wants   largest[Want]
 	// sortedWants is Examine's second want list, over a numbered store
 	// (see Map.wantsByRank).
 	sortedWants []Want
-	changes     []Change
+	changes     largest[Change]
 	items       []item
 	ordered     []item // BuildDeltas' items in order (see Map.orderItems)
 	// verdicts, keys and tmp are Examine's, over a numbered store.
@@ -120,38 +120,53 @@ func (f *freeLists[T]) put(d []T) {
 	*f = append(*f, d[:0])
 }
 
+// largest keeps the largest list handed back, emptied, for reuse.
+type largest[T any] []T
+
+// take returns the list kept (nil if none) and keeps none.
+func (l *largest[T]) take() []T {
+	d := *l
+	*l = nil
+	return d[:0]
+}
+
+// put keeps d's buffer if it is larger than the one kept.
+func (l *largest[T]) put(d []T) {
+	if cap(d) > cap(*l) {
+		*l = d[:0]
+	}
+}
+
 // wantList returns the free list of wants, emptied, or nil.
 func (s *Scratch) wantList() []Want {
 	if s == nil {
 		return nil
 	}
-	w := s.wants
-	s.wants = nil
-	return w[:0]
+	return s.wants.take()
 }
 
 // PutWants hands back the wants of [Map.Examine] or [Map.WantsFor] once
 // used.
 func (s *Scratch) PutWants(w []Want) {
-	if s != nil && cap(w) > cap(s.wants) {
-		s.wants = w[:0]
+	if s != nil {
+		s.wants.put(w)
 	}
 }
 
 // changeList returns the free list of changes, emptied, or a new one
 // with room for n.
 func (s *Scratch) changeList(n int) []Change {
-	if s == nil || s.changes == nil {
-		return make([]Change, 0, n)
+	if s != nil {
+		if c := s.changes.take(); c != nil {
+			return c
+		}
 	}
-	c := s.changes
-	s.changes = nil
-	return c[:0]
+	return make([]Change, 0, n)
 }
 
 // PutChanges hands back the changes of [Map.Apply] once used.
 func (s *Scratch) PutChanges(c []Change) {
-	if s != nil && cap(c) > cap(s.changes) {
-		s.changes = c[:0]
+	if s != nil {
+		s.changes.put(c)
 	}
 }
