@@ -20,7 +20,9 @@ import (
 // endpoints its stores know at once (a store dropped without releasing
 // its endpoints, as a simulated crash drops a node, keeps their numbers
 // held). Not safe for concurrent use: the stores sharing a table must be
-// used by one goroutine.
+// used by one goroutine, with one exception: once every ID the stores
+// will ever meet is pinned ([IDTable.Pin]), the table is only read, and
+// stores on several goroutines may share it.
 type IDTable struct {
 	index map[string]uint32
 	// names and refs are by number: the ID, and how many records hold
@@ -38,6 +40,10 @@ type IDTable struct {
 	rank []uint32
 }
 
+// pinnedRefs is the count of a pinned number (see Pin): held for good,
+// never counted up or down.
+const pinnedRefs = 1<<32 - 1
+
 // NewIDTable returns an empty table.
 func NewIDTable() *IDTable { return &IDTable{index: map[string]uint32{}} }
 
@@ -54,7 +60,9 @@ func (t *IDTable) Lookup(id string) (uint32, bool) {
 // one more record holding it.
 func (t *IDTable) Acquire(id string) uint32 {
 	if i, ok := t.index[id]; ok {
-		t.refs[i]++
+		if t.refs[i] != pinnedRefs {
+			t.refs[i]++
+		}
 		return i
 	}
 	var i uint32
@@ -73,6 +81,9 @@ func (t *IDTable) Acquire(id string) uint32 {
 // Release counts one record fewer holding number i, freeing the number
 // when none does. Each Acquire is matched by one Release.
 func (t *IDTable) Release(i uint32) {
+	if t.refs[i] == pinnedRefs {
+		return
+	}
 	if t.refs[i]--; t.refs[i] > 0 {
 		return
 	}
@@ -80,6 +91,20 @@ func (t *IDTable) Release(i uint32) {
 	t.names[i] = ""
 	t.free = append(t.free, i)
 	t.stale = true
+}
+
+// Pin holds every ID the table numbers now for good: from then on,
+// Acquire of a pinned ID and Release of its number change nothing, and
+// the ascending order is built. A table whose stores meet only pinned
+// IDs is only read, so stores on several goroutines may share it (the
+// simulator's workers: every core knows only the simulated nodes, all
+// pinned before any core starts). Acquiring a new ID still writes the
+// table, as before Pin.
+func (t *IDTable) Pin() {
+	for _, i := range t.index {
+		t.refs[i] = pinnedRefs
+	}
+	t.ascending()
 }
 
 // ascending returns the numbers held, in ascending order of their IDs,

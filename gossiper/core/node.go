@@ -356,6 +356,17 @@ func (n *Node) Stopped() bool { return n.phase == phaseStopped }
 // Counters returns the core's running totals.
 func (n *Node) Counters() Counters { return n.counters }
 
+// SetScratch makes the core take its buffers from s from its next call
+// on (NodeConfig.Scratch), so that a core may be stepped by whichever
+// goroutine has s: the simulator's workers each have a Scratch and step
+// any node. Buffers the core's messages took from its former Scratch may
+// be handed back to either (see [Release]); a Scratch is still used by
+// one goroutine at a time.
+func (n *Node) SetScratch(s *endpointstate.Scratch) {
+	n.cfg.Scratch = s
+	n.states.SetScratch(s)
+}
+
 // SetSeeds replaces the seed list (addresses), dropping the node's own
 // address and duplicates.
 func (n *Node) SetSeeds(addrs []string) {

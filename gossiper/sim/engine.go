@@ -89,9 +89,13 @@ type simNode struct {
 	cur      int
 	stopped  bool
 	wFlushAt time.Duration
-	wSyn     bool // wFlushAt was scheduled by the worker in this window
-	wSeen    bool // the node has items in this window
-	wFatal   bool // a core call of the window returned a fatal output
+	wSyn     bool  // wFlushAt was scheduled by the worker in this window
+	wSeen    bool  // the node has items in this window
+	wFatal   bool  // a core call of the window returned a fatal output
+	wGroup   int32 // the node's group in the window (parallel.groups)
+	// w is the worker that last stepped the node, or its first (i mod
+	// W): its core has that worker's Scratch.
+	w int
 }
 
 // live reports whether the node runs and is not paused: it can be
@@ -274,8 +278,7 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 func (e *engine) newCore(n *simNode, gen int64) error {
 	cfg := e.cfg
 	cfg.ID, cfg.Seeds = n.id, e.seeds
-	w := e.par.worker(n)
-	cfg.IDs, cfg.Scratch = e.par.ids[w], e.par.scratch[w]
+	cfg.IDs, cfg.Scratch = e.par.ids, e.par.scratch[n.w]
 	rng := rand.New(rand.NewPCG(uint64(e.sc.Seed), uint64(n.idx)<<24|uint64(n.inc)))
 	node, err := core.NewNode(cfg, n.addr, gen, rng)
 	if err != nil {
@@ -302,14 +305,23 @@ func (e *engine) startConverged() error {
 	for k := 4; k >= 0; k-- {
 		arrivals = append(arrivals, epoch.Add(-time.Duration(k)*e.sc.Interval))
 	}
-	buf := make([]core.PeerView, 0, len(view))
-	for i, n := range e.nodes {
-		buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
-		for j := range buf {
-			buf[j].Arrivals = arrivals
+	// Each worker starts its share of the cores (node i on worker i mod
+	// W, whose Scratch its core has): the cores share only the pinned
+	// IDTable and read view.
+	errs := make([]error, len(e.nodes))
+	e.par.each(func(w, workers int) {
+		buf := make([]core.PeerView, 0, len(view))
+		for i := w; i < len(e.nodes); i += workers {
+			buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
+			for j := range buf {
+				buf[j].Arrivals = arrivals
+			}
+			errs[i] = e.nodes[i].core.StartFromView(epoch, buf)
 		}
-		if err := n.core.StartFromView(epoch, buf); err != nil {
-			return fmt.Errorf("sim: node %s: %w", n.id, err)
+	})
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("sim: node %s: %w", e.nodes[i].id, err)
 		}
 	}
 	return nil

@@ -143,7 +143,7 @@ func (e *engine) envelope(n *simNode, m messaging.Message) *messaging.Envelope {
 	return &messaging.Envelope{Version: messaging.ProtocolVersion, Cluster: e.cfg.ClusterName, From: n.id, Addr: n.addr, Message: m}
 }
 
-// frames encodes, on n's worker, the messages n's core just emitted, as
+// frames encodes, on the worker stepping n, the messages n's core just emitted, as
 // send would (the frame of a fresh connection does not depend on the
 // encoder or on what it encoded before), so that the serial pass only
 // counts and sends them. nil on kept connections, whose tables send
@@ -152,7 +152,7 @@ func (e *engine) frames(n *simNode, msgs []core.Outgoing) []frame {
 	if len(msgs) == 0 || e.sc.KeepConnections {
 		return nil
 	}
-	we := &e.par.enc[e.par.worker(n)]
+	we := &e.par.enc[n.w]
 	fs := make([]frame, len(msgs))
 	for i, o := range msgs {
 		fs[i] = we.frame(e, n, o.Message)

@@ -1,12 +1,16 @@
 package sim
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
+	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
 	"github.com/hearsay-io/hearsay/gossiper/core"
+	"github.com/hearsay-io/hearsay/messaging"
 )
 
 // The engine steps the nodes in windows of virtual time (conservative
@@ -19,16 +23,20 @@ import (
 //     nodes: only a node's own flushes land inside its window.
 //   - A window is the items of [t, t+L) up to the first barrier (a round
 //     boundary, a scenario event or a resume, which are carried out
-//     alone, between windows). Its items are split by node, node i to
-//     worker i mod W. Each worker steps its nodes' cores in their items'
-//     (at, prio, seq) order (Tick, StepFrom, Flush, PushPending, decoding,
-//     and the flushes a node schedules for itself inside the window),
-//     recording the result of every core call (rec) with the frames of
-//     the messages it emitted (each the first frame of a fresh connection,
-//     encoded with the worker's own Encoder: the bytes do not depend on
-//     the encoder), and touches nothing else: its nodes' cores, their
-//     IDTable, Scratch and Encoder (one per worker) and its own fields of
-//     their simNodes.
+//     alone, between windows). Its items are grouped by node, and the
+//     groups go to the workers as they come free, the costliest first
+//     (an estimate from the items' kinds and list lengths: a longest-
+//     processing-time-first schedule, so no worker idles long while
+//     another still has most of the window to do). A worker steps a
+//     node's core in its items' (at, prio, seq) order (Tick, StepFrom,
+//     Flush, PushPending, decoding, and the flushes a node schedules for
+//     itself inside the window), recording the result of every core call
+//     (rec) with the frames of the messages it emitted (each the first
+//     frame of a fresh connection, encoded with the worker's own Encoder:
+//     the bytes do not depend on the encoder), and touches nothing else:
+//     its nodes' cores, its own Scratch and Encoder (one per worker; a
+//     core is given its worker's Scratch before it is stepped), the run's
+//     IDTable (pinned: only read) and its own fields of the simNodes.
 //   - Then Run's goroutine carries out the window's items again, one by
 //     one in (at, prio, seq) order, as the one-at-a-time engine does, but
 //     takes each core call's result from the node's records instead of
@@ -74,27 +82,38 @@ type rec struct {
 type parallel struct {
 	workers int
 	look    time.Duration // the lookahead; 0: one item at a time
-	// ids and scratch are each worker's IDTable and Scratch, shared by
-	// its nodes' cores: an IDTable and a Scratch are not safe for
-	// concurrent use. Every table numbers every node's ID, in node
-	// order, before any core starts, and holds that reference for the
-	// whole run, so the tables agree and no number is ever freed (a
-	// table is written only when a core acquires or releases an ID: the
-	// counts, by its worker).
-	ids     []*endpointstate.IDTable
+	// ids is the run's IDTable, shared by every core: it numbers every
+	// node's ID, in node order, and pins them before any core starts
+	// (IDTable.Pin), so no core ever writes it (the cores know only the
+	// nodes' IDs) and the workers may read it at once.
+	ids *endpointstate.IDTable
+	// scratch is each worker's Scratch, lent to the cores it steps (a
+	// Scratch is not safe for concurrent use); enc each worker's
+	// encoder (network.go, frames).
 	scratch []*endpointstate.Scratch
-	enc     []wenc // each worker's encoder (network.go, frames)
+	enc     []wenc
 	win     []item
-	parts   [][]int32     // per worker: indexes into win
-	nodes   [][]*simNode  // per worker: its nodes with items in win
-	end     time.Duration // the window ends before this time
-	active  bool          // in a window's serial pass
-	pool    pool
+	// groups are the window's items by node, the costliest first; link
+	// chains a node's items in window order (link[i] is the index in
+	// win of the node's item after win[i], or -1). next is the next
+	// group a worker takes.
+	groups []group
+	link   []int32
+	next   atomic.Int32
+	end    time.Duration // the window ends before this time
+	active bool          // in a window's serial pass
+	pool   pool
 	// minShared is the smallest window shared between goroutines
 	// (workers.go, run); smaller ones are stepped on Run's goroutine,
 	// share after share. It changes nothing but the time.
 	minShared int
-	stats     parStats
+	// dealt deals the groups to the workers in turn, shifted by one
+	// every window, rather than letting them take the next: for the
+	// tests, so that nodes move between workers whatever the timing.
+	dealt bool
+	// running is how many workers step the window.
+	running int
+	stats   parStats
 }
 
 // parStats counts what the windows did, for the tests.
@@ -103,6 +122,14 @@ type parStats struct {
 	items           int // items in windows
 	ownFlushes      int // flushes nodes scheduled inside their window
 	stopped         int // nodes whose worker left the rest of a window to the serial pass
+	moved           int // groups stepped by another worker than the node's last one
+}
+
+// group is one node's items in a window.
+type group struct {
+	n           *simNode
+	first, last int32 // indexes in win of its first and last items
+	cost        int   // estimated (see itemCost); -1 once moved (stepGroup)
 }
 
 // minSharedFor is parallel.minShared for n nodes. At 1,000 nodes a
@@ -141,29 +168,28 @@ func (p *parallel) init(e *engine) {
 	if e.opt.oneAtATime {
 		p.look = 0
 	}
-	p.ids = make([]*endpointstate.IDTable, p.workers)
+	p.ids = endpointstate.NewIDTable()
+	for _, n := range e.nodes {
+		p.ids.Acquire(n.id)
+	}
+	p.ids.Pin()
+	for _, n := range e.nodes {
+		n.w = n.idx % p.workers
+	}
 	p.scratch = make([]*endpointstate.Scratch, p.workers)
-	p.parts = make([][]int32, p.workers)
 	p.enc = make([]wenc, p.workers)
-	p.nodes = make([][]*simNode, p.workers)
 	for i := range p.workers {
 		p.enc[i].enc = e.codec.NewEncoder()
-		p.ids[i] = endpointstate.NewIDTable()
-		for _, n := range e.nodes {
-			p.ids[i].Acquire(n.id)
-		}
 		if !e.opt.ownBuffers {
 			p.scratch[i] = endpointstate.NewScratch()
 		}
 	}
 }
 
-// worker returns the worker that steps n.
-func (p *parallel) worker(n *simNode) int { return n.idx % p.workers }
-
-// scratchOf returns the Scratch of n's worker, where n's messages' lists
-// go back (nil: each core has buffers of its own).
-func (p *parallel) scratchOf(n *simNode) *endpointstate.Scratch { return p.scratch[p.worker(n)] }
+// scratchOf returns the Scratch n's core was last given, where n's
+// messages' lists go back (nil: each core has buffers of its own). Any
+// worker's Scratch may take them: only the serial pass hands lists back.
+func (p *parallel) scratchOf(n *simNode) *endpointstate.Scratch { return p.scratch[n.w] }
 
 // barrier reports whether it is carried out alone, between windows.
 func barrier(it item) bool { return it.kind == kRound || it.kind == kScenario || it.kind == kResume }
@@ -203,68 +229,134 @@ func (e *engine) window(end time.Duration) {
 	e.serialPass()
 }
 
-// split gives each worker its share of the window: the indexes of its
-// items, and its nodes with items, each with the worker's copy of its
-// flush time.
+// split groups the window's items by node, each node with the worker's
+// copy of its flush time, and orders the groups by their estimated cost,
+// the costliest first.
 func (e *engine) split() {
 	p := &e.par
+	p.link = slices.Grow(p.link[:0], len(p.win))[:len(p.win)]
 	for i, it := range p.win {
+		p.link[i] = -1
 		n := e.nodes[it.node]
-		w := p.worker(n)
-		p.parts[w] = append(p.parts[w], int32(i))
 		if !n.wSeen {
-			n.wSeen, n.wFlushAt = true, n.flushAt
-			p.nodes[w] = append(p.nodes[w], n)
+			n.wSeen, n.wFlushAt, n.wGroup = true, n.flushAt, int32(len(p.groups))
+			p.groups = append(p.groups, group{n: n, first: int32(i), last: int32(i)})
+		} else {
+			g := &p.groups[n.wGroup]
+			p.link[g.last], g.last = int32(i), int32(i)
 		}
+		p.groups[n.wGroup].cost += e.itemCost(&p.win[i])
+	}
+	slices.SortStableFunc(p.groups, func(a, b group) int { return cmp.Compare(b.cost, a.cost) })
+	p.next.Store(0)
+}
+
+// itemCost estimates what stepping it costs, in rough units of one
+// endpoint read: a tick reads every endpoint for its Syn's digests, a
+// Syn's receiver examines its digests and builds deltas for about half,
+// an Ack's receiver applies its deltas and builds the deltas asked for,
+// an Ack2's applies its deltas. It only orders the groups: a wrong
+// estimate costs time, never a different run.
+func (e *engine) itemCost(it *item) int {
+	switch it.kind {
+	case kTick:
+		return len(e.nodes)
+	case kDeliver:
+		if it.msg.env == nil {
+			return 1 + len(it.msg.payload)/4
+		}
+		switch m := it.msg.env.Message.(type) {
+		case *messaging.NumberedSyn:
+			return 1 + 2*len(m.Digests)
+		case *messaging.Syn:
+			return 1 + 2*len(m.Digests)
+		case *messaging.NumberedAck:
+			return 1 + 3*len(m.Deltas) + 2*len(m.Requests)
+		case *messaging.Ack:
+			return 1 + 3*len(m.Deltas) + 2*len(m.Requests)
+		case *messaging.Ack2:
+			return 1 + 3*len(m.Deltas)
+		}
+	}
+	return 1
+}
+
+// work has worker w take the window's groups, the costliest first, one
+// at a time, until none is left.
+func (e *engine) work(w int) {
+	p := &e.par
+	if p.dealt {
+		for g := (w + p.stats.windows) % p.running; g < len(p.groups); g += p.running {
+			e.stepGroup(w, &p.groups[g])
+		}
+		return
+	}
+	for {
+		g := int(p.next.Add(1)) - 1
+		if g >= len(p.groups) {
+			return
+		}
+		e.stepGroup(w, &p.groups[g])
 	}
 }
 
-// work steps worker w's nodes through the window.
-func (e *engine) work(w int) {
+// stepGroup steps one node through its items of the window on worker w,
+// then through the flushes it scheduled for itself before the window's
+// end.
+func (e *engine) stepGroup(w int, g *group) {
 	p := &e.par
-	for _, i := range p.parts[w] {
-		it := &p.win[i]
-		n := e.nodes[it.node]
-		e.synFlushes(n, it.at)
-		if n.stopped {
-			continue
-		}
-		switch it.kind {
-		case kTick:
-			if n.inc != it.inc || !n.up || n.paused {
-				continue // stale: the serial pass drops it
-			}
-			if n.slow > 0 {
-				n.stopped = true // the skip is drawn at its turn
-				continue
-			}
-			e.keep(n, e.coreTick(n, it.at))
-			e.wflush(n, it.at)
-		case kDeliver:
-			if !n.up || n.inc != it.msg.toInc || n.paused {
-				continue // dropped, or held in the inbox, by the serial pass
-			}
-			r := e.coreStep(n, it.msg, it.at)
-			e.keep(n, r)
-			if r.err != nil {
-				n.stopped = true
-				continue
-			}
-			e.wflush(n, it.at)
-		case kFlush:
-			if n.inc == it.inc && n.wFlushAt == it.at {
-				n.wFlushAt, n.wSyn = -1, false
-				if n.live() {
-					e.wflush(n, it.at)
-				}
-			}
-		}
-		if n.wFatal {
-			n.stopped = true
+	n := g.n
+	if n.w != w {
+		n.w = w
+		g.cost = -1 // counted as moved by the serial pass
+		if s := p.scratch[w]; s != nil {
+			n.core.SetScratch(s)
 		}
 	}
-	for _, n := range p.nodes[w] {
-		e.synFlushes(n, p.end)
+	for i := g.first; i >= 0; i = p.link[i] {
+		e.stepItem(n, &p.win[i])
+	}
+	e.synFlushes(n, p.end)
+}
+
+// stepItem steps n through one of its items of the window.
+func (e *engine) stepItem(n *simNode, it *item) {
+	e.synFlushes(n, it.at)
+	if n.stopped {
+		return
+	}
+	switch it.kind {
+	case kTick:
+		if n.inc != it.inc || !n.up || n.paused {
+			return // stale: the serial pass drops it
+		}
+		if n.slow > 0 {
+			n.stopped = true // the skip is drawn at its turn
+			return
+		}
+		e.keep(n, e.coreTick(n, it.at))
+		e.wflush(n, it.at)
+	case kDeliver:
+		if !n.up || n.inc != it.msg.toInc || n.paused {
+			return // dropped, or held in the inbox, by the serial pass
+		}
+		r := e.coreStep(n, it.msg, it.at)
+		e.keep(n, r)
+		if r.err != nil {
+			n.stopped = true
+			return
+		}
+		e.wflush(n, it.at)
+	case kFlush:
+		if n.inc == it.inc && n.wFlushAt == it.at {
+			n.wFlushAt, n.wSyn = -1, false
+			if n.live() {
+				e.wflush(n, it.at)
+			}
+		}
+	}
+	if n.wFatal {
+		n.stopped = true
 	}
 }
 
@@ -327,21 +419,23 @@ func (e *engine) serialPass() {
 		e.dispatch(it)
 	}
 	p.active = false
-	for w := range p.nodes {
-		for _, n := range p.nodes[w] {
-			if n.stopped {
-				p.stats.stopped++
-			}
-			if e.err == nil && n.cur != len(n.recs) {
-				e.err = fmt.Errorf("sim: internal: %s: %d of the window's %d core calls were used", n.id, n.cur, len(n.recs))
-			}
-			clear(n.recs)
-			n.recs, n.cur = n.recs[:0], 0
-			n.stopped, n.wSeen, n.wSyn, n.wFatal = false, false, false, false
+	for _, g := range p.groups {
+		n := g.n
+		if n.stopped {
+			p.stats.stopped++
 		}
-		p.nodes[w] = p.nodes[w][:0]
-		p.parts[w] = p.parts[w][:0]
+		if g.cost < 0 {
+			p.stats.moved++
+		}
+		if e.err == nil && n.cur != len(n.recs) {
+			e.err = fmt.Errorf("sim: internal: %s: %d of the window's %d core calls were used", n.id, n.cur, len(n.recs))
+		}
+		clear(n.recs)
+		n.recs, n.cur = n.recs[:0], 0
+		n.stopped, n.wSeen, n.wSyn, n.wFatal = false, false, false, false
 	}
+	clear(p.groups)
+	p.groups = p.groups[:0]
 }
 
 // call returns the result of one of n's core calls: from the worker's

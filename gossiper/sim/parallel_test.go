@@ -82,6 +82,7 @@ func runWith(t *testing.T, s Scenario, opt Options) (Report, []byte, parStats) {
 	e, err := newEngine(context.Background(), s, opt, !opt.SkipDecode)
 	require.NoError(t, err)
 	e.par.minShared = 1 // share every window the workers can: the test is about them
+	e.par.dealt = true  // and move the nodes between them
 	stop := e.par.start(e)
 	e.loop()
 	stop()
@@ -95,7 +96,8 @@ func runWith(t *testing.T, s Scenario, opt Options) (Report, []byte, parStats) {
 // TestWorkersChangeNothing: the same scenario gives the same report and
 // event log with 1, 2 or 3 workers, and the same as one item at a time
 // without windows; under -race this also shows the workers share nothing
-// unsafely.
+// unsafely, nodes moving between them (one IDTable for all, each
+// worker's Scratch lent to the cores it steps).
 func TestWorkersChangeNothing(t *testing.T) {
 	t.Parallel()
 	for name, s := range workerScenarios() {
@@ -112,6 +114,7 @@ func TestWorkersChangeNothing(t *testing.T) {
 					assert.Positive(t, st.windows, "%d workers: no window", w)
 					if w > 1 {
 						assert.Positive(t, st.shared, "%d workers: no window was shared", w)
+						assert.Positive(t, st.moved, "%d workers: no node was stepped by two workers", w)
 					}
 					if name == "wide" {
 						assert.Positive(t, st.ownFlushes, "no flush inside a window")

@@ -1,13 +1,18 @@
 package sim
 
-import "runtime"
+import (
+	"runtime"
+	"sync"
+)
 
 // The goroutines of the windowed stepping (parallel.go): the simulator's
-// only concurrency. Workers 1..W-1 each have a goroutine of their own
-// that lives for the run; Run's goroutine steps one share itself. A window hands each
-// worker with items its share and waits for all of them: the channel
-// operations order every worker's writes before the serial pass reads
-// them, and the serial pass's writes before the next window.
+// only concurrency (with the converged start, each). Workers 1..W-1 each have a goroutine of their own
+// that lives for the run; Run's goroutine is worker 0. A window wakes
+// the workers it needs, and each takes the window's groups one at a time
+// (an atomic counter) until none is left; Run's goroutine waits for all
+// of them: the channel operations order every worker's writes before the
+// serial pass reads them, and the serial pass's writes before the next
+// window.
 
 // pool is the workers' goroutines.
 type pool struct {
@@ -43,40 +48,38 @@ func (p *parallel) start(e *engine) (stop func()) {
 	}
 }
 
-// run has every worker with items step its share of the window and
-// waits until all are done. A share may run on any goroutine, as long as
-// no two run it at once: Run's goroutine steps the first share itself,
-// so a window with one worker's items costs no hand-over, and all of a
-// window of fewer than minShared items, whose hand-over (waking a
-// goroutine, tens of microseconds) would cost more than it saves.
+// run has the workers step the window's groups and waits until all are
+// done. Run's goroutine is a worker too (worker 0), so a window of one
+// group costs no hand-over; a window of fewer than minShared items, whose
+// hand-over (waking a goroutine, tens of microseconds) would cost more
+// than it saves, is stepped by Run's goroutine alone. The other workers
+// are woken only for as many groups as there are beyond the first.
 func (p *parallel) run(e *engine) {
-	if len(p.win) < p.minShared {
-		for w := range p.workers {
-			if len(p.parts[w]) > 0 {
-				e.work(w)
-			}
-		}
+	if len(p.win) < p.minShared || p.workers < 2 || len(p.groups) < 2 {
+		p.running = 1
+		e.work(0)
 		return
 	}
-	first, started := -1, 0
-	for w := range p.workers {
-		if len(p.parts[w]) == 0 {
-			continue
-		}
-		if first < 0 {
-			first = w
-			continue
-		}
+	started := min(p.workers-1, len(p.groups)-1)
+	p.running = started + 1
+	for w := 1; w <= started; w++ {
 		p.pool.start[w] <- struct{}{}
-		started++
 	}
-	if started > 0 {
-		p.stats.shared++
-	}
-	if first >= 0 {
-		e.work(first)
-	}
+	p.stats.shared++
+	e.work(0)
 	for range started {
 		<-p.pool.done
 	}
+}
+
+// each runs f(w, W) for every worker w on a goroutine of its own (worker
+// 0 on the caller's) and waits for all of them: for work outside the
+// windows that splits by node, as the converged start does.
+func (p *parallel) each(f func(w, workers int)) {
+	var wg sync.WaitGroup
+	for w := 1; w < p.workers; w++ {
+		wg.Go(func() { f(w, p.workers) })
+	}
+	f(0, p.workers)
+	wg.Wait()
 }
