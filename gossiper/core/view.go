@@ -87,18 +87,30 @@ func (n *Node) checkView(now time.Time, view []PeerView) error {
 	if len(view)+1 > n.cfg.MaxEndpoints {
 		return fmt.Errorf("%d endpoints with this node, MaxEndpoints %d: %w", len(view)+1, n.cfg.MaxEndpoints, endpointstate.ErrTooManyEndpoints)
 	}
-	seen := make(map[string]bool, len(view))
+	// A view in ascending order of IDs (a simulator's, or one built from
+	// a sorted list) has no ID twice if each is above the one before:
+	// no set of the IDs seen is built for it.
+	var seen map[string]bool
 	for i, pv := range view {
+		if seen == nil && i > 0 && pv.ID <= view[i-1].ID {
+			seen = make(map[string]bool, len(view))
+			for _, before := range view[:i] {
+				seen[before.ID] = true
+			}
+		}
 		if err := n.checkPeerView(now, i, pv, seen); err != nil {
 			return err
 		}
-		seen[pv.ID] = true
+		if seen != nil {
+			seen[pv.ID] = true
+		}
 	}
 	return nil
 }
 
 // checkPeerView reports the first problem with view entry i, pv, given
-// the IDs seen before it.
+// the IDs seen before it (nil while the view is in ascending order: none
+// of them is pv's).
 func (n *Node) checkPeerView(now time.Time, i int, pv PeerView, seen map[string]bool) error {
 	switch {
 	case pv.ID == n.id:

@@ -149,6 +149,8 @@ func TestStartFromViewRefuses(t *testing.T) {
 	}{
 		{"itself", view, "operation not allowed on the local node"},
 		{"twice", []PeerView{view[1], view[1]}, "listed twice"},
+		{"twice, after an ascending run", []PeerView{{ID: "a", State: view[1].State}, {ID: "b", State: view[1].State}, {ID: "a", State: view[1].State}}, `"a" listed twice`},
+		{"twice, after a descent", []PeerView{{ID: "b", State: view[1].State}, {ID: "a", State: view[1].State}, {ID: "c", State: view[1].State}, {ID: "b", State: view[1].State}}, `"b" listed twice`},
 		{"nil state", []PeerView{{ID: "x"}}, "nil state"},
 		{"no generation", []PeerView{{ID: "x", State: endpointstate.NewEndpointState(0)}}, "generation 0"},
 		{"empty id", []PeerView{{ID: "", State: view[1].State}}, "invalid endpoint"},
