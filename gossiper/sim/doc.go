@@ -107,12 +107,15 @@
 // (a round boundary, a scenario event or the end of a pause, carried out
 // alone) therefore cannot cause one another across nodes; only the
 // flushes a node schedules for itself fall inside the window. The
-// window's items are grouped by node, node i to worker i mod W (W =
-// Options.Workers; 0 is runtime.GOMAXPROCS), and each worker steps its
-// nodes' cores (Tick, StepFrom with decoding, Flush, PushPending, and the
-// flushes they schedule inside the window) in their items' order,
-// recording every result. Each worker has its own IDTable and Scratch;
-// a worker touches only its nodes. Then Run's goroutine carries out the
+// window's items are grouped by node, and W workers (W =
+// Options.Workers; 0 is runtime.GOMAXPROCS) take the groups as they come
+// free, the costliest first (estimated from the items' kinds and list
+// lengths); a worker steps a node's core (Tick, StepFrom with decoding,
+// Flush, PushPending, and the flushes it schedules inside the window) in
+// its items' order, recording every result. Each worker has its own
+// Scratch, which it lends to the cores it steps, and Encoder; all the
+// cores share one IDTable, pinned before they start (only read). A
+// worker touches only the nodes it took. Then Run's goroutine carries out the
 // window's items once more, one at a time in the (time, kind, scheduling)
 // order of the queue, taking each core call's result from the records:
 // the encoding and sizing, the network's random draws, the scheduling,

@@ -5,7 +5,6 @@ import (
 	"container/heap"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/hearsay-io/hearsay/endpointstate"
@@ -99,7 +98,7 @@ type parallel struct {
 	// group a worker takes.
 	groups []group
 	link   []int32
-	next   atomic.Int32
+	next   ticket
 	end    time.Duration // the window ends before this time
 	active bool          // in a window's serial pass
 	pool   pool
@@ -248,7 +247,7 @@ func (e *engine) split() {
 		p.groups[n.wGroup].cost += e.itemCost(&p.win[i])
 	}
 	slices.SortStableFunc(p.groups, func(a, b group) int { return cmp.Compare(b.cost, a.cost) })
-	p.next.Store(0)
+	p.next.reset()
 }
 
 // itemCost estimates what stepping it costs, in rough units of one
@@ -292,7 +291,7 @@ func (e *engine) work(w int) {
 		return
 	}
 	for {
-		g := int(p.next.Add(1)) - 1
+		g := p.next.take()
 		if g >= len(p.groups) {
 			return
 		}

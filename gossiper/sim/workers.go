@@ -3,6 +3,7 @@ package sim
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // The goroutines of the windowed stepping (parallel.go): the simulator's
@@ -83,3 +84,12 @@ func (p *parallel) each(f func(w, workers int)) {
 	f(0, p.workers)
 	wg.Wait()
 }
+
+// ticket hands out the window's groups to the workers, each number once.
+type ticket struct{ n atomic.Int32 }
+
+// reset starts the numbers again from 0, between windows.
+func (t *ticket) reset() { t.n.Store(0) }
+
+// take returns the next number.
+func (t *ticket) take() int { return int(t.n.Add(1)) - 1 }
