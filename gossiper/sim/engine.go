@@ -305,23 +305,14 @@ func (e *engine) startConverged() error {
 	for k := 4; k >= 0; k-- {
 		arrivals = append(arrivals, epoch.Add(-time.Duration(k)*e.sc.Interval))
 	}
-	// Each worker starts its share of the cores (node i on worker i mod
-	// W, whose Scratch its core has): the cores share only the pinned
-	// IDTable and read view.
-	errs := make([]error, len(e.nodes))
-	e.par.each(func(w, workers int) {
-		buf := make([]core.PeerView, 0, len(view))
-		for i := w; i < len(e.nodes); i += workers {
-			buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
-			for j := range buf {
-				buf[j].Arrivals = arrivals
-			}
-			errs[i] = e.nodes[i].core.StartFromView(epoch, buf)
+	buf := make([]core.PeerView, 0, len(view))
+	for i, n := range e.nodes {
+		buf = append(append(buf[:0], view[:i]...), view[i+1:]...)
+		for j := range buf {
+			buf[j].Arrivals = arrivals
 		}
-	})
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("sim: node %s: %w", e.nodes[i].id, err)
+		if err := n.core.StartFromView(epoch, buf); err != nil {
+			return fmt.Errorf("sim: node %s: %w", n.id, err)
 		}
 	}
 	return nil

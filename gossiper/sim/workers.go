@@ -2,12 +2,11 @@ package sim
 
 import (
 	"runtime"
-	"sync"
 	"sync/atomic"
 )
 
 // The goroutines of the windowed stepping (parallel.go): the simulator's
-// only concurrency (with the converged start, each). Workers 1..W-1 each have a goroutine of their own
+// only concurrency. Workers 1..W-1 each have a goroutine of their own
 // that lives for the run; Run's goroutine is worker 0. A window wakes
 // the workers it needs, and each takes the window's groups one at a time
 // (an atomic counter) until none is left; Run's goroutine waits for all
@@ -71,18 +70,6 @@ func (p *parallel) run(e *engine) {
 	for range started {
 		<-p.pool.done
 	}
-}
-
-// each runs f(w, W) for every worker w on a goroutine of its own (worker
-// 0 on the caller's) and waits for all of them: for work outside the
-// windows that splits by node, as the converged start does.
-func (p *parallel) each(f func(w, workers int)) {
-	var wg sync.WaitGroup
-	for w := 1; w < p.workers; w++ {
-		wg.Go(func() { f(w, p.workers) })
-	}
-	f(0, p.workers)
-	wg.Wait()
 }
 
 // ticket hands out the window's groups to the workers, each number once.
