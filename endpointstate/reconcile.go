@@ -415,12 +415,13 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 const wholeGap = 1<<63 - 1
 
 // orderItems returns items in the order BuildDeltas sends them: the
-// largest gap first, ties by endpoint. With a Scratch, a long list whose
-// wants come sorted by endpoint (Examine's) is ordered by a stable radix
-// sort of the gaps' ranks into the Scratch's buffer, without comparing
-// endpoints; otherwise items is sorted in place.
+// largest gap first, ties by endpoint. With a Scratch, a long list is
+// ordered by a stable radix sort of the gaps' ranks into the Scratch's
+// buffer, without comparing endpoints, when its wants come sorted by
+// endpoint (Examine's) or when a numbered store's table ranks their
+// endpoints (see byRank); otherwise items is sorted in place.
 func (m *Map) orderItems(items []item) []item {
-	if m.scratch == nil || len(items) < numberedExamineFrom || !byEndpoint(items) {
+	if m.scratch == nil || len(items) < numberedExamineFrom {
 		return m.sortedItems(items)
 	}
 	var top int64
@@ -432,13 +433,24 @@ func (m *Map) orderItems(items []item) []item {
 	if top >= 1<<32-1 {
 		return m.sortedItems(items)
 	}
-	keys := m.scratch.keys[:0]
-	for k, it := range items {
+	keys, ok := m.byRank(items)
+	if !ok {
+		if !byEndpoint(items) {
+			return m.sortedItems(items)
+		}
+		for k := range items {
+			keys = append(keys, uint64(k))
+		}
+	}
+	// keys holds the items' indexes (low halves) in endpoint order: the
+	// stable sort by gap rank keeps that order among equal gaps.
+	for j, key := range keys {
+		it := &items[uint32(key)]
 		var rank uint64 // whole states first, then by gap, the largest first
 		if it.gap != wholeGap {
 			rank = uint64(top - it.gap + 1)
 		}
-		keys = append(keys, rank<<32|uint64(k))
+		keys[j] = rank<<32 | uint64(uint32(key))
 	}
 	keys = radixSortHigh(keys, &m.scratch.tmp)
 	ordered := m.scratch.ordered[:0]
@@ -447,6 +459,37 @@ func (m *Map) orderItems(items []item) []item {
 	}
 	m.scratch.keys, m.scratch.ordered = keys[:0], ordered[:0]
 	return ordered
+}
+
+// byRank returns the indexes of items in ascending order of their
+// endpoints (the low halves of the keys, in the Scratch's buffer), found
+// by the endpoints' ranks in a numbered store's table ([IDTable.ranks])
+// rather than by comparing them, and true; or an empty buffer and false
+// when an item has no number (not from a numbered store). Equal
+// endpoints have equal ranks and keep their order: their items are
+// equal (one state, one gap, hence one FromVersion), so the order is a
+// comparison sort's.
+func (m *Map) byRank(items []item) ([]uint64, bool) {
+	keys := m.scratch.keys[:0]
+	if m.numbered == nil {
+		return keys, false
+	}
+	ranks := m.numbered.IDs().ranks()
+	sorted := true
+	for k, it := range items {
+		if it.number == 0 {
+			return keys[:0], false
+		}
+		key := uint64(ranks[it.number-1])<<32 | uint64(k)
+		if k > 0 && key < keys[k-1] {
+			sorted = false
+		}
+		keys = append(keys, key)
+	}
+	if !sorted {
+		keys = radixSortHigh(keys, &m.scratch.tmp)
+	}
+	return keys, true
 }
 
 // sortedItems sorts items in place by gap, the largest first, then by

@@ -180,6 +180,23 @@ func TestScratchSameResults(t *testing.T) {
 			wantFor := plainB.WantsFor(wantReq)
 			gotFor := sharedB.WantsForNumbered(gotReq, gotReqNums)
 			require.Equal(rt, norm(wantFor), norm(gotFor), "call %d: wants for the requests", call)
+			// Wants in no endpoint order (an Ack's requests follow the
+			// Syn's shuffled digests), some repeated: the same deltas in
+			// the same order.
+			mixed := slices.Clone(wantWants)
+			for range rapid.IntRange(0, 5).Draw(rt, "repeats") {
+				if len(wantWants) > 0 {
+					mixed = append(mixed, wantWants[rapid.IntRange(0, len(wantWants)-1).Draw(rt, "repeat")])
+				}
+			}
+			rand.New(rand.NewPCG(uint64(seed), 2)).Shuffle(len(mixed), func(i, j int) { mixed[i], mixed[j] = mixed[j], mixed[i] })
+			wantMixed, wantMixedComplete := plainA.BuildDeltas(mixed, 1<<20)
+			gotMixed, gotMixedComplete := sharedA.BuildDeltas(slices.Clone(mixed), 1<<20)
+			require.Equal(rt, wantMixedComplete, gotMixedComplete)
+			require.Equal(rt, norm(wantMixed), norm(unnumbered(gotMixed)), "call %d: deltas of shuffled wants", call)
+			wantFor2, _ := plainB.BuildDeltas(wantFor, 1<<20)
+			gotFor2, _ := sharedB.BuildDeltas(gotFor, 1<<20)
+			require.Equal(rt, norm(wantFor2), norm(unnumbered(gotFor2)), "call %d: deltas for the requests", call)
 			scratch.PutWants(gotWants)
 			scratch.PutWants(gotFor)
 			scratch.PutChanges(gotCh)
