@@ -21,6 +21,13 @@ type Want struct {
 	// FromVersion is the version above which states are sent; 0 means the
 	// whole state.
 	FromVersion int64
+	// Number is the endpoint's number in the table of the Map's
+	// [NumberedStore], plus 1, when the Map that made the want knew it
+	// ([Map.ExamineNumbered], [Map.WantsForNumbered]); 0 otherwise.
+	// [Map.BuildDeltas] then finds the state without hashing the ID,
+	// trusting the number only where the table names Endpoint with it
+	// ([IDTable.Numbers]), as [Delta.Number].
+	Number uint32
 }
 
 // Examine compares a peer's SYN digests with the local map (Cassandra's
@@ -99,7 +106,7 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 			if v.number != 0 {
 				ranked = append(ranked, uint64(ranks[v.number-1])<<32|uint64(len(wants)))
 			}
-			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: v.version})
+			wants = append(wants, Want{Endpoint: d.Endpoint, FromVersion: v.version, Number: v.number})
 		case verdictEven:
 			matched++
 		}
@@ -113,7 +120,7 @@ func (m *Map) ExamineNumbered(remote []Digest, numbers []uint32) (requests []Dig
 			for i, s := range m.AllNumbered() {
 				if s.seen != m.epoch {
 					ranked = append(ranked, uint64(ranks[i])<<32|uint64(len(wants)))
-					wants = append(wants, Want{Endpoint: ids.Name(i)})
+					wants = append(wants, Want{Endpoint: ids.Name(i), Number: uint32(i) + 1})
 				}
 			}
 		} else {
@@ -317,8 +324,9 @@ func (m *Map) WantsForNumbered(requests []Digest, numbers []uint32) []Want {
 	}
 	for k, r := range requests {
 		var local *EndpointState
+		var number uint32
 		if ids != nil && numbers[k] != 0 && ids.Numbers(numbers[k]-1, r.Endpoint) {
-			local = m.numbered.ByNumber(numbers[k] - 1)
+			local, number = m.numbered.ByNumber(numbers[k]-1), numbers[k]
 		} else {
 			local = m.states.Get(r.Endpoint)
 		}
@@ -331,9 +339,9 @@ func (m *Map) WantsForNumbered(requests []Digest, numbers []uint32) []Want {
 		switch {
 		case local == nil || r.Generation > local.HeartBeat.Generation:
 		case r.Generation < local.HeartBeat.Generation || r.MaxVersion <= 0:
-			wants = append(wants, Want{Endpoint: r.Endpoint})
+			wants = append(wants, Want{Endpoint: r.Endpoint, Number: number})
 		case local.MaxVersion() > r.MaxVersion:
-			wants = append(wants, Want{Endpoint: r.Endpoint, FromVersion: local.fromVersion(r.MaxVersion)})
+			wants = append(wants, Want{Endpoint: r.Endpoint, FromVersion: local.fromVersion(r.MaxVersion), Number: number})
 		}
 	}
 	return wants
@@ -364,7 +372,9 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		var s *EndpointState
 		var number uint32
 		if ids != nil {
-			if i, ok := ids.Lookup(w.Endpoint); ok {
+			if w.Number != 0 && ids.Numbers(w.Number-1, w.Endpoint) {
+				s, number = m.numbered.ByNumber(w.Number-1), w.Number
+			} else if i, ok := ids.Lookup(w.Endpoint); ok {
 				s, number = m.numbered.ByNumber(i), i+1
 			}
 		} else {
