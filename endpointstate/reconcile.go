@@ -380,7 +380,7 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		} else {
 			s = m.states.Get(w.Endpoint)
 		}
-		if s == nil || m.limits != nil && m.limits.CheckState(s) != nil {
+		if s == nil || m.limits != nil && !m.withinLimits(s) {
 			continue
 		}
 		gap := s.MaxVersion() - w.FromVersion
@@ -419,6 +419,20 @@ func (m *Map) BuildDeltas(wants []Want, budget int) (deltas []Delta, complete bo
 		}
 	}
 	return deltas, complete
+}
+
+// withinLimits reports whether s satisfies the Map's limits
+// ([Limits.CheckState]), checking only when States changed since it last
+// did: the check reads nothing else (see EndpointState.withinLimits).
+func (m *Map) withinLimits(s *EndpointState) bool {
+	if s.withinLimits {
+		return true
+	}
+	if m.limits.CheckState(s) != nil {
+		return false
+	}
+	s.withinLimits = true
+	return true
 }
 
 // wholeGap is the gap of a delta that sends a state whole: it goes first.
@@ -540,7 +554,9 @@ type item struct {
 	number uint32
 }
 
-// delta builds the delta for w from s.
+// delta builds the delta for w from s. A want from at or above the
+// states' versions (StatesVersion: a peer behind by heartbeats only, the
+// usual case) gets no states without walking them.
 func (s *EndpointState) delta(w Want) Delta {
 	d := Delta{
 		Endpoint:    w.Endpoint,
@@ -548,7 +564,9 @@ func (s *EndpointState) delta(w Want) Delta {
 		GCVersion:   s.GCVersion,
 		Reset:       w.FromVersion == 0,
 		FromVersion: w.FromVersion,
-		States:      s.entriesAbove(w.FromVersion),
+	}
+	if w.FromVersion < s.StatesVersion() {
+		d.States = s.entriesAbove(w.FromVersion)
 	}
 	if d.Reset || s.HeartBeat.Version > w.FromVersion || len(d.States) > 0 {
 		d.HeartBeat = s.HeartBeat.Version
