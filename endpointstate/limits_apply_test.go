@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -174,4 +175,92 @@ func TestCheckState(t *testing.T) {
 	s = state(1, 1, nil)
 	s.Set(KeyAddress, strings.Repeat("a", 513), 1)
 	assert.ErrorIs(t, l.CheckState(s), ErrStateTooLarge)
+}
+
+// TestBuildDeltasRechecksChangedStates: BuildDeltas checks a state against
+// the limits again once anything that check reads may have changed (it
+// remembers a state that passed, see EndpointState.withinLimits): a key
+// set or taken from a peer, tombstones collected, new limits, a state
+// checked by another Map.
+func TestBuildDeltasRechecksChangedStates(t *testing.T) {
+	limits := DefaultLimits()
+	limits.MaxKeys = 2
+	sent := func(m *Map) bool {
+		deltas, complete := m.BuildDeltas([]Want{{Endpoint: "a"}}, 1<<20)
+		require.True(t, complete)
+		return len(deltas) == 1
+	}
+	t.Run("set", func(t *testing.T) {
+		m := NewMap()
+		m.SetLimits(limits)
+		m.Put("a", state(1, 5, map[string]int64{"x": 1, "y": 2}))
+		require.True(t, sent(m))
+		m.Get("a").Set("z", "v", 6)
+		assert.False(t, sent(m), "three live keys")
+	})
+	t.Run("applied", func(t *testing.T) {
+		m := NewMap()
+		m.SetLimits(limits)
+		m.Put("a", state(1, 5, map[string]int64{"x": 1, "y": 2}))
+		require.True(t, sent(m))
+		loose := DefaultLimits() // the receiver's own limits allow it
+		_, err := m.Apply([]Delta{{Endpoint: "a", Generation: 1, FromVersion: 5, HeartBeat: 7,
+			States: []KeyValue{{Key: "z", VersionedValue: VersionedValue{Value: "v", Version: 6}}}}},
+			ApplyOptions{Now: t0, Limits: loose})
+		require.NoError(t, err)
+		assert.False(t, sent(m), "three live keys")
+	})
+	t.Run("heartbeat only", func(t *testing.T) {
+		m := NewMap()
+		m.SetLimits(limits)
+		m.Put("a", state(1, 5, map[string]int64{"x": 1, "y": 2, "z": 3}))
+		require.False(t, sent(m))
+		_, err := m.Apply([]Delta{{Endpoint: "a", Generation: 1, FromVersion: 5, HeartBeat: 7}},
+			ApplyOptions{Now: t0, Limits: DefaultLimits()})
+		require.NoError(t, err)
+		assert.False(t, sent(m), "still three live keys")
+	})
+	t.Run("tombstones collected", func(t *testing.T) {
+		m := NewMap()
+		m.SetLimits(limits)
+		s := state(1, 9, map[string]int64{"x": 1})
+		s.Delete("d1", 2, t0)
+		s.Delete("d2", 3, t0)
+		s.Delete("d3", 4, t0)
+		m.Put("a", s)
+		require.False(t, sent(m), "three tombstones")
+		require.Equal(t, 3, m.CollectGarbage(t0.Add(time.Hour), time.Minute))
+		assert.True(t, sent(m), "none left")
+	})
+	t.Run("tombstones trimmed", func(t *testing.T) {
+		m := NewMap()
+		m.SetLimits(limits)
+		s := state(1, 9, map[string]int64{"x": 1})
+		s.Delete("d1", 2, t0)
+		s.Delete("d2", 3, t0)
+		s.Delete("d3", 4, t0)
+		m.Put("a", s)
+		require.False(t, sent(m), "three tombstones")
+		require.Equal(t, 1, m.Get("a").TrimTombstones(2))
+		assert.True(t, sent(m), "two left")
+	})
+	t.Run("new limits", func(t *testing.T) {
+		m := NewMap()
+		m.SetLimits(DefaultLimits())
+		m.Put("a", state(1, 5, map[string]int64{"x": 1, "y": 2, "z": 3}))
+		require.True(t, sent(m))
+		m.SetLimits(limits)
+		assert.False(t, sent(m), "three live keys, limit 2")
+	})
+	t.Run("another map's check", func(t *testing.T) {
+		loose := NewMap()
+		loose.SetLimits(DefaultLimits())
+		s := state(1, 5, map[string]int64{"x": 1, "y": 2, "z": 3})
+		loose.Put("a", s)
+		require.True(t, sent(loose))
+		strict := NewMap()
+		strict.SetLimits(limits)
+		strict.Put("a", s)
+		assert.False(t, sent(strict), "three live keys, limit 2")
+	})
 }

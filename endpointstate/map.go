@@ -62,7 +62,12 @@ func NewMapIn(store Store) *Map {
 // breaks l (see [Limits.CheckState]): peers would refuse it, and a message
 // must never carry a state that makes its receiver refuse part of it. Apply
 // never stores such a state; this guards against any other way in.
-func (m *Map) SetLimits(l Limits) { m.limits = &l }
+func (m *Map) SetLimits(l Limits) {
+	m.limits = &l
+	for _, s := range m.states.All() {
+		s.withinLimits = false // checked against other limits, if any
+	}
+}
 
 // Get returns the state of endpoint, or nil. The state is the map's own:
 // callers that keep or change it must Clone it.
@@ -82,6 +87,7 @@ func (m *Map) Put(endpoint string, s *EndpointState) {
 		old.detached = true
 	}
 	s.detached = false
+	s.withinLimits = false // maybe checked by another Map, against its limits
 	if stored := m.states.Put(endpoint, s); stored != old {
 		m.dirty = true
 	} else {
@@ -256,6 +262,7 @@ func (s *EndpointState) collectGarbage(now time.Time, grace time.Duration) int {
 		if v, ok := s.States.Get(key); ok && v.Deleted {
 			s.GCVersion = max(s.GCVersion, v.Version)
 			s.States = s.States.Without(key)
+			s.withinLimits = false
 			n++
 		}
 		delete(s.tombstoneSince, key)
@@ -285,6 +292,7 @@ func (s *EndpointState) TrimTombstones(keep int) int {
 	for _, kv := range drop {
 		s.GCVersion = max(s.GCVersion, kv.Version)
 		s.States = s.States.Without(kv.Key)
+		s.withinLimits = false
 		delete(s.tombstoneSince, kv.Key)
 	}
 	return len(drop)

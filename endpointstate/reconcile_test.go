@@ -48,11 +48,11 @@ func TestExamineDigestCases(t *testing.T) {
 		wants    []Want
 	}{
 		{"equal", Digest{"a", 100, 5}, nil, nil},
-		{"same generation, remote lower version", Digest{"a", 100, 2}, nil, []Want{{"a", 2}}},
+		{"same generation, remote lower version", Digest{"a", 100, 2}, nil, []Want{{Endpoint: "a", FromVersion: 2}}},
 		{"same generation, remote higher version", Digest{"a", 100, 9}, []Digest{{"a", 100, 5}}, nil},
 		{"remote higher generation", Digest{"a", 101, 1}, []Digest{{"a", 101, 0}}, nil},
-		{"remote lower generation", Digest{"a", 99, 50}, nil, []Want{{"a", 0}}},
-		{"unknown endpoint", Digest{"b", 7, 3}, []Digest{{"b", 7, 0}}, []Want{{"a", 0}}},
+		{"remote lower generation", Digest{"a", 99, 50}, nil, []Want{{Endpoint: "a", FromVersion: 0}}},
+		{"unknown endpoint", Digest{"b", 7, 3}, []Digest{{"b", 7, 0}}, []Want{{Endpoint: "a", FromVersion: 0}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +69,7 @@ func TestExamineSendsEndpointsTheSynOmits(t *testing.T) {
 	local.Put("b", state(1, 1, nil))
 	req, wants := local.Examine([]Digest{{"a", 1, 1}})
 	assert.Empty(t, req)
-	assert.Equal(t, []Want{{"b", 0}}, wants)
+	assert.Equal(t, []Want{{Endpoint: "b", FromVersion: 0}}, wants)
 }
 
 func TestExamineAfterGarbageCollectionSendsReset(t *testing.T) {
@@ -82,17 +82,17 @@ func TestExamineAfterGarbageCollectionSendsReset(t *testing.T) {
 	require.EqualValues(t, 10, s.MaxVersion(), "collecting must not lower the max version")
 
 	_, wants := m.Examine([]Digest{{"a", 1, 4}})
-	assert.Equal(t, []Want{{"a", 0}}, wants, "peer below the GC version gets the whole state")
+	assert.Equal(t, []Want{{Endpoint: "a", FromVersion: 0}}, wants, "peer below the GC version gets the whole state")
 	_, wants = m.Examine([]Digest{{"a", 1, 6}})
-	assert.Equal(t, []Want{{"a", 6}}, wants, "peer above the GC version gets a plain delta")
+	assert.Equal(t, []Want{{Endpoint: "a", FromVersion: 6}}, wants, "peer above the GC version gets a plain delta")
 }
 
 func TestWantsForChecksGeneration(t *testing.T) {
 	m := NewMap()
 	m.Put("a", state(10, 7, nil))
-	assert.Equal(t, []Want{{"a", 3}}, m.WantsFor([]Digest{{"a", 10, 3}}))
-	assert.Equal(t, []Want{{"a", 0}}, m.WantsFor([]Digest{{"a", 10, 0}}))
-	assert.Equal(t, []Want{{"a", 0}}, m.WantsFor([]Digest{{"a", 9, 3}}))
+	assert.Equal(t, []Want{{Endpoint: "a", FromVersion: 3}}, m.WantsFor([]Digest{{"a", 10, 3}}))
+	assert.Equal(t, []Want{{Endpoint: "a", FromVersion: 0}}, m.WantsFor([]Digest{{"a", 10, 0}}))
+	assert.Equal(t, []Want{{Endpoint: "a", FromVersion: 0}}, m.WantsFor([]Digest{{"a", 9, 3}}))
 	assert.Empty(t, m.WantsFor([]Digest{{"a", 11, 0}}))
 	assert.Empty(t, m.WantsFor([]Digest{{"a", 10, 7}}))
 	assert.Empty(t, m.WantsFor([]Digest{{"zz", 1, 0}}))
@@ -101,7 +101,7 @@ func TestWantsForChecksGeneration(t *testing.T) {
 func TestDeltaCarriesOnlyNewerVersions(t *testing.T) {
 	m := NewMap()
 	m.Put("a", state(1, 9, map[string]int64{"x": 2, "y": 5, "z": 8}))
-	deltas, complete := m.BuildDeltas([]Want{{"a", 4}}, 1<<20)
+	deltas, complete := m.BuildDeltas([]Want{{Endpoint: "a", FromVersion: 4}}, 1<<20)
 	require.True(t, complete)
 	require.Len(t, deltas, 1)
 	d := deltas[0]
@@ -242,7 +242,7 @@ func TestBuildDeltasRespectsBudget(t *testing.T) {
 	m.Put("a", state(1, 100, map[string]int64{"k1": 10, "k2": 20, "k3": 30}))
 	m.Put("b", state(1, 50, map[string]int64{"k": 45}))
 	m.Put("c", state(1, 5, map[string]int64{"x": 4}))
-	wants := []Want{{"a", 5}, {"b", 44}, {"c", 0}}
+	wants := []Want{{Endpoint: "a", FromVersion: 5}, {Endpoint: "b", FromVersion: 44}, {Endpoint: "c", FromVersion: 0}}
 
 	all, complete := m.BuildDeltas(wants, 1<<20)
 	require.True(t, complete)
@@ -313,7 +313,7 @@ func TestReceiverTrimsTombstones(t *testing.T) {
 func TestReapplyIsNoOp(t *testing.T) {
 	src := NewMap()
 	src.Put("a", state(3, 9, map[string]int64{"x": 4, "y": 7}))
-	deltas, _ := src.BuildDeltas([]Want{{"a", 0}}, 1<<20)
+	deltas, _ := src.BuildDeltas([]Want{{Endpoint: "a", FromVersion: 0}}, 1<<20)
 	dst := NewMap()
 	ch, err := dst.Apply(deltas, opts())
 	require.NoError(t, err)
@@ -376,7 +376,7 @@ func TestWantsForDuplicates(t *testing.T) {
 	m.Put("a", state(10, 7, nil))
 	m.Put("b", state(10, 7, nil))
 	for range 3 {
-		assert.Equal(t, []Want{{"a", 3}, {"b", 0}},
+		assert.Equal(t, []Want{{Endpoint: "a", FromVersion: 3}, {Endpoint: "b", FromVersion: 0}},
 			m.WantsFor([]Digest{{"a", 10, 3}, {"zz", 1, 0}, {"a", 10, 5}, {"b", 10, 0}, {"zz", 1, 0}, {"b", 10, 2}}))
 	}
 }

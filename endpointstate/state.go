@@ -114,6 +114,13 @@ type EndpointState struct {
 	// detached marks a state its Map dropped (Remove, or Put of another
 	// state for the endpoint), for the Map's iterations. Local.
 	detached bool
+	// withinLimits records that States satisfied the limits of the Map
+	// holding the state ([Map.SetLimits]) when it last checked them, so
+	// BuildDeltas, which checks every state it sends, checks it again only
+	// after States changed: every change of States clears it (putAll,
+	// collecting or trimming tombstones), and so do Map.Put and SetLimits.
+	// Local, not copied by Clone; it fits the state's padding.
+	withinLimits bool
 	// Aux is a byte of the [Store]'s own: a Store that keeps states in
 	// records of its own (see [NewMapIn]) may keep bookkeeping bits here,
 	// in the state's padding, rather than in a word of its record. Local:
@@ -207,6 +214,10 @@ func (s *EndpointState) put(key string, v VersionedValue, now time.Time) {
 // putAll records kvs at once, in one new States; of several for one key
 // the last wins.
 func (s *EndpointState) putAll(kvs []KeyValue, now time.Time) {
+	if len(kvs) == 0 {
+		return
+	}
+	s.withinLimits = false
 	for i := range kvs {
 		kv := &kvs[i]
 		if old, ok := s.States.Get(kv.Key); ok && kv.Version < old.Version {
