@@ -89,6 +89,11 @@ type Encoder struct {
 	// never resumed on another connection (see [codecSession]).
 	frames uint64
 	broken bool
+	// fresh and slow are FreshSize's scratch: what it keeps while it
+	// sizes a frame, and the Encoder it encodes the frames it cannot size
+	// on.
+	fresh freshSizer
+	slow  *Encoder
 }
 
 // spelled is the endpoint a frame last spelled out in full (a new or an
