@@ -182,7 +182,12 @@ func (s *freshSizer) delta(d *endpointstate.Delta) int {
 }
 
 // uvarintLen is the length of binary.AppendUvarint(nil, x).
-func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
+func uvarintLen(x uint64) int {
+	if x < 0x80 { // most lengths and distances
+		return 1
+	}
+	return (bits.Len64(x) + 6) / 7
+}
 
 // varintLen is the length of binary.AppendVarint(nil, x).
 func varintLen(x int64) int {
