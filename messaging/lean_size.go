@@ -40,10 +40,10 @@ func (enc *Encoder) FreshSize(e *Envelope) (int, error) {
 		n += s.deltas(m.Deltas)
 	default:
 		// The rarer messages, and Syns and Acks without numbers.
-		s.repeat = true
+		s.mustEncode = true
 	}
 	s.clear()
-	if s.repeat {
+	if s.mustEncode {
 		return enc.slowSize(e)
 	}
 	if n > enc.codec.maxFrame {
@@ -74,9 +74,9 @@ type freshSizer struct {
 	// met; words is how many of its words may have bits set.
 	seen  []uint64
 	words int
-	// repeat is set when an endpoint came twice or without its number:
+	// mustEncode is set when an endpoint came twice or without its number:
 	// the frame must be encoded to be sized.
-	repeat bool
+	mustEncode bool
 	// last is the endpoint the frame last spelled out (every endpoint,
 	// in a frame without repeats) and what the tables then hold for it:
 	// the next one starts from there. Whether an endpoint is interned or
@@ -88,7 +88,7 @@ type freshSizer struct {
 
 // start readies s for a frame.
 func (s *freshSizer) start() {
-	s.repeat = false
+	s.mustEncode = false
 	s.last, s.lastEnt = "", entry{}
 }
 
@@ -100,11 +100,11 @@ func (s *freshSizer) clear() {
 
 // ref returns the length of the reference to a new endpoint id whose
 // number plus 1 is num, as the frame's first mention of it, and records
-// that the frame met it; a repeat (or num 0) sets s.repeat instead.
+// that the frame met it; a repeat (or num 0) sets s.mustEncode instead.
 func (s *freshSizer) ref(id string, num uint32) int {
 	w, bit := int(num/64), uint64(1)<<(num%64)
 	if num == 0 || num > maxSizedNumber || w < len(s.seen) && s.seen[w]&bit != 0 {
-		s.repeat = true
+		s.mustEncode = true
 		return 0
 	}
 	if w >= len(s.seen) {
@@ -122,7 +122,7 @@ func (s *freshSizer) ref(id string, num uint32) int {
 func (s *freshSizer) digests(ds []endpointstate.Digest, numbers []uint32) int {
 	n := uvarintLen(uint64(len(ds)))
 	if len(numbers) != len(ds) {
-		s.repeat = s.repeat || len(ds) > 0
+		s.mustEncode = s.mustEncode || len(ds) > 0
 		return n
 	}
 	for k := range ds {
