@@ -74,8 +74,9 @@ type freshSizer struct {
 	// met; words is how many of its words may have bits set.
 	seen  []uint64
 	words int
-	// mustEncode is set when an endpoint came twice or without its number:
-	// the frame must be encoded to be sized.
+	// mustEncode is set when an endpoint came twice or without its
+	// number, or the message is not one sized here: the frame must be
+	// encoded to be sized.
 	mustEncode bool
 	// last is the endpoint the frame last spelled out (every endpoint,
 	// in a frame without repeats) and what the tables then hold for it:
