@@ -89,6 +89,11 @@ type Encoder struct {
 	// never resumed on another connection (see [codecSession]).
 	frames uint64
 	broken bool
+	// fresh and slow are FreshSize's scratch: what it keeps while it
+	// sizes a frame, and the Encoder it encodes the frames it cannot size
+	// on.
+	fresh freshSizer
+	slow  *Encoder
 }
 
 // spelled is the endpoint a frame last spelled out in full (a new or an
@@ -158,14 +163,14 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 // Size is Encode without the copy: it encodes e into the Encoder's own
 // buffer, records what it carried exactly as Encode does, and returns the
 // frame's length, len(Encode(e)) for the same tables. For a caller that
-// counts bytes and hands the envelope over as is (the simulator's
-// SkipDecode).
+// counts bytes and hands the envelope over as is; [Encoder.FreshSize]
+// sizes a fresh connection's first frame faster, without encoding it.
 //
 // Size finds the endpoints of a Syn and of deltas that carry their
 // numbers (NumberedSyn, NumberedAck, endpointstate.Delta.Number) by number rather than
 // by hashing their IDs, in the first frame of a new or reset Encoder (the
-// simulator's fresh-connection frames); the numbers must be those of one
-// table, as they are in a simulation.
+// frames FreshSize cannot size by number alone); the numbers must be those
+// of one table, as they are in a simulation.
 func (enc *Encoder) Size(e *Envelope) (int, error) {
 	// Only a fresh table's first frame: its numbers are one snapshot of
 	// one table, while an endpoint removed and added again between two

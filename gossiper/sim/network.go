@@ -132,7 +132,7 @@ func (w *wenc) frame(e *engine, n *simNode, m messaging.Message) frame {
 		f.b, f.err = w.enc.Encode(env)
 		f.size = len(f.b)
 	} else {
-		f.size, f.err = w.enc.Size(env)
+		f.size, f.err = w.enc.FreshSize(env)
 	}
 	w.lastMsg, w.lastFrom, w.last = m, n, f
 	return f

@@ -155,9 +155,9 @@ type Options struct {
 	// (deterministic text: same scenario, same bytes).
 	EventLog io.Writer
 	// SkipDecode hands each receiver the sender's envelope instead of
-	// decoding the frame the sender's message was encoded to (the frame
-	// is still encoded, into a reused buffer, and its bytes counted:
-	// messaging.Encoder.Size). The run is the same, event
+	// decoding the frame the sender's message was encoded to (the
+	// frame's bytes are still counted, without encoding it:
+	// messaging.Encoder.FreshSize). The run is the same, event
 	// for event (the core only reads the messages it is given), and
 	// faster: decoding costs 10 to 45 % of a run's time, most of it in
 	// allocations and garbage collection (BenchmarkDecode).
