@@ -220,7 +220,9 @@ func TestBuildDeltasRechecksChangedStates(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, sent(m), "still three live keys")
 	})
-	t.Run("tombstones collected", func(t *testing.T) {
+	// withTombstones is a map whose state for "a" breaks the limits by
+	// its three tombstones.
+	withTombstones := func(t *testing.T) *Map {
 		m := NewMap()
 		m.SetLimits(limits)
 		s := state(1, 9, map[string]int64{"x": 1})
@@ -229,18 +231,15 @@ func TestBuildDeltasRechecksChangedStates(t *testing.T) {
 		s.Delete("d3", 4, t0)
 		m.Put("a", s)
 		require.False(t, sent(m), "three tombstones")
+		return m
+	}
+	t.Run("tombstones collected", func(t *testing.T) {
+		m := withTombstones(t)
 		require.Equal(t, 3, m.CollectGarbage(t0.Add(time.Hour), time.Minute))
 		assert.True(t, sent(m), "none left")
 	})
 	t.Run("tombstones trimmed", func(t *testing.T) {
-		m := NewMap()
-		m.SetLimits(limits)
-		s := state(1, 9, map[string]int64{"x": 1})
-		s.Delete("d1", 2, t0)
-		s.Delete("d2", 3, t0)
-		s.Delete("d3", 4, t0)
-		m.Put("a", s)
-		require.False(t, sent(m), "three tombstones")
+		m := withTombstones(t)
 		require.Equal(t, 1, m.Get("a").TrimTombstones(2))
 		assert.True(t, sent(m), "two left")
 	})
