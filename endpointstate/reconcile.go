@@ -773,7 +773,7 @@ func numberChanges(changes []Change, number uint32) {
 // heartbeat deltas, which the deltas before cannot have made stale: a
 // numbered store keeps an endpoint's state in place, and Apply removes
 // none (a state made by an earlier delta is looked up again). It reads
-// each state's versions here (MaxVersion, which changes nothing), in
+// each state's versions here (MaxVersion, which at most fills its own cache), in
 // memory order, so that Apply's later reads in the deltas' order find
 // them in the cache: at 3,000 nodes that halved Apply's CPU.
 func (m *Map) localsByNumber(deltas []Delta) []*EndpointState {

@@ -182,6 +182,11 @@ func (enc *Encoder) Size(e *Envelope) (int, error) {
 }
 
 // encode encodes e into enc.buf and returns it.
+//
+// The lengths this file writes (the header, an ID's reference or
+// spelling, a digest, a delta and its states) are counted again, without
+// writing, by freshSizer (lean_size.go): a change to the encoding here
+// changes it there too (TestLeanFreshSize compares the two).
 func (enc *Encoder) encode(e *Envelope) ([]byte, error) {
 	if e.Message == nil {
 		return nil, fmt.Errorf("encode: nil message")

@@ -57,19 +57,19 @@
 // (TestDeterminism checks it), 10 to 45 % faster (BenchmarkDecode: 2.7
 // times fewer allocations; the share grows with the machine's load).
 //
-// A run of N nodes holds N² endpoint views. The cores of a worker (see
-// "Workers") share one
+// A run of N nodes holds N² endpoint views. All the cores share one
 // [github.com/hearsay-io/hearsay/endpointstate.IDTable]
-// (core.NodeConfig.IDs; every worker's table numbers the N IDs alike):
-// each ID is held once a worker, each core keeps its
+// (core.NodeConfig.IDs), pinned before they start and then only read
+// (see "Workers"): each ID is held once, each core keeps its
 // records in place in page-sized chunks by the ID's number, its gossip
 // targets as numbers, and walks the table's ascending order instead of
 // a sorted list of its own (BenchmarkViewMemory: about 160 B a view live
-// at 10,000 nodes; docs/performance.md, "Simulator (issue 13)"). They
-// also share one [github.com/hearsay-io/hearsay/endpointstate.Scratch]
-// a worker
-// (core.NodeConfig.Scratch): a Syn's digests and an Ack's or Ack2's
-// lists go back to it (core.Release) once every receiver has handled the
+// at 10,000 nodes; docs/performance.md, "Simulator (issue 13)"). Each
+// worker has one [github.com/hearsay-io/hearsay/endpointstate.Scratch],
+// lent to the core it steps (core.NodeConfig.Scratch,
+// core.Node.SetScratch): a Syn's digests and an Ack's or Ack2's
+// lists go back to the Scratch of the worker that last stepped the
+// sender (core.Release) once every receiver has handled the
 // message (or it was lost, or, when frames are decoded, once it is
 // encoded), and the working lists of Examine, BuildDeltas, WantsFor and
 // Apply are reused, so a round allocates O(N) rather than O(N²) bytes

@@ -119,16 +119,17 @@ type wenc struct {
 
 // frame returns m's frame from n as the first frame of a fresh
 // connection: the last one if m is what w encoded last for n, else
-// encoded (or, when frames are not decoded, only sized) with w's encoder
-// reset to a new connection's tables.
+// encoded with w's encoder reset to a new connection's tables or, when
+// frames are not decoded, only sized (Encoder.FreshSize, which leaves
+// the tables alone).
 func (w *wenc) frame(e *engine, n *simNode, m messaging.Message) frame {
 	if m == w.lastMsg && n == w.lastFrom {
 		return w.last
 	}
 	env := e.envelope(n, m)
-	w.enc.Reset()
 	var f frame
 	if e.decode {
+		w.enc.Reset()
 		f.b, f.err = w.enc.Encode(env)
 		f.size = len(f.b)
 	} else {

@@ -33,9 +33,10 @@ import (
 //     (rec) with the frames of the messages it emitted (each the first
 //     frame of a fresh connection, encoded with the worker's own Encoder:
 //     the bytes do not depend on the encoder), and touches nothing else:
-//     its nodes' cores, its own Scratch and Encoder (one per worker; a
-//     core is given its worker's Scratch before it is stepped), the run's
-//     IDTable (pinned: only read) and its own fields of the simNodes.
+//     the cores of the nodes it took, its own Scratch and Encoder (one
+//     per worker; a core is given its worker's Scratch before it is
+//     stepped), the run's IDTable (pinned: only read) and its own fields
+//     of the simNodes.
 //   - Then Run's goroutine carries out the window's items again, one by
 //     one in (at, prio, seq) order, as the one-at-a-time engine does, but
 //     takes each core call's result from the node's records instead of
@@ -104,7 +105,7 @@ type parallel struct {
 	pool   pool
 	// minShared is the smallest window shared between goroutines
 	// (workers.go, run); smaller ones are stepped on Run's goroutine,
-	// share after share. It changes nothing but the time.
+	// group after group. It changes nothing but the time.
 	minShared int
 	// dealt deals the groups to the workers in turn, shifted by one
 	// every window, rather than letting them take the next: for the
@@ -128,7 +129,8 @@ type parStats struct {
 type group struct {
 	n           *simNode
 	first, last int32 // indexes in win of its first and last items
-	cost        int   // estimated (see itemCost); -1 once moved (stepGroup)
+	cost        int   // estimated (see itemCost)
+	moved       bool  // stepped by another worker than the node's last one
 }
 
 // minSharedFor is parallel.minShared for n nodes. At 1,000 nodes a
@@ -264,13 +266,16 @@ func (e *engine) itemCost(it *item) int {
 		if it.msg.env == nil {
 			return 1 + len(it.msg.payload)/4
 		}
-		switch m := it.msg.env.Message.(type) {
+		m := it.msg.env.Message
+		switch n := m.(type) {
 		case *messaging.NumberedSyn:
-			return 1 + 2*len(m.Digests)
+			m = &n.Syn
+		case *messaging.NumberedAck:
+			m = &n.Ack
+		}
+		switch m := m.(type) {
 		case *messaging.Syn:
 			return 1 + 2*len(m.Digests)
-		case *messaging.NumberedAck:
-			return 1 + 3*len(m.Deltas) + 2*len(m.Requests)
 		case *messaging.Ack:
 			return 1 + 3*len(m.Deltas) + 2*len(m.Requests)
 		case *messaging.Ack2:
@@ -307,7 +312,7 @@ func (e *engine) stepGroup(w int, g *group) {
 	n := g.n
 	if n.w != w {
 		n.w = w
-		g.cost = -1 // counted as moved by the serial pass
+		g.moved = true
 		if s := p.scratch[w]; s != nil {
 			n.core.SetScratch(s)
 		}
@@ -418,12 +423,17 @@ func (e *engine) serialPass() {
 		e.dispatch(it)
 	}
 	p.active = false
+	if e.err == nil && p.ids.Len() != len(e.nodes) {
+		// The workers share the table only while no core writes it: a core
+		// meeting an ID outside the nodes' would have (IDTable.Pin).
+		e.err = fmt.Errorf("sim: internal: the shared ID table holds %d IDs, not the %d nodes'", p.ids.Len(), len(e.nodes))
+	}
 	for _, g := range p.groups {
 		n := g.n
 		if n.stopped {
 			p.stats.stopped++
 		}
-		if g.cost < 0 {
+		if g.moved {
 			p.stats.moved++
 		}
 		if e.err == nil && n.cur != len(n.recs) {

@@ -81,8 +81,8 @@ func runWith(t *testing.T, s Scenario, opt Options) (Report, []byte, parStats) {
 	opt.EventLog = &log
 	e, err := newEngine(context.Background(), s, opt, !opt.SkipDecode)
 	require.NoError(t, err)
-	e.par.minShared = 1 // share every window the workers can: the test is about them
-	e.par.dealt = true  // and move the nodes between them
+	e.par.minShared = 1      // share every window the workers can: the test is about them
+	e.par.dealt = !opt.taken // and move the nodes between them, unless the workers take the groups as a run does
 	stop := e.par.start(e)
 	e.loop()
 	stop()
@@ -106,6 +106,11 @@ func TestWorkersChangeNothing(t *testing.T) {
 			for _, skip := range []bool{false, true} {
 				want, wantLog, _ := runWith(t, s, Options{SkipDecode: skip, oneAtATime: true})
 				require.Positive(t, len(wantLog))
+				// Two workers taking the groups as a run does: moving
+				// nodes or not, as the timing falls.
+				got, log, _ := runWith(t, s, Options{SkipDecode: skip, Workers: 2, taken: true})
+				assert.Equal(t, want, got, "SkipDecode %t, 2 workers taking the groups: the report", skip)
+				assert.True(t, bytes.Equal(wantLog, log), "SkipDecode %t, 2 workers taking the groups: the event logs differ", skip)
 				for _, w := range []int{1, 2, 3} {
 					got, log, st := runWith(t, s, Options{SkipDecode: skip, Workers: w})
 					assert.Equal(t, want, got, "SkipDecode %t, %d workers: the report", skip, w)

@@ -176,6 +176,9 @@ type Options struct {
 	// workers (the engine before windows): for the tests that check the
 	// windows change nothing.
 	oneAtATime bool
+	// taken leaves runWith's workers to take the groups as they come
+	// free, as Run does, rather than dealing them (parallel_test.go).
+	taken bool
 }
 
 // quantiles returns the p50, p99 (nearest rank) and max of xs, sorting
