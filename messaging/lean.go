@@ -68,22 +68,10 @@ type Encoder struct {
 	codec   *Codec
 	index   map[string]int // interned ID → entry index
 	entries []entry
-	// byNumber finds, without hashing, the entries of IDs that came with
-	// their number in a table the sender shares (NumberedSyn), when Size
-	// encodes: slot num holds stamp in its high half and the entry of the
-	// ID numbered num − 1, plus 1, in its low half, valid while the stamp
-	// is the current one (a Reset moves to the next). index holds every
-	// entry once an ID came without its number (mapAll); until then only
-	// byNumber holds them, and index is empty. Encode ignores the
-	// numbers: the wire path hashes as it always did.
-	byNumber []uint64
-	stamp    uint32
-	mapAll   bool
-	numbers  bool // the frame being encoded may use numbers (Size)
-	bytes    int  // interned ID bytes
-	last     *Envelope
-	sp       spelled // within the frame being encoded
-	buf      []byte
+	bytes   int // interned ID bytes
+	last    *Envelope
+	sp      spelled // within the frame being encoded
+	buf     []byte
 	// frames counts the frames encoded; broken is set by a failed
 	// encoding, which may have changed the tables: such an Encoder is
 	// never resumed on another connection (see [codecSession]).
@@ -128,21 +116,14 @@ func sharedPrefix(a, b string) int {
 
 // NewEncoder returns an Encoder with empty tables, for a new connection.
 func (c *Codec) NewEncoder() *Encoder {
-	return &Encoder{codec: c, index: make(map[string]int), stamp: 1}
+	return &Encoder{codec: c, index: make(map[string]int)}
 }
 
 // Reset empties the Encoder's tables, as for a new connection, keeping
 // their memory: a caller that measures fresh-connection frames (the
 // simulator) resets one Encoder rather than making one per frame.
 func (enc *Encoder) Reset() {
-	if len(enc.index) > 0 {
-		clear(enc.index)
-	}
-	if enc.stamp++; enc.stamp == 0 {
-		clear(enc.byNumber) // the stamps wrapped
-		enc.stamp = 1
-	}
-	enc.mapAll = false
+	clear(enc.index)
 	enc.entries = enc.entries[:0]
 	enc.bytes, enc.last = 0, nil
 	enc.frames, enc.broken = 0, false
@@ -165,19 +146,8 @@ func (enc *Encoder) Encode(e *Envelope) ([]byte, error) {
 // frame's length, len(Encode(e)) for the same tables. For a caller that
 // counts bytes and hands the envelope over as is; [Encoder.FreshSize]
 // sizes a fresh connection's first frame faster, without encoding it.
-//
-// Size finds the endpoints of a Syn and of deltas that carry their
-// numbers (NumberedSyn, NumberedAck, endpointstate.Delta.Number) by number rather than
-// by hashing their IDs, in the first frame of a new or reset Encoder (the
-// frames FreshSize cannot size by number alone); the numbers must be those
-// of one table, as they are in a simulation.
 func (enc *Encoder) Size(e *Envelope) (int, error) {
-	// Only a fresh table's first frame: its numbers are one snapshot of
-	// one table, while an endpoint removed and added again between two
-	// frames may come back with another number.
-	enc.numbers = enc.frames == 0
 	b, err := enc.encode(e)
-	enc.numbers = false
 	return len(b), err
 }
 
@@ -220,14 +190,14 @@ func (enc *Encoder) encode(e *Envelope) ([]byte, error) {
 func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 	switch m := m.(type) {
 	case *Syn:
-		b = enc.digests(b, m.Digests, nil)
+		b = enc.digests(b, m.Digests)
 	case *NumberedSyn:
-		b = enc.digests(b, m.Digests, m.Numbers)
+		b = enc.digests(b, m.Digests)
 	case *Ack:
-		b = enc.digests(b, m.Requests, nil)
+		b = enc.digests(b, m.Requests)
 		b = enc.deltas(b, m.Deltas)
 	case *NumberedAck:
-		b = enc.digests(b, m.Requests, m.RequestNumbers)
+		b = enc.digests(b, m.Requests)
 		b = enc.deltas(b, m.Deltas)
 	case *Ack2:
 		b = enc.deltas(b, m.Deltas)
@@ -249,12 +219,10 @@ func (enc *Encoder) body(b []byte, m Message) ([]byte, error) {
 	return b, nil
 }
 
-// ref appends the reference to endpoint id, whose number in the sender's
-// table plus 1 may come with it (0: none; see Encoder.byNumber), and
-// returns the entry it refers to (a scratch entry for an inline ID). A
-// number only spares hashing id: the reference is the same.
-func (enc *Encoder) ref(b []byte, id string, num uint32) ([]byte, *entry) {
-	if i, ok := enc.lookup(id, num); ok {
+// ref appends the reference to endpoint id and returns the entry it
+// refers to (a scratch entry for an inline ID).
+func (enc *Encoder) ref(b []byte, id string) ([]byte, *entry) {
+	if i, ok := enc.index[id]; ok {
 		return binary.AppendUvarint(b, uint64(i+refBase)), &enc.entries[i]
 	}
 	base := enc.sp.base(enc.entries)
@@ -275,63 +243,18 @@ func (enc *Encoder) ref(b []byte, id string, num uint32) ([]byte, *entry) {
 		enc.sp = spelled{id: id, idx: -1, inline: e}
 		return b, e
 	}
-	enc.intern(id, num, len(enc.entries))
+	enc.index[id] = len(enc.entries)
 	enc.entries = append(enc.entries, entry{id: id, gen: base.gen, ver: base.ver, gc: base.gc})
 	enc.bytes += len(id)
 	enc.sp = spelled{id: id, idx: len(enc.entries) - 1}
 	return b, &enc.entries[len(enc.entries)-1]
 }
 
-// lookup returns the entry interned for id, whose number plus 1 is num
-// (0: none).
-func (enc *Encoder) lookup(id string, num uint32) (int, bool) {
-	if num != 0 && int(num) < len(enc.byNumber) {
-		if v := enc.byNumber[num]; uint32(v>>32) == enc.stamp && uint32(v) != 0 {
-			if i := int(uint32(v)) - 1; enc.entries[i].id == id {
-				return i, true
-			}
-		}
-	}
-	if num == 0 && !enc.mapAll {
-		// The first ID without its number: from now on index holds
-		// every entry.
-		for i := range enc.entries {
-			enc.index[enc.entries[i].id] = i
-		}
-		enc.mapAll = true
-	}
-	if len(enc.index) == 0 {
-		return 0, false
-	}
-	i, ok := enc.index[id]
-	return i, ok
-}
-
-// intern records that id (numbered num − 1, if num is not 0) is entry i.
-func (enc *Encoder) intern(id string, num uint32, i int) {
-	if num != 0 {
-		if int(num) >= len(enc.byNumber) {
-			enc.byNumber = append(enc.byNumber, make([]uint64, int(num)+1-len(enc.byNumber))...)
-		}
-		enc.byNumber[num] = uint64(enc.stamp)<<32 | uint64(i+1)
-	}
-	if num == 0 || enc.mapAll {
-		enc.index[id] = i
-	}
-}
-
-func (enc *Encoder) digests(b []byte, ds []endpointstate.Digest, numbers []uint32) []byte {
+func (enc *Encoder) digests(b []byte, ds []endpointstate.Digest) []byte {
 	b = binary.AppendUvarint(b, uint64(len(ds)))
-	if len(numbers) != len(ds) {
-		numbers = nil
-	}
-	for k, d := range ds {
+	for _, d := range ds {
 		var e *entry
-		var num uint32
-		if numbers != nil && enc.numbers {
-			num = numbers[k]
-		}
-		b, e = enc.ref(b, d.Endpoint, num)
+		b, e = enc.ref(b, d.Endpoint)
 		b = appendDigest(b, e, d.Generation, d.MaxVersion)
 	}
 	return b
@@ -369,11 +292,7 @@ func (enc *Encoder) deltas(b []byte, ds []endpointstate.Delta) []byte {
 // FromVersion's distance from the heartbeat, the optional GC-version
 // delta and the optional states.
 func (enc *Encoder) delta(b []byte, d *endpointstate.Delta) []byte {
-	var num uint32
-	if enc.numbers {
-		num = d.Number
-	}
-	b, e := enc.ref(b, d.Endpoint, num)
+	b, e := enc.ref(b, d.Endpoint)
 	var flags byte
 	if d.Generation != e.gen {
 		flags |= dfGen

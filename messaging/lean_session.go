@@ -73,7 +73,6 @@ func (s *codecSession) restore(c *Codec) (*Encoder, *Decoder, error) {
 		enc.index[e.id] = i
 		enc.bytes += len(e.id)
 	}
-	enc.mapAll = true
 	for _, e := range dec.entries {
 		dec.bytes += len(e.id)
 	}

@@ -181,13 +181,12 @@ func TestLeanSizeAndReset(t *testing.T) {
 	})
 }
 
-// TestLeanSizeByNumber: Size finds a Syn's or an Ack's endpoints by the
-// numbers they carry (NumberedSyn, NumberedAck, Delta.Number: those of one table, some missing, renumbered now
-// and then between frames) and every other ID by hashing, and still
-// returns len(Encode) of the same frame without numbers, on warm tables
-// (numbered and hashed IDs interned in any order, found again either way)
-// as after a Reset; Encode of the NumberedSyn is the Syn's, byte for
-// byte.
+// TestLeanSizeByNumber: a Syn or an Ack that carries its endpoints'
+// numbers (NumberedSyn, NumberedAck, Delta.Number: those of one table,
+// some missing, renumbered now and then between frames) is sized as
+// len(Encode) of the same frame without numbers, on warm tables as after
+// a Reset: the numbers never reach the wire; Encode of the NumberedSyn is
+// the Syn's, byte for byte.
 func TestLeanSizeByNumber(t *testing.T) {
 	c := testCodec(t)
 	rapid.Check(t, func(t *rapid.T) {
