@@ -90,9 +90,8 @@ type simNode struct {
 	stopped  bool
 	wFlushAt time.Duration
 	wSyn     bool  // wFlushAt was scheduled by the worker in this window
-	wSeen    bool  // the node has items in this window
 	wFatal   bool  // a core call of the window returned a fatal output
-	wGroup   int32 // the node's group in the window (parallel.groups)
+	wGroup   int32 // the node's group in the window (parallel.groups), -1 without items in it
 	// w is the worker that last stepped the node, or its first (i mod
 	// W): its core has that worker's Scratch.
 	w int
@@ -248,7 +247,7 @@ func newEngine(ctx context.Context, s Scenario, opt Options, decode bool) (*engi
 	width := len(fmt.Sprint(s.Nodes - 1))
 	for i := range s.Nodes {
 		id := fmt.Sprintf("n%0*d", width, i)
-		n := &simNode{idx: i, id: id, addr: id + ":7000", flushAt: -1, wFlushAt: -1}
+		n := &simNode{idx: i, id: id, addr: id + ":7000", flushAt: -1, wFlushAt: -1, wGroup: -1}
 		e.nodes = append(e.nodes, n)
 		e.byAddr[n.addr], e.byID[id] = i, i
 	}

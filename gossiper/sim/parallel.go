@@ -239,8 +239,8 @@ func (e *engine) split() {
 	for i, it := range p.win {
 		p.link[i] = -1
 		n := e.nodes[it.node]
-		if !n.wSeen {
-			n.wSeen, n.wFlushAt, n.wGroup = true, n.flushAt, int32(len(p.groups))
+		if n.wGroup < 0 {
+			n.wFlushAt, n.wGroup = n.flushAt, int32(len(p.groups))
 			p.groups = append(p.groups, group{n: n, first: int32(i), last: int32(i)})
 		} else {
 			g := &p.groups[n.wGroup]
@@ -441,7 +441,7 @@ func (e *engine) serialPass() {
 		}
 		clear(n.recs)
 		n.recs, n.cur = n.recs[:0], 0
-		n.stopped, n.wSeen, n.wSyn, n.wFatal = false, false, false, false
+		n.stopped, n.wSyn, n.wFatal, n.wGroup = false, false, false, -1
 	}
 	clear(p.groups)
 	p.groups = p.groups[:0]
